@@ -1,0 +1,106 @@
+//! Layered, typed configuration.
+//!
+//! Each service has a `Config` struct whose `Default` is a working local setup.
+//! [`load`] layers an optional TOML file and environment variables over it:
+//! `VRS_<PREFIX>__<SECTION>__<KEY>` (e.g. `VRS_REGISTRATION__DATABASE__URL`),
+//! which is what Kubernetes ConfigMaps and Secrets set. [`load_from`] takes the
+//! environment as a map so tests never mutate the process environment.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Loads `T` from its defaults, the optional `file`, and the process environment.
+pub fn load<T>(prefix: &str, file: Option<&Path>) -> anyhow::Result<T>
+where
+    T: Default + Serialize + DeserializeOwned,
+{
+    load_from(prefix, file, std::env::vars().collect())
+}
+
+/// Like [`load`], with the environment given explicitly.
+pub fn load_from<T>(prefix: &str, file: Option<&Path>, env: HashMap<String, String>) -> anyhow::Result<T>
+where
+    T: Default + Serialize + DeserializeOwned,
+{
+    let defaults = ::config::Config::try_from(&T::default())?;
+    let mut builder = ::config::Config::builder().add_source(defaults);
+    if let Some(path) = file {
+        anyhow::ensure!(path.exists(), "configuration file {} not found", path.display());
+        builder = builder.add_source(::config::File::from(path));
+    }
+    let env_prefix = format!("VRS_{}", prefix.to_ascii_uppercase());
+    builder = builder.add_source(
+        ::config::Environment::with_prefix(&env_prefix)
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(env)),
+    );
+    Ok(builder.build()?.try_deserialize()?)
+}
+
+/// The `--config FILE` argument of a service binary, if given.
+pub fn file_from_args() -> anyhow::Result<Option<std::path::PathBuf>> {
+    let mut args = std::env::args().skip(1);
+    let mut file = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => {
+                let path = args.next().ok_or_else(|| anyhow::anyhow!("--config needs a file"))?;
+                file = Some(path.into());
+            }
+            other => anyhow::bail!("unknown argument {other:?}; usage: [--config FILE]"),
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Cfg {
+        server: Server,
+    }
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Server {
+        listen: String,
+        latency_ms: u64,
+    }
+    impl Default for Cfg {
+        fn default() -> Self {
+            Cfg { server: Server::default() }
+        }
+    }
+    impl Default for Server {
+        fn default() -> Self {
+            Server { listen: "127.0.0.1:1".into(), latency_ms: 0 }
+        }
+    }
+
+    #[test]
+    fn defaults_then_environment() -> anyhow::Result<()> {
+        let cfg: Cfg = load_from("x", None, HashMap::new())?;
+        assert_eq!(cfg, Cfg::default());
+        let env = HashMap::from([
+            ("VRS_X__SERVER__LATENCY_MS".to_string(), "25".to_string()),
+            ("VRS_OTHER__SERVER__LATENCY_MS".to_string(), "99".to_string()),
+        ]);
+        let cfg: Cfg = load_from("x", None, env)?;
+        assert_eq!(cfg.server.latency_ms, 25);
+        assert_eq!(cfg.server.listen, "127.0.0.1:1");
+        Ok(())
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let r: anyhow::Result<Cfg> = load_from("x", Some(Path::new("/nonexistent/vrs.toml")), HashMap::new());
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! Shared plumbing of every service in the workspace.
+//!
+//! - [`config`]: typed configuration — defaults that just work, then an optional
+//!   TOML file, then `VRS_<SERVICE>__SECTION__KEY` environment variables.
+//! - [`telemetry`]: the one place that builds the tracing subscriber.
+//! - [`shutdown`]: a [`tokio_util::sync::CancellationToken`] cancelled by SIGTERM or Ctrl-C.
+//! - [`grpc`]: binds a listener and serves tonic services together with standard
+//!   health checking and server reflection (v1 and v1alpha), draining on shutdown.
+//! - [`faults`]: injected latency, error rate and outage for the agency stand-ins.
+//! - [`evidence`]: the request hash every agency response carries.
+//! - [`samples`]: submissions built from the data set, for the CLI, tests and load tests.
+//! - [`world`]: the seeded, deterministic data set the agency stand-ins serve.
+
+pub mod config;
+pub mod evidence;
+pub mod faults;
+pub mod grpc;
+pub mod samples;
+pub mod shutdown;
+pub mod telemetry;
+pub mod world;

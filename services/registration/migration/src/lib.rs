@@ -1,0 +1,22 @@
+//! Schema migrations of the registration service.
+//!
+//! Migrations describe tables with sea-query only and never import the entity
+//! code, so that changing an entity cannot silently rewrite history. The same
+//! migrations run on SQLite (embedded default) and PostgreSQL (production).
+
+// async_trait impls of MigrationTrait cannot name the SchemaManager lifetime.
+#![allow(elided_lifetimes_in_paths)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_applications;
+
+/// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_applications::Migration)]
+    }
+}

@@ -1,0 +1,6 @@
+//! Domain types and rules, free of I/O.
+
+pub mod checks;
+pub mod declaration;
+pub mod ids;
+pub mod workflow;

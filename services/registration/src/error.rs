@@ -1,0 +1,90 @@
+//! The registration service's error type and its one mapping to `tonic::Status`.
+//!
+//! Callers see a precise code and a safe message; anything unexpected becomes
+//! `INTERNAL` with a generic message while its cause chain goes to the log.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::domain::declaration::FieldViolation;
+use crate::domain::workflow::IllegalTransition;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid argument")]
+    Invalid(Vec<FieldViolation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{message}")]
+    AlreadyExists { field: &'static str, message: String },
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    /// A concurrent change won; the caller may reload and retry.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(field: &str, description: impl Into<String>) -> Error {
+        Error::Invalid(vec![FieldViolation { field: field.to_owned(), description: description.into() }])
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(id) => Error::Conflict(format!("application {id} changed meanwhile; reload and retry")),
+            other => Error::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Error::Internal(anyhow::Error::new(e))
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        match e {
+            Error::Invalid(violations) => {
+                let mut details = ErrorDetails::new();
+                for v in &violations {
+                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
+                }
+                let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    format!("invalid fields: {}", fields.join(", ")),
+                    details,
+                )
+            }
+            Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::AlreadyExists { field, message } => {
+                let mut details = ErrorDetails::new();
+                details.add_bad_request_violation(field, message.clone());
+                Status::with_error_details(Code::AlreadyExists, message, details)
+            }
+            Error::Illegal(t) => {
+                let mut details = ErrorDetails::new();
+                details.add_precondition_failure_violation("STATE", t.from.as_str(), t.to_string());
+                Status::with_error_details(Code::FailedPrecondition, t.to_string(), details)
+            }
+            Error::Conflict(msg) => Status::aborted(msg),
+            Error::Unavailable(msg) => Status::unavailable(msg),
+            Error::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+/// Shorthand for handlers.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

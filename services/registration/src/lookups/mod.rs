@@ -1,0 +1,339 @@
+//! Agency lookups: identity, tax, and customs-or-register, fetched in parallel.
+//!
+//! Each call has its own deadline; transient failures (UNAVAILABLE,
+//! DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED) are retried with
+//! exponential backoff and jitter; every agency has a circuit breaker. Each
+//! answer must echo the SHA-256 of the request we sent — that pair is kept as
+//! evidence. If any agency cannot answer, the whole fetch fails with the list
+//! of agencies that were unreachable, and the application waits for a retry.
+
+pub mod breaker;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tonic::Code;
+use tonic::transport::{Channel, Endpoint};
+use vrs_kit::evidence::sha256_of;
+use vrs_proto::pb::customs::v1::{self as customs, customs_service_client::CustomsServiceClient};
+use vrs_proto::pb::identity::v1::{self as identity, identity_service_client::IdentityServiceClient};
+use vrs_proto::pb::register::v1::{self as register, vehicle_register_service_client::VehicleRegisterServiceClient};
+use vrs_proto::pb::tax::v1::{self as tax, tax_service_client::TaxServiceClient};
+
+use crate::config::AgenciesConfig;
+use crate::domain::declaration::{Declaration, OwnerDecl};
+use crate::domain::ids::Origin;
+use breaker::{Breaker, Permit};
+
+/// The agencies we call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agency {
+    Identity,
+    Tax,
+    Customs,
+    Register,
+}
+
+impl Agency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agency::Identity => "identity",
+            Agency::Tax => "tax",
+            Agency::Customs => "customs",
+            Agency::Register => "register",
+        }
+    }
+}
+
+/// The identity answer: a citizen or an organisation, present or not.
+#[derive(Debug, Clone)]
+pub enum OwnerAnswer {
+    Citizen(Option<identity::Citizen>),
+    Organisation(Option<identity::Organisation>),
+}
+
+/// The origin answer: customs for imported vehicles, PXX for domestic ones.
+#[derive(Debug, Clone)]
+pub enum OriginAnswer {
+    Customs(Option<customs::ImportDeclaration>),
+    Register(Option<register::QualityCertificate>),
+}
+
+/// One agency's answer as evidence: the hashes of what was asked and answered.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub agency: Agency,
+    pub request_sha256: String,
+    pub response_sha256: String,
+    pub found: bool,
+    pub fetched_at_ms: i64,
+}
+
+/// Everything the agencies said about one declaration.
+#[derive(Debug, Clone)]
+pub struct Answers {
+    pub owner: OwnerAnswer,
+    pub fees: Vec<tax::FeeRecord>,
+    pub origin: OriginAnswer,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Agencies that could not answer, with why (safe to show: no personal data).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("agencies unavailable: {}", .0.iter().map(|(a, why)| format!("{} ({why})", a.as_str())).collect::<Vec<_>>().join(", "))]
+pub struct Unreachable(pub Vec<(Agency, String)>);
+
+/// Clients of all four agencies with their breakers.
+pub struct Agencies {
+    identity: IdentityServiceClient<Channel>,
+    tax: TaxServiceClient<Channel>,
+    customs: CustomsServiceClient<Channel>,
+    register: VehicleRegisterServiceClient<Channel>,
+    breakers: [Breaker; 4],
+    timeout: Duration,
+    retries: u32,
+    retry_base: Duration,
+}
+
+fn channel(url: &str, timeout: Duration) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(timeout)
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+impl Agencies {
+    /// Creates lazy channels: nothing is dialled until the first lookup, and a
+    /// channel reconnects by itself when an agency comes back.
+    pub fn new(cfg: &AgenciesConfig) -> anyhow::Result<Agencies> {
+        let t = cfg.call_timeout();
+        let breaker = || Breaker::new(cfg.breaker_failures, Duration::from_millis(cfg.breaker_cooldown_ms));
+        Ok(Agencies {
+            identity: IdentityServiceClient::new(channel(&cfg.identity_url, t)?),
+            tax: TaxServiceClient::new(channel(&cfg.tax_url, t)?),
+            customs: CustomsServiceClient::new(channel(&cfg.customs_url, t)?),
+            register: VehicleRegisterServiceClient::new(channel(&cfg.register_url, t)?),
+            breakers: [breaker(), breaker(), breaker(), breaker()],
+            timeout: t,
+            retries: cfg.retries,
+            retry_base: Duration::from_millis(cfg.retry_base_ms),
+        })
+    }
+
+    fn breaker(&self, agency: Agency) -> &Breaker {
+        &self.breakers[agency as usize]
+    }
+
+    /// Whether an agency's breaker is open (for readiness and metrics).
+    pub fn is_open(&self, agency: Agency) -> bool {
+        self.breaker(agency).is_open()
+    }
+
+    /// Fetches all agency data for a declaration, in parallel.
+    pub async fn fetch(&self, decl: &Declaration) -> Result<Answers, Unreachable> {
+        let owner = async {
+            match &decl.owner {
+                OwnerDecl::Individual { personal_id, .. } => {
+                    let req = identity::GetCitizenRequest { personal_id: personal_id.as_str().to_owned() };
+                    let client = self.identity.clone();
+                    self.call(Agency::Identity, req, move |r| {
+                        let mut c = client.clone();
+                        async move { c.get_citizen(r).await }
+                    })
+                    .await
+                    .map(|(resp, ev)| (OwnerAnswer::Citizen(resp.citizen), ev))
+                }
+                OwnerDecl::Organisation { tax_code, .. } => {
+                    let req = identity::GetOrganisationRequest { tax_code: tax_code.as_str().to_owned() };
+                    let client = self.identity.clone();
+                    self.call(Agency::Identity, req, move |r| {
+                        let mut c = client.clone();
+                        async move { c.get_organisation(r).await }
+                    })
+                    .await
+                    .map(|(resp, ev)| (OwnerAnswer::Organisation(resp.organisation), ev))
+                }
+            }
+        };
+        let fees = async {
+            let payer_id = match &decl.owner {
+                OwnerDecl::Individual { personal_id, .. } => personal_id.as_str().to_owned(),
+                OwnerDecl::Organisation { tax_code, .. } => tax_code.as_str().to_owned(),
+            };
+            let client = self.tax.clone();
+            self.call(Agency::Tax, tax::ListRegistrationFeesRequest { payer_id }, move |r| {
+                let mut c = client.clone();
+                async move { c.list_registration_fees(r).await }
+            })
+            .await
+            .map(|(resp, ev)| (resp.records, ev))
+        };
+        let origin = async {
+            let chassis_number = decl.vehicle.chassis.as_str().to_owned();
+            match decl.vehicle.origin {
+                Origin::Imported => {
+                    let client = self.customs.clone();
+                    self.call(Agency::Customs, customs::GetImportDeclarationRequest { chassis_number }, move |r| {
+                        let mut c = client.clone();
+                        async move { c.get_import_declaration(r).await }
+                    })
+                    .await
+                    .map(|(resp, ev)| (OriginAnswer::Customs(resp.declaration), ev))
+                }
+                Origin::Domestic => {
+                    let client = self.register.clone();
+                    self.call(Agency::Register, register::GetQualityCertificateRequest { chassis_number }, move |r| {
+                        let mut c = client.clone();
+                        async move { c.get_quality_certificate(r).await }
+                    })
+                    .await
+                    .map(|(resp, ev)| (OriginAnswer::Register(resp.certificate), ev))
+                }
+            }
+        };
+        let (owner, fees, origin) = tokio::join!(owner, fees, origin);
+        match (owner, fees, origin) {
+            (Ok((owner, e1)), Ok((fees, e2)), Ok((origin, e3))) => {
+                Ok(Answers { owner, fees, origin, evidence: vec![e1, e2, e3] })
+            }
+            (owner, fees, origin) => {
+                let failures = [owner.err(), fees.err(), origin.err()].into_iter().flatten().collect();
+                Err(Unreachable(failures))
+            }
+        }
+    }
+
+    /// One agency call with breaker, deadline, retries and evidence check.
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        agency: Agency,
+        req: Req,
+        send: F,
+    ) -> Result<(Resp, Evidence), (Agency, String)>
+    where
+        Req: prost::Message + Clone,
+        Resp: prost::Message + HasRequestHash + HasRecord,
+        F: Fn(tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let expected_hash = sha256_of(&req);
+        let breaker = self.breaker(agency);
+        let mut last = String::new();
+        for attempt in 0..=self.retries {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(self.retry_base, attempt)).await;
+            }
+            if breaker.permit() == Permit::Refuse {
+                return Err((agency, "circuit open".into()));
+            }
+            let mut request = tonic::Request::new(req.clone());
+            request.set_timeout(self.timeout);
+            let outcome = match tokio::time::timeout(self.timeout, send(request)).await {
+                Ok(r) => r,
+                Err(_) => Err(tonic::Status::deadline_exceeded("agency deadline")),
+            };
+            match outcome {
+                Ok(resp) => {
+                    let resp = resp.into_inner();
+                    if resp.request_hash() != expected_hash.as_slice() {
+                        // An answer to some other question is no answer at all.
+                        breaker.record_failure();
+                        tracing::error!(agency = agency.as_str(), "agency answer does not echo our request hash");
+                        last = "answer does not match the request".into();
+                        continue;
+                    }
+                    breaker.record_success();
+                    let evidence = Evidence {
+                        agency,
+                        request_sha256: hex::encode(&expected_hash),
+                        response_sha256: hex::encode(sha256_of(&resp)),
+                        found: resp.has_record(),
+                        fetched_at_ms: crate::now_ms(),
+                    };
+                    return Ok((resp, evidence));
+                }
+                Err(status) => {
+                    let transient = is_transient(status.code());
+                    if transient {
+                        breaker.record_failure();
+                    }
+                    tracing::warn!(agency = agency.as_str(), attempt, code = ?status.code(), "agency call failed");
+                    last = format!("{:?}", status.code());
+                    if !transient {
+                        // The agency is up and answered; the problem is the question.
+                        breaker.record_success();
+                        break;
+                    }
+                }
+            }
+        }
+        Err((agency, last))
+    }
+}
+
+/// Codes worth retrying: the agency may answer next time.
+fn is_transient(code: Code) -> bool {
+    matches!(code, Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted)
+}
+
+/// `base · 2^(attempt-1)`, with ±50 % jitter so retries from many callers spread out.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    exp.mul_f64(0.5 + fastrand::f64())
+}
+
+/// Responses that echo the request hash.
+pub trait HasRequestHash {
+    fn request_hash(&self) -> &[u8];
+}
+
+/// Responses that may or may not hold a record.
+pub trait HasRecord {
+    fn has_record(&self) -> bool;
+}
+
+macro_rules! agency_response {
+    ($t:ty, |$r:ident| $found:expr) => {
+        impl HasRequestHash for $t {
+            fn request_hash(&self) -> &[u8] {
+                &self.request_sha256
+            }
+        }
+        impl HasRecord for $t {
+            fn has_record(&self) -> bool {
+                let $r = self;
+                $found
+            }
+        }
+    };
+}
+
+agency_response!(identity::GetCitizenResponse, |r| r.citizen.is_some());
+agency_response!(identity::GetOrganisationResponse, |r| r.organisation.is_some());
+agency_response!(tax::ListRegistrationFeesResponse, |r| !r.records.is_empty());
+agency_response!(customs::GetImportDeclarationResponse, |r| r.declaration.is_some());
+agency_response!(register::GetQualityCertificateResponse, |r| r.certificate.is_some());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..5u32 {
+            let nominal = 100.0 * f64::from(1u32 << (attempt - 1));
+            let d = backoff(base, attempt).as_secs_f64() * 1000.0;
+            assert!(d >= nominal * 0.5 && d <= nominal * 1.5, "attempt {attempt}: {d}");
+        }
+    }
+
+    #[test]
+    fn only_transient_codes_are_retried() {
+        assert!(is_transient(Code::Unavailable));
+        assert!(is_transient(Code::DeadlineExceeded));
+        assert!(!is_transient(Code::InvalidArgument));
+        assert!(!is_transient(Code::NotFound));
+        assert!(!is_transient(Code::PermissionDenied));
+    }
+}

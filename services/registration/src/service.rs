@@ -1,0 +1,426 @@
+//! The registry: what the gRPC handlers and the background worker call.
+//!
+//! A submission is validated, stored in SUBMITTED (one transaction), then its
+//! agency lookups run at once. When they settle, one more transaction moves it
+//! to VERIFIED, NEEDS_CORRECTION or REJECTED; when an agency cannot be
+//! reached it moves to AWAITING_AGENCY with a due time, and the worker
+//! ([`Registry::resume_due`]) tries again. An application stored with a lease
+//! whose holder died (crash between the two transactions) is picked up by the
+//! worker once the lease runs out, so none is lost or stuck.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use futures::StreamExt;
+use prost::Message;
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::config::{Config, WorkerConfig};
+use crate::domain::checks::{self, Reason, Verdict};
+use crate::domain::declaration::{Declaration, Warning};
+use crate::domain::ids::OfficeCode;
+use crate::domain::workflow::{self, Event, Ordering, State};
+use crate::error::{Error, Result};
+use crate::lookups::{Agencies, Unreachable, backoff};
+use crate::store::entities::application;
+use crate::store::{Changes, Cursor, HistoryEntry, NewEvidence, Record, Store, StoreError};
+
+/// Actors recorded in history when no person acted.
+pub const ACTOR_SYSTEM: &str = "system";
+pub const ACTOR_CITIZEN: &str = "citizen";
+
+/// Queue page sizes.
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+pub struct Registry {
+    store: Store,
+    agencies: Agencies,
+    ordering: Ordering,
+    worker: WorkerConfig,
+}
+
+/// Today's date in Viet Nam (UTC+7), which is what ages are counted in.
+pub fn today_vn() -> NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
+}
+
+/// A clerk's or citizen's action on an application.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub event: Event,
+    pub actor: String,
+    pub reason_code: String,
+    pub note: String,
+}
+
+impl Registry {
+    pub fn new(store: Store, agencies: Agencies, cfg: &Config) -> Registry {
+        Registry { store, agencies, ordering: cfg.workflow.ordering, worker: cfg.worker.clone() }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn agencies(&self) -> &Agencies {
+        &self.agencies
+    }
+
+    /// Files an application, idempotently on its dossier code.
+    pub async fn submit(&self, req: &pb::SubmitApplicationRequest) -> Result<Record> {
+        let (decl, warnings) = Declaration::validate(req, today_vn()).map_err(Error::Invalid)?;
+        let hash = hex::encode(decl.content_hash());
+        if let Some(existing) = self.store.find_by_dossier(decl.dossier_code.as_str()).await? {
+            return self.resubmit(existing, &decl, &warnings, hash).await;
+        }
+        let now = crate::now_ms();
+        let id = uuid::Uuid::new_v4().to_string();
+        let model = application::Model {
+            id: id.clone(),
+            dossier_code: decl.dossier_code.as_str().to_owned(),
+            content_hash: hash.clone(),
+            declaration: decl.to_pb().encode_to_vec(),
+            office_code: decl.office_code.as_str().to_owned(),
+            locality_code: decl.locality_code.as_str().to_owned(),
+            state: State::Submitted.as_str().to_owned(),
+            reasons: "[]".into(),
+            warnings: warnings_json(&warnings),
+            attempts: 0,
+            // Leased to this call; the worker takes over if we die before the lookups settle.
+            next_attempt_at_ms: Some(now + self.lease_ms()),
+            version: 1,
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        match self.store.insert(model, ACTOR_CITIZEN).await {
+            Ok(()) => {}
+            Err(StoreError::DuplicateDossier) => {
+                // A concurrent retry of the same dossier won the insert.
+                let existing = self
+                    .store
+                    .find_by_dossier(decl.dossier_code.as_str())
+                    .await?
+                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("dossier vanished after a duplicate insert")))?;
+                return self.resubmit(existing, &decl, &warnings, hash).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(application_id = %id, dossier_code = decl.dossier_code.as_str(), "application submitted");
+        self.process(&id).await?;
+        self.get(&id).await
+    }
+
+    /// Same dossier code again: a retry, a correction, or a conflicting reuse.
+    async fn resubmit(&self, existing: Record, decl: &Declaration, warnings: &[Warning], hash: String) -> Result<Record> {
+        if existing.app.content_hash == hash {
+            return Ok(existing);
+        }
+        let state = parse_state(&existing.app.state)?;
+        if state != State::NeedsCorrection {
+            return Err(Error::AlreadyExists {
+                field: "dossier_code",
+                message: format!(
+                    "dossier code already used by application {} with different content (state {state}); \
+                     corrections are accepted only in NEEDS_CORRECTION",
+                    existing.app.id
+                ),
+            });
+        }
+        let to = workflow::next(self.ordering, state, Event::Corrected)?;
+        let now = crate::now_ms();
+        let changes = Changes {
+            state: Some(to),
+            reasons_json: Some("[]".into()),
+            warnings_json: Some(warnings_json(warnings)),
+            attempts: Some(0),
+            next_attempt_at_ms: Some(Some(now + self.lease_ms())),
+            declaration: Some((
+                decl.to_pb().encode_to_vec(),
+                hash,
+                decl.office_code.as_str().to_owned(),
+                decl.locality_code.as_str().to_owned(),
+            )),
+        };
+        let entry = HistoryEntry {
+            from: Some(state),
+            to,
+            actor: ACTOR_CITIZEN.into(),
+            reason_code: "CORRECTED".into(),
+            note: String::new(),
+        };
+        self.store
+            .update(&existing.app.id, existing.app.version, changes, Some(entry), vec![], now)
+            .await?;
+        tracing::info!(application_id = %existing.app.id, "correction received");
+        self.process(&existing.app.id).await?;
+        self.get(&existing.app.id).await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Record> {
+        if id.trim().is_empty() {
+            return Err(Error::invalid("application_id", "must not be empty"));
+        }
+        self.store.find(id).await?.ok_or_else(|| Error::NotFound(format!("application {id}")))
+    }
+
+    /// Runs the agency lookups of an application that awaits them and records the outcome.
+    /// Does nothing if the application has moved on meanwhile.
+    pub async fn process(&self, id: &str) -> Result<()> {
+        let rec = self.get(id).await?;
+        let state = parse_state(&rec.app.state)?;
+        if !matches!(state, State::Submitted | State::AwaitingAgency) {
+            return Ok(());
+        }
+        let req = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
+            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))?;
+        let today = today_vn();
+        let (decl, _) = Declaration::validate(&req, today)
+            .map_err(|v| Error::Internal(anyhow::anyhow!("stored declaration no longer valid: {v:?}")))?;
+        let attempts = rec.app.attempts + 1;
+        let fetched = self.agencies.fetch(&decl).await;
+        let now = crate::now_ms();
+        let result = match fetched {
+            Ok(answers) => {
+                let (event, reasons) = match checks::verdict(&decl, &answers, today) {
+                    Verdict::Verified => (Event::LookupsPassed, vec![]),
+                    Verdict::NeedsCorrection(r) => (Event::LookupsNeedCorrection, r),
+                    Verdict::Refused(r) => (Event::LookupsRefused, r),
+                };
+                let to = workflow::next(self.ordering, state, event)?;
+                let evidence = answers
+                    .evidence
+                    .iter()
+                    .map(|e| NewEvidence {
+                        agency: e.agency.as_str(),
+                        request_sha256: e.request_sha256.clone(),
+                        response_sha256: e.response_sha256.clone(),
+                        outcome: if e.found { "found" } else { "not_found" },
+                        fetched_at_ms: e.fetched_at_ms,
+                    })
+                    .collect();
+                let entry = HistoryEntry {
+                    from: Some(state),
+                    to,
+                    actor: ACTOR_SYSTEM.into(),
+                    reason_code: reasons.first().map(|r| r.code.clone()).unwrap_or_default(),
+                    note: String::new(),
+                };
+                let changes = Changes {
+                    state: Some(to),
+                    reasons_json: Some(reasons_json(&reasons)),
+                    attempts: Some(attempts),
+                    next_attempt_at_ms: Some(None),
+                    ..Default::default()
+                };
+                tracing::info!(application_id = %id, state = %to, attempts, "lookups settled");
+                self.store.update(id, rec.app.version, changes, Some(entry), evidence, now).await
+            }
+            Err(Unreachable(down)) => {
+                let to = workflow::next(self.ordering, state, Event::AgencyUnavailable)?;
+                let delay = self.retry_delay(attempts);
+                let reasons: Vec<Reason> = down
+                    .iter()
+                    .map(|(agency, why)| Reason {
+                        code: "AGENCY_UNAVAILABLE".into(),
+                        field: String::new(),
+                        message: format!("{} did not answer ({why}); retrying automatically", agency.as_str()),
+                    })
+                    .collect();
+                // Entering AWAITING_AGENCY is history; each further failed retry is not.
+                let entry = (state != to).then(|| HistoryEntry {
+                    from: Some(state),
+                    to,
+                    actor: ACTOR_SYSTEM.into(),
+                    reason_code: "AGENCY_UNAVAILABLE".into(),
+                    note: String::new(),
+                });
+                let changes = Changes {
+                    state: Some(to),
+                    reasons_json: Some(reasons_json(&reasons)),
+                    attempts: Some(attempts),
+                    next_attempt_at_ms: Some(Some(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))),
+                    ..Default::default()
+                };
+                tracing::warn!(application_id = %id, attempts, retry_in_ms = delay.as_millis() as u64, "agency unavailable");
+                self.store.update(id, rec.app.version, changes, entry, vec![], now).await
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            // Someone else (a worker on another replica, a withdrawal) moved it first: theirs stands.
+            Err(StoreError::Conflict(_)) => {
+                tracing::debug!(application_id = %id, "application changed while its lookups ran");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A clerk's or citizen's action, checked against the workflow.
+    pub async fn act(&self, id: &str, action: Action) -> Result<Record> {
+        let rec = self.get(id).await?;
+        let state = parse_state(&rec.app.state)?;
+        let to = workflow::next(self.ordering, state, action.event)?;
+        let entry = HistoryEntry {
+            from: Some(state),
+            to,
+            actor: action.actor,
+            reason_code: action.reason_code,
+            note: action.note,
+        };
+        // Leaving the lookup states settles any pending retry.
+        let changes = Changes { state: Some(to), next_attempt_at_ms: Some(None), ..Default::default() };
+        match self.store.update(id, rec.app.version, changes, Some(entry), vec![], crate::now_ms()).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::Conflict(format!("application {id} changed meanwhile; reload and retry")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(application_id = %id, from = %state, to = %to, "application moved");
+        self.get(id).await
+    }
+
+    /// One page of an office's queue.
+    pub async fn list(&self, req: &pb::ListApplicationsRequest) -> Result<(Vec<Record>, String)> {
+        let mut bad = Vec::new();
+        let office = OfficeCode::parse(&req.office_code)
+            .map_err(|d| bad.push(("office_code", d)))
+            .ok();
+        let mut states = Vec::new();
+        for s in &req.states {
+            match pb::ApplicationState::try_from(*s).ok().and_then(State::from_pb) {
+                Some(st) => states.push(st),
+                None => bad.push(("states", format!("unknown state {s}"))),
+            }
+        }
+        let page_size = match req.page_size {
+            0 => DEFAULT_PAGE,
+            n if n <= MAX_PAGE => n,
+            n => {
+                bad.push(("page_size", format!("{n} is over the maximum of {MAX_PAGE}")));
+                DEFAULT_PAGE
+            }
+        };
+        let cursor = if req.page_token.is_empty() {
+            None
+        } else {
+            match decode_token(&req.page_token) {
+                Some(c) => Some(c),
+                None => {
+                    bad.push(("page_token", "not a token returned by this API".into()));
+                    None
+                }
+            }
+        };
+        if !bad.is_empty() {
+            return Err(Error::Invalid(
+                bad.into_iter()
+                    .map(|(f, d)| crate::domain::declaration::FieldViolation { field: f.into(), description: d })
+                    .collect(),
+            ));
+        }
+        let office = office.ok_or_else(|| Error::invalid("office_code", "missing"))?;
+        let mut rows = self
+            .store
+            .list(office.as_str(), &states, cursor, u64::from(page_size) + 1)
+            .await?;
+        let next = if rows.len() > page_size as usize {
+            rows.truncate(page_size as usize);
+            rows.last().map(|r| encode_token(r.app.created_at_ms, &r.app.id)).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((rows, next))
+    }
+
+    /// One pass of the background worker: claims due applications and runs their lookups.
+    pub async fn resume_due(&self) -> Result<usize> {
+        let now = crate::now_ms();
+        let due = self.store.due(now, self.worker.batch).await?;
+        let mut claimed = Vec::with_capacity(due.len());
+        for (id, seen) in due {
+            if self.store.claim(&id, seen, now + self.lease_ms()).await? {
+                claimed.push(id);
+            }
+        }
+        let n = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(self.worker.concurrency.max(1), |id| async move {
+                if let Err(e) = self.process(&id).await {
+                    tracing::error!(application_id = %id, error = ?e, "resuming application failed");
+                }
+            })
+            .await;
+        Ok(n)
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.worker.lease_ms).unwrap_or(i64::MAX)
+    }
+
+    fn retry_delay(&self, attempts: i32) -> Duration {
+        let d = backoff(Duration::from_millis(self.worker.retry_base_ms), u32::try_from(attempts).unwrap_or(1));
+        d.min(Duration::from_millis(self.worker.retry_max_ms))
+    }
+}
+
+/// Runs the worker until `shutdown`; the pass in progress is finished first.
+pub async fn run_worker(registry: Arc<Registry>, shutdown: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_millis(registry.worker.poll_interval_ms.max(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = registry.resume_due().await {
+            tracing::error!(error = ?e, "lookup worker pass failed");
+        }
+    }
+    tracing::info!("lookup worker stopped");
+}
+
+fn parse_state(s: &str) -> Result<State> {
+    State::parse(s).ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown stored state {s:?}")))
+}
+
+fn reasons_json(reasons: &[Reason]) -> String {
+    serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into())
+}
+
+fn warnings_json(warnings: &[Warning]) -> String {
+    let as_reasons: Vec<Reason> = warnings
+        .iter()
+        .map(|w| Reason { code: w.code.clone(), field: w.field.clone(), message: w.message.clone() })
+        .collect();
+    reasons_json(&as_reasons)
+}
+
+/// Page tokens are opaque to callers: hex of `created_at_ms:id`.
+fn encode_token(created_at_ms: i64, id: &str) -> String {
+    hex::encode(format!("{created_at_ms}:{id}"))
+}
+
+fn decode_token(token: &str) -> Option<Cursor> {
+    let raw = String::from_utf8(hex::decode(token).ok()?).ok()?;
+    let (created, id) = raw.split_once(':')?;
+    let created = created.parse().ok()?;
+    uuid::Uuid::parse_str(id).ok()?;
+    Some((created, id.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_reject_garbage() {
+        let id = uuid::Uuid::new_v4().to_string();
+        assert_eq!(decode_token(&encode_token(42, &id)), Some((42, id)));
+        assert_eq!(decode_token("zz"), None);
+        assert_eq!(decode_token(&hex::encode("42:not-a-uuid")), None);
+    }
+}

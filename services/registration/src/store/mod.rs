@@ -1,0 +1,347 @@
+//! Persistence: sea-orm over SQLite (embedded default) or PostgreSQL.
+//!
+//! Every change of an application's state is one transaction that updates the
+//! row under an optimistic version check, appends the history row (who, when,
+//! why) and the agency evidence. Uniqueness of dossier codes is enforced by the
+//! database, not by a read-then-write check.
+
+pub mod entities;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, Condition, Database, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+};
+
+use crate::domain::workflow::State;
+use entities::{application, evidence, history};
+
+/// Store-level failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer changed the application first (optimistic version check).
+    #[error("application {0} was changed concurrently")]
+    Conflict(String),
+    /// A row with this dossier code already exists.
+    #[error("dossier code already used")]
+    DuplicateDossier,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// A history entry to append with a change.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub from: Option<State>,
+    pub to: State,
+    pub actor: String,
+    pub reason_code: String,
+    pub note: String,
+}
+
+/// Agency evidence to keep with a change.
+#[derive(Debug, Clone)]
+pub struct NewEvidence {
+    pub agency: &'static str,
+    pub request_sha256: String,
+    pub response_sha256: String,
+    pub outcome: &'static str,
+    pub fetched_at_ms: i64,
+}
+
+/// Column changes of one update; `None` leaves a column as it is.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    pub state: Option<State>,
+    pub reasons_json: Option<String>,
+    pub warnings_json: Option<String>,
+    pub attempts: Option<i32>,
+    pub next_attempt_at_ms: Option<Option<i64>>,
+    /// A corrected declaration: (encoded request, content hash, office, locality).
+    pub declaration: Option<(Vec<u8>, String, String, String)>,
+}
+
+/// An application with everything recorded about it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub app: application::Model,
+    pub history: Vec<history::Model>,
+    pub evidence: Vec<evidence::Model>,
+}
+
+/// A page position in an office queue: (created_at_ms, id) of the last row seen.
+pub type Cursor = (i64, String);
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date with the real migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
+        if let Some(path) = sqlite_file(url) {
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                // WAL lets readers (queue listings) run beside the single writer;
+                // NORMAL sync is durable across process crashes in WAL mode.
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(opts).await?;
+        Migrator::up(&db, None).await?;
+        Ok(Store { db })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Inserts a new application in SUBMITTED with its first history row.
+    pub async fn insert(&self, app: application::Model, actor: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let id = app.id.clone();
+        let at = app.created_at_ms;
+        let res = application::ActiveModel::from(app).insert(&txn).await;
+        match res {
+            Ok(_) => {}
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(StoreError::DuplicateDossier);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let entry = HistoryEntry {
+            from: None,
+            to: State::Submitted,
+            actor: actor.to_owned(),
+            reason_code: String::new(),
+            note: String::new(),
+        };
+        append_history(&txn, &id, 1, &entry, at).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn find(&self, id: &str) -> Result<Option<Record>, DbErr> {
+        let Some(app) = application::Entity::find_by_id(id.to_owned()).one(&self.db).await? else {
+            return Ok(None);
+        };
+        self.complete(app).await.map(Some)
+    }
+
+    pub async fn find_by_dossier(&self, dossier_code: &str) -> Result<Option<Record>, DbErr> {
+        let app = application::Entity::find()
+            .filter(application::Column::DossierCode.eq(dossier_code))
+            .one(&self.db)
+            .await?;
+        match app {
+            Some(app) => self.complete(app).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn complete(&self, app: application::Model) -> Result<Record, DbErr> {
+        let history = history::Entity::find()
+            .filter(history::Column::ApplicationId.eq(app.id.as_str()))
+            .order_by_asc(history::Column::Seq)
+            .all(&self.db)
+            .await?;
+        let evidence = evidence::Entity::find()
+            .filter(evidence::Column::ApplicationId.eq(app.id.as_str()))
+            .order_by_asc(evidence::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(Record { app, history, evidence })
+    }
+
+    /// Applies `changes` if the row still has `expected_version`, in one
+    /// transaction with its history entry and evidence.
+    pub async fn update(
+        &self,
+        id: &str,
+        expected_version: i64,
+        changes: Changes,
+        entry: Option<HistoryEntry>,
+        new_evidence: Vec<NewEvidence>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        use application::Column as C;
+        let txn = self.db.begin().await?;
+        let mut upd = application::Entity::update_many()
+            .col_expr(C::Version, Expr::value(expected_version + 1))
+            .col_expr(C::UpdatedAtMs, Expr::value(now_ms));
+        if let Some(s) = changes.state {
+            upd = upd.col_expr(C::State, Expr::value(s.as_str()));
+        }
+        if let Some(r) = changes.reasons_json {
+            upd = upd.col_expr(C::Reasons, Expr::value(r));
+        }
+        if let Some(w) = changes.warnings_json {
+            upd = upd.col_expr(C::Warnings, Expr::value(w));
+        }
+        if let Some(a) = changes.attempts {
+            upd = upd.col_expr(C::Attempts, Expr::value(a));
+        }
+        if let Some(n) = changes.next_attempt_at_ms {
+            upd = upd.col_expr(C::NextAttemptAtMs, Expr::value(n));
+        }
+        if let Some((decl, hash, office, locality)) = changes.declaration {
+            upd = upd
+                .col_expr(C::Declaration, Expr::value(decl))
+                .col_expr(C::ContentHash, Expr::value(hash))
+                .col_expr(C::OfficeCode, Expr::value(office))
+                .col_expr(C::LocalityCode, Expr::value(locality));
+        }
+        let res = upd
+            .filter(C::Id.eq(id))
+            .filter(C::Version.eq(expected_version))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::Conflict(id.to_owned()));
+        }
+        if let Some(entry) = entry {
+            let last: Option<i32> = history::Entity::find()
+                .select_only()
+                .column_as(history::Column::Seq.max(), "m")
+                .filter(history::Column::ApplicationId.eq(id))
+                .into_tuple()
+                .one(&txn)
+                .await?
+                .flatten();
+            append_history(&txn, id, last.unwrap_or(0) + 1, &entry, now_ms).await?;
+        }
+        if !new_evidence.is_empty() {
+            let attempt = changes.attempts.unwrap_or(0);
+            let rows = new_evidence.into_iter().map(|e| evidence::ActiveModel {
+                application_id: Set(id.to_owned()),
+                attempt: Set(attempt),
+                agency: Set(e.agency.to_owned()),
+                request_sha256: Set(e.request_sha256),
+                response_sha256: Set(e.response_sha256),
+                outcome: Set(e.outcome.to_owned()),
+                fetched_at_ms: Set(e.fetched_at_ms),
+                ..Default::default()
+            });
+            evidence::Entity::insert_many(rows).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Takes a lease on a due application so that one worker (of any replica)
+    /// processes it: moves `next_attempt_at_ms` from `seen` to `lease_until`.
+    /// The version is untouched, so a concurrent state change still wins.
+    pub async fn claim(&self, id: &str, seen: i64, lease_until: i64) -> Result<bool, DbErr> {
+        use application::Column as C;
+        let res = application::Entity::update_many()
+            .col_expr(C::NextAttemptAtMs, Expr::value(lease_until))
+            .filter(C::Id.eq(id))
+            .filter(C::NextAttemptAtMs.eq(seen))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Applications whose lookups are due: (id, next_attempt_at_ms), oldest first.
+    pub async fn due(&self, now_ms: i64, limit: u64) -> Result<Vec<(String, i64)>, DbErr> {
+        use application::Column as C;
+        let rows: Vec<(String, Option<i64>)> = application::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::NextAttemptAtMs)
+            .filter(C::NextAttemptAtMs.lte(now_ms))
+            .filter(C::State.is_in([State::Submitted.as_str(), State::AwaitingAgency.as_str()]))
+            .order_by_asc(C::NextAttemptAtMs)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().filter_map(|(id, at)| at.map(|at| (id, at))).collect())
+    }
+
+    /// One page of an office's queue, oldest first.
+    pub async fn list(
+        &self,
+        office_code: &str,
+        states: &[State],
+        after: Option<Cursor>,
+        limit: u64,
+    ) -> Result<Vec<Record>, DbErr> {
+        use application::Column as C;
+        let mut q = application::Entity::find().filter(C::OfficeCode.eq(office_code));
+        if !states.is_empty() {
+            q = q.filter(C::State.is_in(states.iter().map(|s| s.as_str())));
+        }
+        if let Some((created, id)) = after {
+            q = q.filter(
+                Condition::any()
+                    .add(C::CreatedAtMs.gt(created))
+                    .add(Condition::all().add(C::CreatedAtMs.eq(created)).add(C::Id.gt(id))),
+            );
+        }
+        let apps = q
+            .order_by_asc(C::CreatedAtMs)
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(apps.len());
+        for app in apps {
+            out.push(self.complete(app).await?);
+        }
+        Ok(out)
+    }
+
+    /// Number of applications, for tests and metrics.
+    pub async fn count(&self) -> Result<u64, DbErr> {
+        application::Entity::find().count(&self.db).await
+    }
+
+    /// Number of history rows, for tests that prove a refused request wrote nothing.
+    pub async fn count_history(&self) -> Result<u64, DbErr> {
+        history::Entity::find().count(&self.db).await
+    }
+}
+
+async fn append_history<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    seq: i32,
+    entry: &HistoryEntry,
+    at_ms: i64,
+) -> Result<(), DbErr> {
+    history::ActiveModel {
+        application_id: Set(id.to_owned()),
+        seq: Set(seq),
+        from_state: Set(entry.from.map(State::as_str).unwrap_or("").to_owned()),
+        to_state: Set(entry.to.as_str().to_owned()),
+        actor: Set(entry.actor.clone()),
+        reason_code: Set(entry.reason_code.clone()),
+        note: Set(entry.note.clone()),
+        at_ms: Set(at_ms),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// The file path of a `sqlite://` URL, if it names a file.
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}

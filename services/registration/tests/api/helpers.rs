@@ -1,0 +1,319 @@
+//! `spawn_app()`: four agency servers and the registration service on port 0,
+//! with a fresh database migrated by the real migrations.
+//!
+//! PostgreSQL: set `VRS_TEST_PG_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`);
+//! each test then creates its own database next to that one. Without it, the
+//! PostgreSQL variant of every test prints a SKIPPED line straight to stderr
+//! (not captured by the test harness) and returns; with `VRS_REQUIRE_PG=1`
+//! (CI) a missing URL fails the test instead.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use registration::app::Application;
+use registration::config::Config;
+use registration::service::Registry;
+use sea_orm::{ConnectionTrait, Database};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use vrs_kit::faults::{FaultConfig, Faults};
+use vrs_kit::world::{Case, World};
+use vrs_proto::pb::registration::v1 as pb;
+use vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient;
+
+/// Runs `$body(backend)` once per database.
+macro_rules! both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(b) = crate::helpers::Backend::postgres(concat!(module_path!())) {
+                        super::$name(b).await
+                    }
+                }
+            }
+        )*
+    };
+}
+pub(crate) use both_databases;
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// Server URL of an existing database; tests create their own beside it.
+    Postgres(String),
+}
+
+impl Backend {
+    /// The PostgreSQL backend, or `None` (announced loudly) when not configured.
+    pub fn postgres(test: &str) -> Option<Backend> {
+        match std::env::var("VRS_TEST_PG_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                assert!(
+                    std::env::var_os("VRS_REQUIRE_PG").is_none(),
+                    "VRS_REQUIRE_PG is set but VRS_TEST_PG_URL is not: refusing to skip PostgreSQL"
+                );
+                static BANNER: Once = Once::new();
+                BANNER.call_once(|| {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "\n*** PostgreSQL tests SKIPPED: set VRS_TEST_PG_URL=postgres://user@host:5432/db to run them ***\n"
+                    );
+                });
+                let _ = writeln!(std::io::stderr(), "SKIPPED (no PostgreSQL): {test}::postgres");
+                None
+            }
+        }
+    }
+}
+
+/// Which agency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Identity,
+    Tax,
+    Customs,
+    Register,
+}
+
+/// A running agency server that a test can take down and bring back on the same port.
+pub struct Agency {
+    pub kind: Kind,
+    pub addr: SocketAddr,
+    pub faults: Faults,
+    world: Arc<World>,
+    stop: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Agency {
+    async fn start(kind: Kind, addr: SocketAddr, world: Arc<World>) -> Agency {
+        let faults_cfg = FaultConfig::default();
+        let (server, faults) = match kind {
+            Kind::Identity => identity::build(&identity::Config { listen: addr, faults: faults_cfg }, world.clone()).await,
+            Kind::Tax => tax::build(&tax::Config { listen: addr, faults: faults_cfg }, world.clone()).await,
+            Kind::Customs => customs::build(&customs::Config { listen: addr, faults: faults_cfg }, world.clone()).await,
+            Kind::Register => register::build(&register::Config { listen: addr, faults: faults_cfg }, world.clone()).await,
+        }
+        .expect("agency starts");
+        let addr = server.local_addr();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(server.serve(stop.clone()));
+        Agency { kind, addr, faults, world, stop, task: Some(task) }
+    }
+
+    /// A real outage: the server stops and its port refuses connections.
+    pub async fn stop(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            t.await.expect("agency task").expect("agency stopped cleanly");
+        }
+    }
+
+    /// Brings the agency back on the same address.
+    pub async fn restart(&mut self) {
+        let again = Agency::start(self.kind, self.addr, self.world.clone()).await;
+        *self = again;
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Agency {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub struct TestApp {
+    pub client: RegistrationServiceClient<Channel>,
+    pub addr: SocketAddr,
+    pub registry: Arc<Registry>,
+    pub world: Arc<World>,
+    pub identity: Agency,
+    pub tax: Agency,
+    pub customs: Agency,
+    pub register: Agency,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts everything with fast retry timings; `tweak` adjusts the configuration.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    vrs_kit::telemetry::init_for_tests();
+    let world = World::standard();
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let identity = Agency::start(Kind::Identity, any, world.clone()).await;
+    let tax = Agency::start(Kind::Tax, any, world.clone()).await;
+    let customs = Agency::start(Kind::Customs, any, world.clone()).await;
+    let register = Agency::start(Kind::Register, any, world.clone()).await;
+
+    let (url, dir) = database_url(&backend).await;
+    let mut cfg = Config::default();
+    cfg.server.listen = any;
+    cfg.database.url = url;
+    cfg.database.max_connections = 8;
+    cfg.agencies.identity_url = identity.url();
+    cfg.agencies.tax_url = tax.url();
+    cfg.agencies.customs_url = customs.url();
+    cfg.agencies.register_url = register.url();
+    cfg.agencies.call_timeout_ms = 2_000;
+    cfg.agencies.retries = 1;
+    cfg.agencies.retry_base_ms = 10;
+    cfg.agencies.breaker_failures = 3;
+    cfg.agencies.breaker_cooldown_ms = 200;
+    cfg.worker.poll_interval_ms = 50;
+    cfg.worker.lease_ms = 3_000;
+    cfg.worker.retry_base_ms = 100;
+    cfg.worker.retry_max_ms = 400;
+    tweak(&mut cfg);
+
+    let app = Application::build(&cfg).await.expect("registration builds");
+    let addr = app.local_addr();
+    let registry = app.registry();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(app.run(shutdown.clone()));
+    let client = RegistrationServiceClient::connect(format!("http://{addr}")).await.expect("connect");
+    TestApp {
+        client,
+        addr,
+        registry,
+        world,
+        identity,
+        tax,
+        customs,
+        register,
+        shutdown,
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// The submission for the `nth` example of `case`, under `dossier`.
+    pub fn sample(&self, case: Case, nth: usize, dossier: &str) -> pb::SubmitApplicationRequest {
+        let (index, _) = self.world.vehicles_with(case).nth(nth).expect("enough examples");
+        vrs_kit::samples::submit_request(&self.world, index, dossier)
+    }
+
+    pub async fn submit(&self, req: pb::SubmitApplicationRequest) -> Result<pb::Application, tonic::Status> {
+        self.client.clone().submit_application(req).await.map(|r| r.into_inner())
+    }
+
+    pub async fn get(&self, id: &str) -> pb::Application {
+        self.client
+            .clone()
+            .get_application(pb::GetApplicationRequest { application_id: id.to_owned() })
+            .await
+            .expect("get")
+            .into_inner()
+    }
+
+    /// Polls until the application leaves the lookup states, or panics after `limit`.
+    pub async fn settled(&self, id: &str, limit: Duration) -> pb::Application {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let app = self.get(id).await;
+            if !matches!(app.state(), pb::ApplicationState::Submitted | pb::ApplicationState::AwaitingAgency) {
+                return app;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "application {id} still {:?}", app.state());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the service the way SIGTERM would and waits for it.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.task.take() {
+            t.await.expect("join").expect("clean shutdown");
+        }
+    }
+}
+
+async fn database_url(backend: &Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("registration.db").display());
+            (url, Some(dir))
+        }
+        Backend::Postgres(server_url) => {
+            let name = format!("vrs_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(server_url.as_str())
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at VRS_TEST_PG_URL unreachable: {e}"));
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            (with_database(server_url, &name), None)
+        }
+    }
+}
+
+/// `postgres://u@h:p/db?x` with `db` replaced.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let mut out = format!("{}/{db}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// The field paths of a status's BadRequest details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+/// Reason codes of an application.
+pub fn reason_codes(app: &pb::Application) -> Vec<String> {
+    app.reasons.iter().map(|r| r.code.clone()).collect()
+}
+
+/// A dossier code unique within a test.
+pub fn dossier(prefix: &str, n: usize) -> String {
+    format!("{prefix}.{n:06}")
+}
+
+#[test]
+fn database_names_are_replaced() {
+    assert_eq!(with_database("postgres://p@127.0.0.1:5432/test", "x"), "postgres://p@127.0.0.1:5432/x");
+    assert_eq!(with_database("postgres://p@h/test?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
+}

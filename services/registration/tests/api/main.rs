@@ -1,0 +1,12 @@
+//! Integration tests of the registration service: the real service, the real
+//! agency servers and a real database, over loopback gRPC. One test binary
+//! (link time). Every test in a `both_databases!` block runs on SQLite and on
+//! PostgreSQL; see `helpers::Backend`.
+
+mod helpers;
+
+mod lifecycle;
+mod outage;
+mod queue;
+mod submit;
+mod validation;

@@ -1,0 +1,56 @@
+//! `vrs-stack`: the whole system in one process on embedded defaults — the
+//! identity, tax, customs and Vietnam Register stand-ins on their default
+//! ports and the registration service on 127.0.0.1:50051 with SQLite under
+//! `var/`. Nothing else needs to be installed or running.
+//!
+//! Each part reads its usual configuration (`VRS_IDENTITY__*`,
+//! `VRS_REGISTRATION__*`, `DATABASE_URL`…); `--config FILE` applies to the
+//! registration service.
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use vrs_kit::world::World;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    vrs_kit::telemetry::init("vrs-stack");
+    let config_file = vrs_kit::config::file_from_args()?;
+    let shutdown = vrs_kit::shutdown::on_signal();
+    let world: Arc<World> = World::standard();
+    let mut tasks = JoinSet::new();
+
+    let (server, _) = identity::build(&vrs_kit::config::load("identity", None)?, world.clone()).await?;
+    tasks.spawn(server.serve(shutdown.clone()));
+    let (server, _) = tax::build(&vrs_kit::config::load("tax", None)?, world.clone()).await?;
+    tasks.spawn(server.serve(shutdown.clone()));
+    let (server, _) = customs::build(&vrs_kit::config::load("customs", None)?, world.clone()).await?;
+    tasks.spawn(server.serve(shutdown.clone()));
+    let (server, _) = register::build(&vrs_kit::config::load("register", None)?, world.clone()).await?;
+    tasks.spawn(server.serve(shutdown.clone()));
+
+    let cfg = registration::config::Config::load(config_file.as_deref())?;
+    let app = registration::app::Application::build(&cfg).await?;
+    tracing::info!(addr = %app.local_addr(), database = %redact(&cfg.database.url), "registration service ready; try `cargo run -p vrsctl -- sample`");
+    tasks.spawn(app.run(shutdown.clone()));
+
+    // The first part to stop (by error or by the shutdown signal) stops the rest.
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(e) = outcome {
+            tracing::error!(error = ?e, "a service stopped with an error");
+            result = Err(e);
+        }
+        shutdown.cancel();
+    }
+    result
+}
+
+/// A database URL without its password, for the log.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
