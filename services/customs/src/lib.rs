@@ -94,10 +94,7 @@ impl CustomsApi for CustomsService {
             .world
             .import_declaration(&request.chassis_number)
             .map(declaration_to_pb);
-        tracing::debug!(
-            found = declaration.is_some(),
-            "import declaration looked up"
-        );
+        tracing::debug!(found = declaration.is_some(), "import declaration looked up");
         Ok(Response::new(pb::GetImportDeclarationResponse {
             declaration,
             request_sha256: sha256_of(&request),

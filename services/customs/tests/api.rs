@@ -44,9 +44,7 @@ async fn spawn_app() -> anyhow::Result<TestApp> {
     let addr = server.local_addr();
     let shutdown = CancellationToken::new();
     tokio::spawn(server.serve(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
+    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
     Ok(TestApp {
         client: CustomsServiceClient::new(channel.clone()),
         channel,
@@ -56,8 +54,14 @@ async fn spawn_app() -> anyhow::Result<TestApp> {
     })
 }
 
-fn sha256(message: &impl Message) -> Vec<u8> {
-    Sha256::digest(message.encode_to_vec()).to_vec()
+/// Evidence hash, computed independently of `vrs_kit::evidence`: over the
+/// message's full type name, a zero byte, and its protobuf encoding.
+fn sha256<M: Message + prost::Name>(message: &M) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(M::full_name().as_bytes());
+    h.update([0u8]);
+    h.update(message.encode_to_vec());
+    h.finalize().to_vec()
 }
 
 fn request(chassis_number: &str) -> pb::GetImportDeclarationRequest {
@@ -86,11 +90,7 @@ async fn an_imported_vehicles_declaration_is_returned() -> anyhow::Result<()> {
         vehicle.chassis_number.to_ascii_lowercase(),
     ] {
         let request = request(&key);
-        let response = app
-            .client
-            .get_import_declaration(request.clone())
-            .await?
-            .into_inner();
+        let response = app.client.get_import_declaration(request.clone()).await?.into_inner();
         let declaration = response.declaration.expect("a declaration");
         assert_eq!(
             Some(declaration.declaration_number),
@@ -103,14 +103,9 @@ async fn an_imported_vehicles_declaration_is_returned() -> anyhow::Result<()> {
         assert_eq!(declaration.year_of_manufacture, vehicle.year_of_manufacture);
         assert_eq!(declaration.seats, vehicle.seats);
         assert_eq!(declaration.vehicle_type, vehicle.class.as_str());
-        assert_eq!(
-            declaration.country_of_origin,
-            vehicle.country_of_manufacture
-        );
+        assert_eq!(declaration.country_of_origin, vehicle.country_of_manufacture);
         assert_eq!(declaration.cleared_on.len(), 10);
-        assert!(vrs_kit::world::is_valid_tax_code(
-            &declaration.importer_tax_code
-        ));
+        assert!(vrs_kit::world::is_valid_tax_code(&declaration.importer_tax_code));
         assert_eq!(response.request_sha256, sha256(&request));
         assert!(response.answered_at.ends_with('Z'));
     }
@@ -144,11 +139,7 @@ async fn domestic_and_unrecorded_vehicles_have_no_declaration() -> anyhow::Resul
             .chassis_number
             .clone();
         let request = request(&chassis);
-        let response = app
-            .client
-            .get_import_declaration(request.clone())
-            .await?
-            .into_inner();
+        let response = app.client.get_import_declaration(request.clone()).await?.into_inner();
         assert!(response.declaration.is_none(), "{case}");
         assert_eq!(response.request_sha256, sha256(&request));
     }
@@ -165,11 +156,7 @@ async fn ill_formed_chassis_numbers_are_invalid_arguments() -> anyhow::Result<()
         "RLH07KWE5SK742656XXXX",
         " RLH07KWE5SK742656",
     ] {
-        let status = app
-            .client
-            .get_import_declaration(request(bad))
-            .await
-            .expect_err(bad);
+        let status = app.client.get_import_declaration(request(bad)).await.expect_err(bad);
         assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
     }
     Ok(())
@@ -186,9 +173,7 @@ async fn outage_is_unavailable_until_lifted() -> anyhow::Result<()> {
         .expect_err("outage");
     assert_eq!(status.code(), Code::Unavailable);
     app.faults.set_outage(false);
-    app.client
-        .get_import_declaration(request("RLH07KWE5SK742656"))
-        .await?;
+    app.client.get_import_declaration(request("RLH07KWE5SK742656")).await?;
     Ok(())
 }
 

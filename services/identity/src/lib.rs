@@ -114,10 +114,7 @@ impl IdentityApi for IdentityService {
                 "must be 10 digits with a valid check digit, or NNNNNNNNNN-NNN for a branch",
             ));
         }
-        let organisation = self
-            .world
-            .organisation(&request.tax_code)
-            .map(organisation_to_pb);
+        let organisation = self.world.organisation(&request.tax_code).map(organisation_to_pb);
         tracing::debug!(found = organisation.is_some(), "organisation looked up");
         Ok(Response::new(pb::GetOrganisationResponse {
             organisation,

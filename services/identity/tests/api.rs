@@ -44,9 +44,7 @@ async fn spawn_app() -> anyhow::Result<TestApp> {
     let addr = server.local_addr();
     let shutdown = CancellationToken::new();
     tokio::spawn(server.serve(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
+    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
     Ok(TestApp {
         client: IdentityServiceClient::new(channel.clone()),
         channel,
@@ -56,8 +54,14 @@ async fn spawn_app() -> anyhow::Result<TestApp> {
     })
 }
 
-fn sha256(message: &impl Message) -> Vec<u8> {
-    Sha256::digest(message.encode_to_vec()).to_vec()
+/// Evidence hash, computed independently of `vrs_kit::evidence`: over the
+/// message's full type name, a zero byte, and its protobuf encoding.
+fn sha256<M: Message + prost::Name>(message: &M) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(M::full_name().as_bytes());
+    h.update([0u8]);
+    h.update(message.encode_to_vec());
+    h.finalize().to_vec()
 }
 
 fn citizen_request(personal_id: &str) -> pb::GetCitizenRequest {
@@ -86,11 +90,7 @@ async fn known_citizen_is_returned_with_evidence() -> anyhow::Result<()> {
     assert_eq!(residence.province, expected.residence.province);
     assert_eq!(residence.address, expected.residence.address);
     assert_eq!(response.request_sha256, sha256(&request));
-    assert!(
-        response.answered_at.ends_with('Z'),
-        "{}",
-        response.answered_at
-    );
+    assert!(response.answered_at.ends_with('Z'), "{}", response.answered_at);
     Ok(())
 }
 
@@ -99,12 +99,7 @@ async fn deceased_citizen_is_reported_deceased() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     let declared = app.world.declared(app.world.example(Case::DeceasedOwner));
     let id = declared.owner_personal_id.expect("an individual owner");
-    let citizen = app
-        .client
-        .get_citizen(citizen_request(&id))
-        .await?
-        .into_inner()
-        .citizen;
+    let citizen = app.client.get_citizen(citizen_request(&id)).await?.into_inner().citizen;
     assert_eq!(
         citizen.expect("the citizen exists").life_status(),
         pb::LifeStatus::Deceased
@@ -127,11 +122,7 @@ async fn unknown_citizen_is_an_answer_without_record() -> anyhow::Result<()> {
 async fn ill_formed_keys_are_invalid_arguments() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     for bad in ["", "12345", "0790466783211", "07904667832a"] {
-        let status = app
-            .client
-            .get_citizen(citizen_request(bad))
-            .await
-            .expect_err(bad);
+        let status = app.client.get_citizen(citizen_request(bad)).await.expect_err(bad);
         assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
     }
     for bad in ["", "0100109107", "010010910", "0100109106-1"] {
@@ -147,9 +138,7 @@ async fn ill_formed_keys_are_invalid_arguments() -> anyhow::Result<()> {
 #[tokio::test]
 async fn organisations_and_branches_are_returned() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
-    let closed = app
-        .world
-        .declared(app.world.example(Case::ClosedOrganisation));
+    let closed = app.world.declared(app.world.example(Case::ClosedOrganisation));
     let branch = app
         .world
         .organisations
@@ -168,11 +157,7 @@ async fn organisations_and_branches_are_returned() -> anyhow::Result<()> {
         let request = pb::GetOrganisationRequest {
             tax_code: tax_code.clone(),
         };
-        let response = app
-            .client
-            .get_organisation(request.clone())
-            .await?
-            .into_inner();
+        let response = app.client.get_organisation(request.clone()).await?.into_inner();
         let organisation = response.organisation.expect("the organisation exists");
         let expected = app.world.organisation(&tax_code).expect("in the world");
         assert_eq!(organisation.tax_code, tax_code);
@@ -201,11 +186,7 @@ async fn outage_is_unavailable_until_lifted() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     let id = app.world.citizens[1].personal_id.clone();
     app.faults.set_outage(true);
-    let status = app
-        .client
-        .get_citizen(citizen_request(&id))
-        .await
-        .expect_err("outage");
+    let status = app.client.get_citizen(citizen_request(&id)).await.expect_err("outage");
     assert_eq!(status.code(), Code::Unavailable);
     app.faults.set_outage(false);
     assert!(

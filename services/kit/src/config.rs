@@ -62,7 +62,7 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
-    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
     #[serde(default)]
     struct Cfg {
         server: Server,
@@ -73,14 +73,12 @@ mod tests {
         listen: String,
         latency_ms: u64,
     }
-    impl Default for Cfg {
-        fn default() -> Self {
-            Cfg { server: Server::default() }
-        }
-    }
     impl Default for Server {
         fn default() -> Self {
-            Server { listen: "127.0.0.1:1".into(), latency_ms: 0 }
+            Server {
+                listen: "127.0.0.1:1".into(),
+                latency_ms: 0,
+            }
         }
     }
 

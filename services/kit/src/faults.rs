@@ -42,9 +42,10 @@ impl Faults {
     }
 
     pub fn set_latency(&self, latency: Duration) {
-        self.0
-            .latency_ms
-            .store(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.0.latency_ms.store(
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     pub fn set_error_rate(&self, rate: f64) {
@@ -93,7 +94,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn latency_is_added() {
-        let f = Faults::new(&FaultConfig { latency_ms: 250, ..Default::default() });
+        let f = Faults::new(&FaultConfig {
+            latency_ms: 250,
+            ..Default::default()
+        });
         let t = tokio::time::Instant::now();
         f.inject().await.ok();
         assert!(t.elapsed() >= Duration::from_millis(250));

@@ -42,7 +42,13 @@ impl GrpcServer {
         let routes = Routes::new(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
-        Ok(GrpcServer { listener, addr, routes, health, names: Vec::new() })
+        Ok(GrpcServer {
+            listener,
+            addr,
+            routes,
+            health,
+            names: Vec::new(),
+        })
     }
 
     /// Adds an application service.
@@ -74,7 +80,13 @@ impl GrpcServer {
 
     /// Serves until `shutdown` is cancelled, then reports NOT_SERVING and drains.
     pub async fn serve(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let GrpcServer { listener, addr, routes, health, names } = self;
+        let GrpcServer {
+            listener,
+            addr,
+            routes,
+            health,
+            names,
+        } = self;
         for name in &names {
             health.set_service_status(*name, ServingStatus::Serving).await;
         }

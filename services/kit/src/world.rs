@@ -471,9 +471,7 @@ impl World {
 
     /// The citizen with this personal ID.
     pub fn citizen(&self, personal_id: &str) -> Option<&Citizen> {
-        self.citizen_by_id
-            .get(personal_id)
-            .map(|&i| &self.citizens[i])
+        self.citizen_by_id.get(personal_id).map(|&i| &self.citizens[i])
     }
 
     /// The organisation with this tax code (10 digits, or 10-3 for a branch).
@@ -514,10 +512,7 @@ impl World {
 
     /// The vehicles tagged with `case`, with their indexes.
     pub fn vehicles_with(&self, case: Case) -> impl Iterator<Item = (usize, &Vehicle)> + '_ {
-        self.vehicles
-            .iter()
-            .enumerate()
-            .filter(move |(_, v)| v.case == case)
+        self.vehicles.iter().enumerate().filter(move |(_, v)| v.case == case)
     }
 
     /// The index of the first vehicle tagged with `case`. Panics when there is
@@ -715,15 +710,11 @@ impl Rng {
     }
 
     fn digits(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(b'0' + self.below(10) as u8))
-            .collect()
+        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
     }
 
     fn vin_chars(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(*self.pick(VIN_ALPHABET)))
-            .collect()
+        (0..n).map(|_| char::from(*self.pick(VIN_ALPHABET))).collect()
     }
 }
 
@@ -873,8 +864,8 @@ const FAMILY_NAMES: &[(&str, u32)] = &[
 ];
 
 const MALE_MIDDLE: &[&str] = &[
-    "Văn", "Văn", "Văn", "Văn", "Đức", "Minh", "Quang", "Hữu", "Công", "Thành", "Xuân", "Ngọc",
-    "Anh", "Đình", "Trọng", "Hoàng", "Tuấn", "Gia", "Bảo", "Quốc",
+    "Văn", "Văn", "Văn", "Văn", "Đức", "Minh", "Quang", "Hữu", "Công", "Thành", "Xuân", "Ngọc", "Anh", "Đình", "Trọng",
+    "Hoàng", "Tuấn", "Gia", "Bảo", "Quốc",
 ];
 
 const FEMALE_MIDDLE: &[&str] = &[
@@ -898,15 +889,15 @@ const FEMALE_MIDDLE: &[&str] = &[
 ];
 
 const MALE_GIVEN: &[&str] = &[
-    "An", "Bình", "Cường", "Dũng", "Hùng", "Hải", "Huy", "Khoa", "Long", "Minh", "Nam", "Phúc",
-    "Quân", "Sơn", "Thắng", "Tuấn", "Việt", "Đạt", "Hiếu", "Trung", "Khánh", "Tùng", "Phong",
-    "Hoàng", "Kiên", "Lộc", "Nghĩa", "Quý", "Tâm", "Thịnh", "Vinh", "Đức", "Hưng", "Tài",
+    "An", "Bình", "Cường", "Dũng", "Hùng", "Hải", "Huy", "Khoa", "Long", "Minh", "Nam", "Phúc", "Quân", "Sơn", "Thắng",
+    "Tuấn", "Việt", "Đạt", "Hiếu", "Trung", "Khánh", "Tùng", "Phong", "Hoàng", "Kiên", "Lộc", "Nghĩa", "Quý", "Tâm",
+    "Thịnh", "Vinh", "Đức", "Hưng", "Tài",
 ];
 
 const FEMALE_GIVEN: &[&str] = &[
-    "Anh", "Chi", "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Ngọc", "Nhung", "Oanh", "Phương",
-    "Thảo", "Trang", "Vy", "Yến", "Hằng", "Giang", "Ngân", "Quỳnh", "Dung", "Hoa", "Loan", "My",
-    "Nga", "Nhi", "Thủy", "Trâm", "Uyên", "Xuân",
+    "Anh", "Chi", "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Ngọc", "Nhung", "Oanh", "Phương", "Thảo", "Trang",
+    "Vy", "Yến", "Hằng", "Giang", "Ngân", "Quỳnh", "Dung", "Hoa", "Loan", "My", "Nga", "Nhi", "Thủy", "Trâm", "Uyên",
+    "Xuân",
 ];
 
 const STREETS: &[&str] = &[
@@ -1180,10 +1171,7 @@ impl<'p> Generator<'p> {
             (2011..=2039).contains(&as_of.year()),
             "as_of must lie in 2011–2039 (VIN model-year codes, 2000s ID century digits)"
         );
-        ensure!(
-            p.counts.citizens > 0 && p.counts.organisations > 0,
-            "empty population"
-        );
+        ensure!(p.counts.citizens > 0 && p.counts.organisations > 0, "empty population");
         Ok(Generator {
             p,
             as_of,
@@ -1229,11 +1217,7 @@ impl<'p> Generator<'p> {
                 random_date(&mut rng, adult_earliest, adult_latest)
             };
             let deceased = !minor && rng.chance(self.p.shares.deceased_citizens);
-            let gender = if rng.chance(0.5) {
-                Gender::Male
-            } else {
-                Gender::Female
-            };
+            let gender = if rng.chance(0.5) { Gender::Male } else { Gender::Female };
             let personal_id = self.new_personal_id(&mut rng, dob, gender)?;
             self.citizens.push(Citizen {
                 personal_id,
@@ -1251,12 +1235,7 @@ impl<'p> Generator<'p> {
         Ok(())
     }
 
-    fn new_personal_id(
-        &mut self,
-        rng: &mut Rng,
-        dob: NaiveDate,
-        gender: Gender,
-    ) -> anyhow::Result<String> {
+    fn new_personal_id(&mut self, rng: &mut Rng, dob: NaiveDate, gender: Gender) -> anyhow::Result<String> {
         let weights: Vec<u32> = BIRTH_PROVINCES.iter().map(|(_, w)| *w).collect();
         let century = match dob.year() {
             1900..=1999 => 0,
@@ -1377,17 +1356,11 @@ impl<'p> Generator<'p> {
         let mut cases = Vec::with_capacity(n);
         for case in Case::ALL.into_iter().skip(1) {
             let rate = self.p.case_rates.rate(case);
-            ensure!(
-                (0.0..=1.0).contains(&rate),
-                "case rate {case} = {rate} outside 0–1"
-            );
+            ensure!((0.0..=1.0).contains(&rate), "case rate {case} = {rate} outside 0–1");
             let count = (rate * n as f64).round() as usize;
             cases.extend(std::iter::repeat_n(case, count));
         }
-        ensure!(
-            cases.len() <= n,
-            "case rates add up to more than all vehicles"
-        );
+        ensure!(cases.len() <= n, "case rates add up to more than all vehicles");
         cases.resize(n, Case::Clean);
         let mut rng = Rng::new(self.p.seed, STREAM_CASES);
         for i in (1..n).rev() {
@@ -1401,11 +1374,7 @@ impl<'p> Generator<'p> {
     fn vehicle(&mut self, rng: &mut Rng, case: Case, pools: &OwnerPools) -> anyhow::Result<()> {
         let p: &'p Params = self.p;
         let shares = &p.shares;
-        let class = if rng.chance(shares.cars) {
-            Car
-        } else {
-            Motorbike
-        };
+        let class = if rng.chance(shares.cars) { Car } else { Motorbike };
         let origin = if rng.chance(shares.imported) {
             Imported
         } else {
@@ -1456,8 +1425,7 @@ impl<'p> Generator<'p> {
         } else {
             origin_date.year() as u32
         };
-        let payment_date =
-            (origin_date + Days::new(rng.range(1, 20))).min(self.as_of - Days::new(1));
+        let payment_date = (origin_date + Days::new(rng.range(1, 20))).min(self.as_of - Days::new(1));
 
         let chassis_number = self.new_chassis(rng, spec, year_of_manufacture)?;
         let engine_number = engine_number(rng, spec);
@@ -1639,11 +1607,7 @@ impl<'p> Generator<'p> {
             Case::DeceasedOwner => &pools.deceased,
             Case::UnknownOwner => {
                 let dob = random_date(rng, sub_years(self.as_of, 70)?, sub_years(self.as_of, 20)?);
-                let gender = if rng.chance(0.5) {
-                    Gender::Male
-                } else {
-                    Gender::Female
-                };
+                let gender = if rng.chance(0.5) { Gender::Male } else { Gender::Female };
                 let personal_id = self.new_personal_id(rng, dob, gender)?;
                 return Ok(Owner::Unregistered {
                     personal_id,
@@ -1659,16 +1623,10 @@ impl<'p> Generator<'p> {
     /// A new, unique chassis number for `spec`: a 17-char VIN (check digit
     /// right or, at the configured share, deliberately wrong), or for some
     /// motorbikes a 10–14-char frame number.
-    fn new_chassis(
-        &mut self,
-        rng: &mut Rng,
-        spec: &ModelSpec,
-        year: u32,
-    ) -> anyhow::Result<String> {
+    fn new_chassis(&mut self, rng: &mut Rng, spec: &ModelSpec, year: u32) -> anyhow::Result<String> {
         let short = spec.class == Motorbike && rng.chance(self.p.shares.short_frame_number);
         let bad_check = rng.chance(self.p.shares.bad_vin_check_digit);
-        let year_code =
-            char::from(VIN_YEAR_CODES[(year.saturating_sub(2010) as usize) % VIN_YEAR_CODES.len()]);
+        let year_code = char::from(VIN_YEAR_CODES[(year.saturating_sub(2010) as usize) % VIN_YEAR_CODES.len()]);
         for _ in 0..100 {
             let chassis = if short {
                 // e.g. "JK03E5123456": engine family code, then a serial.
@@ -1731,18 +1689,8 @@ impl<'p> Generator<'p> {
         let index_of = |keys: Vec<String>| -> HashMap<String, usize> {
             keys.into_iter().enumerate().map(|(i, k)| (k, i)).collect()
         };
-        let citizen_by_id = index_of(
-            self.citizens
-                .iter()
-                .map(|c| c.personal_id.clone())
-                .collect(),
-        );
-        let organisation_by_tax_code = index_of(
-            self.organisations
-                .iter()
-                .map(|o| o.tax_code.clone())
-                .collect(),
-        );
+        let citizen_by_id = index_of(self.citizens.iter().map(|c| c.personal_id.clone()).collect());
+        let organisation_by_tax_code = index_of(self.organisations.iter().map(|o| o.tax_code.clone()).collect());
         let import_by_chassis = index_of(
             self.import_declarations
                 .iter()
@@ -1821,30 +1769,18 @@ fn residence(rng: &mut Rng) -> Residence {
     Residence {
         locality_code: rng.pick(codes).to_string(),
         province: province.to_string(),
-        address: format!(
-            "Số {} {}, {}",
-            rng.range(1, 450),
-            rng.pick(STREETS),
-            rng.pick(WARDS)
-        ),
+        address: format!("Số {} {}, {}", rng.range(1, 450), rng.pick(STREETS), rng.pick(WARDS)),
     }
 }
 
 fn is_central_city(locality_code: &str) -> bool {
-    [
-        "Hà Nội",
-        "TP. Hồ Chí Minh",
-        "Hải Phòng",
-        "Đà Nẵng",
-        "Cần Thơ",
-        "Huế",
-    ]
-    .iter()
-    .any(|city| {
-        PROVINCES
-            .iter()
-            .any(|(name, codes, _)| name == city && codes.contains(&locality_code))
-    })
+    ["Hà Nội", "TP. Hồ Chí Minh", "Hải Phòng", "Đà Nẵng", "Cần Thơ", "Huế"]
+        .iter()
+        .any(|city| {
+            PROVINCES
+                .iter()
+                .any(|(name, codes, _)| name == city && codes.contains(&locality_code))
+        })
 }
 
 /// An engine number as stamped: family code, optional two-letter variant, serial,
@@ -1854,9 +1790,7 @@ fn engine_number(rng: &mut Rng, spec: &ModelSpec) -> String {
     let serial_len = if rng.chance(0.5) { 6 } else { 7 };
     let serial = rng.digits(serial_len);
     if rng.chance(0.3) {
-        let variant: String = (0..2)
-            .map(|_| char::from(b'A' + rng.below(26) as u8))
-            .collect();
+        let variant: String = (0..2).map(|_| char::from(b'A' + rng.below(26) as u8)).collect();
         format!("{}-{variant} {serial}", spec.engine_code)
     } else {
         format!("{}{}{serial}", spec.engine_code, rng.pick(SEPARATORS))
@@ -2000,18 +1934,11 @@ mod tests {
         assert_eq!(w.organisations.len(), w.params.counts.organisations);
         assert_eq!(w.vehicles.len(), w.params.counts.vehicles);
         assert_eq!(w.fee_records.len(), w.vehicles.len());
-        assert!(
-            w.citizens.len() >= 10_000
-                && w.organisations.len() >= 500
-                && w.vehicles.len() >= 20_000
-        );
+        assert!(w.citizens.len() >= 10_000 && w.organisations.len() >= 500 && w.vehicles.len() >= 20_000);
         let imported = w.vehicles.iter().filter(|v| v.origin == Imported).count();
         let share = imported as f64 / w.vehicles.len() as f64;
         assert!((0.27..0.33).contains(&share), "imported share {share}");
-        assert!(
-            w.organisations.iter().any(|o| o.tax_code.contains('-')),
-            "no branches"
-        );
+        assert!(w.organisations.iter().any(|o| o.tax_code.contains('-')), "no branches");
     }
 
     #[test]
@@ -2062,21 +1989,12 @@ mod tests {
         let mut ids = HashSet::new();
         for c in &w.citizens {
             let id = c.personal_id.as_str();
-            assert!(
-                id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()),
-                "{id}"
-            );
+            assert!(id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()), "{id}");
             assert!(birth_codes.contains(&id[..3]));
             let g = id.as_bytes()[3] - b'0';
             let century = if c.date_of_birth.year() < 2000 { 0 } else { 2 };
             let female = u8::from(c.gender == Gender::Female);
-            assert_eq!(
-                g,
-                century + female,
-                "{id} {:?} {}",
-                c.gender,
-                c.date_of_birth
-            );
+            assert_eq!(g, century + female, "{id} {:?} {}", c.gender, c.date_of_birth);
             assert_eq!(id[4..6], format!("{:02}", c.date_of_birth.year() % 100));
             assert!(ids.insert(id));
             assert!(w.citizen(id).is_some_and(|found| found == c));
@@ -2089,10 +2007,7 @@ mod tests {
         }
         let mut declarations = HashSet::new();
         for d in &w.import_declarations {
-            assert!(
-                d.declaration_number.len() == 12
-                    && d.declaration_number.bytes().all(|b| b.is_ascii_digit())
-            );
+            assert!(d.declaration_number.len() == 12 && d.declaration_number.bytes().all(|b| b.is_ascii_digit()));
             assert!(declarations.insert(d.declaration_number.as_str()));
         }
         let mut certificates = HashSet::new();
@@ -2118,21 +2033,13 @@ mod tests {
             .chain(w.organisations.iter().map(|o| (&o.name, &o.seat)));
         for (name, r) in residences {
             // NFC: precomposed letters only, no combining diacritics.
-            assert!(
-                !name.chars().any(|ch| ('\u{300}'..='\u{36f}').contains(&ch)),
-                "{name}"
-            );
+            assert!(!name.chars().any(|ch| ('\u{300}'..='\u{36f}').contains(&ch)), "{name}");
             assert!(name.split_whitespace().count() >= 3, "{name}");
-            assert!(
-                in_use.contains(r.locality_code.as_str()),
-                "{}",
-                r.locality_code
-            );
+            assert!(in_use.contains(r.locality_code.as_str()), "{}", r.locality_code);
             assert!(
                 PROVINCES
                     .iter()
-                    .any(|(p, codes, _)| *p == r.province
-                        && codes.contains(&r.locality_code.as_str()))
+                    .any(|(p, codes, _)| *p == r.province && codes.contains(&r.locality_code.as_str()))
             );
         }
     }
@@ -2300,10 +2207,7 @@ mod tests {
         for case in Case::ALL {
             let i = w.example(case);
             let v = &w.vehicles[i];
-            println!(
-                "== {case}: vehicle {i} ({} examples)",
-                w.vehicles_with(case).count()
-            );
+            println!("== {case}: vehicle {i} ({} examples)", w.vehicles_with(case).count());
             println!(
                 "   vehicle   {:?} {:?} {} {} {} / engine {:?} / {} seats {} cc {}",
                 v.class,
@@ -2330,12 +2234,7 @@ mod tests {
                 other => println!("   owner     {other:?}"),
             }
         }
-        for o in w
-            .organisations
-            .iter()
-            .filter(|o| o.tax_code.contains('-'))
-            .take(3)
-        {
+        for o in w.organisations.iter().filter(|o| o.tax_code.contains('-')).take(3) {
             println!("branch {o:?}");
         }
     }

@@ -59,9 +59,7 @@ pub async fn build(cfg: &Config, world: Arc<World>) -> anyhow::Result<(GrpcServe
     let server = GrpcServer::bind(cfg.listen)
         .await
         .with_context(|| format!("binding the register service to {}", cfg.listen))?
-        .add_service(
-            VehicleRegisterServiceServer::new(service).max_decoding_message_size(16 * 1024),
-        );
+        .add_service(VehicleRegisterServiceServer::new(service).max_decoding_message_size(16 * 1024));
     Ok((server, faults))
 }
 
@@ -96,10 +94,7 @@ impl VehicleRegisterService for RegisterService {
             .world
             .quality_certificate(&request.chassis_number)
             .map(certificate_to_pb);
-        tracing::debug!(
-            found = certificate.is_some(),
-            "quality certificate looked up"
-        );
+        tracing::debug!(found = certificate.is_some(), "quality certificate looked up");
         Ok(Response::new(pb::GetQualityCertificateResponse {
             certificate,
             request_sha256: sha256_of(&request),

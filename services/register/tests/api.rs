@@ -44,9 +44,7 @@ async fn spawn_app() -> anyhow::Result<TestApp> {
     let addr = server.local_addr();
     let shutdown = CancellationToken::new();
     tokio::spawn(server.serve(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
+    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
     Ok(TestApp {
         client: VehicleRegisterServiceClient::new(channel.clone()),
         channel,
@@ -56,8 +54,14 @@ async fn spawn_app() -> anyhow::Result<TestApp> {
     })
 }
 
-fn sha256(message: &impl Message) -> Vec<u8> {
-    Sha256::digest(message.encode_to_vec()).to_vec()
+/// Evidence hash, computed independently of `vrs_kit::evidence`: over the
+/// message's full type name, a zero byte, and its protobuf encoding.
+fn sha256<M: Message + prost::Name>(message: &M) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(M::full_name().as_bytes());
+    h.update([0u8]);
+    h.update(message.encode_to_vec());
+    h.finalize().to_vec()
 }
 
 fn request(chassis_number: &str) -> pb::GetQualityCertificateRequest {
@@ -80,18 +84,13 @@ async fn a_domestic_vehicles_certificate_is_returned() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     let i = vehicle_index(&app.world, Case::Clean, Origin::Domestic);
     let vehicle = app.world.vehicles[i].clone();
-    let expected =
-        app.world.quality_certificates[vehicle.quality_certificate.expect("a certificate")].clone();
+    let expected = app.world.quality_certificates[vehicle.quality_certificate.expect("a certificate")].clone();
     for key in [
         vehicle.chassis_number.clone(),
         vehicle.chassis_number.to_ascii_lowercase(),
     ] {
         let request = request(&key);
-        let response = app
-            .client
-            .get_quality_certificate(request.clone())
-            .await?
-            .into_inner();
+        let response = app.client.get_quality_certificate(request.clone()).await?.into_inner();
         let certificate = response.certificate.expect("a certificate");
         assert_eq!(certificate.certificate_number, expected.certificate_number);
         assert_eq!(certificate.manufacturer, expected.manufacturer);
@@ -102,10 +101,7 @@ async fn a_domestic_vehicles_certificate_is_returned() -> anyhow::Result<()> {
         assert_eq!(certificate.year_of_manufacture, vehicle.year_of_manufacture);
         assert_eq!(certificate.seats, vehicle.seats);
         assert_eq!(certificate.vehicle_type, vehicle.class.as_str());
-        assert_eq!(
-            certificate.issued_on,
-            expected.issued_on.format("%Y-%m-%d").to_string()
-        );
+        assert_eq!(certificate.issued_on, expected.issued_on.format("%Y-%m-%d").to_string());
         assert_eq!(response.request_sha256, sha256(&request));
         assert!(response.answered_at.ends_with('Z'));
     }
@@ -139,11 +135,7 @@ async fn imported_and_unrecorded_vehicles_have_no_certificate() -> anyhow::Resul
             .chassis_number
             .clone();
         let request = request(&chassis);
-        let response = app
-            .client
-            .get_quality_certificate(request.clone())
-            .await?
-            .into_inner();
+        let response = app.client.get_quality_certificate(request.clone()).await?.into_inner();
         assert!(response.certificate.is_none(), "{case}");
         assert_eq!(response.request_sha256, sha256(&request));
     }
@@ -160,11 +152,7 @@ async fn ill_formed_chassis_numbers_are_invalid_arguments() -> anyhow::Result<()
         "RLH07KWE5SK742656XXXX",
         " RLH07KWE5SK742656",
     ] {
-        let status = app
-            .client
-            .get_quality_certificate(request(bad))
-            .await
-            .expect_err(bad);
+        let status = app.client.get_quality_certificate(request(bad)).await.expect_err(bad);
         assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
     }
     Ok(())
@@ -181,9 +169,7 @@ async fn outage_is_unavailable_until_lifted() -> anyhow::Result<()> {
         .expect_err("outage");
     assert_eq!(status.code(), Code::Unavailable);
     app.faults.set_outage(false);
-    app.client
-        .get_quality_certificate(request("RLH07KWE5SK742656"))
-        .await?;
+    app.client.get_quality_certificate(request("RLH07KWE5SK742656")).await?;
     Ok(())
 }
 

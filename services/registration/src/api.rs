@@ -48,7 +48,10 @@ impl RegistrationService for Api {
     ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
         let (rows, next_page_token) = self.registry.list(request.get_ref()).await?;
         let applications = rows.iter().map(to_pb).collect::<Result<_, _>>()?;
-        Ok(Response::new(pb::ListApplicationsResponse { applications, next_page_token }))
+        Ok(Response::new(pb::ListApplicationsResponse {
+            applications,
+            next_page_token,
+        }))
     }
 
     async fn approve_application(
@@ -57,8 +60,15 @@ impl RegistrationService for Api {
     ) -> Result<Response<pb::Application>, Status> {
         let r = request.into_inner();
         let actor = required_actor(&r.actor)?;
-        let action = Action { event: Event::ClerkApproved, actor, reason_code: String::new(), note: r.note };
-        Ok(Response::new(to_pb(&self.registry.act(&r.application_id, action).await?)?))
+        let action = Action {
+            event: Event::ClerkApproved,
+            actor,
+            reason_code: String::new(),
+            note: r.note,
+        };
+        Ok(Response::new(to_pb(
+            &self.registry.act(&r.application_id, action).await?,
+        )?))
     }
 
     async fn reject_application(
@@ -70,12 +80,21 @@ impl RegistrationService for Api {
         let reason_code = r.reason_code.trim().to_ascii_uppercase();
         if reason_code.is_empty()
             || reason_code.len() > 64
-            || !reason_code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            || !reason_code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         {
             return Err(Error::invalid("reason_code", "required: 1–64 characters of A–Z, 0–9 and '_'").into());
         }
-        let action = Action { event: Event::ClerkRejected, actor, reason_code, note: r.note };
-        Ok(Response::new(to_pb(&self.registry.act(&r.application_id, action).await?)?))
+        let action = Action {
+            event: Event::ClerkRejected,
+            actor,
+            reason_code,
+            note: r.note,
+        };
+        Ok(Response::new(to_pb(
+            &self.registry.act(&r.application_id, action).await?,
+        )?))
     }
 
     async fn withdraw_application(
@@ -89,7 +108,9 @@ impl RegistrationService for Api {
             reason_code: "WITHDRAWN_BY_CITIZEN".into(),
             note: r.note,
         };
-        Ok(Response::new(to_pb(&self.registry.act(&r.application_id, action).await?)?))
+        Ok(Response::new(to_pb(
+            &self.registry.act(&r.application_id, action).await?,
+        )?))
     }
 }
 
@@ -111,7 +132,11 @@ pub fn to_pb(rec: &Record) -> Result<pb::Application, Error> {
         let r: Vec<Reason> = serde_json::from_str(json).map_err(|e| Error::Internal(e.into()))?;
         Ok(r.iter().map(Reason::to_pb).collect())
     };
-    let pb_state = |s: &str| State::parse(s).map(State::to_pb).unwrap_or(pb::ApplicationState::Unspecified) as i32;
+    let pb_state = |s: &str| {
+        State::parse(s)
+            .map(State::to_pb)
+            .unwrap_or(pb::ApplicationState::Unspecified) as i32
+    };
     Ok(pb::Application {
         application_id: rec.app.id.clone(),
         dossier_code: rec.app.dossier_code.clone(),

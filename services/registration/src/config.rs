@@ -79,13 +79,19 @@ pub struct WorkerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 50051)), max_message_bytes: 64 * 1024 }
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            max_message_bytes: 64 * 1024,
+        }
     }
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: "sqlite://var/registration.db?mode=rwc".into(), max_connections: 16 }
+        DatabaseConfig {
+            url: "sqlite://var/registration.db?mode=rwc".into(),
+            max_connections: 16,
+        }
     }
 }
 

@@ -31,14 +31,19 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: &str, description: impl Into<String>) -> Error {
-        Error::Invalid(vec![FieldViolation { field: field.to_owned(), description: description.into() }])
+        Error::Invalid(vec![FieldViolation {
+            field: field.to_owned(),
+            description: description.into(),
+        }])
     }
 }
 
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(id) => Error::Conflict(format!("application {id} changed meanwhile; reload and retry")),
+            StoreError::Conflict(id) => {
+                Error::Conflict(format!("application {id} changed meanwhile; reload and retry"))
+            }
             other => Error::Internal(anyhow::Error::new(other)),
         }
     }

@@ -57,7 +57,12 @@ pub struct Action {
 
 impl Registry {
     pub fn new(store: Store, agencies: Agencies, cfg: &Config) -> Registry {
-        Registry { store, agencies, ordering: cfg.workflow.ordering, worker: cfg.worker.clone() }
+        Registry {
+            store,
+            agencies,
+            ordering: cfg.workflow.ordering,
+            worker: cfg.worker.clone(),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -113,7 +118,13 @@ impl Registry {
     }
 
     /// Same dossier code again: a retry, a correction, or a conflicting reuse.
-    async fn resubmit(&self, existing: Record, decl: &Declaration, warnings: &[Warning], hash: String) -> Result<Record> {
+    async fn resubmit(
+        &self,
+        existing: Record,
+        decl: &Declaration,
+        warnings: &[Warning],
+        hash: String,
+    ) -> Result<Record> {
         if existing.app.content_hash == hash {
             return Ok(existing);
         }
@@ -151,7 +162,14 @@ impl Registry {
             note: String::new(),
         };
         self.store
-            .update(&existing.app.id, existing.app.version, changes, Some(entry), vec![], now)
+            .update(
+                &existing.app.id,
+                existing.app.version,
+                changes,
+                Some(entry),
+                vec![],
+                now,
+            )
             .await?;
         tracing::info!(application_id = %existing.app.id, "correction received");
         self.process(&existing.app.id).await?;
@@ -162,7 +180,10 @@ impl Registry {
         if id.trim().is_empty() {
             return Err(Error::invalid("application_id", "must not be empty"));
         }
-        self.store.find(id).await?.ok_or_else(|| Error::NotFound(format!("application {id}")))
+        self.store
+            .find(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("application {id}")))
     }
 
     /// Runs the agency lookups of an application that awaits them and records the outcome.
@@ -215,7 +236,9 @@ impl Registry {
                     ..Default::default()
                 };
                 tracing::info!(application_id = %id, state = %to, attempts, "lookups settled");
-                self.store.update(id, rec.app.version, changes, Some(entry), evidence, now).await
+                self.store
+                    .update(id, rec.app.version, changes, Some(entry), evidence, now)
+                    .await
             }
             Err(Unreachable(down)) => {
                 let to = workflow::next(self.ordering, state, Event::AgencyUnavailable)?;
@@ -244,7 +267,9 @@ impl Registry {
                     ..Default::default()
                 };
                 tracing::warn!(application_id = %id, attempts, retry_in_ms = delay.as_millis() as u64, "agency unavailable");
-                self.store.update(id, rec.app.version, changes, entry, vec![], now).await
+                self.store
+                    .update(id, rec.app.version, changes, entry, vec![], now)
+                    .await
             }
         };
         match result {
@@ -271,11 +296,21 @@ impl Registry {
             note: action.note,
         };
         // Leaving the lookup states settles any pending retry.
-        let changes = Changes { state: Some(to), next_attempt_at_ms: Some(None), ..Default::default() };
-        match self.store.update(id, rec.app.version, changes, Some(entry), vec![], crate::now_ms()).await {
+        let changes = Changes {
+            state: Some(to),
+            next_attempt_at_ms: Some(None),
+            ..Default::default()
+        };
+        match self
+            .store
+            .update(id, rec.app.version, changes, Some(entry), vec![], crate::now_ms())
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                return Err(Error::Conflict(format!("application {id} changed meanwhile; reload and retry")));
+                return Err(Error::Conflict(format!(
+                    "application {id} changed meanwhile; reload and retry"
+                )));
             }
             Err(e) => return Err(e.into()),
         }
@@ -318,7 +353,10 @@ impl Registry {
         if !bad.is_empty() {
             return Err(Error::Invalid(
                 bad.into_iter()
-                    .map(|(f, d)| crate::domain::declaration::FieldViolation { field: f.into(), description: d })
+                    .map(|(f, d)| crate::domain::declaration::FieldViolation {
+                        field: f.into(),
+                        description: d,
+                    })
                     .collect(),
             ));
         }
@@ -329,7 +367,9 @@ impl Registry {
             .await?;
         let next = if rows.len() > page_size as usize {
             rows.truncate(page_size as usize);
-            rows.last().map(|r| encode_token(r.app.created_at_ms, &r.app.id)).unwrap_or_default()
+            rows.last()
+                .map(|r| encode_token(r.app.created_at_ms, &r.app.id))
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -362,7 +402,10 @@ impl Registry {
     }
 
     fn retry_delay(&self, attempts: i32) -> Duration {
-        let d = backoff(Duration::from_millis(self.worker.retry_base_ms), u32::try_from(attempts).unwrap_or(1));
+        let d = backoff(
+            Duration::from_millis(self.worker.retry_base_ms),
+            u32::try_from(attempts).unwrap_or(1),
+        );
         d.min(Duration::from_millis(self.worker.retry_max_ms))
     }
 }
@@ -394,7 +437,11 @@ fn reasons_json(reasons: &[Reason]) -> String {
 fn warnings_json(warnings: &[Warning]) -> String {
     let as_reasons: Vec<Reason> = warnings
         .iter()
-        .map(|w| Reason { code: w.code.clone(), field: w.field.clone(), message: w.message.clone() })
+        .map(|w| Reason {
+            code: w.code.clone(),
+            field: w.field.clone(),
+            message: w.message.clone(),
+        })
         .collect();
     reasons_json(&as_reasons)
 }

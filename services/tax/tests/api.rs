@@ -44,9 +44,7 @@ async fn spawn_app() -> anyhow::Result<TestApp> {
     let addr = server.local_addr();
     let shutdown = CancellationToken::new();
     tokio::spawn(server.serve(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
+    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
     Ok(TestApp {
         client: TaxServiceClient::new(channel.clone()),
         channel,
@@ -56,8 +54,14 @@ async fn spawn_app() -> anyhow::Result<TestApp> {
     })
 }
 
-fn sha256(message: &impl Message) -> Vec<u8> {
-    Sha256::digest(message.encode_to_vec()).to_vec()
+/// Evidence hash, computed independently of `vrs_kit::evidence`: over the
+/// message's full type name, a zero byte, and its protobuf encoding.
+fn sha256<M: Message + prost::Name>(message: &M) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(M::full_name().as_bytes());
+    h.update([0u8]);
+    h.update(message.encode_to_vec());
+    h.finalize().to_vec()
 }
 
 fn request(payer_id: &str) -> pb::ListRegistrationFeesRequest {
@@ -77,15 +81,8 @@ async fn a_payers_records_include_the_vehicles_fee() -> anyhow::Result<()> {
         .owner_personal_id
         .expect("an individual");
     let request = request(&payer);
-    let response = app
-        .client
-        .list_registration_fees(request.clone())
-        .await?
-        .into_inner();
-    assert_eq!(
-        response.records.len(),
-        app.world.fee_records_of(&payer).count()
-    );
+    let response = app.client.list_registration_fees(request.clone()).await?.into_inner();
+    assert_eq!(response.records.len(), app.world.fee_records_of(&payer).count());
     let record = response
         .records
         .iter()
@@ -116,11 +113,7 @@ async fn a_payers_records_include_the_vehicles_fee() -> anyhow::Result<()> {
 async fn unpaid_and_mistyped_records_are_visible() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     let i = app.world.example(Case::FeeUnpaid);
-    let payer = app
-        .world
-        .declared(i)
-        .owner_personal_id
-        .expect("an individual");
+    let payer = app.world.declared(i).owner_personal_id.expect("an individual");
     let chassis = app.world.vehicles[i].chassis_number.clone();
     let records = app
         .client
@@ -137,11 +130,7 @@ async fn unpaid_and_mistyped_records_are_visible() -> anyhow::Result<()> {
     assert!(record.fee_paid_vnd < record.fee_due_vnd);
 
     let i = app.world.example(Case::VinMismatch);
-    let payer = app
-        .world
-        .declared(i)
-        .owner_personal_id
-        .expect("an individual");
+    let payer = app.world.declared(i).owner_personal_id.expect("an individual");
     let chassis = app.world.vehicles[i].chassis_number.clone();
     let records = app
         .client
@@ -178,11 +167,7 @@ async fn unknown_payer_has_no_records() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     // Province code 099 does not exist, so no personal ID starts with it.
     let request = request("099000000000");
-    let response = app
-        .client
-        .list_registration_fees(request.clone())
-        .await?
-        .into_inner();
+    let response = app.client.list_registration_fees(request.clone()).await?.into_inner();
     assert!(response.records.is_empty());
     assert_eq!(response.request_sha256, sha256(&request));
     Ok(())
@@ -192,11 +177,7 @@ async fn unknown_payer_has_no_records() -> anyhow::Result<()> {
 async fn ill_formed_payer_ids_are_invalid_arguments() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     for bad in ["", "12345", "0100109107", "abcdefghijkl", "0100109106-01"] {
-        let status = app
-            .client
-            .list_registration_fees(request(bad))
-            .await
-            .expect_err(bad);
+        let status = app.client.list_registration_fees(request(bad)).await.expect_err(bad);
         assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
     }
     Ok(())
@@ -213,9 +194,7 @@ async fn outage_is_unavailable_until_lifted() -> anyhow::Result<()> {
         .expect_err("outage");
     assert_eq!(status.code(), Code::Unavailable);
     app.faults.set_outage(false);
-    app.client
-        .list_registration_fees(request("099000000000"))
-        .await?;
+    app.client.list_registration_fees(request("099000000000")).await?;
     Ok(())
 }
 

@@ -8,6 +8,9 @@
 //! vrsctl approve <id> --actor clerk-017
 //! ```
 
+// A command-line tool: printing to stdout is its output.
+#![allow(clippy::print_stdout)]
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -246,7 +249,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Get { application_id, wait } => {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
             loop {
-                let req = pb::GetApplicationRequest { application_id: application_id.clone() };
+                let req = pb::GetApplicationRequest {
+                    application_id: application_id.clone(),
+                };
                 let app = call(client.get_application(req).await)?;
                 let pending = matches!(
                     app.state(),
@@ -259,8 +264,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
-        Cmd::Queue { office, states, page_size, all } => {
-            let states: Vec<i32> = states.into_iter().map(|s| pb::ApplicationState::from(s) as i32).collect();
+        Cmd::Queue {
+            office,
+            states,
+            page_size,
+            all,
+        } => {
+            let states: Vec<i32> = states
+                .into_iter()
+                .map(|s| pb::ApplicationState::from(s) as i32)
+                .collect();
             let mut token = String::new();
             let mut total = 0usize;
             loop {
@@ -292,17 +305,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("{total} application(s)");
         }
-        Cmd::Approve { application_id, actor, note } => {
-            let app = call(client.approve_application(pb::ApproveApplicationRequest { application_id, actor, note }).await)?;
+        Cmd::Approve {
+            application_id,
+            actor,
+            note,
+        } => {
+            let app = call(
+                client
+                    .approve_application(pb::ApproveApplicationRequest {
+                        application_id,
+                        actor,
+                        note,
+                    })
+                    .await,
+            )?;
             print!("{}", describe(&app));
         }
-        Cmd::Reject { application_id, actor, reason, note } => {
-            let req = pb::RejectApplicationRequest { application_id, actor, reason_code: reason, note };
+        Cmd::Reject {
+            application_id,
+            actor,
+            reason,
+            note,
+        } => {
+            let req = pb::RejectApplicationRequest {
+                application_id,
+                actor,
+                reason_code: reason,
+                note,
+            };
             let app = call(client.reject_application(req).await)?;
             print!("{}", describe(&app));
         }
         Cmd::Withdraw { application_id, note } => {
-            let app = call(client.withdraw_application(pb::WithdrawApplicationRequest { application_id, note }).await)?;
+            let app = call(
+                client
+                    .withdraw_application(pb::WithdrawApplicationRequest { application_id, note })
+                    .await,
+            )?;
             print!("{}", describe(&app));
         }
     }
@@ -344,7 +383,10 @@ fn sample(case: CaseArg, nth: usize, dossier: &str) -> anyhow::Result<pb::Submit
 fn build_submit(a: &SubmitArgs) -> anyhow::Result<pb::SubmitApplicationRequest> {
     let mut req = match a.sample {
         Some(case) => sample(case, a.nth, &a.dossier)?,
-        None => pb::SubmitApplicationRequest { dossier_code: a.dossier.clone(), ..Default::default() },
+        None => pb::SubmitApplicationRequest {
+            dossier_code: a.dossier.clone(),
+            ..Default::default()
+        },
     };
     if a.tax_code.is_some() {
         req.owner = Some(pb::Owner {
@@ -365,7 +407,9 @@ fn build_submit(a: &SubmitArgs) -> anyhow::Result<pb::SubmitApplicationRequest> 
             ind.full_name = n.clone();
         }
         ind.guardian_consent |= a.guardian_consent;
-        req.owner = Some(pb::Owner { kind: Some(pb::owner::Kind::Individual(ind)) });
+        req.owner = Some(pb::Owner {
+            kind: Some(pb::owner::Kind::Individual(ind)),
+        });
     }
     let v = req.vehicle.get_or_insert_with(Default::default);
     if let Some(c) = a.class {
@@ -486,11 +530,23 @@ fn describe(a: &pb::Application) -> String {
         s.push_str(&format!(
             "  {}  {:>16} → {:<16} by {}{}{}\n",
             h.at,
-            state_name(h.from_state()),
+            if h.from_state() == pb::ApplicationState::Unspecified {
+                "(new)"
+            } else {
+                state_name(h.from_state())
+            },
             state_name(h.to_state()),
             h.actor,
-            if h.reason_code.is_empty() { String::new() } else { format!(" ({})", h.reason_code) },
-            if h.note.is_empty() { String::new() } else { format!(": {}", h.note) }
+            if h.reason_code.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", h.reason_code)
+            },
+            if h.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", h.note)
+            }
         ));
     }
     s

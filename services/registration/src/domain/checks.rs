@@ -22,11 +22,19 @@ pub struct Reason {
 
 impl Reason {
     fn new(code: &str, field: &str, message: impl Into<String>) -> Reason {
-        Reason { code: code.to_owned(), field: field.to_owned(), message: message.into() }
+        Reason {
+            code: code.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+        }
     }
 
     pub fn to_pb(&self) -> pb::Reason {
-        pb::Reason { code: self.code.clone(), field: self.field.clone(), message: self.message.clone() }
+        pb::Reason {
+            code: self.code.clone(),
+            field: self.field.clone(),
+            message: self.message.clone(),
+        }
     }
 }
 
@@ -60,9 +68,22 @@ pub fn verdict(decl: &Declaration, answers: &Answers, today: NaiveDate) -> Verdi
     }
 }
 
-fn check_owner(decl: &Declaration, answer: &OwnerAnswer, today: NaiveDate, fix: &mut Vec<Reason>, refuse: &mut Vec<Reason>) {
+fn check_owner(
+    decl: &Declaration,
+    answer: &OwnerAnswer,
+    today: NaiveDate,
+    fix: &mut Vec<Reason>,
+    refuse: &mut Vec<Reason>,
+) {
     match (&decl.owner, answer) {
-        (OwnerDecl::Individual { full_name, guardian_consent, .. }, OwnerAnswer::Citizen(citizen)) => {
+        (
+            OwnerDecl::Individual {
+                full_name,
+                guardian_consent,
+                ..
+            },
+            OwnerAnswer::Citizen(citizen),
+        ) => {
             let Some(c) = citizen else {
                 fix.push(Reason::new(
                     "OWNER_ID_UNKNOWN",
@@ -129,7 +150,11 @@ fn check_owner(decl: &Declaration, answer: &OwnerAnswer, today: NaiveDate, fix: 
             }
         }
         // The lookup layer asks the question matching the owner kind; anything else is a bug.
-        _ => fix.push(Reason::new("OWNER_LOOKUP_MISMATCH", "owner", "identity answered for another kind of owner")),
+        _ => fix.push(Reason::new(
+            "OWNER_LOOKUP_MISMATCH",
+            "owner",
+            "identity answered for another kind of owner",
+        )),
     }
 }
 
@@ -160,7 +185,9 @@ fn check_origin(decl: &Declaration, answer: &OriginAnswer, fix: &mut Vec<Reason>
                 "vehicle.chassis_number",
                 match answer {
                     OriginAnswer::Customs(_) => "customs holds no import declaration for this chassis number",
-                    OriginAnswer::Register(_) => "Vietnam Register holds no quality certificate for this chassis number",
+                    OriginAnswer::Register(_) => {
+                        "Vietnam Register holds no quality certificate for this chassis number"
+                    }
                 },
             ));
             return;
@@ -196,9 +223,13 @@ fn check_origin(decl: &Declaration, answer: &OriginAnswer, fix: &mut Vec<Reason>
 
 fn check_fee(decl: &Declaration, fees: &[tax::FeeRecord], fix: &mut Vec<Reason>) {
     let v = &decl.vehicle;
-    let record = fees.iter().find(|r| r.chassis_number.trim().eq_ignore_ascii_case(v.chassis.as_str()));
+    let record = fees
+        .iter()
+        .find(|r| r.chassis_number.trim().eq_ignore_ascii_case(v.chassis.as_str()));
     let Some(r) = record else {
-        let by_engine = fees.iter().any(|r| EngineNumber::normalise(&r.engine_number) == v.engine.as_str());
+        let by_engine = fees
+            .iter()
+            .any(|r| EngineNumber::normalise(&r.engine_number) == v.engine.as_str());
         fix.push(if by_engine {
             Reason::new(
                 "FEE_RECORD_VIN_MISMATCH",
@@ -366,7 +397,11 @@ mod tests {
         }));
         assert_eq!(
             codes(&verdict(&decl(), &a, today())),
-            ["CUSTOMS_DECLARATION_MISMATCH", "ENGINE_NUMBER_MISMATCH", "VEHICLE_CLASS_MISMATCH"]
+            [
+                "CUSTOMS_DECLARATION_MISMATCH",
+                "ENGINE_NUMBER_MISMATCH",
+                "VEHICLE_CLASS_MISMATCH"
+            ]
         );
         a.origin = OriginAnswer::Customs(None);
         assert_eq!(codes(&verdict(&decl(), &a, today())), ["ORIGIN_RECORD_NOT_FOUND"]);

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use vrs_proto::pb::registration::v1 as pb;
 
 use super::ids::{
-    ChassisNumber, CustomsDeclarationNumber, DossierCode, EngineNumber, LocalityCode, OfficeCode,
-    Origin, PersonName, PersonalId, TaxCode, VehicleClass, collapse_whitespace,
+    ChassisNumber, CustomsDeclarationNumber, DossierCode, EngineNumber, LocalityCode, OfficeCode, Origin, PersonName,
+    PersonalId, TaxCode, VehicleClass, collapse_whitespace,
 };
 
 /// One bad field of a request: becomes a `google.rpc.BadRequest.FieldViolation`.
@@ -145,11 +145,7 @@ fn parse_text(s: &str) -> Result<String, String> {
     Ok(s)
 }
 
-fn validate_owner(
-    owner: Option<&pb::Owner>,
-    today: NaiveDate,
-    v: &mut Violations,
-) -> Option<OwnerDecl> {
+fn validate_owner(owner: Option<&pb::Owner>, today: NaiveDate, v: &mut Violations) -> Option<OwnerDecl> {
     match owner.and_then(|o| o.kind.as_ref()) {
         None => {
             v.add("owner", "is required: an individual or an organisation");
@@ -160,10 +156,7 @@ fn validate_owner(
                 "owner.individual.personal_id",
                 PersonalId::parse(&ind.personal_id, today),
             );
-            let full_name = v.check(
-                "owner.individual.full_name",
-                PersonName::individual(&ind.full_name),
-            );
+            let full_name = v.check("owner.individual.full_name", PersonName::individual(&ind.full_name));
             Some(OwnerDecl::Individual {
                 personal_id: personal_id?,
                 full_name: full_name?,
@@ -172,10 +165,7 @@ fn validate_owner(
         }
         Some(pb::owner::Kind::Organisation(org)) => {
             let tax_code = v.check("owner.organisation.tax_code", TaxCode::parse(&org.tax_code));
-            let name = v.check(
-                "owner.organisation.name",
-                PersonName::organisation(&org.name),
-            );
+            let name = v.check("owner.organisation.name", PersonName::organisation(&org.name));
             Some(OwnerDecl::Organisation {
                 tax_code: tax_code?,
                 name: name?,
@@ -193,10 +183,7 @@ fn validate_vehicle(
         v.add("vehicle", "is required");
         return None;
     };
-    let class = v.check(
-        "vehicle.vehicle_class",
-        VehicleClass::from_pb(veh.vehicle_class),
-    );
+    let class = v.check("vehicle.vehicle_class", VehicleClass::from_pb(veh.vehicle_class));
     let origin = v.check("vehicle.origin", Origin::from_pb(veh.origin));
 
     // Without a valid class, the chassis number is still checked against the
@@ -204,10 +191,7 @@ fn validate_vehicle(
     let chassis = v
         .check(
             "vehicle.chassis_number",
-            ChassisNumber::parse(
-                &veh.chassis_number,
-                class.unwrap_or(VehicleClass::Motorbike),
-            ),
+            ChassisNumber::parse(&veh.chassis_number, class.unwrap_or(VehicleClass::Motorbike)),
         )
         .map(|(chassis, warning)| {
             if let Some(message) = warning {
@@ -219,10 +203,7 @@ fn validate_vehicle(
             }
             chassis
         });
-    let engine = v.check(
-        "vehicle.engine_number",
-        EngineNumber::parse(&veh.engine_number),
-    );
+    let engine = v.check("vehicle.engine_number", EngineNumber::parse(&veh.engine_number));
 
     const CUSTOMS: &str = "vehicle.customs_declaration_number";
     let customs_raw = veh.customs_declaration_number.trim();
@@ -231,9 +212,7 @@ fn validate_vehicle(
             v.add(CUSTOMS, "is required for an imported vehicle");
             None
         }
-        Some(Origin::Imported) => v
-            .check(CUSTOMS, CustomsDeclarationNumber::parse(customs_raw))
-            .map(Some),
+        Some(Origin::Imported) => v.check(CUSTOMS, CustomsDeclarationNumber::parse(customs_raw)).map(Some),
         Some(Origin::Domestic) if !customs_raw.is_empty() => {
             v.add(
                 CUSTOMS,
@@ -303,22 +282,20 @@ impl Declaration {
         let locality_code = v.check("locality_code", LocalityCode::parse(&req.locality_code));
 
         match (dossier_code, owner, vehicle, office_code, locality_code) {
-            (
-                Some(dossier_code),
-                Some(owner),
-                Some(vehicle),
-                Some(office_code),
-                Some(locality_code),
-            ) if v.0.is_empty() => Ok((
-                Declaration {
-                    dossier_code,
-                    owner,
-                    vehicle,
-                    office_code,
-                    locality_code,
-                },
-                warnings,
-            )),
+            (Some(dossier_code), Some(owner), Some(vehicle), Some(office_code), Some(locality_code))
+                if v.0.is_empty() =>
+            {
+                Ok((
+                    Declaration {
+                        dossier_code,
+                        owner,
+                        vehicle,
+                        office_code,
+                        locality_code,
+                    },
+                    warnings,
+                ))
+            }
             // Every `None` above recorded a violation, so this is never empty.
             _ => Err(v.0),
         }
@@ -337,12 +314,10 @@ impl Declaration {
                 full_name: full_name.as_str().to_owned(),
                 guardian_consent: *guardian_consent,
             }),
-            OwnerDecl::Organisation { tax_code, name } => {
-                pb::owner::Kind::Organisation(pb::Organisation {
-                    tax_code: tax_code.as_str().to_owned(),
-                    name: name.as_str().to_owned(),
-                })
-            }
+            OwnerDecl::Organisation { tax_code, name } => pb::owner::Kind::Organisation(pb::Organisation {
+                tax_code: tax_code.as_str().to_owned(),
+                name: name.as_str().to_owned(),
+            }),
         };
         let veh = &self.vehicle;
         pb::SubmitApplicationRequest {
@@ -474,10 +449,7 @@ mod tests {
         assert_eq!(decl.vehicle.class, VehicleClass::Car);
         assert_eq!(decl.vehicle.origin, Origin::Imported);
         assert_eq!(
-            decl.vehicle
-                .customs_declaration
-                .as_ref()
-                .map(|c| c.as_str()),
+            decl.vehicle.customs_declaration.as_ref().map(|c| c.as_str()),
             Some("105123456789")
         );
         assert_eq!(decl.vehicle.seats, 5);
@@ -615,13 +587,7 @@ mod tests {
         let violations = violations_of(&pb::SubmitApplicationRequest::default());
         assert_eq!(
             fields(&violations),
-            [
-                "dossier_code",
-                "owner",
-                "vehicle",
-                "office_code",
-                "locality_code"
-            ]
+            ["dossier_code", "owner", "vehicle", "office_code", "locality_code"]
         );
         let mut req = car_request();
         req.vehicle = Some(pb::Vehicle::default());
@@ -654,17 +620,10 @@ mod tests {
         vehicle_mut(&mut req).customs_declaration_number = "  ".into();
         let violations = violations_of(&req);
         assert_eq!(fields(&violations), ["vehicle.customs_declaration_number"]);
-        assert!(
-            violations[0]
-                .description
-                .contains("required for an imported")
-        );
+        assert!(violations[0].description.contains("required for an imported"));
 
         vehicle_mut(&mut req).customs_declaration_number = "10512345678X".into();
-        assert_eq!(
-            fields(&violations_of(&req)),
-            ["vehicle.customs_declaration_number"]
-        );
+        assert_eq!(fields(&violations_of(&req)), ["vehicle.customs_declaration_number"]);
 
         let mut req = motorbike_request();
         vehicle_mut(&mut req).customs_declaration_number = "105123456789".into();
@@ -705,10 +664,7 @@ mod tests {
 
         vehicle_mut(&mut req).make = "Vin\u{0007}Fast".into();
         vehicle_mut(&mut req).model = String::new();
-        assert_eq!(
-            fields(&violations_of(&req)),
-            ["vehicle.make", "vehicle.model"]
-        );
+        assert_eq!(fields(&violations_of(&req)), ["vehicle.make", "vehicle.model"]);
     }
 
     #[test]
@@ -790,10 +746,7 @@ mod tests {
     fn content_hash_differs_for_different_content() {
         let (a, _) = Declaration::validate(&car_request(), today()).unwrap();
         let base = a.content_hash();
-        assert_eq!(
-            base,
-            <[u8; 32]>::from(Sha256::digest(car_request().encode_to_vec()))
-        );
+        assert_eq!(base, <[u8; 32]>::from(Sha256::digest(car_request().encode_to_vec())));
 
         let mut req = car_request();
         vehicle_mut(&mut req).seats = 7;

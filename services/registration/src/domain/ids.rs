@@ -118,9 +118,7 @@ impl PersonalId {
         }
         let birth_year = id.birth_year();
         if birth_year > today.year() {
-            return Err(format!(
-                "encodes birth year {birth_year}, which is in the future"
-            ));
+            return Err(format!("encodes birth year {birth_year}, which is in the future"));
         }
         if today.year() - birth_year < MIN_OWNER_AGE {
             return Err(format!(
@@ -195,11 +193,9 @@ impl TaxCode {
         let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
         if head.len() != 10 || !all_digits(head) {
             if branch.is_none() && s.len() == 12 && all_digits(s) {
-                return Err(
-                    "must be an organisation's 10-digit tax code (or NNNNNNNNNN-NNN \
+                return Err("must be an organisation's 10-digit tax code (or NNNNNNNNNN-NNN \
                             for a branch), not a 12-digit personal ID"
-                        .into(),
-                );
+                    .into());
             }
             return Err("must be 10 digits, or NNNNNNNNNN-NNN for a branch".into());
         }
@@ -212,18 +208,12 @@ impl TaxCode {
             }
         }
         let digits: Vec<u32> = head.bytes().map(|b| u32::from(b - b'0')).collect();
-        let sum: u32 = digits
-            .iter()
-            .zip(TAX_CODE_WEIGHTS)
-            .map(|(d, w)| d * w)
-            .sum();
+        let sum: u32 = digits.iter().zip(TAX_CODE_WEIGHTS).map(|(d, w)| d * w).sum();
         let check = 10 - sum % 11;
         if check == 10 {
-            return Err(
-                "is not a valid tax code: no check digit exists for its first nine \
+            return Err("is not a valid tax code: no check digit exists for its first nine \
                         digits"
-                    .into(),
-            );
+                .into());
         }
         if digits.get(9) != Some(&check) {
             return Err("has a wrong check digit (the 10th digit)".into());
@@ -292,13 +282,9 @@ impl PersonName {
 
     /// An organisation's name.
     pub fn organisation(s: &str) -> Result<Self, String> {
-        Self::parse(
-            s,
-            1,
-            150,
-            "letters, digits, spaces and . ' - & , ( ) /",
-            |c| c.is_numeric() || matches!(c, '.' | '\'' | '-' | '&' | ',' | '(' | ')' | '/'),
-        )
+        Self::parse(s, 1, 150, "letters, digits, spaces and . ' - & , ( ) /", |c| {
+            c.is_numeric() || matches!(c, '.' | '\'' | '-' | '&' | ',' | '(' | ')' | '/')
+        })
         .and_then(|name| {
             if name.0.chars().any(char::is_alphanumeric) {
                 Ok(name)
@@ -308,13 +294,7 @@ impl PersonName {
         })
     }
 
-    fn parse(
-        s: &str,
-        min: usize,
-        max: usize,
-        allowed: &str,
-        extra: impl Fn(char) -> bool,
-    ) -> Result<Self, String> {
+    fn parse(s: &str, min: usize, max: usize, allowed: &str, extra: impl Fn(char) -> bool) -> Result<Self, String> {
         let s = collapse_whitespace(s);
         if s.is_empty() {
             return Err("is required".into());
@@ -324,13 +304,9 @@ impl PersonName {
             let ok = c.is_alphabetic()
                 || c == ' '
                 || extra(c)
-                || (is_combining_mark(c)
-                    && prev.is_some_and(|p| p.is_alphabetic() || is_combining_mark(p)));
+                || (is_combining_mark(c) && prev.is_some_and(|p| p.is_alphabetic() || is_combining_mark(p)));
             if !ok {
-                return Err(format!(
-                    "contains {}; only {allowed} are allowed",
-                    describe_char(c)
-                ));
+                return Err(format!("contains {}; only {allowed} are allowed", describe_char(c)));
             }
             prev = Some(c);
         }
@@ -448,9 +424,8 @@ const VIN_WEIGHTS: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3,
 /// Whether `s` is 17 characters of the VIN alphabet.
 fn is_vin(s: &str) -> bool {
     s.len() == 17
-        && s.bytes().all(|b| {
-            b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'O' | b'Q'))
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'O' | b'Q')))
 }
 
 /// The value of a VIN character in the check-digit sum.
@@ -473,11 +448,7 @@ fn vin_value(c: u8) -> u32 {
 /// The North-American check digit (`'0'`–`'9'` or `'X'`) of a 17-character
 /// VIN; position 9 of the VIN should hold it.
 pub fn vin_check_digit(vin: &str) -> char {
-    let sum: u32 = vin
-        .bytes()
-        .zip(VIN_WEIGHTS)
-        .map(|(c, w)| vin_value(c) * w)
-        .sum();
+    let sum: u32 = vin.bytes().zip(VIN_WEIGHTS).map(|(c, w)| vin_value(c) * w).sum();
     match sum % 11 {
         10 => 'X',
         d => char::from_digit(d, 10).unwrap_or('X'),
@@ -495,10 +466,7 @@ impl ChassisNumber {
         }
         let vin = match class {
             VehicleClass::Car => {
-                if let Some(c) = s
-                    .chars()
-                    .find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit()))
-                {
+                if let Some(c) = s.chars().find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit())) {
                     return Err(format!(
                         "contains {}; a VIN has only digits and letters A-Z",
                         describe_char(c)
@@ -510,18 +478,12 @@ impl ChassisNumber {
                     ));
                 }
                 if s.len() != 17 {
-                    return Err(format!(
-                        "must be a 17-character VIN, got {} characters",
-                        s.len()
-                    ));
+                    return Err(format!("must be a 17-character VIN, got {} characters", s.len()));
                 }
                 true
             }
             VehicleClass::Motorbike => {
-                if let Some(c) = s
-                    .chars()
-                    .find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit()))
-                {
+                if let Some(c) = s.chars().find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit())) {
                     return Err(format!(
                         "contains {}; a VIN or frame number has only digits and letters A-Z",
                         describe_char(c)
@@ -585,11 +547,7 @@ impl EngineNumber {
     pub fn normalise(s: &str) -> String {
         s.chars()
             .filter(|c| {
-                !(c.is_whitespace()
-                    || matches!(
-                        c,
-                        '-' | '_' | '.' | '/' | '\u{2010}'..='\u{2015}' | '\u{2212}'
-                    ))
+                !(c.is_whitespace() || matches!(c, '-' | '_' | '.' | '/' | '\u{2010}'..='\u{2015}' | '\u{2212}'))
             })
             .map(|c| c.to_ascii_uppercase())
             .collect()
@@ -682,12 +640,11 @@ impl fmt::Display for CustomsDeclarationNumber {
 /// Not codes: 00–10, 13, 42, 44, 45, 46, 87, 91, 96 (§3.2 lists 10, 42, 44,
 /// 45, 46, 87, 91 and 96 as unused; 13 is assigned to no province either).
 pub const LOCALITY_CODES: &[&str] = &[
-    "11", "12", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27",
-    "28", "29", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39", "40", "41", "43", "47",
-    "48", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "60", "61", "62", "63",
-    "64", "65", "66", "67", "68", "69", "70", "71", "72", "73", "74", "75", "76", "77", "78", "79",
-    "80", "81", "82", "83", "84", "85", "86", "88", "89", "90", "92", "93", "94", "95", "97", "98",
-    "99",
+    "11", "12", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30",
+    "31", "32", "33", "34", "35", "36", "37", "38", "39", "40", "41", "43", "47", "48", "49", "50", "51", "52", "53",
+    "54", "55", "56", "57", "58", "59", "60", "61", "62", "63", "64", "65", "66", "67", "68", "69", "70", "71", "72",
+    "73", "74", "75", "76", "77", "78", "79", "80", "81", "82", "83", "84", "85", "86", "88", "89", "90", "92", "93",
+    "94", "95", "97", "98", "99",
 ];
 
 /// A two-digit plate locality code in use (see [`LOCALITY_CODES`]).
@@ -779,31 +736,16 @@ mod tests {
         let c = DossierCode::parse("  000.30.01.h26-250101-0001 ").unwrap();
         assert_eq!(c.as_str(), "000.30.01.H26-250101-0001");
         assert_eq!(DossierCode::parse("ABC123").unwrap().as_str(), "ABC123");
-        assert_eq!(
-            DossierCode::parse(&"A".repeat(40)).unwrap().as_str().len(),
-            40
-        );
+        assert_eq!(DossierCode::parse(&"A".repeat(40)).unwrap().as_str().len(), 40);
     }
 
     #[test]
     fn dossier_code_rejects_bad_length_and_characters() {
         assert_eq!(DossierCode::parse("  ").unwrap_err(), "is required");
         assert!(DossierCode::parse("ABC12").unwrap_err().contains("6 to 40"));
-        assert!(
-            DossierCode::parse(&"A".repeat(41))
-                .unwrap_err()
-                .contains("6 to 40")
-        );
-        assert!(
-            DossierCode::parse("G01_123456")
-                .unwrap_err()
-                .contains("'_'")
-        );
-        assert!(
-            DossierCode::parse("G01 123456")
-                .unwrap_err()
-                .contains("U+0020")
-        );
+        assert!(DossierCode::parse(&"A".repeat(41)).unwrap_err().contains("6 to 40"));
+        assert!(DossierCode::parse("G01_123456").unwrap_err().contains("'_'"));
+        assert!(DossierCode::parse("G01 123456").unwrap_err().contains("U+0020"));
         // Non-ASCII letters are not upper-cased into ASCII ("ß" → "SS").
         assert!(DossierCode::parse("abcß12").is_err());
     }
@@ -870,16 +812,8 @@ mod tests {
 
     #[test]
     fn personal_id_rejects_unknown_provinces() {
-        assert!(
-            PersonalId::parse("000090012345", today())
-                .unwrap_err()
-                .contains("000")
-        );
-        assert!(
-            PersonalId::parse("097090012345", today())
-                .unwrap_err()
-                .contains("097")
-        );
+        assert!(PersonalId::parse("000090012345", today()).unwrap_err().contains("000"));
+        assert!(PersonalId::parse("097090012345", today()).unwrap_err().contains("097"));
         assert!(PersonalId::parse("999090012345", today()).is_err());
         assert!(PersonalId::parse("096090012345", today()).is_ok());
     }
@@ -908,12 +842,7 @@ mod tests {
         // Born this year.
         assert!(PersonalId::parse("001226012345", today()).is_err());
         // Born 2011: may be 14 or 15 — left to the exact check.
-        assert_eq!(
-            PersonalId::parse("001211012345", today())
-                .unwrap()
-                .birth_year(),
-            2011
-        );
+        assert_eq!(PersonalId::parse("001211012345", today()).unwrap().birth_year(), 2011);
         // Even on 1 January.
         let new_year = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         assert!(PersonalId::parse("001211012345", new_year).is_ok());
@@ -937,19 +866,13 @@ mod tests {
             assert_eq!(t.head(), code);
             assert_eq!(t.branch(), None);
         }
-        assert_eq!(
-            TaxCode::parse(" 0100109106 ").unwrap().as_str(),
-            "0100109106"
-        );
+        assert_eq!(TaxCode::parse(" 0100109106 ").unwrap().as_str(), "0100109106");
     }
 
     #[test]
     fn tax_code_rejects_wrong_check_digit() {
         for code in ["0100109107", "0100109100", "0300588560"] {
-            assert!(
-                TaxCode::parse(code).unwrap_err().contains("check digit"),
-                "{code}"
-            );
+            assert!(TaxCode::parse(code).unwrap_err().contains("check digit"), "{code}");
         }
     }
 
@@ -968,16 +891,8 @@ mod tests {
         assert_eq!(t.head(), "0100109106");
         assert_eq!(t.branch(), Some("001"));
         assert!(TaxCode::parse("0100109106-999").is_ok());
-        assert!(
-            TaxCode::parse("0100109106-000")
-                .unwrap_err()
-                .contains("001 to 999")
-        );
-        assert!(
-            TaxCode::parse("0100109107-001")
-                .unwrap_err()
-                .contains("check digit")
-        );
+        assert!(TaxCode::parse("0100109106-000").unwrap_err().contains("001 to 999"));
+        assert!(TaxCode::parse("0100109107-001").unwrap_err().contains("check digit"));
         assert!(TaxCode::parse("0100109106-01").is_err());
         assert!(TaxCode::parse("0100109106-0001").is_err());
         assert!(TaxCode::parse("0100109106-").is_err());
@@ -1002,10 +917,7 @@ mod tests {
     fn individual_name_is_collapsed_and_keeps_diacritics() {
         let n = PersonName::individual("  Nguyễn   Văn\tAn ").unwrap();
         assert_eq!(n.as_str(), "Nguyễn Văn An");
-        assert_eq!(
-            PersonName::individual("Đặng Thị Ánh").unwrap().as_str(),
-            "Đặng Thị Ánh"
-        );
+        assert_eq!(PersonName::individual("Đặng Thị Ánh").unwrap().as_str(), "Đặng Thị Ánh");
         assert!(PersonName::individual("O'Brien-Smith Jr.").is_ok());
         // Single names exist.
         assert!(PersonName::individual("Lan").is_ok());
@@ -1017,26 +929,10 @@ mod tests {
     #[test]
     fn individual_name_rejects_bad_input() {
         assert_eq!(PersonName::individual("   ").unwrap_err(), "is required");
-        assert!(
-            PersonName::individual("X")
-                .unwrap_err()
-                .contains("2 to 100")
-        );
-        assert!(
-            PersonName::individual("A.")
-                .unwrap_err()
-                .contains("two letters")
-        );
-        assert!(
-            PersonName::individual("Nguyen Van 2")
-                .unwrap_err()
-                .contains("'2'")
-        );
-        assert!(
-            PersonName::individual("Tom & Jerry")
-                .unwrap_err()
-                .contains("'&'")
-        );
+        assert!(PersonName::individual("X").unwrap_err().contains("2 to 100"));
+        assert!(PersonName::individual("A.").unwrap_err().contains("two letters"));
+        assert!(PersonName::individual("Nguyen Van 2").unwrap_err().contains("'2'"));
+        assert!(PersonName::individual("Tom & Jerry").unwrap_err().contains("'&'"));
         assert!(PersonName::individual("Nguyen (An)").is_err());
         assert!(PersonName::individual("An\u{0000}h").is_err());
         assert!(PersonName::individual("\u{0301}An").is_err());
@@ -1052,12 +948,8 @@ mod tests {
 
     #[test]
     fn organisation_name_allows_digits_and_punctuation() {
-        let n = PersonName::organisation(" Công ty TNHH  Thương mại & Dịch vụ Số 1 (Hà Nội), A/B ")
-            .unwrap();
-        assert_eq!(
-            n.as_str(),
-            "Công ty TNHH Thương mại & Dịch vụ Số 1 (Hà Nội), A/B"
-        );
+        let n = PersonName::organisation(" Công ty TNHH  Thương mại & Dịch vụ Số 1 (Hà Nội), A/B ").unwrap();
+        assert_eq!(n.as_str(), "Công ty TNHH Thương mại & Dịch vụ Số 1 (Hà Nội), A/B");
         assert!(PersonName::organisation("3M").is_ok());
         assert!(PersonName::organisation("X").is_ok());
         assert!(PersonName::organisation(&"a".repeat(150)).is_ok());
@@ -1066,11 +958,7 @@ mod tests {
     #[test]
     fn organisation_name_rejects_bad_input() {
         assert_eq!(PersonName::organisation("").unwrap_err(), "is required");
-        assert!(
-            PersonName::organisation("Acme@Corp")
-                .unwrap_err()
-                .contains("'@'")
-        );
+        assert!(PersonName::organisation("Acme@Corp").unwrap_err().contains("'@'"));
         assert!(PersonName::organisation("Acme; Corp").is_err());
         assert!(
             PersonName::organisation("&&")
@@ -1151,10 +1039,7 @@ mod tests {
 
     #[test]
     fn car_vin_rejects_wrong_length_and_characters() {
-        assert_eq!(
-            ChassisNumber::parse(" ", VehicleClass::Car).unwrap_err(),
-            "is required"
-        );
+        assert_eq!(ChassisNumber::parse(" ", VehicleClass::Car).unwrap_err(), "is required");
         assert!(
             ChassisNumber::parse("1M8GDM9AXKP04278", VehicleClass::Car)
                 .unwrap_err()
@@ -1212,10 +1097,7 @@ mod tests {
 
     #[test]
     fn engine_number_is_normalised() {
-        assert_eq!(
-            EngineNumber::normalise(" 1nz-fe 123_456./7 "),
-            "1NZFE1234567"
-        );
+        assert_eq!(EngineNumber::normalise(" 1nz-fe 123_456./7 "), "1NZFE1234567");
         assert_eq!(EngineNumber::normalise("g3la–12\u{2212}34"), "G3LA1234");
         let e = EngineNumber::parse("jc52e-123 456").unwrap();
         assert_eq!(e.as_str(), "JC52E123456");
@@ -1228,11 +1110,7 @@ mod tests {
     fn engine_number_rejects_bad_input() {
         assert_eq!(EngineNumber::parse(" - ").unwrap_err(), "is required");
         assert!(EngineNumber::parse("AB-C").unwrap_err().contains("4 to 30"));
-        assert!(
-            EngineNumber::parse(&"A".repeat(31))
-                .unwrap_err()
-                .contains("4 to 30")
-        );
+        assert!(EngineNumber::parse(&"A".repeat(31)).unwrap_err().contains("4 to 30"));
         assert!(EngineNumber::parse("ENG#1234").unwrap_err().contains("'#'"));
         assert!(EngineNumber::parse("ĐỘNGCƠ1234").is_err());
     }
@@ -1242,15 +1120,10 @@ mod tests {
     #[test]
     fn customs_declaration_number_is_twelve_digits() {
         assert_eq!(
-            CustomsDeclarationNumber::parse(" 105123456789 ")
-                .unwrap()
-                .as_str(),
+            CustomsDeclarationNumber::parse(" 105123456789 ").unwrap().as_str(),
             "105123456789"
         );
-        assert_eq!(
-            CustomsDeclarationNumber::parse("").unwrap_err(),
-            "is required"
-        );
+        assert_eq!(CustomsDeclarationNumber::parse("").unwrap_err(), "is required");
         assert!(CustomsDeclarationNumber::parse("10512345678").is_err());
         assert!(CustomsDeclarationNumber::parse("1051234567890").is_err());
         assert!(CustomsDeclarationNumber::parse("10512345678A").is_err());
@@ -1264,18 +1137,13 @@ mod tests {
             assert!(LocalityCode::parse(code).is_ok(), "{code}");
         }
         assert_eq!(LocalityCode::parse("30").unwrap().as_str(), "30");
-        for code in [
-            "00", "05", "10", "13", "42", "44", "45", "46", "87", "91", "96",
-        ] {
+        for code in ["00", "05", "10", "13", "42", "44", "45", "46", "87", "91", "96"] {
             let err = LocalityCode::parse(code).unwrap_err();
             assert!(err.contains("not a plate locality code"), "{code}: {err}");
         }
         assert_eq!(LocalityCode::parse("").unwrap_err(), "is required");
         for code in ["1", "123", "3A", "٣٠"] {
-            assert!(
-                LocalityCode::parse(code).unwrap_err().contains("two-digit"),
-                "{code}"
-            );
+            assert!(LocalityCode::parse(code).unwrap_err().contains("two-digit"), "{code}");
         }
     }
 
@@ -1321,20 +1189,13 @@ mod tests {
         let mut from_design: Vec<u8> = provinces.iter().flat_map(|p| p.iter().copied()).collect();
         from_design.push(80); // central agencies
         let unique: BTreeSet<u8> = from_design.iter().copied().collect();
-        assert_eq!(
-            unique.len(),
-            from_design.len(),
-            "a code listed twice in §3.2"
-        );
+        assert_eq!(unique.len(), from_design.len(), "a code listed twice in §3.2");
 
         let listed: Vec<u8> = LOCALITY_CODES.iter().map(|c| c.parse().unwrap()).collect();
         let mut sorted = listed.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(
-            listed, sorted,
-            "LOCALITY_CODES must be ascending and unique"
-        );
+        assert_eq!(listed, sorted, "LOCALITY_CODES must be ascending and unique");
         assert_eq!(unique.into_iter().collect::<Vec<_>>(), listed);
 
         let not_codes: Vec<u8> = (0..100).filter(|c| !listed.contains(c)).collect();
@@ -1348,19 +1209,12 @@ mod tests {
     #[test]
     fn office_code_normalised_and_checked() {
         assert_eq!(OfficeCode::parse(" hn-pc08 ").unwrap().as_str(), "HN-PC08");
-        assert_eq!(
-            OfficeCode::parse("HCM_PC08_Q1").unwrap().as_str(),
-            "HCM_PC08_Q1"
-        );
+        assert_eq!(OfficeCode::parse("HCM_PC08_Q1").unwrap().as_str(), "HCM_PC08_Q1");
         assert!(OfficeCode::parse("ABC").is_ok());
         assert!(OfficeCode::parse(&"A".repeat(32)).is_ok());
         assert_eq!(OfficeCode::parse("").unwrap_err(), "is required");
         assert!(OfficeCode::parse("AB").unwrap_err().contains("3 to 32"));
-        assert!(
-            OfficeCode::parse(&"A".repeat(33))
-                .unwrap_err()
-                .contains("3 to 32")
-        );
+        assert!(OfficeCode::parse(&"A".repeat(33)).unwrap_err().contains("3 to 32"));
         assert!(OfficeCode::parse("HN PC08").unwrap_err().contains("U+0020"));
         assert!(OfficeCode::parse("HN.PC08").unwrap_err().contains("'.'"));
     }

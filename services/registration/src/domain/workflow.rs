@@ -205,29 +205,55 @@ mod tests {
 
     #[test]
     fn check_first_happy_path() {
-        let path = [E::LookupsPassed, E::ClerkApproved, E::PlateAssigned, E::FeePaid, E::CertificateIssued, E::Delivered];
+        let path = [
+            E::LookupsPassed,
+            E::ClerkApproved,
+            E::PlateAssigned,
+            E::FeePaid,
+            E::CertificateIssued,
+            E::Delivered,
+        ];
         assert_eq!(walk(Ordering::CheckFirst, &path), Ok(S::Delivered));
         // The same events in draw-first order are illegal under check-first.
         let draw_first = [E::LookupsPassed, E::PlateAssigned];
         assert_eq!(
             walk(Ordering::CheckFirst, &draw_first),
-            Err(IllegalTransition { from: S::Verified, event: E::PlateAssigned })
+            Err(IllegalTransition {
+                from: S::Verified,
+                event: E::PlateAssigned
+            })
         );
     }
 
     #[test]
     fn draw_first_happy_path() {
-        let path = [E::LookupsPassed, E::PlateAssigned, E::FeePaid, E::ClerkApproved, E::CertificateIssued, E::Delivered];
+        let path = [
+            E::LookupsPassed,
+            E::PlateAssigned,
+            E::FeePaid,
+            E::ClerkApproved,
+            E::CertificateIssued,
+            E::Delivered,
+        ];
         assert_eq!(walk(Ordering::DrawFirst, &path), Ok(S::Delivered));
         assert_eq!(
             walk(Ordering::DrawFirst, &[E::LookupsPassed, E::ClerkApproved]),
-            Err(IllegalTransition { from: S::Verified, event: E::ClerkApproved })
+            Err(IllegalTransition {
+                from: S::Verified,
+                event: E::ClerkApproved
+            })
         );
     }
 
     #[test]
     fn agency_outage_retries_then_settles() {
-        let path = [E::AgencyUnavailable, E::AgencyUnavailable, E::LookupsNeedCorrection, E::Corrected, E::LookupsPassed];
+        let path = [
+            E::AgencyUnavailable,
+            E::AgencyUnavailable,
+            E::LookupsNeedCorrection,
+            E::Corrected,
+            E::LookupsPassed,
+        ];
         assert_eq!(walk(Ordering::DrawFirst, &path), Ok(S::Verified));
     }
 

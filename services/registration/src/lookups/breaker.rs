@@ -35,7 +35,11 @@ pub enum Permit {
 
 impl Breaker {
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
-        Breaker { threshold: threshold.max(1), cooldown, state: Mutex::new(Inner::default()) }
+        Breaker {
+            threshold: threshold.max(1),
+            cooldown,
+            state: Mutex::new(Inner::default()),
+        }
     }
 
     pub fn permit(&self) -> Permit {

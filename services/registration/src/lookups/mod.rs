@@ -134,7 +134,9 @@ impl Agencies {
         let owner = async {
             match &decl.owner {
                 OwnerDecl::Individual { personal_id, .. } => {
-                    let req = identity::GetCitizenRequest { personal_id: personal_id.as_str().to_owned() };
+                    let req = identity::GetCitizenRequest {
+                        personal_id: personal_id.as_str().to_owned(),
+                    };
                     let client = self.identity.clone();
                     self.call(Agency::Identity, req, move |r| {
                         let mut c = client.clone();
@@ -144,7 +146,9 @@ impl Agencies {
                     .map(|(resp, ev)| (OwnerAnswer::Citizen(resp.citizen), ev))
                 }
                 OwnerDecl::Organisation { tax_code, .. } => {
-                    let req = identity::GetOrganisationRequest { tax_code: tax_code.as_str().to_owned() };
+                    let req = identity::GetOrganisationRequest {
+                        tax_code: tax_code.as_str().to_owned(),
+                    };
                     let client = self.identity.clone();
                     self.call(Agency::Identity, req, move |r| {
                         let mut c = client.clone();
@@ -173,19 +177,27 @@ impl Agencies {
             match decl.vehicle.origin {
                 Origin::Imported => {
                     let client = self.customs.clone();
-                    self.call(Agency::Customs, customs::GetImportDeclarationRequest { chassis_number }, move |r| {
-                        let mut c = client.clone();
-                        async move { c.get_import_declaration(r).await }
-                    })
+                    self.call(
+                        Agency::Customs,
+                        customs::GetImportDeclarationRequest { chassis_number },
+                        move |r| {
+                            let mut c = client.clone();
+                            async move { c.get_import_declaration(r).await }
+                        },
+                    )
                     .await
                     .map(|(resp, ev)| (OriginAnswer::Customs(resp.declaration), ev))
                 }
                 Origin::Domestic => {
                     let client = self.register.clone();
-                    self.call(Agency::Register, register::GetQualityCertificateRequest { chassis_number }, move |r| {
-                        let mut c = client.clone();
-                        async move { c.get_quality_certificate(r).await }
-                    })
+                    self.call(
+                        Agency::Register,
+                        register::GetQualityCertificateRequest { chassis_number },
+                        move |r| {
+                            let mut c = client.clone();
+                            async move { c.get_quality_certificate(r).await }
+                        },
+                    )
                     .await
                     .map(|(resp, ev)| (OriginAnswer::Register(resp.certificate), ev))
                 }
@@ -193,9 +205,12 @@ impl Agencies {
         };
         let (owner, fees, origin) = tokio::join!(owner, fees, origin);
         match (owner, fees, origin) {
-            (Ok((owner, e1)), Ok((fees, e2)), Ok((origin, e3))) => {
-                Ok(Answers { owner, fees, origin, evidence: vec![e1, e2, e3] })
-            }
+            (Ok((owner, e1)), Ok((fees, e2)), Ok((origin, e3))) => Ok(Answers {
+                owner,
+                fees,
+                origin,
+                evidence: vec![e1, e2, e3],
+            }),
             (owner, fees, origin) => {
                 let failures = [owner.err(), fees.err(), origin.err()].into_iter().flatten().collect();
                 Err(Unreachable(failures))
@@ -211,8 +226,8 @@ impl Agencies {
         send: F,
     ) -> Result<(Resp, Evidence), (Agency, String)>
     where
-        Req: prost::Message + Clone,
-        Resp: prost::Message + HasRequestHash + HasRecord,
+        Req: prost::Message + prost::Name + Clone,
+        Resp: prost::Message + prost::Name + HasRequestHash + HasRecord,
         F: Fn(tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
@@ -273,7 +288,10 @@ impl Agencies {
 
 /// Codes worth retrying: the agency may answer next time.
 fn is_transient(code: Code) -> bool {
-    matches!(code, Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted)
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted
+    )
 }
 
 /// `base · 2^(attempt-1)`, with ±50 % jitter so retries from many callers spread out.

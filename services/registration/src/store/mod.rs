@@ -12,7 +12,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, Condition, Database, DatabaseConnection, DbErr, EntityTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
@@ -83,10 +83,9 @@ pub struct Store {
 impl Store {
     /// Connects and brings the schema up to date with the real migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
-        if let Some(path) = sqlite_file(url) {
-            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
-            }
+        let sqlite_dir = sqlite_file(url).and_then(|p| std::path::Path::new(p).parent());
+        if let Some(dir) = sqlite_dir.filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(max_connections)

@@ -101,16 +101,59 @@ impl Agency {
     async fn start(kind: Kind, addr: SocketAddr, world: Arc<World>) -> Agency {
         let faults_cfg = FaultConfig::default();
         let (server, faults) = match kind {
-            Kind::Identity => identity::build(&identity::Config { listen: addr, faults: faults_cfg }, world.clone()).await,
-            Kind::Tax => tax::build(&tax::Config { listen: addr, faults: faults_cfg }, world.clone()).await,
-            Kind::Customs => customs::build(&customs::Config { listen: addr, faults: faults_cfg }, world.clone()).await,
-            Kind::Register => register::build(&register::Config { listen: addr, faults: faults_cfg }, world.clone()).await,
+            Kind::Identity => {
+                identity::build(
+                    &identity::Config {
+                        listen: addr,
+                        faults: faults_cfg,
+                    },
+                    world.clone(),
+                )
+                .await
+            }
+            Kind::Tax => {
+                tax::build(
+                    &tax::Config {
+                        listen: addr,
+                        faults: faults_cfg,
+                    },
+                    world.clone(),
+                )
+                .await
+            }
+            Kind::Customs => {
+                customs::build(
+                    &customs::Config {
+                        listen: addr,
+                        faults: faults_cfg,
+                    },
+                    world.clone(),
+                )
+                .await
+            }
+            Kind::Register => {
+                register::build(
+                    &register::Config {
+                        listen: addr,
+                        faults: faults_cfg,
+                    },
+                    world.clone(),
+                )
+                .await
+            }
         }
         .expect("agency starts");
         let addr = server.local_addr();
         let stop = CancellationToken::new();
         let task = tokio::spawn(server.serve(stop.clone()));
-        Agency { kind, addr, faults, world, stop, task: Some(task) }
+        Agency {
+            kind,
+            addr,
+            faults,
+            world,
+            stop,
+            task: Some(task),
+        }
     }
 
     /// A real outage: the server stops and its port refuses connections.
@@ -197,7 +240,9 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     let registry = app.registry();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run(shutdown.clone()));
-    let client = RegistrationServiceClient::connect(format!("http://{addr}")).await.expect("connect");
+    let client = RegistrationServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
     TestApp {
         client,
         addr,
@@ -221,13 +266,19 @@ impl TestApp {
     }
 
     pub async fn submit(&self, req: pb::SubmitApplicationRequest) -> Result<pb::Application, tonic::Status> {
-        self.client.clone().submit_application(req).await.map(|r| r.into_inner())
+        self.client
+            .clone()
+            .submit_application(req)
+            .await
+            .map(|r| r.into_inner())
     }
 
     pub async fn get(&self, id: &str) -> pb::Application {
         self.client
             .clone()
-            .get_application(pb::GetApplicationRequest { application_id: id.to_owned() })
+            .get_application(pb::GetApplicationRequest {
+                application_id: id.to_owned(),
+            })
             .await
             .expect("get")
             .into_inner()
@@ -238,10 +289,17 @@ impl TestApp {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let app = self.get(id).await;
-            if !matches!(app.state(), pb::ApplicationState::Submitted | pb::ApplicationState::AwaitingAgency) {
+            if !matches!(
+                app.state(),
+                pb::ApplicationState::Submitted | pb::ApplicationState::AwaitingAgency
+            ) {
                 return app;
             }
-            assert!(tokio::time::Instant::now() < deadline, "application {id} still {:?}", app.state());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "application {id} still {:?}",
+                app.state()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -284,7 +342,10 @@ fn with_database(url: &str, db: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
     let mut out = format!("{}/{db}", &base[..host_end]);
     if let Some(q) = query {
         out.push('?');
@@ -314,6 +375,12 @@ pub fn dossier(prefix: &str, n: usize) -> String {
 
 #[test]
 fn database_names_are_replaced() {
-    assert_eq!(with_database("postgres://p@127.0.0.1:5432/test", "x"), "postgres://p@127.0.0.1:5432/x");
-    assert_eq!(with_database("postgres://p@h/test?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
+    assert_eq!(
+        with_database("postgres://p@127.0.0.1:5432/test", "x"),
+        "postgres://p@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://p@h/test?sslmode=disable", "x"),
+        "postgres://p@h/x?sslmode=disable"
+    );
 }

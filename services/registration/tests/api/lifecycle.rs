@@ -6,11 +6,18 @@ use vrs_proto::pb::registration::v1 as pb;
 use crate::helpers::{Backend, both_databases, spawn_app, spawn_app_with, violated_fields};
 use registration::domain::workflow::Ordering;
 
-both_databases!(draw_first_refuses_early_approval, check_first_approves_verified, clerk_rejection_and_withdrawal);
+both_databases!(
+    draw_first_refuses_early_approval,
+    check_first_approves_verified,
+    clerk_rejection_and_withdrawal
+);
 
 async fn draw_first_refuses_early_approval(backend: Backend) {
     let app = spawn_app(backend).await;
-    let a = app.submit(app.sample(Case::Clean, 0, "G01.000001")).await.expect("submit");
+    let a = app
+        .submit(app.sample(Case::Clean, 0, "G01.000001"))
+        .await
+        .expect("submit");
     assert_eq!(a.state(), pb::ApplicationState::Verified);
     let mut c = app.client.clone();
     let status = c
@@ -26,7 +33,9 @@ async fn draw_first_refuses_early_approval(backend: Backend) {
     assert_eq!(app.get(&a.application_id).await, a, "nothing changed");
 
     let missing = c
-        .get_application(pb::GetApplicationRequest { application_id: "no-such-id".into() })
+        .get_application(pb::GetApplicationRequest {
+            application_id: "no-such-id".into(),
+        })
         .await
         .expect_err("missing");
     assert_eq!(missing.code(), tonic::Code::NotFound);
@@ -34,10 +43,16 @@ async fn draw_first_refuses_early_approval(backend: Backend) {
 
 async fn check_first_approves_verified(backend: Backend) {
     let app = spawn_app_with(backend, |cfg| cfg.workflow.ordering = Ordering::CheckFirst).await;
-    let a = app.submit(app.sample(Case::Clean, 0, "G01.000001")).await.expect("submit");
+    let a = app
+        .submit(app.sample(Case::Clean, 0, "G01.000001"))
+        .await
+        .expect("submit");
     let mut c = app.client.clone();
     let missing_actor = c
-        .approve_application(pb::ApproveApplicationRequest { application_id: a.application_id.clone(), ..Default::default() })
+        .approve_application(pb::ApproveApplicationRequest {
+            application_id: a.application_id.clone(),
+            ..Default::default()
+        })
         .await
         .expect_err("actor required");
     assert_eq!(violated_fields(&missing_actor), ["actor"]);
@@ -52,7 +67,10 @@ async fn check_first_approves_verified(backend: Backend) {
         .into_inner();
     assert_eq!(approved.state(), pb::ApplicationState::Approved);
     let last = approved.history.last().expect("history");
-    assert_eq!((last.actor.as_str(), last.note.as_str()), ("clerk-017", "documents in order"));
+    assert_eq!(
+        (last.actor.as_str(), last.note.as_str()),
+        ("clerk-017", "documents in order")
+    );
     // Approving twice is an illegal transition, not a silent success.
     let again = c
         .approve_application(pb::ApproveApplicationRequest {
@@ -67,7 +85,10 @@ async fn check_first_approves_verified(backend: Backend) {
 
 async fn clerk_rejection_and_withdrawal(backend: Backend) {
     let app = spawn_app(backend).await;
-    let a = app.submit(app.sample(Case::Clean, 0, "G01.000001")).await.expect("submit");
+    let a = app
+        .submit(app.sample(Case::Clean, 0, "G01.000001"))
+        .await
+        .expect("submit");
     let mut c = app.client.clone();
     let no_reason = c
         .reject_application(pb::RejectApplicationRequest {
@@ -89,16 +110,28 @@ async fn clerk_rejection_and_withdrawal(backend: Backend) {
         .expect("reject")
         .into_inner();
     assert_eq!(rejected.state(), pb::ApplicationState::Rejected);
-    assert_eq!(rejected.history.last().map(|h| h.reason_code.as_str()), Some("DOCUMENTS_FORGED"));
+    assert_eq!(
+        rejected.history.last().map(|h| h.reason_code.as_str()),
+        Some("DOCUMENTS_FORGED")
+    );
     let late = c
-        .withdraw_application(pb::WithdrawApplicationRequest { application_id: a.application_id.clone(), note: String::new() })
+        .withdraw_application(pb::WithdrawApplicationRequest {
+            application_id: a.application_id.clone(),
+            note: String::new(),
+        })
         .await
         .expect_err("rejected is terminal");
     assert_eq!(late.code(), tonic::Code::FailedPrecondition);
 
-    let b = app.submit(app.sample(Case::FeeUnpaid, 0, "G01.000002")).await.expect("submit");
+    let b = app
+        .submit(app.sample(Case::FeeUnpaid, 0, "G01.000002"))
+        .await
+        .expect("submit");
     let withdrawn = c
-        .withdraw_application(pb::WithdrawApplicationRequest { application_id: b.application_id.clone(), note: "sold".into() })
+        .withdraw_application(pb::WithdrawApplicationRequest {
+            application_id: b.application_id.clone(),
+            note: "sold".into(),
+        })
         .await
         .expect("withdraw")
         .into_inner();
@@ -113,11 +146,17 @@ async fn health_and_both_reflection_versions() {
 
     let app = spawn_app(Backend::Sqlite).await;
     let url = format!("http://{}", app.addr);
-    let channel = tonic::transport::Channel::from_shared(url).expect("url").connect().await.expect("connect");
+    let channel = tonic::transport::Channel::from_shared(url)
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
     let mut health = HealthClient::new(channel.clone());
     for service in ["", "vrs.registration.v1.RegistrationService"] {
         let r = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .expect("health")
             .into_inner();
@@ -127,9 +166,15 @@ async fn health_and_both_reflection_versions() {
     let mut v1c = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
     let req = v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
     };
-    let mut stream = v1c.server_reflection_info(tokio_stream::iter([req])).await.expect("v1").into_inner();
+    let mut stream = v1c
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("v1")
+        .into_inner();
     let resp = stream.message().await.expect("v1 answer").expect("one message");
     let names: Vec<String> = match resp.message_response {
         Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(l)) => {
@@ -137,16 +182,25 @@ async fn health_and_both_reflection_versions() {
         }
         other => panic!("unexpected {other:?}"),
     };
-    assert!(names.contains(&"vrs.registration.v1.RegistrationService".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"vrs.registration.v1.RegistrationService".to_string()),
+        "{names:?}"
+    );
 
     let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
     let req = v1alpha::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
-            "vrs.registration.v1.RegistrationService".into(),
-        )),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "vrs.registration.v1.RegistrationService".into(),
+            ),
+        ),
     };
-    let mut stream = alpha.server_reflection_info(tokio_stream::iter([req])).await.expect("v1alpha").into_inner();
+    let mut stream = alpha
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("v1alpha")
+        .into_inner();
     let resp = stream.message().await.expect("v1alpha answer").expect("one message");
     assert!(matches!(
         resp.message_response,
@@ -157,5 +211,8 @@ async fn health_and_both_reflection_versions() {
     // must stop cleanly and refuse new connections.
     let addr = app.addr;
     app.shutdown().await;
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting after shutdown"
+    );
 }

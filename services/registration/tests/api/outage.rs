@@ -24,7 +24,10 @@ async fn applications_wait_for_a_dead_agency_and_resume(backend: Backend) {
 
     let mut ids = Vec::new();
     for n in 0..5 {
-        let a = app.submit(app.sample(Case::Clean, n, &dossier("OUT", n))).await.expect("accepted while tax is down");
+        let a = app
+            .submit(app.sample(Case::Clean, n, &dossier("OUT", n)))
+            .await
+            .expect("accepted while tax is down");
         assert_eq!(a.state(), pb::ApplicationState::AwaitingAgency);
         assert_eq!(reason_codes(&a), ["AGENCY_UNAVAILABLE"]);
         assert!(a.reasons[0].message.starts_with("tax "), "{:?}", a.reasons);
@@ -45,7 +48,11 @@ async fn applications_wait_for_a_dead_agency_and_resume(backend: Backend) {
         assert!(a.reasons.is_empty());
         let states: Vec<_> = a.history.iter().map(|h| h.to_state()).collect();
         use pb::ApplicationState as S;
-        assert_eq!(states, [S::Submitted, S::AwaitingAgency, S::Verified], "one history row per transition");
+        assert_eq!(
+            states,
+            [S::Submitted, S::AwaitingAgency, S::Verified],
+            "one history row per transition"
+        );
         assert!(a.evidence.iter().any(|e| e.agency == "tax"));
     }
     assert_eq!(app.registry.store().count().await.expect("count"), 5);
@@ -65,7 +72,11 @@ async fn an_outage_in_the_middle_of_traffic_loses_nothing(backend: Backend) {
         // Every other submission is sent twice concurrently, as a portal retrying would.
         let req = app.sample(Case::Clean, n, &dossier("MID", n));
         let (a, b) = tokio::join!(app.submit(req.clone()), async {
-            if n % 2 == 0 { Some(app.submit(req.clone()).await) } else { None }
+            if n % 2 == 0 {
+                Some(app.submit(req.clone()).await)
+            } else {
+                None
+            }
         });
         let a = a.expect("every submission is acknowledged");
         if let Some(b) = b {

@@ -67,19 +67,55 @@ async fn queue_pages_through_one_office(backend: Backend) {
         .await
         .expect("list")
         .into_inner();
-    let ids: HashSet<_> = verified.applications.iter().map(|a| a.application_id.as_str()).collect();
+    let ids: HashSet<_> = verified
+        .applications
+        .iter()
+        .map(|a| a.application_id.as_str())
+        .collect();
     assert_eq!(ids.len(), 4);
-    assert!(verified.applications.iter().all(|a| a.state() == pb::ApplicationState::Verified));
-    assert!(verified.applications.iter().all(|a| !a.history.is_empty()), "history comes with the queue");
+    assert!(
+        verified
+            .applications
+            .iter()
+            .all(|a| a.state() == pb::ApplicationState::Verified)
+    );
+    assert!(
+        verified.applications.iter().all(|a| !a.history.is_empty()),
+        "history comes with the queue"
+    );
 
     for (req, field) in [
-        (pb::ListApplicationsRequest { office_code: String::new(), ..Default::default() }, "office_code"),
         (
-            pb::ListApplicationsRequest { office_code: "HN-PC08".into(), page_token: "garbage".into(), ..Default::default() },
+            pb::ListApplicationsRequest {
+                office_code: String::new(),
+                ..Default::default()
+            },
+            "office_code",
+        ),
+        (
+            pb::ListApplicationsRequest {
+                office_code: "HN-PC08".into(),
+                page_token: "garbage".into(),
+                ..Default::default()
+            },
             "page_token",
         ),
-        (pb::ListApplicationsRequest { office_code: "HN-PC08".into(), page_size: 501, ..Default::default() }, "page_size"),
-        (pb::ListApplicationsRequest { office_code: "HN-PC08".into(), states: vec![99], ..Default::default() }, "states"),
+        (
+            pb::ListApplicationsRequest {
+                office_code: "HN-PC08".into(),
+                page_size: 501,
+                ..Default::default()
+            },
+            "page_size",
+        ),
+        (
+            pb::ListApplicationsRequest {
+                office_code: "HN-PC08".into(),
+                states: vec![99],
+                ..Default::default()
+            },
+            "states",
+        ),
     ] {
         let status = client.list_applications(req).await.expect_err(field);
         assert_eq!(status.code(), tonic::Code::InvalidArgument);

@@ -5,7 +5,12 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::helpers::{Backend, both_databases, dossier, reason_codes, spawn_app};
 
-both_databases!(clean_application_is_verified_with_evidence, every_deliberate_case_gets_its_reason, retries_are_idempotent_and_reuse_is_refused, a_correction_is_reverified);
+both_databases!(
+    clean_application_is_verified_with_evidence,
+    every_deliberate_case_gets_its_reason,
+    retries_are_idempotent_and_reuse_is_refused,
+    a_correction_is_reverified
+);
 
 async fn clean_application_is_verified_with_evidence(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -15,17 +20,34 @@ async fn clean_application_is_verified_with_evidence(backend: Backend) {
     assert_eq!(a.dossier_code, "G01.000001");
     assert_eq!(a.attempts, 1);
     let agencies: Vec<&str> = a.evidence.iter().map(|e| e.agency.as_str()).collect();
-    let origin = if req.vehicle.as_ref().map(|v| v.origin()) == Some(pb::VehicleOrigin::Imported) { "customs" } else { "register" };
+    let origin = if req.vehicle.as_ref().map(|v| v.origin()) == Some(pb::VehicleOrigin::Imported) {
+        "customs"
+    } else {
+        "register"
+    };
     for agency in ["identity", "tax", origin] {
-        assert!(agencies.contains(&agency), "evidence from {agency} missing: {agencies:?}");
+        assert!(
+            agencies.contains(&agency),
+            "evidence from {agency} missing: {agencies:?}"
+        );
     }
-    assert!(a.evidence.iter().all(|e| e.request_sha256.len() == 64 && e.response_sha256.len() == 64 && e.outcome == "found"));
+    assert!(
+        a.evidence
+            .iter()
+            .all(|e| e.request_sha256.len() == 64 && e.response_sha256.len() == 64 && e.outcome == "found")
+    );
     let transitions: Vec<(i32, i32)> = a.history.iter().map(|h| (h.from_state, h.to_state)).collect();
     assert_eq!(
         transitions,
         [
-            (pb::ApplicationState::Unspecified as i32, pb::ApplicationState::Submitted as i32),
-            (pb::ApplicationState::Submitted as i32, pb::ApplicationState::Verified as i32)
+            (
+                pb::ApplicationState::Unspecified as i32,
+                pb::ApplicationState::Submitted as i32
+            ),
+            (
+                pb::ApplicationState::Submitted as i32,
+                pb::ApplicationState::Verified as i32
+            )
         ]
     );
     assert_eq!(a.history[0].actor, "citizen");
@@ -55,10 +77,17 @@ async fn every_deliberate_case_gets_its_reason(backend: Backend) {
         // Three examples of each case, so no single record carries the test.
         for nth in 0..3 {
             n += 1;
-            let a = app.submit(app.sample(case, nth, &dossier("CASE", n))).await.expect("submit");
+            let a = app
+                .submit(app.sample(case, nth, &dossier("CASE", n)))
+                .await
+                .expect("submit");
             assert_eq!(a.state(), state, "{case} #{nth}: {:?}", a.reasons);
             match reason {
-                Some(code) => assert!(reason_codes(&a).iter().any(|c| c == code), "{case} #{nth}: {:?}", a.reasons),
+                Some(code) => assert!(
+                    reason_codes(&a).iter().any(|c| c == code),
+                    "{case} #{nth}: {:?}",
+                    a.reasons
+                ),
                 None => assert!(a.reasons.is_empty(), "{case} #{nth}: {:?}", a.reasons),
             }
         }
@@ -98,7 +127,11 @@ async fn retries_are_idempotent_and_reuse_is_refused(backend: Backend) {
     let err = app.submit(other).await.expect_err("reuse");
     assert_eq!(err.code(), tonic::Code::AlreadyExists);
     assert_eq!(crate::helpers::violated_fields(&err), ["dossier_code"]);
-    assert_eq!(app.get(&first.application_id).await, first, "the first application is untouched");
+    assert_eq!(
+        app.get(&first.application_id).await,
+        first,
+        "the first application is untouched"
+    );
 }
 
 async fn a_correction_is_reverified(backend: Backend) {

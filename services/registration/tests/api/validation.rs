@@ -6,7 +6,10 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::helpers::{Backend, TestApp, both_databases, spawn_app, violated_fields};
 
-both_databases!(bad_inputs_name_their_field_and_change_nothing, oversized_requests_are_refused);
+both_databases!(
+    bad_inputs_name_their_field_and_change_nothing,
+    oversized_requests_are_refused
+);
 
 type Mutation = (&'static str, &'static str, fn(&mut pb::SubmitApplicationRequest));
 
@@ -34,17 +37,37 @@ fn organisation(r: &mut pb::SubmitApplicationRequest) {
 const BAD: &[Mutation] = &[
     ("empty dossier code", "dossier_code", |r| r.dossier_code.clear()),
     ("short dossier code", "dossier_code", |r| r.dossier_code = "AB1".into()),
-    ("dossier code with a space", "dossier_code", |r| r.dossier_code = "G01 000001".into()),
+    ("dossier code with a space", "dossier_code", |r| {
+        r.dossier_code = "G01 000001".into()
+    }),
     ("no owner", "owner", |r| r.owner = None),
-    ("owner without kind", "owner", |r| r.owner = Some(pb::Owner { kind: None })),
-    ("personal ID too short", "owner.individual.personal_id", |r| individual(r).personal_id = "00109001234".into()),
-    ("personal ID with a letter", "owner.individual.personal_id", |r| individual(r).personal_id = "00109001234X".into()),
-    ("birth province 000", "owner.individual.personal_id", |r| individual(r).personal_id = "000090012345".into()),
-    ("birth province 097", "owner.individual.personal_id", |r| individual(r).personal_id = "097090012345".into()),
-    ("born in the future", "owner.individual.personal_id", |r| individual(r).personal_id = "001299012345".into()),
-    ("owner under 15 by ID", "owner.individual.personal_id", |r| individual(r).personal_id = "001222012345".into()),
-    ("empty name", "owner.individual.full_name", |r| individual(r).full_name = "   ".into()),
-    ("name with digits", "owner.individual.full_name", |r| individual(r).full_name = "Nguyễn Văn 4n".into()),
+    ("owner without kind", "owner", |r| {
+        r.owner = Some(pb::Owner { kind: None })
+    }),
+    ("personal ID too short", "owner.individual.personal_id", |r| {
+        individual(r).personal_id = "00109001234".into()
+    }),
+    ("personal ID with a letter", "owner.individual.personal_id", |r| {
+        individual(r).personal_id = "00109001234X".into()
+    }),
+    ("birth province 000", "owner.individual.personal_id", |r| {
+        individual(r).personal_id = "000090012345".into()
+    }),
+    ("birth province 097", "owner.individual.personal_id", |r| {
+        individual(r).personal_id = "097090012345".into()
+    }),
+    ("born in the future", "owner.individual.personal_id", |r| {
+        individual(r).personal_id = "001299012345".into()
+    }),
+    ("owner under 15 by ID", "owner.individual.personal_id", |r| {
+        individual(r).personal_id = "001222012345".into()
+    }),
+    ("empty name", "owner.individual.full_name", |r| {
+        individual(r).full_name = "   ".into()
+    }),
+    ("name with digits", "owner.individual.full_name", |r| {
+        individual(r).full_name = "Nguyễn Văn 4n".into()
+    }),
     ("tax code check digit", "owner.organisation.tax_code", |r| {
         organisation(r);
         if let Some(pb::owner::Kind::Organisation(o)) = r.owner.as_mut().and_then(|o| o.kind.as_mut()) {
@@ -58,8 +81,12 @@ const BAD: &[Mutation] = &[
         }
     }),
     ("no vehicle", "vehicle", |r| r.vehicle = None),
-    ("vehicle class unspecified", "vehicle.vehicle_class", |r| vehicle(r).vehicle_class = 0),
-    ("vehicle class unknown", "vehicle.vehicle_class", |r| vehicle(r).vehicle_class = 42),
+    ("vehicle class unspecified", "vehicle.vehicle_class", |r| {
+        vehicle(r).vehicle_class = 0
+    }),
+    ("vehicle class unknown", "vehicle.vehicle_class", |r| {
+        vehicle(r).vehicle_class = 42
+    }),
     ("origin unspecified", "vehicle.origin", |r| vehicle(r).origin = 0),
     ("car VIN of 16 characters", "vehicle.chassis_number", |r| {
         let v = vehicle(r);
@@ -71,36 +98,61 @@ const BAD: &[Mutation] = &[
         v.vehicle_class = pb::VehicleClass::Car as i32;
         v.chassis_number = "1HGCM82633AO04352".into();
     }),
-    ("chassis with punctuation", "vehicle.chassis_number", |r| vehicle(r).chassis_number = "1HGCM8263#A004352".into()),
-    ("engine number only dashes", "vehicle.engine_number", |r| vehicle(r).engine_number = "-- --".into()),
-    ("engine number too long", "vehicle.engine_number", |r| vehicle(r).engine_number = "A".repeat(40)),
-    ("imported without customs declaration", "vehicle.customs_declaration_number", |r| {
-        let v = vehicle(r);
-        v.origin = pb::VehicleOrigin::Imported as i32;
-        v.customs_declaration_number.clear();
+    ("chassis with punctuation", "vehicle.chassis_number", |r| {
+        vehicle(r).chassis_number = "1HGCM8263#A004352".into()
     }),
-    ("customs declaration not 12 digits", "vehicle.customs_declaration_number", |r| {
-        let v = vehicle(r);
-        v.origin = pb::VehicleOrigin::Imported as i32;
-        v.customs_declaration_number = "10400000X001".into();
+    ("engine number only dashes", "vehicle.engine_number", |r| {
+        vehicle(r).engine_number = "-- --".into()
     }),
+    ("engine number too long", "vehicle.engine_number", |r| {
+        vehicle(r).engine_number = "A".repeat(40)
+    }),
+    (
+        "imported without customs declaration",
+        "vehicle.customs_declaration_number",
+        |r| {
+            let v = vehicle(r);
+            v.origin = pb::VehicleOrigin::Imported as i32;
+            v.customs_declaration_number.clear();
+        },
+    ),
+    (
+        "customs declaration not 12 digits",
+        "vehicle.customs_declaration_number",
+        |r| {
+            let v = vehicle(r);
+            v.origin = pb::VehicleOrigin::Imported as i32;
+            v.customs_declaration_number = "10400000X001".into();
+        },
+    ),
     ("no seats", "vehicle.seats", |r| vehicle(r).seats = 0),
     ("too many seats", "vehicle.seats", |r| vehicle(r).seats = 500),
     ("empty make", "vehicle.make", |r| vehicle(r).make.clear()),
     ("empty office", "office_code", |r| r.office_code.clear()),
-    ("unused locality code 10", "locality_code", |r| r.locality_code = "10".into()),
-    ("locality code not digits", "locality_code", |r| r.locality_code = "3A".into()),
+    ("unused locality code 10", "locality_code", |r| {
+        r.locality_code = "10".into()
+    }),
+    ("locality code not digits", "locality_code", |r| {
+        r.locality_code = "3A".into()
+    }),
 ];
 
 async fn snapshot(app: &TestApp, id: &str) -> (u64, u64, pb::Application) {
     let store = app.registry.store();
-    (store.count().await.expect("count"), store.count_history().await.expect("count"), app.get(id).await)
+    (
+        store.count().await.expect("count"),
+        store.count_history().await.expect("count"),
+        app.get(id).await,
+    )
 }
 
 async fn bad_inputs_name_their_field_and_change_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     // One good application already accepted; nothing below may touch it.
-    let good = app.submit(app.sample(Case::Clean, 0, "G01.000001")).await.expect("submit");
+    let good = app
+        .submit(app.sample(Case::Clean, 0, "G01.000001"))
+        .await
+        .expect("submit");
     let before = snapshot(&app, &good.application_id).await;
 
     assert!(BAD.len() >= 20);
@@ -120,16 +172,28 @@ async fn bad_inputs_name_their_field_and_change_nothing(backend: Backend) {
     req.locality_code = "99x".into();
     let status = app.submit(req).await.expect_err("many");
     let fields = violated_fields(&status);
-    for f in ["dossier_code", "owner.individual.personal_id", "vehicle.seats", "locality_code"] {
+    for f in [
+        "dossier_code",
+        "owner.individual.personal_id",
+        "vehicle.seats",
+        "locality_code",
+    ] {
         assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
     }
 
     // A bad resubmission of the good dossier is refused too, and leaves it alone.
     let mut req = app.sample(Case::Clean, 0, "G01.000001");
     vehicle(&mut req).engine_number.clear();
-    assert_eq!(app.submit(req).await.expect_err("bad retry").code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        app.submit(req).await.expect_err("bad retry").code(),
+        tonic::Code::InvalidArgument
+    );
 
-    assert_eq!(snapshot(&app, &good.application_id).await, before, "database changed by refused requests");
+    assert_eq!(
+        snapshot(&app, &good.application_id).await,
+        before,
+        "database changed by refused requests"
+    );
 }
 
 async fn oversized_requests_are_refused(backend: Backend) {
@@ -143,6 +207,9 @@ async fn oversized_requests_are_refused(backend: Backend) {
     );
     assert_eq!(app.registry.store().count().await.expect("count"), 0);
     // The service is unaffected: the next normal call works.
-    let ok = app.submit(app.sample(Case::Clean, 0, "G01.000010")).await.expect("normal call");
+    let ok = app
+        .submit(app.sample(Case::Clean, 0, "G01.000010"))
+        .await
+        .expect("normal call");
     assert_eq!(ok.state(), pb::ApplicationState::Verified);
 }
