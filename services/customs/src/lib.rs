@@ -17,49 +17,28 @@
 //! [`build`] binds the listener and returns the server together with the live
 //! fault switches; `main` serves it until SIGTERM.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
+use vrs_kit::agency::{self, AgencyConfig, MAX_REQUEST_BYTES, invalid, is_chassis_number};
 use vrs_kit::evidence::{now_rfc3339, sha256_of};
-use vrs_kit::faults::{FaultConfig, Faults};
+use vrs_kit::faults::Faults;
 use vrs_kit::grpc::GrpcServer;
 use vrs_kit::world::{self, World};
 use vrs_proto::pb::customs::v1 as pb;
 
 use pb::customs_service_server::{CustomsService as CustomsApi, CustomsServiceServer};
 
-/// Configuration: `[faults]` and `listen`, overridable by `VRS_CUSTOMS__*`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    /// Address the gRPC server binds (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// Faults injected into every call, switchable at run time through [`Faults`].
-    pub faults: FaultConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 50063)),
-            faults: FaultConfig::default(),
-        }
-    }
-}
+/// Configuration: `[faults]` and `listen` (default `127.0.0.1:50063`),
+/// overridable by `VRS_CUSTOMS__*`.
+pub type Config = AgencyConfig<50063>;
 
 /// Binds `cfg.listen` and assembles the server. The caller serves it with
 /// [`GrpcServer::serve`]; the returned [`Faults`] steer it while it runs.
 pub async fn build(cfg: &Config, world: Arc<World>) -> anyhow::Result<(GrpcServer, Faults)> {
-    let faults = Faults::new(&cfg.faults);
+    let (server, faults) = agency::bind("customs", cfg).await?;
     let service = CustomsService::new(world, faults.clone());
-    let server = GrpcServer::bind(cfg.listen)
-        .await
-        .with_context(|| format!("binding the customs service to {}", cfg.listen))?
-        .add_service(CustomsServiceServer::new(service).max_decoding_message_size(16 * 1024));
+    let server = server.add_service(CustomsServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES));
     Ok((server, faults))
 }
 
@@ -101,20 +80,6 @@ impl CustomsApi for CustomsService {
             answered_at: now_rfc3339(),
         }))
     }
-}
-
-/// A VIN (17) or frame number: 6–20 ASCII letters and digits, any case.
-fn is_chassis_number(chassis: &str) -> bool {
-    (6..=20).contains(&chassis.len()) && chassis.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// `INVALID_ARGUMENT` with one field violation. Never echoes the value.
-fn invalid(field: &str, description: &str) -> Status {
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("{field} {description}"),
-        ErrorDetails::with_bad_request_violation(field, description),
-    )
 }
 
 fn declaration_to_pb(d: &world::ImportDeclaration) -> pb::ImportDeclaration {

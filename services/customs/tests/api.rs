@@ -1,67 +1,21 @@
 //! The customs service over real gRPC on loopback: records, evidence, bad keys,
 //! outage, health.
 
-use std::sync::Arc;
-
-use prost::Message;
-use sha2::{Digest, Sha256};
-use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::server::NamedService;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-use vrs_kit::faults::Faults;
+use vrs_kit::agency::{self, Spawned};
+use vrs_kit::evidence::sha256_of;
 use vrs_kit::world::{Case, Origin, World};
 use vrs_proto::pb::customs::v1 as pb;
 
 use pb::customs_service_client::CustomsServiceClient;
 use pb::customs_service_server::CustomsServiceServer;
 
-struct TestApp {
-    client: CustomsServiceClient<Channel>,
-    channel: Channel,
-    faults: Faults,
-    world: Arc<World>,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
+type TestApp = Spawned<CustomsServiceClient<Channel>>;
 
 async fn spawn_app() -> anyhow::Result<TestApp> {
-    vrs_kit::telemetry::init_for_tests();
-    let cfg = customs::Config {
-        listen: "127.0.0.1:0".parse()?,
-        ..Default::default()
-    };
-    let world = World::standard();
-    let (server, faults) = customs::build(&cfg, world.clone()).await?;
-    let addr = server.local_addr();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.serve(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
-    Ok(TestApp {
-        client: CustomsServiceClient::new(channel.clone()),
-        channel,
-        faults,
-        world,
-        shutdown,
-    })
-}
-
-/// Evidence hash, computed independently of `vrs_kit::evidence`: over the
-/// message's full type name, a zero byte, and its protobuf encoding.
-fn sha256<M: Message + prost::Name>(message: &M) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(M::full_name().as_bytes());
-    h.update([0u8]);
-    h.update(message.encode_to_vec());
-    h.finalize().to_vec()
+    agency::spawn(customs::build, CustomsServiceClient::new).await
 }
 
 fn request(chassis_number: &str) -> pb::GetImportDeclarationRequest {
@@ -106,7 +60,7 @@ async fn an_imported_vehicles_declaration_is_returned() -> anyhow::Result<()> {
         assert_eq!(declaration.country_of_origin, vehicle.country_of_manufacture);
         assert_eq!(declaration.cleared_on.len(), 10);
         assert!(vrs_kit::world::is_valid_tax_code(&declaration.importer_tax_code));
-        assert_eq!(response.request_sha256, sha256(&request));
+        assert_eq!(response.request_sha256, sha256_of(&request));
         assert!(response.answered_at.ends_with('Z'));
     }
     Ok(())
@@ -141,7 +95,7 @@ async fn domestic_and_unrecorded_vehicles_have_no_declaration() -> anyhow::Resul
         let request = request(&chassis);
         let response = app.client.get_import_declaration(request.clone()).await?.into_inner();
         assert!(response.declaration.is_none(), "{case}");
-        assert_eq!(response.request_sha256, sha256(&request));
+        assert_eq!(response.request_sha256, sha256_of(&request));
     }
     Ok(())
 }
@@ -180,17 +134,7 @@ async fn outage_is_unavailable_until_lifted() -> anyhow::Result<()> {
 #[tokio::test]
 async fn health_reports_serving() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let mut health = HealthClient::new(app.channel.clone());
     let name = <CustomsServiceServer<customs::CustomsService> as NamedService>::NAME;
     assert_eq!(name, "vrs.customs.v1.CustomsService");
-    for service in ["", name] {
-        let response = health
-            .check(HealthCheckRequest {
-                service: service.to_string(),
-            })
-            .await?
-            .into_inner();
-        assert_eq!(response.status(), ServingStatus::Serving, "{service:?}");
-    }
-    Ok(())
+    agency::ensure_serving(app.server.channel.clone(), name).await
 }

@@ -19,49 +19,28 @@
 //! [`build`] binds the listener and returns the server together with the live
 //! fault switches; `main` serves it until SIGTERM. Personal IDs are never logged.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
+use vrs_kit::agency::{self, AgencyConfig, MAX_REQUEST_BYTES, invalid, is_personal_id};
 use vrs_kit::evidence::{now_rfc3339, sha256_of};
-use vrs_kit::faults::{FaultConfig, Faults};
+use vrs_kit::faults::Faults;
 use vrs_kit::grpc::GrpcServer;
 use vrs_kit::world::{self, World};
 use vrs_proto::pb::identity::v1 as pb;
 
 use pb::identity_service_server::{IdentityService as IdentityApi, IdentityServiceServer};
 
-/// Configuration: `[faults]` and `listen`, overridable by `VRS_IDENTITY__*`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    /// Address the gRPC server binds (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// Faults injected into every call, switchable at run time through [`Faults`].
-    pub faults: FaultConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 50061)),
-            faults: FaultConfig::default(),
-        }
-    }
-}
+/// Configuration: `[faults]` and `listen` (default `127.0.0.1:50061`),
+/// overridable by `VRS_IDENTITY__*`.
+pub type Config = AgencyConfig<50061>;
 
 /// Binds `cfg.listen` and assembles the server. The caller serves it with
 /// [`GrpcServer::serve`]; the returned [`Faults`] steer it while it runs.
 pub async fn build(cfg: &Config, world: Arc<World>) -> anyhow::Result<(GrpcServer, Faults)> {
-    let faults = Faults::new(&cfg.faults);
+    let (server, faults) = agency::bind("identity", cfg).await?;
     let service = IdentityService::new(world, faults.clone());
-    let server = GrpcServer::bind(cfg.listen)
-        .await
-        .with_context(|| format!("binding the identity service to {}", cfg.listen))?
-        .add_service(IdentityServiceServer::new(service).max_decoding_message_size(16 * 1024));
+    let server = server.add_service(IdentityServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES));
     Ok((server, faults))
 }
 
@@ -122,19 +101,6 @@ impl IdentityApi for IdentityService {
             answered_at: now_rfc3339(),
         }))
     }
-}
-
-fn is_personal_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `INVALID_ARGUMENT` with one field violation. Never echoes the value.
-fn invalid(field: &str, description: &str) -> Status {
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("{field} {description}"),
-        ErrorDetails::with_bad_request_violation(field, description),
-    )
 }
 
 fn citizen_to_pb(c: &world::Citizen) -> pb::Citizen {

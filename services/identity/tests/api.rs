@@ -1,67 +1,21 @@
 //! The identity service over real gRPC on loopback: records, evidence, bad keys,
 //! outage, health.
 
-use std::sync::Arc;
-
-use prost::Message;
-use sha2::{Digest, Sha256};
-use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::server::NamedService;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-use vrs_kit::faults::Faults;
-use vrs_kit::world::{Case, World};
+use vrs_kit::agency::{self, Spawned};
+use vrs_kit::evidence::sha256_of;
+use vrs_kit::world::Case;
 use vrs_proto::pb::identity::v1 as pb;
 
 use pb::identity_service_client::IdentityServiceClient;
 use pb::identity_service_server::IdentityServiceServer;
 
-struct TestApp {
-    client: IdentityServiceClient<Channel>,
-    channel: Channel,
-    faults: Faults,
-    world: Arc<World>,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
+type TestApp = Spawned<IdentityServiceClient<Channel>>;
 
 async fn spawn_app() -> anyhow::Result<TestApp> {
-    vrs_kit::telemetry::init_for_tests();
-    let cfg = identity::Config {
-        listen: "127.0.0.1:0".parse()?,
-        ..Default::default()
-    };
-    let world = World::standard();
-    let (server, faults) = identity::build(&cfg, world.clone()).await?;
-    let addr = server.local_addr();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.serve(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
-    Ok(TestApp {
-        client: IdentityServiceClient::new(channel.clone()),
-        channel,
-        faults,
-        world,
-        shutdown,
-    })
-}
-
-/// Evidence hash, computed independently of `vrs_kit::evidence`: over the
-/// message's full type name, a zero byte, and its protobuf encoding.
-fn sha256<M: Message + prost::Name>(message: &M) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(M::full_name().as_bytes());
-    h.update([0u8]);
-    h.update(message.encode_to_vec());
-    h.finalize().to_vec()
+    agency::spawn(identity::build, IdentityServiceClient::new).await
 }
 
 fn citizen_request(personal_id: &str) -> pb::GetCitizenRequest {
@@ -89,7 +43,7 @@ async fn known_citizen_is_returned_with_evidence() -> anyhow::Result<()> {
     assert_eq!(residence.locality_code, expected.residence.locality_code);
     assert_eq!(residence.province, expected.residence.province);
     assert_eq!(residence.address, expected.residence.address);
-    assert_eq!(response.request_sha256, sha256(&request));
+    assert_eq!(response.request_sha256, sha256_of(&request));
     assert!(response.answered_at.ends_with('Z'), "{}", response.answered_at);
     Ok(())
 }
@@ -114,7 +68,7 @@ async fn unknown_citizen_is_an_answer_without_record() -> anyhow::Result<()> {
     let request = citizen_request(&declared.owner_personal_id.expect("an individual owner"));
     let response = app.client.get_citizen(request.clone()).await?.into_inner();
     assert!(response.citizen.is_none());
-    assert_eq!(response.request_sha256, sha256(&request));
+    assert_eq!(response.request_sha256, sha256_of(&request));
     Ok(())
 }
 
@@ -167,7 +121,7 @@ async fn organisations_and_branches_are_returned() -> anyhow::Result<()> {
             organisation.seat.map(|s| s.locality_code),
             Some(expected.seat.locality_code.clone())
         );
-        assert_eq!(response.request_sha256, sha256(&request));
+        assert_eq!(response.request_sha256, sha256_of(&request));
     }
     // Well-formed, valid check digit, not registered.
     let response = app
@@ -203,17 +157,7 @@ async fn outage_is_unavailable_until_lifted() -> anyhow::Result<()> {
 #[tokio::test]
 async fn health_reports_serving() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let mut health = HealthClient::new(app.channel.clone());
     let name = <IdentityServiceServer<identity::IdentityService> as NamedService>::NAME;
     assert_eq!(name, "vrs.identity.v1.IdentityService");
-    for service in ["", name] {
-        let response = health
-            .check(HealthCheckRequest {
-                service: service.to_string(),
-            })
-            .await?
-            .into_inner();
-        assert_eq!(response.status(), ServingStatus::Serving, "{service:?}");
-    }
-    Ok(())
+    agency::ensure_serving(app.server.channel.clone(), name).await
 }

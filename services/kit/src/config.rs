@@ -7,7 +7,7 @@
 //! environment as a map so tests never mutate the process environment.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -41,17 +41,27 @@ where
     Ok(builder.build()?.try_deserialize()?)
 }
 
-/// The `--config FILE` argument of a service binary, if given.
-pub fn file_from_args() -> anyhow::Result<Option<std::path::PathBuf>> {
-    let mut args = std::env::args().skip(1);
+/// The `--config FILE` (or `--config=FILE`) argument of a service binary, if given.
+pub fn file_from_args() -> anyhow::Result<Option<PathBuf>> {
+    let mut args = std::env::args();
+    let program = args.next().unwrap_or_default();
+    let program = Path::new(&program)
+        .file_name()
+        .map_or_else(|| "service".to_string(), |name| name.to_string_lossy().into_owned());
+    file_from(&program, args)
+}
+
+/// Parses the arguments after the program name; the last `--config` wins.
+fn file_from(program: &str, mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<PathBuf>> {
     let mut file = None;
     while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" => {
-                let path = args.next().ok_or_else(|| anyhow::anyhow!("--config needs a file"))?;
-                file = Some(path.into());
-            }
-            other => anyhow::bail!("unknown argument {other:?}; usage: [--config FILE]"),
+        if arg == "--config" {
+            let path = args.next().ok_or_else(|| anyhow::anyhow!("--config needs a file"))?;
+            file = Some(path.into());
+        } else if let Some(path) = arg.strip_prefix("--config=") {
+            file = Some(path.into());
+        } else {
+            anyhow::bail!("unknown argument {arg:?}; usage: {program} [--config FILE]");
         }
     }
     Ok(file)
@@ -100,5 +110,30 @@ mod tests {
     fn missing_file_is_an_error() {
         let r: anyhow::Result<Cfg> = load_from("x", Some(Path::new("/nonexistent/vrs.toml")), HashMap::new());
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn config_argument_in_both_spellings() -> anyhow::Result<()> {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter();
+        assert_eq!(file_from("svc", args(&[]))?, None);
+        assert_eq!(
+            file_from("svc", args(&["--config", "a.toml"]))?,
+            Some(PathBuf::from("a.toml"))
+        );
+        assert_eq!(
+            file_from("svc", args(&["--config=b.toml"]))?,
+            Some(PathBuf::from("b.toml"))
+        );
+        assert_eq!(
+            file_from("svc", args(&["--config", "a.toml", "--config=b.toml"]))?,
+            Some(PathBuf::from("b.toml"))
+        );
+        assert!(file_from("svc", args(&["--config"])).is_err());
+        let err = file_from("svc", args(&["-c", "a.toml"])).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("unknown argument \"-c\"; usage: svc [--config FILE]")
+        );
+        Ok(())
     }
 }

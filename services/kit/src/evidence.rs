@@ -17,6 +17,11 @@ pub fn sha256_of<M: prost::Message + prost::Name>(message: &M) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// Now, RFC 3339 UTC with millisecond precision.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,9 +42,4 @@ mod tests {
         expected.update(prost::Message::encode_to_vec(&a));
         assert_eq!(sha256_of(&a), expected.finalize().to_vec());
     }
-}
-
-/// Now, RFC 3339 UTC with millisecond precision.
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -7,10 +7,14 @@
 //! - [`grpc`]: binds a listener and serves tonic services together with standard
 //!   health checking and server reflection (v1 and v1alpha), draining on shutdown.
 //! - [`faults`]: injected latency, error rate and outage for the agency stand-ins.
+//! - [`agency`]: what the agency stand-ins share: their configuration, their
+//!   `main`, binding, request-validation helpers, and serving on loopback for
+//!   tests and tools.
 //! - [`evidence`]: the request hash every agency response carries.
 //! - [`samples`]: submissions built from the data set, for the CLI, tests and load tests.
 //! - [`world`]: the seeded, deterministic data set the agency stand-ins serve.
 
+pub mod agency;
 pub mod config;
 pub mod evidence;
 pub mod faults;

@@ -17,49 +17,29 @@
 //! [`build`] binds the listener and returns the server together with the live
 //! fault switches; `main` serves it until SIGTERM.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
+use vrs_kit::agency::{self, AgencyConfig, MAX_REQUEST_BYTES, invalid, is_chassis_number};
 use vrs_kit::evidence::{now_rfc3339, sha256_of};
-use vrs_kit::faults::{FaultConfig, Faults};
+use vrs_kit::faults::Faults;
 use vrs_kit::grpc::GrpcServer;
 use vrs_kit::world::{self, World};
 use vrs_proto::pb::register::v1 as pb;
 
 use pb::vehicle_register_service_server::{VehicleRegisterService, VehicleRegisterServiceServer};
 
-/// Configuration: `[faults]` and `listen`, overridable by `VRS_REGISTER__*`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    /// Address the gRPC server binds (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// Faults injected into every call, switchable at run time through [`Faults`].
-    pub faults: FaultConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 50064)),
-            faults: FaultConfig::default(),
-        }
-    }
-}
+/// Configuration: `[faults]` and `listen` (default `127.0.0.1:50064`),
+/// overridable by `VRS_REGISTER__*`.
+pub type Config = AgencyConfig<50064>;
 
 /// Binds `cfg.listen` and assembles the server. The caller serves it with
 /// [`GrpcServer::serve`]; the returned [`Faults`] steer it while it runs.
 pub async fn build(cfg: &Config, world: Arc<World>) -> anyhow::Result<(GrpcServer, Faults)> {
-    let faults = Faults::new(&cfg.faults);
+    let (server, faults) = agency::bind("register", cfg).await?;
     let service = RegisterService::new(world, faults.clone());
-    let server = GrpcServer::bind(cfg.listen)
-        .await
-        .with_context(|| format!("binding the register service to {}", cfg.listen))?
-        .add_service(VehicleRegisterServiceServer::new(service).max_decoding_message_size(16 * 1024));
+    let server =
+        server.add_service(VehicleRegisterServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES));
     Ok((server, faults))
 }
 
@@ -101,20 +81,6 @@ impl VehicleRegisterService for RegisterService {
             answered_at: now_rfc3339(),
         }))
     }
-}
-
-/// A VIN (17) or frame number: 6–20 ASCII letters and digits, any case.
-fn is_chassis_number(chassis: &str) -> bool {
-    (6..=20).contains(&chassis.len()) && chassis.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// `INVALID_ARGUMENT` with one field violation. Never echoes the value.
-fn invalid(field: &str, description: &str) -> Status {
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("{field} {description}"),
-        ErrorDetails::with_bad_request_violation(field, description),
-    )
 }
 
 fn certificate_to_pb(c: &world::QualityCertificate) -> pb::QualityCertificate {

@@ -1,67 +1,21 @@
 //! The Vietnam Register service over real gRPC on loopback: records, evidence,
 //! bad keys, outage, health.
 
-use std::sync::Arc;
-
-use prost::Message;
-use sha2::{Digest, Sha256};
-use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::server::NamedService;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-use vrs_kit::faults::Faults;
+use vrs_kit::agency::{self, Spawned};
+use vrs_kit::evidence::sha256_of;
 use vrs_kit::world::{Case, Origin, World};
 use vrs_proto::pb::register::v1 as pb;
 
 use pb::vehicle_register_service_client::VehicleRegisterServiceClient;
 use pb::vehicle_register_service_server::VehicleRegisterServiceServer;
 
-struct TestApp {
-    client: VehicleRegisterServiceClient<Channel>,
-    channel: Channel,
-    faults: Faults,
-    world: Arc<World>,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
+type TestApp = Spawned<VehicleRegisterServiceClient<Channel>>;
 
 async fn spawn_app() -> anyhow::Result<TestApp> {
-    vrs_kit::telemetry::init_for_tests();
-    let cfg = register::Config {
-        listen: "127.0.0.1:0".parse()?,
-        ..Default::default()
-    };
-    let world = World::standard();
-    let (server, faults) = register::build(&cfg, world.clone()).await?;
-    let addr = server.local_addr();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.serve(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
-    Ok(TestApp {
-        client: VehicleRegisterServiceClient::new(channel.clone()),
-        channel,
-        faults,
-        world,
-        shutdown,
-    })
-}
-
-/// Evidence hash, computed independently of `vrs_kit::evidence`: over the
-/// message's full type name, a zero byte, and its protobuf encoding.
-fn sha256<M: Message + prost::Name>(message: &M) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(M::full_name().as_bytes());
-    h.update([0u8]);
-    h.update(message.encode_to_vec());
-    h.finalize().to_vec()
+    agency::spawn(register::build, VehicleRegisterServiceClient::new).await
 }
 
 fn request(chassis_number: &str) -> pb::GetQualityCertificateRequest {
@@ -102,7 +56,7 @@ async fn a_domestic_vehicles_certificate_is_returned() -> anyhow::Result<()> {
         assert_eq!(certificate.seats, vehicle.seats);
         assert_eq!(certificate.vehicle_type, vehicle.class.as_str());
         assert_eq!(certificate.issued_on, expected.issued_on.format("%Y-%m-%d").to_string());
-        assert_eq!(response.request_sha256, sha256(&request));
+        assert_eq!(response.request_sha256, sha256_of(&request));
         assert!(response.answered_at.ends_with('Z'));
     }
     Ok(())
@@ -137,7 +91,7 @@ async fn imported_and_unrecorded_vehicles_have_no_certificate() -> anyhow::Resul
         let request = request(&chassis);
         let response = app.client.get_quality_certificate(request.clone()).await?.into_inner();
         assert!(response.certificate.is_none(), "{case}");
-        assert_eq!(response.request_sha256, sha256(&request));
+        assert_eq!(response.request_sha256, sha256_of(&request));
     }
     Ok(())
 }
@@ -176,17 +130,7 @@ async fn outage_is_unavailable_until_lifted() -> anyhow::Result<()> {
 #[tokio::test]
 async fn health_reports_serving() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let mut health = HealthClient::new(app.channel.clone());
     let name = <VehicleRegisterServiceServer<register::RegisterService> as NamedService>::NAME;
     assert_eq!(name, "vrs.register.v1.VehicleRegisterService");
-    for service in ["", name] {
-        let response = health
-            .check(HealthCheckRequest {
-                service: service.to_string(),
-            })
-            .await?
-            .into_inner();
-        assert_eq!(response.status(), ServingStatus::Serving, "{service:?}");
-    }
-    Ok(())
+    agency::ensure_serving(app.server.channel.clone(), name).await
 }

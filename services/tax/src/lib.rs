@@ -20,49 +20,28 @@
 //! [`build`] binds the listener and returns the server together with the live
 //! fault switches; `main` serves it until SIGTERM. Payer IDs are never logged.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
+use vrs_kit::agency::{self, AgencyConfig, MAX_REQUEST_BYTES, invalid, is_personal_id};
 use vrs_kit::evidence::{now_rfc3339, sha256_of};
-use vrs_kit::faults::{FaultConfig, Faults};
+use vrs_kit::faults::Faults;
 use vrs_kit::grpc::GrpcServer;
 use vrs_kit::world::{self, World};
 use vrs_proto::pb::tax::v1 as pb;
 
 use pb::tax_service_server::{TaxService as TaxApi, TaxServiceServer};
 
-/// Configuration: `[faults]` and `listen`, overridable by `VRS_TAX__*`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    /// Address the gRPC server binds (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// Faults injected into every call, switchable at run time through [`Faults`].
-    pub faults: FaultConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 50062)),
-            faults: FaultConfig::default(),
-        }
-    }
-}
+/// Configuration: `[faults]` and `listen` (default `127.0.0.1:50062`),
+/// overridable by `VRS_TAX__*`.
+pub type Config = AgencyConfig<50062>;
 
 /// Binds `cfg.listen` and assembles the server. The caller serves it with
 /// [`GrpcServer::serve`]; the returned [`Faults`] steer it while it runs.
 pub async fn build(cfg: &Config, world: Arc<World>) -> anyhow::Result<(GrpcServer, Faults)> {
-    let faults = Faults::new(&cfg.faults);
+    let (server, faults) = agency::bind("tax", cfg).await?;
     let service = TaxService::new(world, faults.clone());
-    let server = GrpcServer::bind(cfg.listen)
-        .await
-        .with_context(|| format!("binding the tax service to {}", cfg.listen))?
-        .add_service(TaxServiceServer::new(service).max_decoding_message_size(16 * 1024));
+    let server = server.add_service(TaxServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES));
     Ok((server, faults))
 }
 
@@ -108,19 +87,6 @@ impl TaxApi for TaxService {
             answered_at: now_rfc3339(),
         }))
     }
-}
-
-fn is_personal_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `INVALID_ARGUMENT` with one field violation. Never echoes the value.
-fn invalid(field: &str, description: &str) -> Status {
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("{field} {description}"),
-        ErrorDetails::with_bad_request_violation(field, description),
-    )
 }
 
 fn fee_record_to_pb(r: &world::FeeRecord) -> pb::FeeRecord {

@@ -1,30 +1,6 @@
 //! The tax agency (registration fees) stand-in: `tax [--config <file>]`.
 
-use std::path::PathBuf;
-
-use anyhow::{Context, bail};
-use vrs_kit::world::World;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    vrs_kit::telemetry::init("tax");
-    let path = config_path(std::env::args().skip(1))?;
-    let cfg: tax::Config = vrs_kit::config::load("tax", path.as_deref())?;
-    let (server, _faults) = tax::build(&cfg, World::standard()).await?;
-    server.serve(vrs_kit::shutdown::on_signal()).await
-}
-
-/// The optional `--config <file>` (or `--config=<file>`) argument.
-fn config_path(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<PathBuf>> {
-    let mut path = None;
-    while let Some(arg) = args.next() {
-        if arg == "--config" {
-            path = Some(PathBuf::from(args.next().context("--config needs a file")?));
-        } else if let Some(file) = arg.strip_prefix("--config=") {
-            path = Some(PathBuf::from(file));
-        } else {
-            bail!("unexpected argument {arg:?}; usage: tax [--config <file>]");
-        }
-    }
-    Ok(path)
+    vrs_kit::agency::run("tax", tax::build).await
 }

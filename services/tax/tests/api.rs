@@ -1,67 +1,21 @@
 //! The tax service over real gRPC on loopback: records, evidence, bad keys,
 //! outage, health.
 
-use std::sync::Arc;
-
-use prost::Message;
-use sha2::{Digest, Sha256};
-use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::server::NamedService;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-use vrs_kit::faults::Faults;
-use vrs_kit::world::{Case, World};
+use vrs_kit::agency::{self, Spawned};
+use vrs_kit::evidence::sha256_of;
+use vrs_kit::world::Case;
 use vrs_proto::pb::tax::v1 as pb;
 
 use pb::tax_service_client::TaxServiceClient;
 use pb::tax_service_server::TaxServiceServer;
 
-struct TestApp {
-    client: TaxServiceClient<Channel>,
-    channel: Channel,
-    faults: Faults,
-    world: Arc<World>,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
+type TestApp = Spawned<TaxServiceClient<Channel>>;
 
 async fn spawn_app() -> anyhow::Result<TestApp> {
-    vrs_kit::telemetry::init_for_tests();
-    let cfg = tax::Config {
-        listen: "127.0.0.1:0".parse()?,
-        ..Default::default()
-    };
-    let world = World::standard();
-    let (server, faults) = tax::build(&cfg, world.clone()).await?;
-    let addr = server.local_addr();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.serve(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
-    Ok(TestApp {
-        client: TaxServiceClient::new(channel.clone()),
-        channel,
-        faults,
-        world,
-        shutdown,
-    })
-}
-
-/// Evidence hash, computed independently of `vrs_kit::evidence`: over the
-/// message's full type name, a zero byte, and its protobuf encoding.
-fn sha256<M: Message + prost::Name>(message: &M) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(M::full_name().as_bytes());
-    h.update([0u8]);
-    h.update(message.encode_to_vec());
-    h.finalize().to_vec()
+    agency::spawn(tax::build, TaxServiceClient::new).await
 }
 
 fn request(payer_id: &str) -> pb::ListRegistrationFeesRequest {
@@ -104,7 +58,7 @@ async fn a_payers_records_include_the_vehicles_fee() -> anyhow::Result<()> {
     assert_eq!(record.fee_paid_vnd, record.fee_due_vnd);
     assert_eq!(record.status(), pb::PaymentStatus::Paid);
     assert_eq!(record.payment_date.len(), 10, "{}", record.payment_date);
-    assert_eq!(response.request_sha256, sha256(&request));
+    assert_eq!(response.request_sha256, sha256_of(&request));
     assert!(response.answered_at.ends_with('Z'));
     Ok(())
 }
@@ -169,7 +123,7 @@ async fn unknown_payer_has_no_records() -> anyhow::Result<()> {
     let request = request("099000000000");
     let response = app.client.list_registration_fees(request.clone()).await?.into_inner();
     assert!(response.records.is_empty());
-    assert_eq!(response.request_sha256, sha256(&request));
+    assert_eq!(response.request_sha256, sha256_of(&request));
     Ok(())
 }
 
@@ -201,17 +155,7 @@ async fn outage_is_unavailable_until_lifted() -> anyhow::Result<()> {
 #[tokio::test]
 async fn health_reports_serving() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let mut health = HealthClient::new(app.channel.clone());
     let name = <TaxServiceServer<tax::TaxService> as NamedService>::NAME;
     assert_eq!(name, "vrs.tax.v1.TaxService");
-    for service in ["", name] {
-        let response = health
-            .check(HealthCheckRequest {
-                service: service.to_string(),
-            })
-            .await?
-            .into_inner();
-        assert_eq!(response.status(), ServingStatus::Serving, "{service:?}");
-    }
-    Ok(())
+    agency::ensure_serving(app.server.channel.clone(), name).await
 }
