@@ -10,6 +10,7 @@ const FILES: &[&str] = &[
     "vrs/customs/v1/customs.proto",
     "vrs/register/v1/register.proto",
     "vrs/registration/v1/registration.proto",
+    "vrs/beacon/v1/beacon.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

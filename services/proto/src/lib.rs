@@ -28,6 +28,11 @@ pub mod pb {
             tonic::include_proto!("vrs.register.v1");
         }
     }
+    pub mod beacon {
+        pub mod v1 {
+            tonic::include_proto!("vrs.beacon.v1");
+        }
+    }
     pub mod registration {
         pub mod v1 {
             tonic::include_proto!("vrs.registration.v1");
