@@ -27,6 +27,26 @@ impl std::fmt::Display for Finding {
     }
 }
 
+/// Applies an entry's effect on its pool without re-deriving draws: enough to
+/// know which numbers are available (e.g. to rebuild the state a receipt shows).
+/// Entries of other kinds, or of pools other than `pool`'s, are the caller's to filter.
+pub fn apply_effect(pool: &mut PoolState, entry: &Entry) -> Result<(), crate::pool::IllegalChange> {
+    match entry {
+        Entry::PoolWithhold(c) => c
+            .numbers
+            .iter()
+            .try_for_each(|n| pool.change(*n, Status::Available, Status::Withheld)),
+        Entry::PoolRelease(c) => c
+            .numbers
+            .iter()
+            .try_for_each(|n| pool.change(*n, Status::Withheld, Status::Available)),
+        Entry::PlateAssign(a) => pool.change(a.number, Status::Withheld, Status::Issued),
+        Entry::PlateRevoke(r) => pool.change(r.number, Status::Issued, Status::Withheld),
+        Entry::DrawResult(r) => pool.change(r.number, Status::Available, Status::Issued),
+        Entry::PoolOpen(_) | Entry::DrawCommit(_) => Ok(()),
+    }
+}
+
 /// A pinned beacon for replay: its public key and timing.
 #[derive(Debug, Clone)]
 pub struct BeaconKey {

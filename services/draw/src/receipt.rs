@@ -123,6 +123,8 @@ pub struct TrustedBeacon {
 /// The keys a verifier pins: the log's checkpoint key and the beacons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trust {
+    /// Origin line of the log's checkpoints.
+    pub log_origin: String,
     /// C2SP verifier key of the log.
     pub log_key: String,
     pub beacons: Vec<TrustedBeacon>,
@@ -232,6 +234,9 @@ pub fn verify(receipt: &Receipt, trust: &Trust) -> Result<Verified, ReceiptError
     }
     if result.pool_id != commit.pool_id || result.beacon_id != commit.beacon_id || result.round != commit.round {
         return fail("link", "the result's pool, beacon or round differs from the commit's");
+    }
+    if commit.round == 0 {
+        return fail("commit-before-beacon", "round 0 does not exist");
     }
     if commit.rules_version != RULES_VERSION {
         return fail("rules", format!("unknown rules version {:?}", commit.rules_version));

@@ -99,6 +99,7 @@ impl Env {
 
     fn trust(&self) -> Trust {
         Trust {
+            log_origin: ORIGIN.into(),
             log_key: self.signer.verifier_key(),
             beacons: vec![TrustedBeacon {
                 beacon_id: self.beacon_id.clone(),

@@ -41,7 +41,8 @@ fn compute() -> Value {
         application_commitment: commitment,
         beacon_id: "drand-quicknet".into(),
         round: 657_413,
-        at_ms: 1_710_000_000_000,
+        // Two seconds before quicknet round 657413 was published (1694775603000).
+        at_ms: 1_694_775_601_000,
     };
     let commit_bytes = Entry::DrawCommit(commit.clone()).encode();
     let commit_hash = leaf_hash(&commit_bytes);
@@ -64,14 +65,15 @@ fn compute() -> Value {
         .iter()
         .map(|k| json!({ "k": k, "number": pool.nth_available(*k) }))
         .collect();
+    // The log below is [pool-open, pool-withhold, draw-commit, draw-result]: the commit is entry 2.
     let result = resolve(
-        3,
+        2,
         &commit_bytes,
         &commit,
         &signature,
         randomness,
         &mut pool,
-        1_710_000_004_000,
+        1_694_775_604_000,
     )
     .expect("draw");
 
@@ -82,7 +84,7 @@ fn compute() -> Value {
                 pool_id: "30-car-white-A".into(),
                 rules_version: RULES_VERSION.into(),
                 legal_basis: "Circular 79/2024/TT-BCA".into(),
-                at_ms: 1_710_000_000_000,
+                at_ms: 1_694_000_000_000,
             }),
         ),
         (
@@ -92,7 +94,7 @@ fn compute() -> Value {
                 reason: "SPECIAL_PATTERN".into(),
                 legal_basis: "Decree 156/2024/ND-CP".into(),
                 numbers: special_patterns(),
-                at_ms: 1_710_000_000_000,
+                at_ms: 1_694_000_000_000,
             }),
         ),
         ("draw-commit", Entry::DrawCommit(commit.clone())),
@@ -145,7 +147,7 @@ fn compute() -> Value {
         "draw": {
             "pool_id": "30-car-white-A",
             "pool_state": "fresh, then the special patterns withheld",
-            "commit_index": 3,
+            "commit_index": 2,
             "commit_hex": hex::encode(&commit_bytes),
             "round": 657_413,
             "signature": hex::encode(&signature),
