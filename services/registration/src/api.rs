@@ -7,6 +7,7 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::registration_service_server::RegistrationService;
+use vrs_proto::pb::registration::v1::transparency_log_service_server::TransparencyLogService;
 
 use crate::domain::checks::Reason;
 use crate::domain::workflow::{Event, State};
@@ -77,15 +78,7 @@ impl RegistrationService for Api {
     ) -> Result<Response<pb::Application>, Status> {
         let r = request.into_inner();
         let actor = required_actor(&r.actor)?;
-        let reason_code = r.reason_code.trim().to_ascii_uppercase();
-        if reason_code.is_empty()
-            || reason_code.len() > 64
-            || !reason_code
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        {
-            return Err(Error::invalid("reason_code", "required: 1–64 characters of A–Z, 0–9 and '_'").into());
-        }
+        let reason_code = required_code("reason_code", &r.reason_code)?;
         let action = Action {
             event: Event::ClerkRejected,
             actor,
@@ -112,6 +105,143 @@ impl RegistrationService for Api {
             &self.registry.act(&r.application_id, action).await?,
         )?))
     }
+    async fn draw_plate(
+        &self,
+        request: Request<pb::DrawPlateRequest>,
+    ) -> Result<Response<pb::DrawPlateResponse>, Status> {
+        let id = &request.get_ref().application_id;
+        let rec = self.registry.get(id).await?;
+        let outcome = self.registry.plates().draw_plate(&rec.app).await?;
+        let rec = self.registry.get(id).await?;
+        Ok(Response::new(pb::DrawPlateResponse {
+            application: Some(to_pb(&rec)?),
+            plate: outcome.plate,
+            method: outcome.method.as_str().into(),
+            receipt: outcome.receipt.map(|json| pb::Receipt { json }),
+        }))
+    }
+
+    async fn revoke_plate(
+        &self,
+        request: Request<pb::RevokePlateRequest>,
+    ) -> Result<Response<pb::RevokePlateResponse>, Status> {
+        let r = request.into_inner();
+        required_actor(&r.actor)?;
+        let reason = required_code("reason_code", &r.reason_code)?;
+        if !["OWNERSHIP_TRANSFER", "SCRAPPED", "DAMAGED"].contains(&reason.as_str()) {
+            return Err(Error::invalid("reason_code", "one of OWNERSHIP_TRANSFER, SCRAPPED, DAMAGED").into());
+        }
+        self.registry.get(&r.application_id).await?;
+        let plate = self.registry.plates().revoke(&r.application_id, &reason).await?;
+        Ok(Response::new(pb::RevokePlateResponse { plate }))
+    }
+}
+
+/// The transparency log for auditors.
+pub struct LogApi {
+    registry: Arc<Registry>,
+}
+
+impl LogApi {
+    pub fn new(registry: Arc<Registry>) -> LogApi {
+        LogApi { registry }
+    }
+}
+
+/// Most entries per GetEntries call.
+const MAX_ENTRIES: u64 = 10_000;
+
+#[tonic::async_trait]
+impl TransparencyLogService for LogApi {
+    async fn get_checkpoint(&self, _: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::Checkpoint>, Status> {
+        let cp = self.registry.plates().checkpoint().await?;
+        Ok(Response::new(pb::Checkpoint {
+            note: cp.note,
+            size: cp.size as u64,
+            root: cp.root,
+        }))
+    }
+
+    async fn get_entries(
+        &self,
+        request: Request<pb::GetEntriesRequest>,
+    ) -> Result<Response<pb::GetEntriesResponse>, Status> {
+        let r = request.into_inner();
+        if r.end < r.start || r.end - r.start > MAX_ENTRIES {
+            return Err(Error::invalid("end", format!("must be between start and start + {MAX_ENTRIES}")).into());
+        }
+        let rows = crate::plates::log::entries(self.registry.plates().db(), r.start, r.end)
+            .await
+            .map_err(Error::from)?;
+        let entries = rows
+            .into_iter()
+            .map(|e| pb::LogEntry {
+                index: e.seq as u64,
+                entry: e.entry,
+            })
+            .collect();
+        Ok(Response::new(pb::GetEntriesResponse { entries }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::Proof>, Status> {
+        let r = request.into_inner();
+        let proof = self
+            .registry
+            .plates()
+            .tree_size_and(|t| t.inclusion_proof(r.index, r.tree_size))
+            .await?;
+        let proof = proof.ok_or_else(|| Error::invalid("index", "not below tree_size, or tree_size beyond the log"))?;
+        Ok(Response::new(pb::Proof {
+            hashes: proof.iter().map(|h| h.to_vec()).collect(),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::Proof>, Status> {
+        let r = request.into_inner();
+        let proof = self
+            .registry
+            .plates()
+            .tree_size_and(|t| t.consistency_proof(r.first, r.second))
+            .await?;
+        let proof = proof.ok_or_else(|| Error::invalid("first", "need 0 < first ≤ second ≤ log size"))?;
+        Ok(Response::new(pb::Proof {
+            hashes: proof.iter().map(|h| h.to_vec()).collect(),
+        }))
+    }
+
+    async fn get_trust(&self, _: Request<pb::GetTrustRequest>) -> Result<Response<pb::Trust>, Status> {
+        let json =
+            serde_json::to_string_pretty(&self.registry.plates().trust()).map_err(|e| Error::Internal(e.into()))?;
+        Ok(Response::new(pb::Trust { json }))
+    }
+
+    async fn get_receipt(&self, request: Request<pb::GetReceiptRequest>) -> Result<Response<pb::Receipt>, Status> {
+        let json = self
+            .registry
+            .plates()
+            .receipt_json(&request.get_ref().application_id)
+            .await?;
+        Ok(Response::new(pb::Receipt { json }))
+    }
+}
+
+fn required_code(field: &str, code: &str) -> Result<String, Status> {
+    let c = code.trim().to_ascii_uppercase();
+    if c.is_empty()
+        || c.len() > 64
+        || !c
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(Error::invalid(field, "required: 1–64 characters of A–Z, 0–9 and '_'").into());
+    }
+    Ok(c)
 }
 
 fn required_actor(actor: &str) -> Result<String, Status> {
@@ -173,6 +303,7 @@ pub fn to_pb(rec: &Record) -> Result<pb::Application, Error> {
         created_at: rfc3339(rec.app.created_at_ms),
         updated_at: rfc3339(rec.app.updated_at_ms),
         attempts: u32::try_from(rec.app.attempts).unwrap_or(0),
+        plate: rec.app.plate.clone().unwrap_or_default(),
     })
 }
 

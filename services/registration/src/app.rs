@@ -7,9 +7,17 @@ use tokio_util::sync::CancellationToken;
 use vrs_kit::grpc::GrpcServer;
 use vrs_proto::pb::registration::v1::registration_service_server::RegistrationServiceServer;
 
-use crate::api::Api;
+use std::path::Path;
+
+use beacon::client::{BeaconSource, Drand, LocalBeacon};
+use vrs_draw::note::NoteSigner;
+use vrs_proto::pb::registration::v1::transparency_log_service_server::TransparencyLogServiceServer;
+
+use crate::api::{Api, LogApi};
 use crate::config::Config;
+use crate::config::DrawConfig;
 use crate::lookups::Agencies;
+use crate::plates::Plates;
 use crate::service::{Registry, run_worker};
 use crate::store::Store;
 
@@ -25,10 +33,26 @@ impl Application {
     pub async fn build(cfg: &Config) -> anyhow::Result<Application> {
         let store = Store::connect(&cfg.database.url, cfg.database.max_connections).await?;
         let agencies = Agencies::new(&cfg.agencies)?;
-        let registry = Arc::new(Registry::new(store, agencies, cfg));
+        let beacon = connect_beacon(&cfg.draw).await?;
+        let seed = load_or_create_seed(Path::new(&cfg.draw.log_key_file))?;
+        let signer = NoteSigner::from_seed(&cfg.draw.log_key_name, &seed)?;
+        let plates = Arc::new(Plates::new(
+            store.connection().clone(),
+            cfg.draw.clone(),
+            cfg.workflow.ordering,
+            beacon,
+            signer,
+        ));
+        let registry = Arc::new(Registry::new(store, agencies, plates, cfg));
         let api = RegistrationServiceServer::new(Api::new(registry.clone()))
             .max_decoding_message_size(cfg.server.max_message_bytes);
-        let server = GrpcServer::bind(cfg.server.listen).await?.add_service(api);
+        let log_api = TransparencyLogServiceServer::new(LogApi::new(registry.clone()))
+            .max_decoding_message_size(cfg.server.max_message_bytes)
+            .max_encoding_message_size(64 * 1024 * 1024);
+        let server = GrpcServer::bind(cfg.server.listen)
+            .await?
+            .add_service(api)
+            .add_service(log_api);
         Ok(Application { server, registry })
     }
 
@@ -44,9 +68,77 @@ impl Application {
     /// calls, lets in-flight calls and the worker's current pass finish.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let worker = tokio::spawn(run_worker(self.registry.clone(), shutdown.clone()));
+        let plates = self.registry.plates().clone();
+        let committer = tokio::spawn(plates.clone().run_committer(shutdown.clone()));
+        let resolver = tokio::spawn(plates.run_resolver(shutdown.clone()));
         let served = self.server.serve(shutdown.clone()).await;
         shutdown.cancel();
         worker.await?;
+        committer.await?;
+        resolver.await?;
         served
     }
+}
+
+/// The configured beacon. The local beacon is retried for a while at start-up,
+/// since in a deployment it may come up after us.
+async fn connect_beacon(cfg: &DrawConfig) -> anyhow::Result<Arc<dyn BeaconSource>> {
+    match cfg.beacon.as_str() {
+        "drand" => Ok(Arc::new(Drand::quicknet(cfg.beacon_url.clone())?)),
+        "local" => {
+            let mut last = None;
+            for _ in 0..20 {
+                match LocalBeacon::connect(cfg.beacon_url.clone()).await {
+                    Ok(b) => return Ok(Arc::new(b)),
+                    Err(e) => last = Some(e),
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            anyhow::bail!("beacon at {} unreachable: {last:?}", cfg.beacon_url)
+        }
+        other => anyhow::bail!("unknown beacon {other:?}: use \"local\" or \"drand\""),
+    }
+}
+
+/// The log's Ed25519 seed: read from `path`, or generated and written there
+/// (mode 0600) at first start. Never committed: in Kubernetes it is a Secret.
+pub fn load_or_create_seed(path: &Path) -> anyhow::Result<[u8; 32]> {
+    use std::io::Write;
+    let parse = |text: &str| -> anyhow::Result<[u8; 32]> {
+        let bytes = hex::decode(text.trim())?;
+        bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", path.display()))
+    };
+    for _ in 0..50 {
+        match std::fs::read_to_string(path) {
+            Ok(text) if !text.trim().is_empty() => return parse(&text),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                match opts.open(path) {
+                    Ok(mut f) => {
+                        f.write_all(hex::encode(seed).as_bytes())?;
+                        f.sync_all()?;
+                        tracing::info!(path = %path.display(), "log signing key generated");
+                        return Ok(seed);
+                    }
+                    // Another replica is creating it: read theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    anyhow::bail!("{} stays empty", path.display())
 }

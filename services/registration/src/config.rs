@@ -17,6 +17,61 @@ pub struct Config {
     pub agencies: AgenciesConfig,
     pub workflow: WorkflowConfig,
     pub worker: WorkerConfig,
+    pub draw: DrawConfig,
+}
+
+/// The plate draw: beacon, log, pools.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrawConfig {
+    /// `local` (the beacon service at `beacon_url`) or `drand` (quicknet relay at `beacon_url`).
+    pub beacon: String,
+    pub beacon_url: String,
+    /// A draw commits to the round this many rounds after the latest published one (≥ 2, so
+    /// that the commit lands well before the round).
+    pub rounds_ahead: u64,
+    /// Origin line of the log's checkpoints.
+    pub log_origin: String,
+    /// Name of the log's checkpoint key.
+    pub log_key_name: String,
+    /// Ed25519 seed of the checkpoint key; generated at first start. In Kubernetes, a Secret.
+    pub log_key_file: String,
+    /// How often the resolver looks for commits whose round is out.
+    pub resolver_poll_ms: u64,
+    /// Most commits appended in one transaction.
+    pub commit_batch: usize,
+    /// How long DrawPlate waits for its result before answering UNAVAILABLE (call again).
+    pub draw_timeout_ms: u64,
+    /// Which locality code an office draws from (merged provinces); default: the application's.
+    pub office_localities: std::collections::BTreeMap<String, String>,
+    /// Series in the order they open, per class.
+    pub car_series: Vec<String>,
+    pub motorbike_series: Vec<String>,
+    /// Numbers withheld for auction when a series opens (the minister's list).
+    pub auction_numbers: Vec<u32>,
+}
+
+impl Default for DrawConfig {
+    fn default() -> Self {
+        DrawConfig {
+            beacon: "local".into(),
+            beacon_url: "http://127.0.0.1:50070".into(),
+            rounds_ahead: 2,
+            log_origin: "vn.gov.vrs/plate-draw-log".into(),
+            log_key_name: "vrs-plate-log".into(),
+            log_key_file: "var/log-signing.key".into(),
+            resolver_poll_ms: 100,
+            commit_batch: 2_000,
+            draw_timeout_ms: 30_000,
+            office_localities: Default::default(),
+            car_series: vrs_draw::pool::CAR_SERIES.iter().map(|s| s.to_string()).collect(),
+            motorbike_series: ["AA", "AB", "AC", "AD", "AE", "AF", "AG", "AH", "AK", "AL"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            auction_numbers: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -20,6 +20,9 @@ pub enum Error {
     AlreadyExists { field: &'static str, message: String },
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
+    /// The request is valid but the application is not in a state for it.
+    #[error("{0}")]
+    Precondition(String),
     /// A concurrent change won; the caller may reload and retry.
     #[error("{0}")]
     Conflict(String),
@@ -81,6 +84,7 @@ impl From<Error> for Status {
                 details.add_precondition_failure_violation("STATE", t.from.as_str(), t.to_string());
                 Status::with_error_details(Code::FailedPrecondition, t.to_string(), details)
             }
+            Error::Precondition(msg) => Status::failed_precondition(msg),
             Error::Conflict(msg) => Status::aborted(msg),
             Error::Unavailable(msg) => Status::unavailable(msg),
             Error::Internal(err) => {

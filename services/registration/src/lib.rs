@@ -23,6 +23,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod lookups;
+pub mod plates;
 pub mod service;
 pub mod store;
 

@@ -23,6 +23,7 @@ use crate::domain::ids::OfficeCode;
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::{Error, Result};
 use crate::lookups::{Agencies, Unreachable, backoff};
+use crate::plates::Plates;
 use crate::store::entities::application;
 use crate::store::{Changes, Cursor, HistoryEntry, NewEvidence, Record, Store, StoreError};
 
@@ -37,6 +38,7 @@ const MAX_PAGE: u32 = 500;
 pub struct Registry {
     store: Store,
     agencies: Agencies,
+    plates: Arc<Plates>,
     ordering: Ordering,
     worker: WorkerConfig,
 }
@@ -56,13 +58,18 @@ pub struct Action {
 }
 
 impl Registry {
-    pub fn new(store: Store, agencies: Agencies, cfg: &Config) -> Registry {
+    pub fn new(store: Store, agencies: Agencies, plates: Arc<Plates>, cfg: &Config) -> Registry {
         Registry {
             store,
             agencies,
+            plates,
             ordering: cfg.workflow.ordering,
             worker: cfg.worker.clone(),
         }
+    }
+
+    pub fn plates(&self) -> &Arc<Plates> {
+        &self.plates
     }
 
     pub fn store(&self) -> &Store {
@@ -98,6 +105,7 @@ impl Registry {
             version: 1,
             created_at_ms: now,
             updated_at_ms: now,
+            plate: None,
         };
         match self.store.insert(model, ACTOR_CITIZEN).await {
             Ok(()) => {}
@@ -286,6 +294,11 @@ impl Registry {
     /// A clerk's or citizen's action, checked against the workflow.
     pub async fn act(&self, id: &str, action: Action) -> Result<Record> {
         let rec = self.get(id).await?;
+        if action.event == Event::Withdrawn && self.plates.draw_pending(id).await? {
+            return Err(Error::Precondition(
+                "a plate draw is in progress for this application; it cannot be withdrawn until it is resolved".into(),
+            ));
+        }
         let state = parse_state(&rec.app.state)?;
         let to = workflow::next(self.ordering, state, action.event)?;
         let entry = HistoryEntry {

@@ -1,6 +1,6 @@
 //! `vrs-stack`: the whole system in one process on embedded defaults — the
-//! identity, tax, customs and Vietnam Register stand-ins on their default
-//! ports and the registration service on 127.0.0.1:50051 with SQLite under
+//! identity, tax, customs and Vietnam Register stand-ins and the local
+//! randomness beacon on their default ports, and the registration service on 127.0.0.1:50051 with SQLite under
 //! `var/`. Nothing else needs to be installed or running.
 //!
 //! Each part reads its usual configuration (`VRS_IDENTITY__*`,
@@ -28,6 +28,9 @@ async fn main() -> anyhow::Result<()> {
     tasks.spawn(server.serve(shutdown.clone()));
     let (server, _) = register::build(&vrs_kit::config::load("register", None)?, world.clone()).await?;
     tasks.spawn(server.serve(shutdown.clone()));
+
+    let beacon_server = beacon::build(&vrs_kit::config::load("beacon", None)?).await?;
+    tasks.spawn(beacon_server.serve(shutdown.clone()));
 
     let cfg = registration::config::Config::load(config_file.as_deref())?;
     let app = registration::app::Application::build(&cfg).await?;

@@ -10,6 +10,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_applications;
+mod m20261126_000002_draws;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -17,6 +18,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_applications::Migration)]
+        vec![
+            Box::new(m20261126_000001_applications::Migration),
+            Box::new(m20261126_000002_draws::Migration),
+        ]
     }
 }

@@ -10,7 +10,7 @@ pub mod entities;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
@@ -343,4 +343,62 @@ fn sqlite_file(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or("");
     (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// Moves an application to `to` inside the caller's transaction if it is in one
+/// of `from`, with its history row; sets its plate when given. Returns whether it moved.
+#[allow(clippy::too_many_arguments)]
+pub async fn transition_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    from: &[State],
+    to: State,
+    actor: &str,
+    reason_code: &str,
+    note: &str,
+    plate: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, DbErr> {
+    use application::Column as C;
+    let current: Option<String> = application::Entity::find_by_id(id.to_owned())
+        .select_only()
+        .column(C::State)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let Some(from_state) = current.as_deref().and_then(State::parse).filter(|s| from.contains(s)) else {
+        return Ok(false);
+    };
+    let mut upd = application::Entity::update_many()
+        .col_expr(C::State, Expr::value(to.as_str()))
+        .col_expr(C::Version, Expr::col(C::Version).add(1))
+        .col_expr(C::UpdatedAtMs, Expr::value(now_ms));
+    if let Some(p) = plate {
+        upd = upd.col_expr(C::Plate, Expr::value(p));
+    }
+    let res = upd
+        .filter(C::Id.eq(id))
+        .filter(C::State.eq(from_state.as_str()))
+        .exec(conn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(false);
+    }
+    let last: Option<i32> = history::Entity::find()
+        .select_only()
+        .column_as(history::Column::Seq.max(), "m")
+        .filter(history::Column::ApplicationId.eq(id))
+        .into_tuple()
+        .one(conn)
+        .await?
+        .flatten();
+    let entry = HistoryEntry {
+        from: Some(from_state),
+        to,
+        actor: actor.to_owned(),
+        reason_code: reason_code.to_owned(),
+        note: note.to_owned(),
+    };
+    append_history(conn, id, last.unwrap_or(0) + 1, &entry, now_ms).await?;
+    Ok(true)
 }

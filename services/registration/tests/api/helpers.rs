@@ -191,15 +191,20 @@ pub struct TestApp {
     pub customs: Agency,
     pub register: Agency,
     shutdown: CancellationToken,
+    beacon_stop: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
-    _dir: Option<tempfile::TempDir>,
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        self.beacon_stop.cancel();
     }
 }
+
+/// Beacon rounds in tests: fast, so draws resolve within a second.
+pub const BEACON_PERIOD_MS: u64 = 200;
 
 /// Starts everything with fast retry timings; `tweak` adjusts the configuration.
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -216,6 +221,16 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     let register = Agency::start(Kind::Register, any, world.clone()).await;
 
     let (url, dir) = database_url(&backend).await;
+    let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+    let beacon_cfg = beacon::Config {
+        listen: any,
+        key_file: dir.path().join("beacon.key"),
+        period_ms: BEACON_PERIOD_MS,
+    };
+    let beacon_server = beacon::build(&beacon_cfg).await.expect("beacon starts");
+    let beacon_addr = beacon_server.local_addr();
+    let beacon_stop = CancellationToken::new();
+    tokio::spawn(beacon_server.serve(beacon_stop.clone()));
     let mut cfg = Config::default();
     cfg.server.listen = any;
     cfg.database.url = url;
@@ -233,6 +248,10 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     cfg.worker.lease_ms = 3_000;
     cfg.worker.retry_base_ms = 100;
     cfg.worker.retry_max_ms = 400;
+    cfg.draw.beacon_url = format!("http://{beacon_addr}");
+    cfg.draw.log_key_file = dir.path().join("log.key").display().to_string();
+    cfg.draw.resolver_poll_ms = 20;
+    cfg.draw.draw_timeout_ms = 20_000;
     tweak(&mut cfg);
 
     let app = Application::build(&cfg).await.expect("registration builds");
@@ -253,6 +272,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         customs,
         register,
         shutdown,
+        beacon_stop,
         task: Some(task),
         _dir: dir,
     }

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod draw;
 mod lifecycle;
 mod outage;
 mod queue;

@@ -116,6 +116,7 @@ async fn an_application_orphaned_by_a_crash_is_resumed(backend: Backend) {
         version: 1,
         created_at_ms: now - 60_000,
         updated_at_ms: now - 60_000,
+        plate: None,
     };
     let id = orphan.id.clone();
     app.registry.store().insert(orphan, "citizen").await.expect("insert");

@@ -1,0 +1,975 @@
+//! Plates: pools, the commit-then-beacon draw, the transparency log and receipts
+//! (contracts/draw/SPEC.md; the protocol itself is the `vrs-draw` crate).
+//!
+//! A `DrawPlate` call flows through:
+//!
+//! 1. precedence: a retained identity plate of the owner is reissued at once
+//!    (a `plate-assign` entry), no draw;
+//! 2. the **committer** task, which batches concurrent requests and appends
+//!    their `draw-commit` entries in one transaction, each naming a beacon round
+//!    `rounds_ahead` rounds in the future;
+//! 3. the **resolver** task of any replica, which, once the round is out, locks
+//!    the pool, resolves all of that pool's commits for that round in log order
+//!    in one transaction (results, plates, application states), then signs a
+//!    checkpoint;
+//! 4. the receipt, built from the log.
+//!
+//! Appends are serialised by the `log_head` row; pools by their row lock
+//! (PostgreSQL) or SQLite's single writer. Each replica mirrors the log in a
+//! [`Ledger`] that it brings up to date from the database before it uses it.
+
+pub mod log;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use beacon::client::{BeaconRound, BeaconSource};
+use prost::Message;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use vrs_draw::audit::{Ledger, apply_effect};
+use vrs_draw::entry::{DrawCommit, Entry, PlateAssign, PlateRevoke, PoolChange, PoolOpen};
+use vrs_draw::note::{Checkpoint, NoteSigner};
+use vrs_draw::pool::{PoolId, PoolState, special_patterns};
+use vrs_draw::receipt::{BeaconEvidence, RULES_VERSION, Receipt, ReceiptParts, Trust, TrustedBeacon, resolve};
+use vrs_draw::sampler::application_commitment;
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::config::DrawConfig;
+use crate::domain::workflow::{self, Event, Ordering, State};
+use crate::error::Error;
+use crate::store::entities::{application, checkpoint, draw, log_entry, plate, pool};
+use crate::store::transition_in;
+
+/// Legal basis written into pool entries.
+const LEGAL_BASIS: &str = "Circular 79/2024/TT-BCA; Decree 156/2024/ND-CP";
+/// Identity plates are retained for their owner for five years (DESIGN §3.4).
+const RETENTION_MS: i64 = 5 * 365 * 24 * 3600 * 1000 + 24 * 3600 * 1000;
+
+/// How a plate was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Draw,
+    Retained,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Draw => "draw",
+            Method::Retained => "retained",
+        }
+    }
+}
+
+/// What DrawPlate returns.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub plate: String,
+    pub method: Method,
+    /// Receipt JSON for drawn plates.
+    pub receipt: Option<String>,
+}
+
+struct CommitRequest {
+    application_id: String,
+    pool_id: String,
+    owner_key: String,
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+pub struct Plates {
+    db: DatabaseConnection,
+    cfg: DrawConfig,
+    ordering: Ordering,
+    beacon: Arc<dyn BeaconSource>,
+    signer: NoteSigner,
+    /// This replica's copy of the log, brought up to date before use.
+    mirror: Mutex<Ledger>,
+    commits: mpsc::Sender<CommitRequest>,
+    commit_rx: std::sync::Mutex<Option<mpsc::Receiver<CommitRequest>>>,
+    /// Woken after each resolver pass, so that waiting DrawPlate calls look again.
+    resolved: Notify,
+}
+
+/// The keyed lookup hash of an owner (personal ID or tax code): finds retained
+/// plates without keeping the identifier next to them.
+pub fn owner_key(owner_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"vrs-owner-key-v1\0");
+    h.update(owner_id.as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn random32() -> Result<[u8; 32], Error> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| Error::Internal(anyhow::anyhow!("no randomness: {e}")))?;
+    Ok(b)
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(anyhow::anyhow!("{e}"))
+}
+
+impl Plates {
+    pub fn new(
+        db: DatabaseConnection,
+        cfg: DrawConfig,
+        ordering: Ordering,
+        beacon: Arc<dyn BeaconSource>,
+        signer: NoteSigner,
+    ) -> Plates {
+        let (tx, rx) = mpsc::channel(cfg.commit_batch.max(1) * 4);
+        Plates {
+            db,
+            cfg,
+            ordering,
+            beacon,
+            signer,
+            mirror: Mutex::new(Ledger::new()),
+            commits: tx,
+            commit_rx: std::sync::Mutex::new(Some(rx)),
+            resolved: Notify::new(),
+        }
+    }
+
+    /// Brings the mirror up to date with the log as `conn` sees it.
+    async fn sync<C: ConnectionTrait>(&self, conn: &C) -> Result<tokio::sync::MutexGuard<'_, Ledger>, DbErr> {
+        let mut ledger = self.mirror.lock().await;
+        loop {
+            let from = ledger.size() as i64;
+            let rows = log_entry::Entity::find()
+                .filter(log_entry::Column::Seq.gte(from))
+                .order_by_asc(log_entry::Column::Seq)
+                .limit(10_000)
+                .all(conn)
+                .await?;
+            let n = rows.len();
+            for r in rows {
+                if r.seq as u64 != ledger.size() {
+                    return Ok(ledger);
+                }
+                for f in ledger.append(&r.entry) {
+                    tracing::error!(finding = %f, "the log breaks a rule");
+                }
+            }
+            if n < 10_000 {
+                return Ok(ledger);
+            }
+        }
+    }
+
+    /// What verifiers pin.
+    pub fn trust(&self) -> Trust {
+        let p = self.beacon.params();
+        Trust {
+            log_origin: self.cfg.log_origin.clone(),
+            log_key: self.signer.verifier_key(),
+            beacons: vec![TrustedBeacon {
+                beacon_id: p.beacon_id.clone(),
+                public_key: hex::encode(&p.public_key),
+                genesis_unix_ms: p.genesis_unix_ms,
+                period_ms: p.period_ms,
+            }],
+        }
+    }
+
+    // ----- pools -------------------------------------------------------------
+
+    /// The open pool of a family (`<locality>-<class>-<colour>`), opening the
+    /// next series when there is none or the current one is used up.
+    async fn current_pool(&self, family: &str, series: &[String]) -> Result<String, Error> {
+        loop {
+            let open = pool::Entity::find()
+                .filter(pool::Column::Family.eq(family))
+                .filter(pool::Column::Status.eq("open"))
+                .order_by_asc(pool::Column::SeriesRank)
+                .one(&self.db)
+                .await?;
+            if let Some(p) = open {
+                if self.has_room(&p.pool_id).await? {
+                    return Ok(p.pool_id);
+                }
+                pool::Entity::update_many()
+                    .col_expr(pool::Column::Status, Expr::value("exhausted"))
+                    .filter(pool::Column::PoolId.eq(p.pool_id.as_str()))
+                    .exec(&self.db)
+                    .await?;
+                tracing::info!(pool = %p.pool_id, "series used up; rolling over");
+                continue;
+            }
+            let last = pool::Entity::find()
+                .filter(pool::Column::Family.eq(family))
+                .order_by_desc(pool::Column::SeriesRank)
+                .one(&self.db)
+                .await?;
+            let rank = last.map_or(0, |p| p.series_rank + 1);
+            let Some(s) = series.get(rank as usize) else {
+                return Err(Error::Unavailable(format!(
+                    "every configured series of {family} is used up"
+                )));
+            };
+            let pool_id = format!("{family}-{s}");
+            if PoolId::parse(&pool_id).is_none() {
+                return Err(internal(format!(
+                    "configured series {s:?} makes an invalid pool id {pool_id}"
+                )));
+            }
+            match self.open_pool(family, rank, &pool_id).await {
+                Ok(()) => return Ok(pool_id),
+                // Another replica opened it first: use theirs.
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Whether a pool can take one more commit: available numbers beyond its pending commits.
+    async fn has_room(&self, pool_id: &str) -> Result<bool, Error> {
+        let available = {
+            let ledger = self.sync(&self.db).await?;
+            ledger.pool(pool_id).map_or(0, PoolState::available_count)
+        };
+        if available > 50_000 {
+            return Ok(true);
+        }
+        let pending = draw::Entity::find()
+            .filter(draw::Column::PoolId.eq(pool_id))
+            .filter(draw::Column::ResultSeq.is_null())
+            .count(&self.db)
+            .await?;
+        Ok(u64::from(available) > pending)
+    }
+
+    async fn open_pool(&self, family: &str, rank: i32, pool_id: &str) -> Result<(), DbErr> {
+        let now = crate::now_ms();
+        let txn = self.db.begin().await?;
+        pool::ActiveModel {
+            pool_id: Set(pool_id.to_owned()),
+            family: Set(family.to_owned()),
+            series_rank: Set(rank),
+            status: Set("open".into()),
+            opened_seq: Set(0),
+            at_ms: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let mut withheld: Vec<u32> = special_patterns();
+        withheld.extend(
+            self.cfg
+                .auction_numbers
+                .iter()
+                .copied()
+                .filter(|n| (1..=99_999).contains(n)),
+        );
+        withheld.sort_unstable();
+        withheld.dedup();
+        let (specials, auction): (Vec<u32>, Vec<u32>) =
+            withheld.into_iter().partition(|n| special_patterns().contains(n));
+        let mut entries = vec![
+            Entry::PoolOpen(PoolOpen {
+                pool_id: pool_id.to_owned(),
+                rules_version: RULES_VERSION.into(),
+                legal_basis: LEGAL_BASIS.into(),
+                at_ms: now as u64,
+            }),
+            Entry::PoolWithhold(PoolChange {
+                pool_id: pool_id.to_owned(),
+                reason: "SPECIAL_PATTERN".into(),
+                legal_basis: "Decree 156/2024/ND-CP (re-listed after failed auctions)".into(),
+                numbers: specials,
+                at_ms: now as u64,
+            }),
+        ];
+        if !auction.is_empty() {
+            entries.push(Entry::PoolWithhold(PoolChange {
+                pool_id: pool_id.to_owned(),
+                reason: "AUCTION_LIST".into(),
+                legal_basis: "Decree 156/2024/ND-CP".into(),
+                numbers: auction,
+                at_ms: now as u64,
+            }));
+        }
+        let first = log::append(&txn, &entries, now).await?;
+        pool::Entity::update_many()
+            .col_expr(pool::Column::OpenedSeq, Expr::value(first as i64))
+            .filter(pool::Column::PoolId.eq(pool_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        tracing::info!(pool = pool_id, "pool opened");
+        Ok(())
+    }
+
+    // ----- DrawPlate ---------------------------------------------------------
+
+    /// Gets an application its plate (see the module docs). Idempotent.
+    pub async fn draw_plate(&self, app: &application::Model) -> Result<Outcome, Error> {
+        if draw::Entity::find_by_id(app.id.as_str()).one(&self.db).await?.is_none() {
+            let state = State::parse(&app.state).ok_or_else(|| internal("unknown stored state"))?;
+            workflow::next(self.ordering, state, Event::PlateAssigned)?;
+            let req = pb::SubmitApplicationRequest::decode(app.declaration.as_slice()).map_err(internal)?;
+            let (owner_id, class) = owner_and_class(&req)?;
+            let key = owner_key(&owner_id);
+            let locality = self
+                .cfg
+                .office_localities
+                .get(&app.office_code)
+                .cloned()
+                .unwrap_or(app.locality_code.clone());
+            let family = format!("{locality}-{class}-white");
+            if let Some(retained) = self.retained_plate(&key, &family).await? {
+                return self.reissue(app, state, retained).await;
+            }
+            let series = if class == "car" {
+                &self.cfg.car_series
+            } else {
+                &self.cfg.motorbike_series
+            };
+            let pool_id = self.current_pool(&family, series).await?;
+            let (tx, rx) = oneshot::channel();
+            let request = CommitRequest {
+                application_id: app.id.clone(),
+                pool_id,
+                owner_key: key,
+                reply: tx,
+            };
+            self.commits
+                .send(request)
+                .await
+                .map_err(|_| Error::Unavailable("shutting down".into()))?;
+            rx.await
+                .map_err(|_| Error::Unavailable("shutting down".into()))?
+                .map_err(|e| Error::Unavailable(format!("draw not committed: {e}")))?;
+        }
+        self.await_outcome(&app.id).await
+    }
+
+    /// Waits until the application's draw is resolved and under a checkpoint.
+    async fn await_outcome(&self, application_id: &str) -> Result<Outcome, Error> {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.cfg.draw_timeout_ms);
+        loop {
+            let notified = self.resolved.notified();
+            let d = draw::Entity::find_by_id(application_id)
+                .one(&self.db)
+                .await?
+                .ok_or_else(|| internal("draw row vanished"))?;
+            if let (Some(_), Some(plate)) = (d.result_seq, d.plate.clone()) {
+                let method = if d.method == "retained" {
+                    Method::Retained
+                } else {
+                    Method::Draw
+                };
+                let receipt = match method {
+                    Method::Draw => Some(self.receipt_json(application_id).await?),
+                    Method::Retained => None,
+                };
+                return Ok(Outcome { plate, method, receipt });
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "draw committed for beacon round {}; its result is not out yet: call DrawPlate again",
+                    d.round
+                )));
+            }
+            let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(200)), notified).await;
+        }
+    }
+
+    async fn retained_plate(&self, key: &str, family: &str) -> Result<Option<plate::Model>, Error> {
+        let now = crate::now_ms();
+        let rows = plate::Entity::find()
+            .filter(plate::Column::OwnerKey.eq(key))
+            .filter(plate::Column::Status.eq("retained"))
+            .filter(plate::Column::RetainedUntilMs.gt(now))
+            .order_by_asc(plate::Column::UpdatedAtMs)
+            .all(&self.db)
+            .await?;
+        // The same class of vehicle; the locality may differ (a move does not change the plate).
+        let class = family.split('-').nth(1).unwrap_or("");
+        Ok(rows.into_iter().find(|p| p.pool_id.split('-').nth(1) == Some(class)))
+    }
+
+    /// Reissues a retained identity plate to the owner's new application.
+    async fn reissue(&self, app: &application::Model, state: State, p: plate::Model) -> Result<Outcome, Error> {
+        let now = crate::now_ms();
+        let salt = random32()?;
+        let txn = self.db.begin().await?;
+        lock_pool(&txn, &p.pool_id).await?;
+        let entry = Entry::PlateAssign(PlateAssign {
+            pool_id: p.pool_id.clone(),
+            number: p.number as u32,
+            plate: p.plate.clone(),
+            reason: "RETAINED_REISSUE".into(),
+            legal_basis: "Circular 79/2024/TT-BCA (identity plates)".into(),
+            application_commitment: application_commitment(&salt, &app.id),
+            at_ms: now as u64,
+        });
+        let seq = log::append(&txn, &[entry], now).await? as i64;
+        let changed = plate::Entity::update_many()
+            .col_expr(plate::Column::Status, Expr::value("issued"))
+            .col_expr(plate::Column::ApplicationId, Expr::value(app.id.as_str()))
+            .col_expr(plate::Column::RetainedUntilMs, Expr::value(Option::<i64>::None))
+            .col_expr(plate::Column::UpdatedAtMs, Expr::value(now))
+            .filter(plate::Column::PoolId.eq(p.pool_id.as_str()))
+            .filter(plate::Column::Number.eq(p.number))
+            .filter(plate::Column::Status.eq("retained"))
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected != 1 {
+            return Err(Error::Conflict(
+                "the retained plate was reissued meanwhile; call again".into(),
+            ));
+        }
+        draw::ActiveModel {
+            application_id: Set(app.id.clone()),
+            pool_id: Set(p.pool_id.clone()),
+            method: Set(Method::Retained.as_str().into()),
+            owner_key: Set(p.owner_key.clone()),
+            salt: Set(salt.to_vec()),
+            beacon_id: Set(String::new()),
+            round: Set(0),
+            commit_seq: Set(seq),
+            result_seq: Set(Some(seq)),
+            number: Set(Some(p.number)),
+            plate: Set(Some(p.plate.clone())),
+            at_ms: Set(now),
+            resolved_at_ms: Set(Some(now)),
+        }
+        .insert(&txn)
+        .await?;
+        let to = workflow::next(self.ordering, state, Event::PlateAssigned)?;
+        transition_in(
+            &txn,
+            &app.id,
+            &[state],
+            to,
+            "system",
+            "RETAINED_PLATE_REISSUED",
+            &p.plate,
+            Some(&p.plate),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.checkpoint().await?;
+        tracing::info!(application_id = %app.id, "retained identity plate reissued");
+        Ok(Outcome {
+            plate: p.plate,
+            method: Method::Retained,
+            receipt: None,
+        })
+    }
+
+    /// Revokes an application's plate into its owner's five-year retention
+    /// (ownership transfer, scrapping): logged, withheld from draws, reissued to
+    /// the owner's next registration of the same class.
+    pub async fn revoke(&self, application_id: &str, reason: &str) -> Result<String, Error> {
+        let now = crate::now_ms();
+        let txn = self.db.begin().await?;
+        let p = plate::Entity::find()
+            .filter(plate::Column::ApplicationId.eq(application_id))
+            .filter(plate::Column::Status.eq("issued"))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("issued plate of application {application_id}")))?;
+        lock_pool(&txn, &p.pool_id).await?;
+        let salt = random32()?;
+        let until = now + RETENTION_MS;
+        let entry = Entry::PlateRevoke(PlateRevoke {
+            pool_id: p.pool_id.clone(),
+            number: p.number as u32,
+            plate: p.plate.clone(),
+            reason: reason.to_owned(),
+            legal_basis: "Circular 79/2024/TT-BCA (identity plates: five-year retention)".into(),
+            owner_commitment: application_commitment(&salt, &p.owner_key),
+            retained_until_ms: until as u64,
+            at_ms: now as u64,
+        });
+        log::append(&txn, &[entry], now).await?;
+        plate::Entity::update_many()
+            .col_expr(plate::Column::Status, Expr::value("retained"))
+            .col_expr(plate::Column::RetainedUntilMs, Expr::value(until))
+            .col_expr(plate::Column::OwnerSalt, Expr::value(salt.to_vec()))
+            .col_expr(plate::Column::UpdatedAtMs, Expr::value(now))
+            .filter(plate::Column::PoolId.eq(p.pool_id.as_str()))
+            .filter(plate::Column::Number.eq(p.number))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        self.checkpoint().await?;
+        Ok(p.plate)
+    }
+
+    /// Returns plates whose retention has run out to their pools.
+    pub async fn expire_retentions(&self) -> Result<usize, Error> {
+        let now = crate::now_ms();
+        let expired = plate::Entity::find()
+            .filter(plate::Column::Status.eq("retained"))
+            .filter(plate::Column::RetainedUntilMs.lte(now))
+            .limit(1_000)
+            .all(&self.db)
+            .await?;
+        let n = expired.len();
+        for p in expired {
+            let txn = self.db.begin().await?;
+            lock_pool(&txn, &p.pool_id).await?;
+            let gone = plate::Entity::delete_many()
+                .filter(plate::Column::PoolId.eq(p.pool_id.as_str()))
+                .filter(plate::Column::Number.eq(p.number))
+                .filter(plate::Column::Status.eq("retained"))
+                .exec(&txn)
+                .await?;
+            if gone.rows_affected == 1 {
+                let entry = Entry::PoolRelease(PoolChange {
+                    pool_id: p.pool_id.clone(),
+                    reason: "RETENTION_EXPIRED".into(),
+                    legal_basis: "Circular 79/2024/TT-BCA (five years after revocation)".into(),
+                    numbers: vec![p.number as u32],
+                    at_ms: now as u64,
+                });
+                log::append(&txn, &[entry], now).await?;
+            }
+            txn.commit().await?;
+        }
+        Ok(n)
+    }
+
+    // ----- committer -----------------------------------------------------------
+
+    /// Batches DrawPlate requests into commit transactions until `shutdown`.
+    pub async fn run_committer(self: Arc<Self>, shutdown: CancellationToken) {
+        let Some(mut rx) = self.commit_rx.lock().ok().and_then(|mut g| g.take()) else {
+            tracing::error!("committer started twice");
+            return;
+        };
+        loop {
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = rx.recv() => match r { Some(r) => r, None => break },
+            };
+            let mut batch = vec![first];
+            while batch.len() < self.cfg.commit_batch.max(1) {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            let mut outcome = self.commit_batch(&batch).await;
+            if outcome.is_err() {
+                // A concurrent commit of the same application on another replica: retry once; the
+                // second pass sees it and skips it.
+                outcome = self.commit_batch(&batch).await;
+            }
+            let reply = outcome.map_err(|e| {
+                tracing::error!(error = ?e, size = batch.len(), "commit batch failed");
+                "the commit could not be stored".to_string()
+            });
+            for r in batch {
+                let _ = r.reply.send(reply.clone());
+            }
+        }
+        tracing::info!("committer stopped");
+    }
+
+    async fn commit_batch(&self, batch: &[CommitRequest]) -> Result<(), DbErr> {
+        let ids: Vec<&str> = batch.iter().map(|r| r.application_id.as_str()).collect();
+        let txn = self.db.begin().await?;
+        let existing: Vec<String> = draw::Entity::find()
+            .select_only()
+            .column(draw::Column::ApplicationId)
+            .filter(draw::Column::ApplicationId.is_in(ids))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let mut seen: std::collections::HashSet<String> = existing.into_iter().collect();
+        let now = crate::now_ms();
+        let params = self.beacon.params();
+        // A round well after now: the commit is public before the randomness exists.
+        let round = params.round_at(now) + self.cfg.rounds_ahead.max(2);
+        let mut rows = Vec::new();
+        let mut entries = Vec::new();
+        for r in batch {
+            if !seen.insert(r.application_id.clone()) {
+                continue;
+            }
+            let salt = random32().map_err(|e| DbErr::Custom(e.to_string()))?;
+            entries.push(Entry::DrawCommit(DrawCommit {
+                pool_id: r.pool_id.clone(),
+                rules_version: RULES_VERSION.into(),
+                application_commitment: application_commitment(&salt, &r.application_id),
+                beacon_id: params.beacon_id.clone(),
+                round,
+                at_ms: now as u64,
+            }));
+            rows.push((r, salt));
+        }
+        if entries.is_empty() {
+            return txn.commit().await;
+        }
+        let first = log::append(&txn, &entries, now).await?;
+        let models = rows.iter().enumerate().map(|(i, (r, salt))| draw::ActiveModel {
+            application_id: Set(r.application_id.clone()),
+            pool_id: Set(r.pool_id.clone()),
+            method: Set(Method::Draw.as_str().into()),
+            owner_key: Set(r.owner_key.clone()),
+            salt: Set(salt.to_vec()),
+            beacon_id: Set(params.beacon_id.clone()),
+            round: Set(round as i64),
+            commit_seq: Set((first + i as u64) as i64),
+            result_seq: Set(None),
+            number: Set(None),
+            plate: Set(None),
+            at_ms: Set(now),
+            resolved_at_ms: Set(None),
+        });
+        for chunk in models.collect::<Vec<_>>().chunks(500) {
+            draw::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        tracing::debug!(count = entries.len(), round, "draws committed");
+        Ok(())
+    }
+
+    // ----- resolver ------------------------------------------------------------
+
+    /// Resolves due draws until `shutdown`.
+    pub async fn run_resolver(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.resolver_poll_ms.max(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut passes: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = self.resolve_due().await {
+                tracing::error!(error = ?e, "resolver pass failed");
+            }
+            passes += 1;
+            if passes.is_multiple_of(600)
+                && let Err(e) = self.expire_retentions().await
+            {
+                tracing::error!(error = ?e, "retention expiry failed");
+            }
+        }
+        tracing::info!("resolver stopped");
+    }
+
+    /// One resolver pass: every (pool, round) whose round is out.
+    pub async fn resolve_due(&self) -> Result<usize, Error> {
+        let latest = self.beacon.params().round_at(crate::now_ms());
+        let due: Vec<(String, i64)> = draw::Entity::find()
+            .select_only()
+            .column(draw::Column::PoolId)
+            .column(draw::Column::Round)
+            .distinct()
+            .filter(draw::Column::ResultSeq.is_null())
+            .filter(draw::Column::Round.lte(latest as i64))
+            .order_by_asc(draw::Column::Round)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut resolved = 0;
+        for (pool_id, round) in due {
+            let round = round as u64;
+            let value = match self.beacon.round(round).await {
+                Ok(Some(v)) => v,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(round, error = %e, "beacon round not available");
+                    continue;
+                }
+            };
+            resolved += self.resolve_batch(&pool_id, &value).await?;
+        }
+        if resolved > 0 {
+            self.checkpoint().await?;
+            self.resolved.notify_waiters();
+        }
+        Ok(resolved)
+    }
+
+    /// Resolves one pool's commits for one round, in log order, in one transaction.
+    async fn resolve_batch(&self, pool_id: &str, value: &BeaconRound) -> Result<usize, Error> {
+        let now = crate::now_ms();
+        let txn = self.db.begin().await?;
+        lock_pool(&txn, pool_id).await?;
+        let pending = draw::Entity::find()
+            .filter(draw::Column::PoolId.eq(pool_id))
+            .filter(draw::Column::Round.eq(value.round as i64))
+            .filter(draw::Column::ResultSeq.is_null())
+            .order_by_asc(draw::Column::CommitSeq)
+            .all(&txn)
+            .await?;
+        if pending.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
+        let commits: std::collections::HashMap<i64, Vec<u8>> = log_entry::Entity::find()
+            .filter(log_entry::Column::Seq.is_in(pending.iter().map(|d| d.commit_seq)))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|e| (e.seq, e.entry))
+            .collect();
+        let mut pool = {
+            let ledger = self.sync(&txn).await?;
+            ledger
+                .pool(pool_id)
+                .cloned()
+                .ok_or_else(|| internal(format!("pool {pool_id} is not in the log")))?
+        };
+        let mut results = Vec::with_capacity(pending.len());
+        for d in &pending {
+            let bytes = commits
+                .get(&d.commit_seq)
+                .ok_or_else(|| internal("commit entry missing"))?;
+            let Ok(Entry::DrawCommit(c)) = Entry::decode(bytes) else {
+                return Err(internal(format!("entry {} is not a draw-commit", d.commit_seq)));
+            };
+            let r = resolve(
+                d.commit_seq as u64,
+                bytes,
+                &c,
+                &value.signature,
+                value.randomness,
+                &mut pool,
+                now as u64,
+            )
+            .map_err(internal)?;
+            results.push(r);
+        }
+        let entries: Vec<Entry> = results.iter().cloned().map(Entry::DrawResult).collect();
+        let first = log::append(&txn, &entries, now).await?;
+        let from_states = self.plate_from_states();
+        let to = State::PlateAssigned;
+        let mut plates = Vec::with_capacity(pending.len());
+        for (i, (d, r)) in pending.iter().zip(&results).enumerate() {
+            draw::Entity::update_many()
+                .col_expr(draw::Column::ResultSeq, Expr::value(first as i64 + i as i64))
+                .col_expr(draw::Column::Number, Expr::value(r.number as i32))
+                .col_expr(draw::Column::Plate, Expr::value(r.plate.as_str()))
+                .col_expr(draw::Column::ResolvedAtMs, Expr::value(now))
+                .filter(draw::Column::ApplicationId.eq(d.application_id.as_str()))
+                .exec(&txn)
+                .await?;
+            plates.push(plate::ActiveModel {
+                pool_id: Set(pool_id.to_owned()),
+                number: Set(r.number as i32),
+                plate: Set(r.plate.clone()),
+                application_id: Set(d.application_id.clone()),
+                owner_key: Set(d.owner_key.clone()),
+                owner_salt: Set(None),
+                status: Set("issued".into()),
+                retained_until_ms: Set(None),
+                updated_at_ms: Set(now),
+            });
+            let moved = transition_in(
+                &txn,
+                &d.application_id,
+                &from_states,
+                to,
+                "system",
+                "PLATE_DRAWN",
+                &r.plate,
+                Some(&r.plate),
+                now,
+            )
+            .await?;
+            if !moved {
+                tracing::warn!(application_id = %d.application_id, "application had left the drawable state; plate kept");
+            }
+        }
+        // The database refuses a second holder of any plate.
+        for chunk in plates.chunks(500) {
+            plate::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        tracing::info!(
+            pool = pool_id,
+            round = value.round,
+            draws = results.len(),
+            "draws resolved"
+        );
+        Ok(results.len())
+    }
+
+    /// States from which a plate may be assigned under the configured ordering.
+    fn plate_from_states(&self) -> Vec<State> {
+        State::ALL
+            .into_iter()
+            .filter(|s| workflow::next(self.ordering, *s, Event::PlateAssigned).is_ok())
+            .collect()
+    }
+
+    // ----- log and receipts ---------------------------------------------------
+
+    /// Signs a checkpoint of the log as it is now (once per size).
+    pub async fn checkpoint(&self) -> Result<crate::store::entities::checkpoint::Model, Error> {
+        let (size, root) = {
+            let ledger = self.sync(&self.db).await?;
+            let size = ledger.size();
+            (
+                size,
+                ledger
+                    .tree()
+                    .root(size)
+                    .ok_or_else(|| internal("tree shorter than itself"))?,
+            )
+        };
+        if let Some(cp) = checkpoint::Entity::find_by_id(size as i64).one(&self.db).await? {
+            return Ok(cp);
+        }
+        let note = self.signer.sign(&Checkpoint {
+            origin: self.cfg.log_origin.clone(),
+            size,
+            root,
+        });
+        let model = checkpoint::Model {
+            size: size as i64,
+            root: root.to_vec(),
+            note,
+            at_ms: crate::now_ms(),
+        };
+        match checkpoint::ActiveModel::from(model.clone()).insert(&self.db).await {
+            Ok(_) => Ok(model),
+            // Another replica signed the same size first; both notes are valid, keep theirs.
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                checkpoint::Entity::find_by_id(size as i64)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| internal("checkpoint vanished"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The receipt of a drawn plate, as JSON.
+    pub async fn receipt_json(&self, application_id: &str) -> Result<String, Error> {
+        serde_json::to_string_pretty(&self.receipt(application_id).await?).map_err(internal)
+    }
+
+    pub async fn receipt(&self, application_id: &str) -> Result<Receipt, Error> {
+        let d = draw::Entity::find_by_id(application_id)
+            .one(&self.db)
+            .await?
+            .filter(|d| d.method == "draw")
+            .ok_or_else(|| Error::NotFound(format!("drawn plate of application {application_id}")))?;
+        let result_seq = d
+            .result_seq
+            .ok_or_else(|| Error::Unavailable("the draw is not resolved yet".into()))?;
+        let mut cp = log::latest_checkpoint(&self.db).await?;
+        if cp.as_ref().is_none_or(|c| c.size <= result_seq) {
+            cp = Some(self.checkpoint().await?);
+        }
+        let cp = cp.ok_or_else(|| internal("no checkpoint"))?;
+        let entries = log_entry::Entity::find()
+            .filter(log_entry::Column::PoolId.eq(d.pool_id.as_str()))
+            .filter(log_entry::Column::Seq.lte(result_seq))
+            .order_by_asc(log_entry::Column::Seq)
+            .all(&self.db)
+            .await?;
+        // The pool as it stood just before the result.
+        let mut pool = PoolState::open();
+        let (mut commit, mut result) = (None, None);
+        for e in &entries {
+            if e.seq == d.commit_seq {
+                commit = Some(e.entry.clone());
+            }
+            if e.seq == result_seq {
+                result = Some(e.entry.clone());
+                break;
+            }
+            let entry = Entry::decode(&e.entry).map_err(internal)?;
+            apply_effect(&mut pool, &entry).map_err(internal)?;
+        }
+        let (Some(commit), Some(result_bytes)) = (commit, result) else {
+            return Err(internal("draw entries missing from the log"));
+        };
+        let Ok(Entry::DrawResult(r)) = Entry::decode(&result_bytes) else {
+            return Err(internal("result entry is not a draw-result"));
+        };
+        let salt: [u8; 32] = d.salt.as_slice().try_into().map_err(internal)?;
+        let params = self.beacon.params();
+        let ledger = self.sync(&self.db).await?;
+        let receipt = Receipt::assemble(ReceiptParts {
+            application_id,
+            salt: &salt,
+            checkpoint: &cp.note,
+            checkpoint_size: cp.size as u64,
+            tree: ledger.tree(),
+            commit: (d.commit_seq as u64, &commit),
+            result: (result_seq as u64, &result_bytes),
+            beacon: BeaconEvidence {
+                beacon_id: params.beacon_id.clone(),
+                scheme: params.scheme.clone(),
+                public_key: hex::encode(&params.public_key),
+                genesis_unix_ms: params.genesis_unix_ms,
+                period_ms: params.period_ms,
+                round: r.round,
+                signature: hex::encode(&r.signature),
+                randomness: hex::encode(r.randomness),
+            },
+            pool_bitmap: &pool.bitmap(),
+            plate: &r.plate,
+        })
+        .ok_or_else(|| internal("entries not under the checkpoint"))?;
+        Ok(receipt)
+    }
+
+    /// The log's tree as this replica knows it, brought up to date.
+    pub async fn tree_size_and<T>(&self, f: impl FnOnce(&vrs_draw::merkle::Tree) -> T) -> Result<T, Error> {
+        let ledger = self.sync(&self.db).await?;
+        Ok(f(ledger.tree()))
+    }
+
+    /// Whether the application has a committed draw without its result.
+    pub async fn draw_pending(&self, application_id: &str) -> Result<bool, Error> {
+        Ok(draw::Entity::find_by_id(application_id)
+            .one(&self.db)
+            .await?
+            .is_some_and(|d| d.result_seq.is_none()))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn signer(&self) -> &NoteSigner {
+        &self.signer
+    }
+}
+
+/// Locks a pool's row until the end of the transaction (PostgreSQL; SQLite's
+/// single writer already serialises).
+async fn lock_pool<C: ConnectionTrait>(conn: &C, pool_id: &str) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        pool::Entity::find_by_id(pool_id.to_owned())
+            .lock_exclusive()
+            .one(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The owner's identifier and the vehicle class of a stored declaration.
+fn owner_and_class(req: &pb::SubmitApplicationRequest) -> Result<(String, &'static str), Error> {
+    let owner = match req.owner.as_ref().and_then(|o| o.kind.as_ref()) {
+        Some(pb::owner::Kind::Individual(i)) => i.personal_id.clone(),
+        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.clone(),
+        None => return Err(internal("stored declaration without owner")),
+    };
+    let class = match req.vehicle.as_ref().map(|v| v.vehicle_class()) {
+        Some(pb::VehicleClass::Motorbike) => "motorbike",
+        _ => "car",
+    };
+    Ok((owner, class))
+}

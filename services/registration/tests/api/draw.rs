@@ -1,0 +1,239 @@
+//! The plate draw through the API: commit, beacon, resolution, receipts that
+//! verify offline, idempotency, retained plates, and an audit of the log.
+
+use std::collections::{HashMap, HashSet};
+
+use vrs_draw::audit::{Auditor, BeaconKey};
+use vrs_draw::receipt::{Receipt, Trust, verify};
+use vrs_kit::world::{Case, Owner};
+use vrs_proto::pb::registration::v1 as pb;
+use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
+
+use crate::helpers::{Backend, TestApp, both_databases, dossier, spawn_app, spawn_app_with};
+use registration::domain::workflow::Ordering;
+
+both_databases!(
+    a_draw_gives_a_plate_and_a_receipt_that_verifies,
+    concurrent_draws_never_share_a_plate_and_the_log_audits_clean,
+    a_revoked_plate_is_retained_for_its_owner
+);
+
+async fn trust(app: &TestApp) -> Trust {
+    let mut log = TransparencyLogServiceClient::connect(format!("http://{}", app.addr))
+        .await
+        .expect("connect");
+    let json = log
+        .get_trust(pb::GetTrustRequest {})
+        .await
+        .expect("trust")
+        .into_inner()
+        .json;
+    serde_json::from_str(&json).expect("trust json")
+}
+
+async fn draw(app: &TestApp, id: &str) -> Result<pb::DrawPlateResponse, tonic::Status> {
+    app.client
+        .clone()
+        .draw_plate(pb::DrawPlateRequest {
+            application_id: id.to_owned(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+fn receipt(r: &pb::DrawPlateResponse) -> Receipt {
+    serde_json::from_str(&r.receipt.as_ref().expect("a receipt").json).expect("receipt json")
+}
+
+async fn a_draw_gives_a_plate_and_a_receipt_that_verifies(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let a = app
+        .submit(app.sample(Case::Clean, 0, "G01.000001"))
+        .await
+        .expect("submit");
+    let r = draw(&app, &a.application_id).await.expect("draw");
+    assert_eq!(r.method, "draw");
+    let got = r.application.clone().expect("application");
+    assert_eq!(got.state(), pb::ApplicationState::PlateAssigned);
+    assert_eq!(got.plate, r.plate);
+    assert!(
+        r.plate.starts_with(&a.locality_code),
+        "{} in locality {}",
+        r.plate,
+        a.locality_code
+    );
+    let last = got.history.last().expect("history");
+    assert_eq!(
+        (last.reason_code.as_str(), last.note.as_str()),
+        ("PLATE_DRAWN", r.plate.as_str())
+    );
+
+    let trust = trust(&app).await;
+    let rc = receipt(&r);
+    let v = verify(&rc, &trust).expect("the receipt verifies offline");
+    assert_eq!(v.plate, r.plate);
+
+    // Idempotent: the same plate and receipt again, no second draw.
+    let again = draw(&app, &a.application_id).await.expect("again");
+    assert_eq!(again.plate, r.plate);
+    assert_eq!(receipt(&again), rc);
+    let mut log = TransparencyLogServiceClient::connect(format!("http://{}", app.addr))
+        .await
+        .expect("connect");
+    let stored = log
+        .get_receipt(pb::GetReceiptRequest {
+            application_id: a.application_id.clone(),
+        })
+        .await
+        .expect("receipt")
+        .into_inner();
+    assert_eq!(serde_json::from_str::<Receipt>(&stored.json).expect("json"), rc);
+
+    // Not drawable: an application that needs correction.
+    let b = app
+        .submit(app.sample(Case::FeeUnpaid, 0, "G01.000002"))
+        .await
+        .expect("submit");
+    let err = draw(&app, &b.application_id).await.expect_err("not verified");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+}
+
+/// Replays the whole log through the API and returns the findings.
+pub async fn audit(app: &TestApp, trust: &Trust) -> (u64, Vec<String>) {
+    let mut log = TransparencyLogServiceClient::connect(format!("http://{}", app.addr))
+        .await
+        .expect("connect");
+    let cp = log
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .expect("checkpoint")
+        .into_inner();
+    let beacons = trust
+        .beacons
+        .iter()
+        .map(|b| {
+            let key = BeaconKey {
+                public_key: hex::decode(&b.public_key).expect("hex"),
+                genesis_unix_ms: b.genesis_unix_ms,
+                period_ms: b.period_ms,
+            };
+            (b.beacon_id.clone(), key)
+        })
+        .collect::<HashMap<_, _>>();
+    let mut auditor = Auditor::new(beacons);
+    let mut start = 0;
+    while start < cp.size {
+        let end = (start + 10_000).min(cp.size);
+        let page = log
+            .get_entries(pb::GetEntriesRequest { start, end })
+            .await
+            .expect("entries")
+            .into_inner();
+        for e in &page.entries {
+            assert_eq!(e.index, auditor.ledger.size(), "entries in order, no gaps");
+            auditor.push(&e.entry);
+        }
+        start = end;
+    }
+    let root = auditor.ledger.tree().root(cp.size).expect("root");
+    let mut findings: Vec<String> = auditor.findings.iter().map(|f| f.to_string()).collect();
+    if root.as_slice() != cp.root.as_slice() {
+        findings.push("checkpoint root differs from the replayed log".into());
+    }
+    findings.extend(
+        auditor
+            .gaps(registration::now_ms(), 10_000)
+            .iter()
+            .map(|f| f.to_string()),
+    );
+    (cp.size, findings)
+}
+
+async fn concurrent_draws_never_share_a_plate_and_the_log_audits_clean(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.workflow.ordering = Ordering::DrawFirst).await;
+    let n = 40;
+    let cars: Vec<usize> = app
+        .world
+        .vehicles_with(Case::Clean)
+        .filter(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car)
+        .map(|(i, _)| i)
+        .take(n)
+        .collect();
+    let mut ids = Vec::new();
+    for (i, index) in cars.into_iter().enumerate() {
+        // All in one locality, so they share a pool.
+        let mut req = vrs_kit::samples::submit_request(&app.world, index, &dossier("D", i));
+        req.locality_code = "30".into();
+        let a = app.submit(req).await.expect("submit");
+        if a.state() == pb::ApplicationState::Verified {
+            ids.push(a.application_id);
+        }
+    }
+    assert!(ids.len() >= 20, "enough verified applications: {}", ids.len());
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let mut c = app.client.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                c.draw_plate(pb::DrawPlateRequest { application_id: id })
+                    .await
+                    .map(|r| r.into_inner())
+            })
+        })
+        .collect();
+    let trust = trust(&app).await;
+    let mut plates = HashSet::new();
+    for t in tasks {
+        let r = t.await.expect("join").expect("draw");
+        verify(&receipt(&r), &trust).expect("every receipt verifies");
+        assert!(plates.insert(r.plate.clone()), "plate {} drawn twice", r.plate);
+    }
+    let (size, findings) = audit(&app, &trust).await;
+    assert!(findings.is_empty(), "{findings:?}");
+    assert!(size >= 2 + 2 * ids.len() as u64);
+}
+
+async fn a_revoked_plate_is_retained_for_its_owner(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Two clean vehicles of one citizen.
+    let mut by_owner: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, v) in app.world.vehicles_with(Case::Clean) {
+        if let Owner::Citizen(c) = v.owner {
+            by_owner.entry(c).or_default().push(i);
+        }
+    }
+    let pair = by_owner
+        .values()
+        .find(|v| v.len() >= 2 && app.world.vehicles[v[0]].class == app.world.vehicles[v[1]].class)
+        .expect("a citizen with two vehicles of one class")
+        .clone();
+    let first = vrs_kit::samples::submit_request(&app.world, pair[0], "G01.000010");
+    let a = app.submit(first).await.expect("submit");
+    let drawn = draw(&app, &a.application_id).await.expect("draw");
+    let mut c = app.client.clone();
+    let revoked = c
+        .revoke_plate(pb::RevokePlateRequest {
+            application_id: a.application_id.clone(),
+            reason_code: "scrapped".into(),
+            actor: "clerk-017".into(),
+        })
+        .await
+        .expect("revoke")
+        .into_inner();
+    assert_eq!(revoked.plate, drawn.plate);
+
+    let second = vrs_kit::samples::submit_request(&app.world, pair[1], "G01.000011");
+    let b = app.submit(second).await.expect("submit");
+    let r = draw(&app, &b.application_id).await.expect("reissue");
+    assert_eq!(
+        (r.method.as_str(), r.plate.as_str()),
+        ("retained", drawn.plate.as_str())
+    );
+    assert!(r.receipt.is_none());
+    assert_eq!(r.application.expect("app").state(), pb::ApplicationState::PlateAssigned);
+
+    let trust = trust(&app).await;
+    let (_, findings) = audit(&app, &trust).await;
+    assert!(findings.is_empty(), "{findings:?}");
+}
