@@ -20,6 +20,9 @@ use tonic_types::StatusExt;
 use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient;
+use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
+
+mod audit;
 
 #[derive(Parser)]
 #[command(name = "vrsctl", version, about = "Vehicle registration service client")]
@@ -80,6 +83,49 @@ enum Cmd {
         application_id: String,
         #[arg(long, default_value = "")]
         note: String,
+    },
+    /// Get the application its plate: a retained plate, or a verifiable draw.
+    Draw {
+        application_id: String,
+        /// Where to save the receipt (default: receipt-<plate>.json).
+        #[arg(long)]
+        receipt_out: Option<String>,
+    },
+    /// Revoke a registration's plate into its owner's five-year retention.
+    Revoke {
+        application_id: String,
+        #[arg(long)]
+        actor: String,
+        /// OWNERSHIP_TRANSFER, SCRAPPED or DAMAGED.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Fetch a drawn plate's receipt.
+    Receipt {
+        application_id: String,
+        #[arg(long)]
+        out: Option<String>,
+    },
+    /// Print what verifiers pin (log key, beacon keys) as JSON.
+    Trust,
+    /// Verify receipts offline: no server, no network.
+    VerifyReceipt {
+        /// The pinned trust file (from `vrsctl trust`, obtained independently).
+        #[arg(long)]
+        trust: String,
+        receipts: Vec<String>,
+    },
+    /// Replay the whole log of a running registry and report every finding.
+    Audit {
+        /// Pinned trust file; without it the registry's own is used (and said so).
+        #[arg(long)]
+        trust: Option<String>,
+        /// Keeps the last audited checkpoint: the next audit proves the log only grew.
+        #[arg(long)]
+        state: Option<String>,
+        /// Commits whose round is older than this and that have no result are gaps.
+        #[arg(long, default_value_t = 60)]
+        grace_seconds: i64,
     },
 }
 
@@ -231,6 +277,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", describe_request(&req));
         return Ok(());
     }
+    if let Cmd::VerifyReceipt { trust, receipts } = &cli.cmd {
+        return verify_receipts(trust, receipts);
+    }
     let channel = Channel::from_shared(cli.addr.clone())?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
@@ -239,8 +288,56 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", cli.addr))?;
     let mut client = RegistrationServiceClient::new(channel);
     match cli.cmd {
-        // Printed above without a connection.
-        Cmd::Sample(_) => {}
+        // Handled above without a connection.
+        Cmd::Sample(_) | Cmd::VerifyReceipt { .. } => {}
+        Cmd::Draw {
+            application_id,
+            receipt_out,
+        } => {
+            let r = call(client.draw_plate(pb::DrawPlateRequest { application_id }).await)?;
+            println!("plate       {} ({})", r.plate, r.method);
+            if let Some(receipt) = r.receipt {
+                let path = receipt_out.unwrap_or_else(|| format!("receipt-{}.json", r.plate.replace([' ', '.'], "-")));
+                std::fs::write(&path, receipt.json)?;
+                println!("receipt     {path}  (check it offline: vrsctl verify-receipt --trust trust.json {path})");
+            }
+            if let Some(app) = r.application {
+                print!("{}", describe(&app));
+            }
+        }
+        Cmd::Revoke {
+            application_id,
+            actor,
+            reason,
+        } => {
+            let req = pb::RevokePlateRequest {
+                application_id,
+                reason_code: reason,
+                actor,
+            };
+            let r = call(client.revoke_plate(req).await)?;
+            println!("plate {} revoked into its owner's five-year retention", r.plate);
+        }
+        Cmd::Receipt { application_id, out } => {
+            let mut log = TransparencyLogServiceClient::new(client_channel(&cli.addr).await?);
+            let r = call(log.get_receipt(pb::GetReceiptRequest { application_id }).await)?;
+            match out {
+                Some(path) => std::fs::write(path, r.json)?,
+                None => println!("{}", r.json),
+            }
+        }
+        Cmd::Trust => {
+            let mut log = TransparencyLogServiceClient::new(client_channel(&cli.addr).await?);
+            println!("{}", call(log.get_trust(pb::GetTrustRequest {}).await)?.json);
+        }
+        Cmd::Audit {
+            trust,
+            state,
+            grace_seconds,
+        } => {
+            let log = TransparencyLogServiceClient::new(client_channel(&cli.addr).await?);
+            audit::run(log, trust.as_deref(), state.as_deref(), grace_seconds).await?;
+        }
         Cmd::Submit(args) => {
             let req = build_submit(&args)?;
             let app = call(client.submit_application(req).await)?;
@@ -349,7 +446,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Unwraps a response, turning a status into an error that lists field violations.
-fn call<T>(r: Result<tonic::Response<T>, tonic::Status>) -> anyhow::Result<T> {
+pub(crate) fn call<T>(r: Result<tonic::Response<T>, tonic::Status>) -> anyhow::Result<T> {
     match r {
         Ok(resp) => Ok(resp.into_inner()),
         Err(status) => {
@@ -368,6 +465,41 @@ fn call<T>(r: Result<tonic::Response<T>, tonic::Status>) -> anyhow::Result<T> {
             Err(anyhow::anyhow!(msg))
         }
     }
+}
+
+async fn client_channel(addr: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(addr.to_owned())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach {addr}: {e}"))
+}
+
+fn verify_receipts(trust: &str, receipts: &[String]) -> anyhow::Result<()> {
+    let trust: vrs_draw::receipt::Trust = serde_json::from_str(&std::fs::read_to_string(trust)?)?;
+    let mut failed = 0;
+    for path in receipts {
+        let outcome = std::fs::read_to_string(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|t| Ok(serde_json::from_str::<vrs_draw::receipt::Receipt>(&t)?))
+            .map(|r| vrs_draw::receipt::verify(&r, &trust));
+        match outcome {
+            Ok(Ok(v)) => println!(
+                "OK   {path}: plate {} from pool {}, round {}, index {} of {} available, log size {}",
+                v.plate, v.pool_id, v.round, v.index, v.available_count, v.checkpoint_size
+            ),
+            Ok(Err(e)) => {
+                failed += 1;
+                println!("FAIL {path}: {e}");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAIL {path}: unreadable: {e}");
+            }
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} of {} receipt(s) failed", receipts.len());
+    Ok(())
 }
 
 fn sample(case: CaseArg, nth: usize, dossier: &str) -> anyhow::Result<pb::SubmitApplicationRequest> {
