@@ -77,6 +77,14 @@ enum Plates {
 }
 
 #[derive(DeriveIden)]
+enum PoolSnapshots {
+    Table,
+    PoolId,
+    Seq,
+    Bitmap,
+}
+
+#[derive(DeriveIden)]
 enum Applications {
     Table,
     Plate,
@@ -231,6 +239,19 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The availability bitmap of a pool just before a batch of results (log
+        // index of the batch's first result), so receipts need not replay the pool.
+        manager
+            .create_table(
+                Table::create()
+                    .table(PoolSnapshots::Table)
+                    .col(string_len(PoolSnapshots::PoolId, 32))
+                    .col(big_integer(PoolSnapshots::Seq))
+                    .col(blob(PoolSnapshots::Bitmap))
+                    .primary_key(Index::create().col(PoolSnapshots::PoolId).col(PoolSnapshots::Seq))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -250,7 +271,15 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for t in ["plates", "draws", "pools", "checkpoints", "log_entries", "log_head"] {
+        for t in [
+            "pool_snapshots",
+            "plates",
+            "draws",
+            "pools",
+            "checkpoints",
+            "log_entries",
+            "log_head",
+        ] {
             manager
                 .drop_table(Table::drop().table(Alias::new(t)).to_owned())
                 .await?;

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use beacon::client::{BeaconRound, BeaconSource};
 use prost::Message;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
@@ -44,7 +44,7 @@ use vrs_proto::pb::registration::v1 as pb;
 use crate::config::DrawConfig;
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::Error;
-use crate::store::entities::{application, checkpoint, draw, log_entry, plate, pool};
+use crate::store::entities::{application, checkpoint, draw, log_entry, plate, pool, pool_snapshot};
 use crate::store::transition_in;
 
 /// Legal basis written into pool entries.
@@ -92,6 +92,9 @@ pub struct Plates {
     signer: NoteSigner,
     /// This replica's copy of the log, brought up to date before use.
     mirror: Mutex<Ledger>,
+    /// Available numbers per pool as of the last sync: a cheap, possibly stale
+    /// answer for choosing a pool, so DrawPlate calls do not queue on the mirror.
+    available: std::sync::Mutex<std::collections::HashMap<String, u32>>,
     commits: mpsc::Sender<CommitRequest>,
     commit_rx: std::sync::Mutex<Option<mpsc::Receiver<CommitRequest>>>,
     /// Woken after each resolver pass, so that waiting DrawPlate calls look again.
@@ -133,6 +136,7 @@ impl Plates {
             beacon,
             signer,
             mirror: Mutex::new(Ledger::new()),
+            available: std::sync::Mutex::new(std::collections::HashMap::new()),
             commits: tx,
             commit_rx: std::sync::Mutex::new(Some(rx)),
             resolved: Notify::new(),
@@ -151,15 +155,26 @@ impl Plates {
                 .all(conn)
                 .await?;
             let n = rows.len();
+            let mut touched = std::collections::HashSet::new();
+            let mut contiguous = true;
             for r in rows {
                 if r.seq as u64 != ledger.size() {
-                    return Ok(ledger);
+                    contiguous = false;
+                    break;
                 }
                 for f in ledger.append(&r.entry) {
                     tracing::error!(finding = %f, "the log breaks a rule");
                 }
+                touched.insert(r.pool_id);
             }
-            if n < 10_000 {
+            if let Ok(mut counts) = self.available.lock() {
+                for p in touched {
+                    if let Some(state) = ledger.pool(&p) {
+                        counts.insert(p, state.available_count());
+                    }
+                }
+            }
+            if !contiguous || n < 10_000 {
                 return Ok(ledger);
             }
         }
@@ -232,9 +247,13 @@ impl Plates {
 
     /// Whether a pool can take one more commit: available numbers beyond its pending commits.
     async fn has_room(&self, pool_id: &str) -> Result<bool, Error> {
-        let available = {
-            let ledger = self.sync(&self.db).await?;
-            ledger.pool(pool_id).map_or(0, PoolState::available_count)
+        let cached = self.available.lock().ok().and_then(|c| c.get(pool_id).copied());
+        let available = match cached {
+            Some(n) => n,
+            None => {
+                let ledger = self.sync(&self.db).await?;
+                ledger.pool(pool_id).map_or(0, PoolState::available_count)
+            }
         };
         if available > 50_000 {
             return Ok(true);
@@ -379,7 +398,15 @@ impl Plates {
                     d.round
                 )));
             }
-            let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(200)), notified).await;
+            // Nothing can happen before the round is published: wait for it, then
+            // look again when a resolver here says so, or every half second (another replica's).
+            let until_round = self.beacon.params().publish_time_ms(d.round as u64) - crate::now_ms();
+            let pause = if until_round > 0 {
+                Duration::from_millis(until_round as u64 + 50)
+            } else {
+                Duration::from_millis(500)
+            };
+            let _ = tokio::time::timeout((deadline - now).min(pause), notified).await;
         }
     }
 
@@ -580,58 +607,79 @@ impl Plates {
     }
 
     async fn commit_batch(&self, batch: &[CommitRequest]) -> Result<(), DbErr> {
-        let ids: Vec<&str> = batch.iter().map(|r| r.application_id.as_str()).collect();
-        let txn = self.db.begin().await?;
-        let existing: Vec<String> = draw::Entity::find()
-            .select_only()
-            .column(draw::Column::ApplicationId)
-            .filter(draw::Column::ApplicationId.is_in(ids))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        let mut seen: std::collections::HashSet<String> = existing.into_iter().collect();
         let now = crate::now_ms();
         let params = self.beacon.params();
         // A round well after now: the commit is public before the randomness exists.
         let round = params.round_at(now) + self.cfg.rounds_ahead.max(2);
-        let mut rows = Vec::new();
-        let mut entries = Vec::new();
+        let txn = self.db.begin().await?;
+        // Claim the applications first. A claim another replica holds makes this
+        // insert wait for its transaction and then skip the row, never fail.
+        let mut salts = std::collections::HashMap::new();
+        let mut claims = Vec::new();
         for r in batch {
-            if !seen.insert(r.application_id.clone()) {
+            if salts.contains_key(&r.application_id) {
                 continue;
             }
             let salt = random32().map_err(|e| DbErr::Custom(e.to_string()))?;
-            entries.push(Entry::DrawCommit(DrawCommit {
-                pool_id: r.pool_id.clone(),
-                rules_version: RULES_VERSION.into(),
-                application_commitment: application_commitment(&salt, &r.application_id),
-                beacon_id: params.beacon_id.clone(),
-                round,
-                at_ms: now as u64,
-            }));
-            rows.push((r, salt));
+            salts.insert(r.application_id.clone(), salt);
+            claims.push(draw::ActiveModel {
+                application_id: Set(r.application_id.clone()),
+                pool_id: Set(r.pool_id.clone()),
+                method: Set(Method::Draw.as_str().into()),
+                owner_key: Set(r.owner_key.clone()),
+                salt: Set(salt.to_vec()),
+                beacon_id: Set(params.beacon_id.clone()),
+                round: Set(round as i64),
+                commit_seq: Set(-1),
+                result_seq: Set(None),
+                number: Set(None),
+                plate: Set(None),
+                at_ms: Set(now),
+                resolved_at_ms: Set(None),
+            });
         }
-        if entries.is_empty() {
+        for chunk in claims.chunks(500) {
+            draw::Entity::insert_many(chunk.to_vec())
+                .on_conflict(OnConflict::column(draw::Column::ApplicationId).do_nothing().to_owned())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        // Ours are the rows still without a commit: other transactions' are either invisible or complete.
+        let ids: Vec<&str> = salts.keys().map(String::as_str).collect();
+        let mut mine: Vec<(String, String)> = draw::Entity::find()
+            .select_only()
+            .column(draw::Column::ApplicationId)
+            .column(draw::Column::PoolId)
+            .filter(draw::Column::ApplicationId.is_in(ids))
+            .filter(draw::Column::CommitSeq.eq(-1))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if mine.is_empty() {
             return txn.commit().await;
         }
+        mine.sort();
+        let entries: Vec<Entry> = mine
+            .iter()
+            .map(|(app, pool_id)| {
+                let salt = salts.get(app).copied().unwrap_or_default();
+                Entry::DrawCommit(DrawCommit {
+                    pool_id: pool_id.clone(),
+                    rules_version: RULES_VERSION.into(),
+                    application_commitment: application_commitment(&salt, app),
+                    beacon_id: params.beacon_id.clone(),
+                    round,
+                    at_ms: now as u64,
+                })
+            })
+            .collect();
         let first = log::append(&txn, &entries, now).await?;
-        let models = rows.iter().enumerate().map(|(i, (r, salt))| draw::ActiveModel {
-            application_id: Set(r.application_id.clone()),
-            pool_id: Set(r.pool_id.clone()),
-            method: Set(Method::Draw.as_str().into()),
-            owner_key: Set(r.owner_key.clone()),
-            salt: Set(salt.to_vec()),
-            beacon_id: Set(params.beacon_id.clone()),
-            round: Set(round as i64),
-            commit_seq: Set((first + i as u64) as i64),
-            result_seq: Set(None),
-            number: Set(None),
-            plate: Set(None),
-            at_ms: Set(now),
-            resolved_at_ms: Set(None),
-        });
-        for chunk in models.collect::<Vec<_>>().chunks(500) {
-            draw::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        for (i, (app, _)) in mine.iter().enumerate() {
+            draw::Entity::update_many()
+                .col_expr(draw::Column::CommitSeq, Expr::value(first as i64 + i as i64))
+                .filter(draw::Column::ApplicationId.eq(app.as_str()))
+                .exec(&txn)
+                .await?;
         }
         txn.commit().await?;
         tracing::debug!(count = entries.len(), round, "draws committed");
@@ -672,23 +720,31 @@ impl Plates {
             .column(draw::Column::Round)
             .distinct()
             .filter(draw::Column::ResultSeq.is_null())
+            .filter(draw::Column::CommitSeq.gte(0))
             .filter(draw::Column::Round.lte(latest as i64))
             .order_by_asc(draw::Column::Round)
             .into_tuple()
             .all(&self.db)
             .await?;
         let mut resolved = 0;
+        // Each round is fetched and its signature verified once per pass, not once per pool.
+        let mut rounds: std::collections::HashMap<u64, Option<BeaconRound>> = std::collections::HashMap::new();
         for (pool_id, round) in due {
             let round = round as u64;
-            let value = match self.beacon.round(round).await {
-                Ok(Some(v)) => v,
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::warn!(round, error = %e, "beacon round not available");
-                    continue;
-                }
+            if !rounds.contains_key(&round) {
+                let value = match self.beacon.round(round).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(round, error = %e, "beacon round not available");
+                        None
+                    }
+                };
+                rounds.insert(round, value);
+            }
+            let Some(Some(value)) = rounds.get(&round) else {
+                continue;
             };
-            resolved += self.resolve_batch(&pool_id, &value).await?;
+            resolved += self.resolve_batch(&pool_id, value).await?;
         }
         if resolved > 0 {
             self.checkpoint().await?;
@@ -706,6 +762,7 @@ impl Plates {
             .filter(draw::Column::PoolId.eq(pool_id))
             .filter(draw::Column::Round.eq(value.round as i64))
             .filter(draw::Column::ResultSeq.is_null())
+            .filter(draw::Column::CommitSeq.gte(0))
             .order_by_asc(draw::Column::CommitSeq)
             .all(&txn)
             .await?;
@@ -727,6 +784,7 @@ impl Plates {
                 .cloned()
                 .ok_or_else(|| internal(format!("pool {pool_id} is not in the log")))?
         };
+        let snapshot = pool.bitmap();
         let mut results = Vec::with_capacity(pending.len());
         for d in &pending {
             let bytes = commits
@@ -749,6 +807,13 @@ impl Plates {
         }
         let entries: Vec<Entry> = results.iter().cloned().map(Entry::DrawResult).collect();
         let first = log::append(&txn, &entries, now).await?;
+        pool_snapshot::ActiveModel {
+            pool_id: Set(pool_id.to_owned()),
+            seq: Set(first as i64),
+            bitmap: Set(snapshot),
+        }
+        .insert(&txn)
+        .await?;
         let from_states = self.plate_from_states();
         let to = State::PlateAssigned;
         let mut plates = Vec::with_capacity(pending.len());
@@ -871,26 +936,33 @@ impl Plates {
             cp = Some(self.checkpoint().await?);
         }
         let cp = cp.ok_or_else(|| internal("no checkpoint"))?;
-        let entries = log_entry::Entity::find()
+        // The pool just before the result: the snapshot taken before its batch,
+        // plus the results of the batch that precede it.
+        let snap = pool_snapshot::Entity::find()
+            .filter(pool_snapshot::Column::PoolId.eq(d.pool_id.as_str()))
+            .filter(pool_snapshot::Column::Seq.lte(result_seq))
+            .order_by_desc(pool_snapshot::Column::Seq)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| internal("no pool snapshot before the draw"))?;
+        let mut pool = PoolState::from_bitmap(&snap.bitmap).ok_or_else(|| internal("malformed pool snapshot"))?;
+        let between = log_entry::Entity::find()
             .filter(log_entry::Column::PoolId.eq(d.pool_id.as_str()))
-            .filter(log_entry::Column::Seq.lte(result_seq))
+            .filter(log_entry::Column::Seq.gte(snap.seq))
+            .filter(log_entry::Column::Seq.lt(result_seq))
             .order_by_asc(log_entry::Column::Seq)
             .all(&self.db)
             .await?;
-        // The pool as it stood just before the result.
-        let mut pool = PoolState::open();
-        let (mut commit, mut result) = (None, None);
-        for e in &entries {
-            if e.seq == d.commit_seq {
-                commit = Some(e.entry.clone());
-            }
-            if e.seq == result_seq {
-                result = Some(e.entry.clone());
-                break;
-            }
+        for e in &between {
             let entry = Entry::decode(&e.entry).map_err(internal)?;
             apply_effect(&mut pool, &entry).map_err(internal)?;
         }
+        let pair = log_entry::Entity::find()
+            .filter(log_entry::Column::Seq.is_in([d.commit_seq, result_seq]))
+            .all(&self.db)
+            .await?;
+        let commit = pair.iter().find(|e| e.seq == d.commit_seq).map(|e| e.entry.clone());
+        let result = pair.iter().find(|e| e.seq == result_seq).map(|e| e.entry.clone());
         let (Some(commit), Some(result_bytes)) = (commit, result) else {
             return Err(internal("draw entries missing from the log"));
         };

@@ -12,8 +12,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
 use crate::domain::workflow::State;
@@ -100,7 +100,7 @@ impl Store {
                     .foreign_keys(true)
             });
         let db = Database::connect(opts).await?;
-        Migrator::up(&db, None).await?;
+        migrate(url).await?;
         Ok(Store { db })
     }
 
@@ -313,6 +313,24 @@ impl Store {
     pub async fn count_history(&self) -> Result<u64, DbErr> {
         history::Entity::find().count(&self.db).await
     }
+}
+
+/// Runs the migrations. On PostgreSQL, replicas starting together take turns
+/// under an advisory lock held by one dedicated session.
+async fn migrate(url: &str) -> Result<(), DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(1).min_connections(1).sqlx_logging(false);
+    let conn = Database::connect(opts).await?;
+    let postgres = conn.get_database_backend() == sea_orm::DbBackend::Postgres;
+    if postgres {
+        conn.execute_unprepared("SELECT pg_advisory_lock(7351606)").await?;
+    }
+    let result = Migrator::up(&conn, None).await;
+    if postgres {
+        conn.execute_unprepared("SELECT pg_advisory_unlock(7351606)").await?;
+    }
+    conn.close().await?;
+    result
 }
 
 async fn append_history<C: sea_orm::ConnectionTrait>(

@@ -100,9 +100,17 @@ async fn a_draw_gives_a_plate_and_a_receipt_that_verifies(backend: Backend) {
 
 /// Replays the whole log through the API and returns the findings.
 pub async fn audit(app: &TestApp, trust: &Trust) -> (u64, Vec<String>) {
-    let mut log = TransparencyLogServiceClient::connect(format!("http://{}", app.addr))
+    let log = TransparencyLogServiceClient::connect(format!("http://{}", app.addr))
         .await
         .expect("connect");
+    audit_channel(log, trust).await
+}
+
+/// Replays the whole log of the registry behind `log`.
+pub async fn audit_channel(
+    mut log: TransparencyLogServiceClient<tonic::transport::Channel>,
+    trust: &Trust,
+) -> (u64, Vec<String>) {
     let cp = log
         .get_checkpoint(pb::GetCheckpointRequest {})
         .await

@@ -98,6 +98,11 @@ pub struct Agency {
 }
 
 impl Agency {
+    /// Starts an agency on `addr` (port 0 for any).
+    pub async fn start_on(kind: Kind, addr: SocketAddr, world: Arc<World>) -> Agency {
+        Agency::start(kind, addr, world).await
+    }
+
     async fn start(kind: Kind, addr: SocketAddr, world: Arc<World>) -> Agency {
         let faults_cfg = FaultConfig::default();
         let (server, faults) = match kind {
@@ -340,19 +345,22 @@ async fn database_url(backend: &Backend) -> (String, Option<tempfile::TempDir>) 
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("registration.db").display());
             (url, Some(dir))
         }
-        Backend::Postgres(server_url) => {
-            let name = format!("vrs_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(server_url.as_str())
-                .await
-                .unwrap_or_else(|e| panic!("PostgreSQL at VRS_TEST_PG_URL unreachable: {e}"));
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            (with_database(server_url, &name), None)
-        }
+        Backend::Postgres(server_url) => (fresh_postgres(server_url).await, None),
     }
+}
+
+/// Creates a fresh database on the server and returns its URL.
+pub async fn fresh_postgres(server_url: &str) -> String {
+    let name = format!("vrs_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(server_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at VRS_TEST_PG_URL unreachable: {e}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    with_database(server_url, &name)
 }
 
 /// `postgres://u@h:p/db?x` with `db` replaced.

@@ -7,6 +7,7 @@ mod helpers;
 
 mod draw;
 mod lifecycle;
+mod multiprocess;
 mod outage;
 mod queue;
 mod submit;
