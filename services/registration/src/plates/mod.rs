@@ -731,7 +731,7 @@ impl Plates {
         let mut rounds: std::collections::HashMap<u64, Option<BeaconRound>> = std::collections::HashMap::new();
         for (pool_id, round) in due {
             let round = round as u64;
-            if !rounds.contains_key(&round) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = rounds.entry(round) {
                 let value = match self.beacon.round(round).await {
                     Ok(v) => v,
                     Err(e) => {
@@ -739,7 +739,7 @@ impl Plates {
                         None
                     }
                 };
-                rounds.insert(round, value);
+                slot.insert(value);
             }
             let Some(Some(value)) = rounds.get(&round) else {
                 continue;
