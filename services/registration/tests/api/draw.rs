@@ -200,6 +200,35 @@ async fn concurrent_draws_never_share_a_plate_and_the_log_audits_clean(backend: 
     let (size, findings) = audit(&app, &trust).await;
     assert!(findings.is_empty(), "{findings:?}");
     assert!(size >= 2 + 2 * ids.len() as u64);
+
+    // Someone with database access changes one byte of a stored draw result:
+    // the audit names that entry.
+    use registration::store::entities::log_entry;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+    let db = app.registry.store().connection();
+    let victim = log_entry::Entity::find()
+        .filter(log_entry::Column::Kind.eq("draw-result"))
+        .order_by_desc(log_entry::Column::Seq)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("a result");
+    let mut bytes = victim.entry.clone();
+    let at = bytes.len() - 12; // inside the plate text
+    bytes[at] ^= 0x01;
+    log_entry::Entity::update_many()
+        .col_expr(log_entry::Column::Entry, Expr::value(bytes))
+        .filter(log_entry::Column::Seq.eq(victim.seq))
+        .exec(db)
+        .await
+        .expect("tamper");
+    let (_, findings) = audit(&app, &trust).await;
+    let named = format!("entry {}:", victim.seq);
+    assert!(
+        findings.iter().any(|f| f.starts_with(&named)),
+        "{named} not in {findings:?}"
+    );
+    assert!(findings.iter().any(|f| f.contains("checkpoint root")), "{findings:?}");
 }
 
 async fn a_revoked_plate_is_retained_for_its_owner(backend: Backend) {
