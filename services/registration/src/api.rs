@@ -135,6 +135,25 @@ impl RegistrationService for Api {
         let plate = self.registry.plates().revoke(&r.application_id, &reason).await?;
         Ok(Response::new(pb::RevokePlateResponse { plate }))
     }
+
+    async fn record_auction_win(
+        &self,
+        request: Request<pb::RecordAuctionWinRequest>,
+    ) -> Result<Response<pb::RecordAuctionWinResponse>, Status> {
+        let r = request.into_inner();
+        required_actor(&r.actor)?;
+        let owner = r.owner_id.trim();
+        let is_personal_id = owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit());
+        if !is_personal_id && crate::domain::ids::TaxCode::parse(owner).is_err() {
+            return Err(Error::invalid("owner_id", "a 12-digit personal ID or a tax code").into());
+        }
+        let plate = self
+            .registry
+            .plates()
+            .record_auction_win(r.pool_id.trim(), r.number, owner)
+            .await?;
+        Ok(Response::new(pb::RecordAuctionWinResponse { plate }))
+    }
 }
 
 /// The transparency log for auditors.

@@ -57,6 +57,7 @@ const RETENTION_MS: i64 = 5 * 365 * 24 * 3600 * 1000 + 24 * 3600 * 1000;
 pub enum Method {
     Draw,
     Retained,
+    Auction,
 }
 
 impl Method {
@@ -64,6 +65,7 @@ impl Method {
         match self {
             Method::Draw => "draw",
             Method::Retained => "retained",
+            Method::Auction => "auction",
         }
     }
 }
@@ -343,8 +345,11 @@ impl Plates {
                 .cloned()
                 .unwrap_or(app.locality_code.clone());
             let family = format!("{locality}-{class}-white");
-            if let Some(retained) = self.retained_plate(&key, &family).await? {
-                return self.reissue(app, state, retained).await;
+            if let Some(retained) = self.owner_plate(&key, &family, "retained").await? {
+                return self.assign_withheld(app, state, retained, Method::Retained).await;
+            }
+            if let Some(won) = self.owner_plate(&key, &family, "auction").await? {
+                return self.assign_withheld(app, state, won, Method::Auction).await;
             }
             let series = if class == "car" {
                 &self.cfg.car_series
@@ -387,7 +392,7 @@ impl Plates {
                 };
                 let receipt = match method {
                     Method::Draw => Some(self.receipt_json(application_id).await?),
-                    Method::Retained => None,
+                    Method::Retained | Method::Auction => None,
                 };
                 return Ok(Outcome { plate, method, receipt });
             }
@@ -410,22 +415,86 @@ impl Plates {
         }
     }
 
-    async fn retained_plate(&self, key: &str, family: &str) -> Result<Option<plate::Model>, Error> {
+    /// A plate held for the owner: `retained` (identity plate, same class, any
+    /// locality: a move does not change the plate) or `auction` (won in this family).
+    async fn owner_plate(&self, key: &str, family: &str, status: &str) -> Result<Option<plate::Model>, Error> {
         let now = crate::now_ms();
         let rows = plate::Entity::find()
             .filter(plate::Column::OwnerKey.eq(key))
-            .filter(plate::Column::Status.eq("retained"))
-            .filter(plate::Column::RetainedUntilMs.gt(now))
+            .filter(plate::Column::Status.eq(status))
             .order_by_asc(plate::Column::UpdatedAtMs)
             .all(&self.db)
             .await?;
-        // The same class of vehicle; the locality may differ (a move does not change the plate).
         let class = family.split('-').nth(1).unwrap_or("");
-        Ok(rows.into_iter().find(|p| p.pool_id.split('-').nth(1) == Some(class)))
+        Ok(rows.into_iter().find(|p| match status {
+            "retained" => p.pool_id.split('-').nth(1) == Some(class) && p.retained_until_ms.is_some_and(|t| t > now),
+            _ => p.pool_id.starts_with(&format!("{family}-")),
+        }))
     }
 
-    /// Reissues a retained identity plate to the owner's new application.
-    async fn reissue(&self, app: &application::Model, state: State, p: plate::Model) -> Result<Outcome, Error> {
+    /// Records an auction winner for a number on a pool's auction list.
+    pub async fn record_auction_win(&self, pool_id: &str, number: u32, owner_id: &str) -> Result<String, Error> {
+        let Some(pid) = PoolId::parse(pool_id) else {
+            return Err(Error::invalid("pool_id", "not a pool id like 30-car-white-A"));
+        };
+        if !(1..=99_999).contains(&number) {
+            return Err(Error::invalid("number", "must be 1 to 99999"));
+        }
+        let status = {
+            let ledger = self.sync(&self.db).await?;
+            ledger.pool(pool_id).and_then(|p| p.status(number))
+        };
+        if status != Some(vrs_draw::pool::Status::Withheld) || !self.cfg.auction_numbers.contains(&number) {
+            return Err(Error::Precondition(format!(
+                "{} is not withheld for auction in pool {pool_id}",
+                pid.plate(number)
+            )));
+        }
+        let plate_text = pid.plate(number);
+        let row = plate::ActiveModel {
+            pool_id: Set(pool_id.to_owned()),
+            number: Set(number as i32),
+            plate: Set(plate_text.clone()),
+            application_id: Set(String::new()),
+            owner_key: Set(owner_key(owner_id)),
+            owner_salt: Set(None),
+            status: Set("auction".into()),
+            retained_until_ms: Set(None),
+            updated_at_ms: Set(crate::now_ms()),
+        };
+        match row.insert(&self.db).await {
+            Ok(_) => Ok(plate_text),
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(Error::AlreadyExists {
+                field: "number",
+                message: format!("{plate_text} already has a holder"),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Issues a withheld number held for the owner (a retained identity plate,
+    /// or an auction win) to the owner's new application, without a draw.
+    async fn assign_withheld(
+        &self,
+        app: &application::Model,
+        state: State,
+        p: plate::Model,
+        method: Method,
+    ) -> Result<Outcome, Error> {
+        let (status, reason, legal_basis, history_reason) = match method {
+            Method::Auction => (
+                "auction",
+                "AUCTION_WON",
+                "Decree 156/2024/ND-CP (plate auctions)",
+                "AUCTION_PLATE_CONFIRMED",
+            ),
+            _ => (
+                "retained",
+                "RETAINED_REISSUE",
+                "Circular 79/2024/TT-BCA (identity plates)",
+                "RETAINED_PLATE_REISSUED",
+            ),
+        };
         let now = crate::now_ms();
         let salt = random32()?;
         let txn = self.db.begin().await?;
@@ -434,8 +503,8 @@ impl Plates {
             pool_id: p.pool_id.clone(),
             number: p.number as u32,
             plate: p.plate.clone(),
-            reason: "RETAINED_REISSUE".into(),
-            legal_basis: "Circular 79/2024/TT-BCA (identity plates)".into(),
+            reason: reason.into(),
+            legal_basis: legal_basis.into(),
             application_commitment: application_commitment(&salt, &app.id),
             at_ms: now as u64,
         });
@@ -447,18 +516,16 @@ impl Plates {
             .col_expr(plate::Column::UpdatedAtMs, Expr::value(now))
             .filter(plate::Column::PoolId.eq(p.pool_id.as_str()))
             .filter(plate::Column::Number.eq(p.number))
-            .filter(plate::Column::Status.eq("retained"))
+            .filter(plate::Column::Status.eq(status))
             .exec(&txn)
             .await?;
         if changed.rows_affected != 1 {
-            return Err(Error::Conflict(
-                "the retained plate was reissued meanwhile; call again".into(),
-            ));
+            return Err(Error::Conflict("the plate was assigned meanwhile; call again".into()));
         }
         draw::ActiveModel {
             application_id: Set(app.id.clone()),
             pool_id: Set(p.pool_id.clone()),
-            method: Set(Method::Retained.as_str().into()),
+            method: Set(method.as_str().into()),
             owner_key: Set(p.owner_key.clone()),
             salt: Set(salt.to_vec()),
             beacon_id: Set(String::new()),
@@ -479,7 +546,7 @@ impl Plates {
             &[state],
             to,
             "system",
-            "RETAINED_PLATE_REISSUED",
+            history_reason,
             &p.plate,
             Some(&p.plate),
             now,
@@ -487,10 +554,10 @@ impl Plates {
         .await?;
         txn.commit().await?;
         self.checkpoint().await?;
-        tracing::info!(application_id = %app.id, "retained identity plate reissued");
+        tracing::info!(application_id = %app.id, method = method.as_str(), "withheld plate issued without a draw");
         Ok(Outcome {
             plate: p.plate,
-            method: Method::Retained,
+            method,
             receipt: None,
         })
     }

@@ -15,7 +15,8 @@ use registration::domain::workflow::Ordering;
 both_databases!(
     a_draw_gives_a_plate_and_a_receipt_that_verifies,
     concurrent_draws_never_share_a_plate_and_the_log_audits_clean,
-    a_revoked_plate_is_retained_for_its_owner
+    a_revoked_plate_is_retained_for_its_owner,
+    series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed
 );
 
 async fn trust(app: &TestApp) -> Trust {
@@ -270,6 +271,102 @@ async fn a_revoked_plate_is_retained_for_its_owner(backend: Backend) {
     assert!(r.receipt.is_none());
     assert_eq!(r.application.expect("app").state(), pb::ApplicationState::PlateAssigned);
 
+    let trust = trust(&app).await;
+    let (_, findings) = audit(&app, &trust).await;
+    assert!(findings.is_empty(), "{findings:?}");
+}
+
+async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(backend: Backend) {
+    // Everything but three numbers of each series is on the auction list, so a series is
+    // used up after three draws; office HN-TEST draws from code 31 (a multi-code province).
+    let keep = [101u32, 202, 303];
+    let app = spawn_app_with(backend, |c| {
+        c.draw.auction_numbers = (1..=99_999).filter(|n| !keep.contains(n)).collect();
+        c.draw.office_localities.insert("HN-TEST".into(), "31".into());
+    })
+    .await;
+    let cars: Vec<usize> = app
+        .world
+        .vehicles_with(Case::Clean)
+        .filter(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car)
+        .map(|(i, _)| i)
+        .take(5)
+        .collect();
+    let mut ids = Vec::new();
+    for (n, index) in cars.iter().enumerate() {
+        let mut req = vrs_kit::samples::submit_request(&app.world, *index, &dossier("SER", n));
+        req.office_code = "HN-TEST".into();
+        let a = app.submit(req).await.expect("submit");
+        assert_eq!(a.state(), pb::ApplicationState::Verified, "{:?}", a.reasons);
+        ids.push(a.application_id);
+    }
+    let mut plates = Vec::new();
+    for id in &ids[..3] {
+        plates.push(draw(&app, id).await.expect("draw").plate);
+    }
+    plates.sort();
+    assert_eq!(
+        plates,
+        ["31A-001.01", "31A-002.02", "31A-003.03"],
+        "the three drawable numbers of series A"
+    );
+    let fourth = draw(&app, &ids[3]).await.expect("draw");
+    assert!(fourth.plate.starts_with("31B-"), "series B opened: {}", fourth.plate);
+
+    // The fifth owner won 31A-123.45 at auction: confirmed, not drawn.
+    let owner = match vrs_kit::samples::submit_request(&app.world, cars[4], "X")
+        .owner
+        .and_then(|o| o.kind)
+    {
+        Some(pb::owner::Kind::Individual(i)) => i.personal_id,
+        Some(pb::owner::Kind::Organisation(o)) => o.tax_code,
+        None => panic!("owner"),
+    };
+    let mut c = app.client.clone();
+    let won = c
+        .record_auction_win(pb::RecordAuctionWinRequest {
+            pool_id: "31-car-white-A".into(),
+            number: 12_345,
+            owner_id: owner.clone(),
+            actor: "auction-board".into(),
+        })
+        .await
+        .expect("auction win")
+        .into_inner();
+    assert_eq!(won.plate, "31A-123.45");
+    let not_listed = c
+        .record_auction_win(pb::RecordAuctionWinRequest {
+            pool_id: "31-car-white-A".into(),
+            number: 101,
+            owner_id: owner,
+            actor: "auction-board".into(),
+        })
+        .await
+        .expect_err("101 was drawn, not auctioned");
+    assert_eq!(not_listed.code(), tonic::Code::FailedPrecondition);
+    let fifth = draw(&app, &ids[4]).await.expect("confirm");
+    assert_eq!((fifth.method.as_str(), fifth.plate.as_str()), ("auction", "31A-123.45"));
+
+    // A retention that has run out returns the number to its pool, by a logged release.
+    let mut c = app.client.clone();
+    c.revoke_plate(pb::RevokePlateRequest {
+        application_id: ids[0].clone(),
+        reason_code: "OWNERSHIP_TRANSFER".into(),
+        actor: "clerk-017".into(),
+    })
+    .await
+    .expect("revoke");
+    {
+        use registration::store::entities::plate;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        plate::Entity::update_many()
+            .col_expr(plate::Column::RetainedUntilMs, Expr::value(registration::now_ms() - 1))
+            .filter(plate::Column::Status.eq("retained"))
+            .exec(app.registry.store().connection())
+            .await
+            .expect("age the retention");
+    }
+    assert_eq!(app.registry.plates().expire_retentions().await.expect("expiry"), 1);
     let trust = trust(&app).await;
     let (_, findings) = audit(&app, &trust).await;
     assert!(findings.is_empty(), "{findings:?}");
