@@ -19,6 +19,69 @@ use vrs_proto::pb::registration::v1::transparency_log_service_client::Transparen
 
 use crate::call;
 
+/// A log export: a signed checkpoint and every entry up to its size.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Export {
+    pub checkpoint: String,
+    /// Base64 entry bytes, in log order.
+    pub entries: Vec<String>,
+}
+
+/// Writes the registry's log (up to its latest checkpoint) to a file.
+pub async fn export(mut log: TransparencyLogServiceClient<Channel>, out: &str) -> anyhow::Result<()> {
+    use base64::Engine;
+    let cp = call(log.get_checkpoint(pb::GetCheckpointRequest {}).await)?;
+    let mut entries = Vec::with_capacity(cp.size as usize);
+    while (entries.len() as u64) < cp.size {
+        let start = entries.len() as u64;
+        let page = call(
+            log.get_entries(pb::GetEntriesRequest {
+                start,
+                end: (start + 10_000).min(cp.size),
+            })
+            .await,
+        )?;
+        anyhow::ensure!(!page.entries.is_empty(), "entries from {start} missing");
+        entries.extend(
+            page.entries
+                .iter()
+                .map(|e| base64::engine::general_purpose::STANDARD.encode(&e.entry)),
+        );
+    }
+    std::fs::write(
+        out,
+        serde_json::to_string(&Export {
+            checkpoint: cp.note,
+            entries,
+        })?,
+    )?;
+    println!(
+        "exported {} entries under checkpoint of size {} to {out}",
+        cp.size, cp.size
+    );
+    Ok(())
+}
+
+/// Audits a log export offline against a pinned trust file.
+pub fn run_offline(export_file: &str, trust_file: &str, grace_seconds: i64) -> anyhow::Result<()> {
+    use base64::Engine;
+    let trust: Trust = serde_json::from_str(&std::fs::read_to_string(trust_file)?)?;
+    let export: Export = serde_json::from_str(&std::fs::read_to_string(export_file)?)?;
+    let entries = export
+        .entries
+        .iter()
+        .map(|e| base64::engine::general_purpose::STANDARD.decode(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    report(
+        &trust,
+        &export.checkpoint,
+        entries.into_iter(),
+        grace_seconds,
+        None,
+        Vec::new(),
+    )
+}
+
 pub async fn run(
     mut log: TransparencyLogServiceClient<Channel>,
     trust_file: Option<&str>,
@@ -78,6 +141,58 @@ pub async fn run(
         }
     }
 
+    let mut entries = Vec::with_capacity(size as usize);
+    while (entries.len() as u64) < size {
+        let start = entries.len() as u64;
+        let page = call(
+            log.get_entries(pb::GetEntriesRequest {
+                start,
+                end: (start + 10_000).min(size),
+            })
+            .await,
+        )?;
+        if page.entries.is_empty() {
+            findings.push(format!("entries {start}..{size} missing"));
+            break;
+        }
+        for e in page.entries {
+            if e.index != entries.len() as u64 {
+                findings.push(format!(
+                    "entry {}: served out of order (expected {})",
+                    e.index,
+                    entries.len()
+                ));
+            }
+            entries.push(e.entry);
+        }
+    }
+    report(
+        &trust,
+        &cp.note,
+        entries.into_iter(),
+        grace_seconds,
+        state_file,
+        findings,
+    )
+}
+
+/// Replays entries under a signed checkpoint and prints the findings.
+fn report(
+    trust: &Trust,
+    note: &str,
+    entries: impl Iterator<Item = Vec<u8>>,
+    grace_seconds: i64,
+    state_file: Option<&str>,
+    mut findings: Vec<String>,
+) -> anyhow::Result<()> {
+    let verifier = NoteVerifier::parse(&trust.log_key)?;
+    let opened = verifier.open(note).map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?;
+    anyhow::ensure!(
+        opened.origin == trust.log_origin,
+        "checkpoint origin {:?} is not the pinned one",
+        opened.origin
+    );
+    let size = opened.size;
     let beacons: HashMap<String, BeaconKey> = trust
         .beacons
         .iter()
@@ -92,31 +207,14 @@ pub async fn run(
         .collect();
     let mut auditor = Auditor::new(beacons);
     let started = std::time::Instant::now();
-    let mut start = 0;
     let (mut draws, mut pools) = (0u64, 0u64);
-    while start < size {
-        let end = (start + 10_000).min(size);
-        let page = call(log.get_entries(pb::GetEntriesRequest { start, end }).await)?;
-        for e in &page.entries {
-            if e.index != auditor.ledger.size() {
-                findings.push(format!(
-                    "entry {}: served out of order (expected {})",
-                    e.index,
-                    auditor.ledger.size()
-                ));
-            }
-            match e.entry.get(4) {
-                Some(0x11) => draws += 1,
-                Some(0x01) => pools += 1,
-                _ => {}
-            }
-            auditor.push(&e.entry);
+    for e in entries {
+        match e.get(4) {
+            Some(0x11) => draws += 1,
+            Some(0x01) => pools += 1,
+            _ => {}
         }
-        if page.entries.is_empty() {
-            findings.push(format!("entries {start}..{end} missing"));
-            break;
-        }
-        start = auditor.ledger.size();
+        auditor.push(&e);
     }
     let replay = started.elapsed();
     if auditor.ledger.tree().root(size).is_none_or(|root| root != opened.root) {

@@ -115,6 +115,19 @@ enum Cmd {
         trust: String,
         receipts: Vec<String>,
     },
+    /// Save the registry's log (entries and signed checkpoint) to a file.
+    ExportLog {
+        #[arg(long)]
+        out: String,
+    },
+    /// Audit a log export offline against pinned keys.
+    AuditExport {
+        #[arg(long)]
+        trust: String,
+        export: String,
+        #[arg(long, default_value_t = 60)]
+        grace_seconds: i64,
+    },
     /// Replay the whole log of a running registry and report every finding.
     Audit {
         /// Pinned trust file; without it the registry's own is used (and said so).
@@ -280,6 +293,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Cmd::VerifyReceipt { trust, receipts } = &cli.cmd {
         return verify_receipts(trust, receipts);
     }
+    if let Cmd::AuditExport {
+        trust,
+        export,
+        grace_seconds,
+    } = &cli.cmd
+    {
+        return audit::run_offline(export, trust, *grace_seconds);
+    }
     let channel = Channel::from_shared(cli.addr.clone())?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
@@ -289,7 +310,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut client = RegistrationServiceClient::new(channel);
     match cli.cmd {
         // Handled above without a connection.
-        Cmd::Sample(_) | Cmd::VerifyReceipt { .. } => {}
+        Cmd::Sample(_) | Cmd::VerifyReceipt { .. } | Cmd::AuditExport { .. } => {}
+        Cmd::ExportLog { out } => {
+            audit::export(
+                TransparencyLogServiceClient::new(client_channel(&cli.addr).await?),
+                &out,
+            )
+            .await?;
+        }
         Cmd::Draw {
             application_id,
             receipt_out,
