@@ -811,7 +811,11 @@ impl Plates {
             let Some(Some(value)) = rounds.get(&round) else {
                 continue;
             };
-            resolved += self.resolve_batch(&pool_id, value).await?;
+            // One pool's failure must not hold up the others.
+            match self.resolve_batch(&pool_id, value).await {
+                Ok(n) => resolved += n,
+                Err(e) => tracing::error!(pool = %pool_id, round, error = ?e, "resolving a batch failed"),
+            }
         }
         if resolved > 0 {
             self.checkpoint().await?;
