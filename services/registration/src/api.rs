@@ -23,6 +23,16 @@ impl Api {
     pub fn new(registry: Arc<Registry>) -> Api {
         Api { registry }
     }
+
+    /// The API view, with the fee due.
+    fn view(&self, rec: &Record) -> Result<pb::Application, Error> {
+        let mut app = to_pb(rec)?;
+        if let Some(fee) = self.registry.fee_for(rec) {
+            app.fee_due_vnd = fee.amount_vnd;
+            app.fee_legal_source = format!("{}, area {}", fee.legal_source, fee.area);
+        }
+        Ok(app)
+    }
 }
 
 #[tonic::async_trait]
@@ -32,7 +42,7 @@ impl RegistrationService for Api {
         request: Request<pb::SubmitApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
         let rec = self.registry.submit(request.get_ref()).await?;
-        Ok(Response::new(to_pb(&rec)?))
+        Ok(Response::new(self.view(&rec)?))
     }
 
     async fn get_application(
@@ -40,7 +50,7 @@ impl RegistrationService for Api {
         request: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
         let rec = self.registry.get(&request.get_ref().application_id).await?;
-        Ok(Response::new(to_pb(&rec)?))
+        Ok(Response::new(self.view(&rec)?))
     }
 
     async fn list_applications(
@@ -134,6 +144,45 @@ impl RegistrationService for Api {
         self.registry.get(&r.application_id).await?;
         let plate = self.registry.plates().revoke(&r.application_id, &reason).await?;
         Ok(Response::new(pb::RevokePlateResponse { plate }))
+    }
+
+    async fn confirm_payment(
+        &self,
+        request: Request<pb::ConfirmPaymentRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        let r = request.into_inner();
+        let rec = self
+            .registry
+            .confirm_payment(&r.application_id, &r.payment_reference, r.amount_vnd)
+            .await?;
+        Ok(Response::new(self.view(&rec)?))
+    }
+
+    async fn issue_certificate(
+        &self,
+        request: Request<pb::IssueCertificateRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        let r = request.into_inner();
+        let actor = required_actor(&r.actor)?;
+        let rec = self.registry.issue_certificate(&r.application_id, &actor).await?;
+        Ok(Response::new(self.view(&rec)?))
+    }
+
+    async fn confirm_delivery(
+        &self,
+        request: Request<pb::ConfirmDeliveryRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        let r = request.into_inner();
+        let actor = required_actor(&r.actor)?;
+        let action = Action {
+            event: Event::Delivered,
+            actor,
+            reason_code: "DELIVERED".into(),
+            note: String::new(),
+        };
+        Ok(Response::new(
+            self.view(&self.registry.act(&r.application_id, action).await?)?,
+        ))
     }
 
     async fn record_auction_win(
@@ -323,6 +372,9 @@ pub fn to_pb(rec: &Record) -> Result<pb::Application, Error> {
         updated_at: rfc3339(rec.app.updated_at_ms),
         attempts: u32::try_from(rec.app.attempts).unwrap_or(0),
         plate: rec.app.plate.clone().unwrap_or_default(),
+        fee_due_vnd: 0,
+        fee_legal_source: String::new(),
+        certificate_number: rec.app.certificate_number.clone().unwrap_or_default(),
     })
 }
 

@@ -18,6 +18,7 @@ pub struct Config {
     pub workflow: WorkflowConfig,
     pub worker: WorkerConfig,
     pub draw: DrawConfig,
+    pub fees: crate::domain::fees::FeesConfig,
 }
 
 /// The plate draw: beacon, log, pools.

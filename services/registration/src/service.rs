@@ -19,7 +19,8 @@ use vrs_proto::pb::registration::v1 as pb;
 use crate::config::{Config, WorkerConfig};
 use crate::domain::checks::{self, Reason, Verdict};
 use crate::domain::declaration::{Declaration, Warning};
-use crate::domain::ids::OfficeCode;
+use crate::domain::fees::{Fee, FeesConfig};
+use crate::domain::ids::{OfficeCode, VehicleClass};
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::{Error, Result};
 use crate::lookups::{Agencies, Unreachable, backoff};
@@ -39,6 +40,7 @@ pub struct Registry {
     store: Store,
     agencies: Agencies,
     plates: Arc<Plates>,
+    fees: FeesConfig,
     ordering: Ordering,
     worker: WorkerConfig,
 }
@@ -63,6 +65,7 @@ impl Registry {
             store,
             agencies,
             plates,
+            fees: cfg.fees.clone(),
             ordering: cfg.workflow.ordering,
             worker: cfg.worker.clone(),
         }
@@ -106,6 +109,8 @@ impl Registry {
             created_at_ms: now,
             updated_at_ms: now,
             plate: None,
+            vehicle_value_vnd: None,
+            certificate_number: None,
         };
         match self.store.insert(model, ACTOR_CITIZEN).await {
             Ok(()) => {}
@@ -155,6 +160,7 @@ impl Registry {
             warnings_json: Some(warnings_json(warnings)),
             attempts: Some(0),
             next_attempt_at_ms: Some(Some(now + self.lease_ms())),
+            vehicle_value_vnd: Some(None),
             declaration: Some((
                 decl.to_pb().encode_to_vec(),
                 hash,
@@ -236,11 +242,21 @@ impl Registry {
                     reason_code: reasons.first().map(|r| r.code.clone()).unwrap_or_default(),
                     note: String::new(),
                 };
+                let value = answers
+                    .fees
+                    .iter()
+                    .find(|r| {
+                        r.chassis_number
+                            .trim()
+                            .eq_ignore_ascii_case(decl.vehicle.chassis.as_str())
+                    })
+                    .and_then(|r| i64::try_from(r.taxable_value_vnd).ok());
                 let changes = Changes {
                     state: Some(to),
                     reasons_json: Some(reasons_json(&reasons)),
                     attempts: Some(attempts),
                     next_attempt_at_ms: Some(None),
+                    vehicle_value_vnd: Some(value),
                     ..Default::default()
                 };
                 tracing::info!(application_id = %id, state = %to, attempts, "lookups settled");
@@ -328,6 +344,151 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(application_id = %id, from = %state, to = %to, "application moved");
+        self.get(id).await
+    }
+
+    /// The certificate-and-plate fee of an application.
+    pub fn fee_for(&self, rec: &Record) -> Option<Fee> {
+        let req = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice()).ok()?;
+        let v = req.vehicle?;
+        let class = match v.vehicle_class() {
+            pb::VehicleClass::Motorbike => VehicleClass::Motorbike,
+            _ => VehicleClass::Car,
+        };
+        let value = rec.app.vehicle_value_vnd.and_then(|v| u64::try_from(v).ok());
+        self.fees.fee(&rec.app.locality_code, class, v.seats, value)
+    }
+
+    /// The payment platform confirms the fee. Idempotent on the payment
+    /// reference; the amount must be the fee due.
+    pub async fn confirm_payment(&self, id: &str, reference: &str, amount_vnd: u64) -> Result<Record> {
+        use crate::store::entities::payment;
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+        let reference = reference.trim();
+        if reference.is_empty()
+            || reference.len() > 64
+            || !reference
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(Error::invalid(
+                "payment_reference",
+                "1–64 characters of A–Z, a–z, 0–9, '-', '_', '.'",
+            ));
+        }
+        let db = self.store.connection();
+        if let Some(p) = payment::Entity::find_by_id(reference.to_owned()).one(db).await? {
+            if p.application_id != id || p.amount_vnd as u64 != amount_vnd {
+                return Err(Error::AlreadyExists {
+                    field: "payment_reference",
+                    message: "this payment reference confirmed another payment".into(),
+                });
+            }
+            return self.get(id).await;
+        }
+        let rec = self.get(id).await?;
+        let state = parse_state(&rec.app.state)?;
+        let to = workflow::next(self.ordering, state, Event::FeePaid)?;
+        let fee = self
+            .fee_for(&rec)
+            .ok_or_else(|| Error::Precondition("no fee rule applies to this vehicle".into()))?;
+        if amount_vnd != fee.amount_vnd {
+            return Err(Error::invalid(
+                "amount_vnd",
+                format!(
+                    "the fee due is {} VND (area {}, {}), not {amount_vnd}",
+                    fee.amount_vnd, fee.area, fee.legal_source
+                ),
+            ));
+        }
+        let now = crate::now_ms();
+        let txn = db.begin().await?;
+        let inserted = payment::ActiveModel {
+            payment_reference: Set(reference.to_owned()),
+            application_id: Set(id.to_owned()),
+            amount_vnd: Set(amount_vnd as i64),
+            at_ms: Set(now),
+        }
+        .insert(&txn)
+        .await;
+        if let Err(e) = inserted {
+            return match e.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Err(Error::Precondition(
+                    "the fee of this application is already paid".into(),
+                )),
+                _ => Err(e.into()),
+            };
+        }
+        let moved = crate::store::transition_in(
+            &txn,
+            id,
+            &[state],
+            to,
+            "payment-platform",
+            "FEE_PAID",
+            reference,
+            None,
+            now,
+        )
+        .await?;
+        if !moved {
+            return Err(Error::Conflict(format!(
+                "application {id} changed meanwhile; reload and retry"
+            )));
+        }
+        txn.commit().await?;
+        tracing::info!(application_id = %id, "fee paid");
+        self.get(id).await
+    }
+
+    /// A clerk issues the registration certificate: a number unique nationwide.
+    pub async fn issue_certificate(&self, id: &str, actor: &str) -> Result<Record> {
+        use crate::store::entities::certificate;
+        use sea_orm::{
+            ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
+        };
+        let rec = self.get(id).await?;
+        let state = parse_state(&rec.app.state)?;
+        let to = workflow::next(self.ordering, state, Event::CertificateIssued)?;
+        let now = crate::now_ms();
+        let txn = self.store.connection().begin().await?;
+        let row = certificate::ActiveModel {
+            application_id: Set(id.to_owned()),
+            // Provisional: the number derives from the row's id, known after the insert.
+            number: Set(id.replace('-', "")),
+            actor: Set(actor.to_owned()),
+            at_ms: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let year = chrono::DateTime::from_timestamp_millis(now)
+            .map(|t| t.format("%Y").to_string())
+            .unwrap_or_default();
+        let number = format!("{}-{year}-{:07}", rec.app.locality_code, row.id);
+        certificate::Entity::update_many()
+            .col_expr(certificate::Column::Number, Expr::value(number.as_str()))
+            .filter(certificate::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+        crate::store::entities::application::Entity::update_many()
+            .col_expr(
+                crate::store::entities::application::Column::CertificateNumber,
+                Expr::value(number.as_str()),
+            )
+            .filter(crate::store::entities::application::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        let moved =
+            crate::store::transition_in(&txn, id, &[state], to, actor, "CERTIFICATE_ISSUED", &number, None, now)
+                .await?;
+        if !moved {
+            return Err(Error::Conflict(format!(
+                "application {id} changed meanwhile; reload and retry"
+            )));
+        }
+        txn.commit().await?;
+        tracing::info!(application_id = %id, "certificate issued");
         self.get(id).await
     }
 

@@ -115,6 +115,27 @@ enum Cmd {
         trust: String,
         receipts: Vec<String>,
     },
+    /// Confirm the certificate-and-plate fee (the payment platform).
+    Pay {
+        application_id: String,
+        #[arg(long)]
+        reference: String,
+        /// Amount in VND; must equal the fee due shown by `get`.
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Issue the registration certificate (clerk).
+    Issue {
+        application_id: String,
+        #[arg(long)]
+        actor: String,
+    },
+    /// Confirm delivery of certificate and plates (post).
+    Deliver {
+        application_id: String,
+        #[arg(long)]
+        actor: String,
+    },
     /// Save the registry's log (entries and signed checkpoint) to a file.
     ExportLog {
         #[arg(long)]
@@ -311,6 +332,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         // Handled above without a connection.
         Cmd::Sample(_) | Cmd::VerifyReceipt { .. } | Cmd::AuditExport { .. } => {}
+        Cmd::Pay {
+            application_id,
+            reference,
+            amount,
+        } => {
+            let req = pb::ConfirmPaymentRequest {
+                application_id,
+                payment_reference: reference,
+                amount_vnd: amount,
+            };
+            print!("{}", describe(&call(client.confirm_payment(req).await)?));
+        }
+        Cmd::Issue { application_id, actor } => {
+            let req = pb::IssueCertificateRequest { application_id, actor };
+            print!("{}", describe(&call(client.issue_certificate(req).await)?));
+        }
+        Cmd::Deliver { application_id, actor } => {
+            let req = pb::ConfirmDeliveryRequest { application_id, actor };
+            print!("{}", describe(&call(client.confirm_delivery(req).await)?));
+        }
         Cmd::ExportLog { out } => {
             audit::export(
                 TransparencyLogServiceClient::new(client_channel(&cli.addr).await?),
@@ -669,6 +710,15 @@ fn describe(a: &pb::Application) -> String {
         a.updated_at,
         a.attempts
     );
+    if !a.plate.is_empty() {
+        s.push_str(&format!("plate       {}\n", a.plate));
+    }
+    if a.fee_due_vnd > 0 {
+        s.push_str(&format!("fee due     {} VND ({})\n", a.fee_due_vnd, a.fee_legal_source));
+    }
+    if !a.certificate_number.is_empty() {
+        s.push_str(&format!("certificate {}\n", a.certificate_number));
+    }
     for r in &a.reasons {
         s.push_str(&format!("reason      {} [{}] {}\n", r.code, r.field, r.message));
     }

@@ -2,5 +2,6 @@
 
 pub mod checks;
 pub mod declaration;
+pub mod fees;
 pub mod ids;
 pub mod workflow;

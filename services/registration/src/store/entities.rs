@@ -25,6 +25,9 @@ pub mod application {
         pub updated_at_ms: i64,
         /// The plate, once assigned.
         pub plate: Option<String>,
+        /// Taxable value from the fee record (sets the motorbike fee band).
+        pub vehicle_value_vnd: Option<i64>,
+        pub certificate_number: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -222,6 +225,45 @@ pub mod pool_snapshot {
         #[sea_orm(primary_key, auto_increment = false)]
         pub seq: i64,
         pub bitmap: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod payment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub payment_reference: String,
+        pub application_id: String,
+        pub amount_vnd: i64,
+        pub at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod certificate {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "certificates")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub application_id: String,
+        pub number: String,
+        pub actor: String,
+        pub at_ms: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

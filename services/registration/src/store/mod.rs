@@ -60,6 +60,8 @@ pub struct Changes {
     pub warnings_json: Option<String>,
     pub attempts: Option<i32>,
     pub next_attempt_at_ms: Option<Option<i64>>,
+    /// Taxable value from the fee record, once verified.
+    pub vehicle_value_vnd: Option<Option<i64>>,
     /// A corrected declaration: (encoded request, content hash, office, locality).
     pub declaration: Option<(Vec<u8>, String, String, String)>,
 }
@@ -195,6 +197,9 @@ impl Store {
         }
         if let Some(n) = changes.next_attempt_at_ms {
             upd = upd.col_expr(C::NextAttemptAtMs, Expr::value(n));
+        }
+        if let Some(v) = changes.vehicle_value_vnd {
+            upd = upd.col_expr(C::VehicleValueVnd, Expr::value(v));
         }
         if let Some((decl, hash, office, locality)) = changes.declaration {
             upd = upd

@@ -7,6 +7,8 @@ use crate::helpers::{Backend, both_databases, spawn_app, spawn_app_with, violate
 use registration::domain::workflow::Ordering;
 
 both_databases!(
+    draw_first_from_submission_to_delivery,
+    check_first_from_submission_to_delivery,
     draw_first_refuses_early_approval,
     check_first_approves_verified,
     clerk_rejection_and_withdrawal
@@ -214,5 +216,165 @@ async fn health_and_both_reflection_versions() {
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "still accepting after shutdown"
+    );
+}
+
+async fn pay(
+    app: &crate::helpers::TestApp,
+    id: &str,
+    reference: &str,
+    amount: u64,
+) -> Result<pb::Application, tonic::Status> {
+    app.client
+        .clone()
+        .confirm_payment(pb::ConfirmPaymentRequest {
+            application_id: id.into(),
+            payment_reference: reference.into(),
+            amount_vnd: amount,
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn draw_first_from_submission_to_delivery(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut c = app.client.clone();
+    // A car of up to nine seats in Hà Nội: 20,000,000 VND (Circular 60/2023/TT-BTC, area I).
+    let (index, _) = app
+        .world
+        .vehicles_with(Case::Clean)
+        .find(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car && v.seats <= 9)
+        .expect("a car");
+    let mut req = vrs_kit::samples::submit_request(&app.world, index, "G01.000100");
+    req.locality_code = "30".into();
+    let a = app.submit(req).await.expect("submit");
+    assert_eq!(a.fee_due_vnd, 20_000_000);
+    assert!(a.fee_legal_source.contains("area I"), "{}", a.fee_legal_source);
+    let id = a.application_id.clone();
+
+    let early = pay(&app, &id, "PAY-1", 20_000_000).await.expect_err("no plate yet");
+    assert_eq!(early.code(), tonic::Code::FailedPrecondition);
+    c.draw_plate(pb::DrawPlateRequest {
+        application_id: id.clone(),
+    })
+    .await
+    .expect("draw");
+    let wrong = pay(&app, &id, "PAY-1", 500_000).await.expect_err("wrong amount");
+    assert_eq!(wrong.code(), tonic::Code::InvalidArgument);
+    assert_eq!(violated_fields(&wrong), ["amount_vnd"]);
+    let paid = pay(&app, &id, "PAY-1", 20_000_000).await.expect("pay");
+    assert_eq!(paid.state(), pb::ApplicationState::FeePaid);
+    // The platform retrying the same confirmation: the same answer, no second payment.
+    assert_eq!(pay(&app, &id, "PAY-1", 20_000_000).await.expect("retry"), paid);
+    let second = pay(&app, &id, "PAY-2", 20_000_000).await.expect_err("already paid");
+    assert_eq!(second.code(), tonic::Code::FailedPrecondition);
+    let reused = pay(&app, "another-application", "PAY-1", 20_000_000)
+        .await
+        .expect_err("reference reused");
+    assert_eq!(reused.code(), tonic::Code::AlreadyExists);
+
+    let early_issue = c
+        .issue_certificate(pb::IssueCertificateRequest {
+            application_id: id.clone(),
+            actor: "clerk-017".into(),
+        })
+        .await
+        .expect_err("not approved");
+    assert_eq!(early_issue.code(), tonic::Code::FailedPrecondition);
+    c.approve_application(pb::ApproveApplicationRequest {
+        application_id: id.clone(),
+        actor: "clerk-017".into(),
+        note: String::new(),
+    })
+    .await
+    .expect("approve");
+    let issued = c
+        .issue_certificate(pb::IssueCertificateRequest {
+            application_id: id.clone(),
+            actor: "clerk-017".into(),
+        })
+        .await
+        .expect("issue")
+        .into_inner();
+    assert_eq!(issued.state(), pb::ApplicationState::Issued);
+    assert!(
+        issued.certificate_number.starts_with("30-"),
+        "{}",
+        issued.certificate_number
+    );
+    let delivered = c
+        .confirm_delivery(pb::ConfirmDeliveryRequest {
+            application_id: id.clone(),
+            actor: "vnpost".into(),
+        })
+        .await
+        .expect("deliver")
+        .into_inner();
+    use pb::ApplicationState as S;
+    let states: Vec<S> = delivered.history.iter().map(|h| h.to_state()).collect();
+    assert_eq!(
+        states,
+        [
+            S::Submitted,
+            S::Verified,
+            S::PlateAssigned,
+            S::FeePaid,
+            S::Approved,
+            S::Issued,
+            S::Delivered
+        ]
+    );
+    assert!(!delivered.plate.is_empty());
+}
+
+async fn check_first_from_submission_to_delivery(backend: Backend) {
+    let app = spawn_app_with(backend, |cfg| cfg.workflow.ordering = Ordering::CheckFirst).await;
+    let mut c = app.client.clone();
+    let a = app
+        .submit(app.sample(Case::Clean, 3, "G01.000101"))
+        .await
+        .expect("submit");
+    let id = a.application_id.clone();
+    let refused = c
+        .draw_plate(pb::DrawPlateRequest {
+            application_id: id.clone(),
+        })
+        .await
+        .expect_err("clerk first");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    c.approve_application(pb::ApproveApplicationRequest {
+        application_id: id.clone(),
+        actor: "clerk-017".into(),
+        note: String::new(),
+    })
+    .await
+    .expect("approve");
+    c.draw_plate(pb::DrawPlateRequest {
+        application_id: id.clone(),
+    })
+    .await
+    .expect("draw");
+    let paid = pay(&app, &id, "PAY-9", a.fee_due_vnd).await.expect("pay");
+    assert_eq!(paid.state(), pb::ApplicationState::FeePaid);
+    let issued = c
+        .issue_certificate(pb::IssueCertificateRequest {
+            application_id: id.clone(),
+            actor: "clerk-017".into(),
+        })
+        .await
+        .expect("issue")
+        .into_inner();
+    use pb::ApplicationState as S;
+    let states: Vec<S> = issued.history.iter().map(|h| h.to_state()).collect();
+    assert_eq!(
+        states,
+        [
+            S::Submitted,
+            S::Verified,
+            S::Approved,
+            S::PlateAssigned,
+            S::FeePaid,
+            S::Issued
+        ]
     );
 }

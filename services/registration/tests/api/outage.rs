@@ -117,6 +117,8 @@ async fn an_application_orphaned_by_a_crash_is_resumed(backend: Backend) {
         created_at_ms: now - 60_000,
         updated_at_ms: now - 60_000,
         plate: None,
+        vehicle_value_vnd: None,
+        certificate_number: None,
     };
     let id = orphan.id.clone();
     app.registry.store().insert(orphan, "citizen").await.expect("insert");
