@@ -203,30 +203,29 @@ impl Plates {
     /// next series when there is none or the current one is used up.
     async fn current_pool(&self, family: &str, series: &[String]) -> Result<String, Error> {
         loop {
-            let open = pool::Entity::find()
-                .filter(pool::Column::Family.eq(family))
-                .filter(pool::Column::Status.eq("open"))
-                .order_by_asc(pool::Column::SeriesRank)
-                .one(&self.db)
-                .await?;
-            if let Some(p) = open {
-                if self.has_room(&p.pool_id).await? {
-                    return Ok(p.pool_id);
-                }
-                pool::Entity::update_many()
-                    .col_expr(pool::Column::Status, Expr::value("exhausted"))
-                    .filter(pool::Column::PoolId.eq(p.pool_id.as_str()))
-                    .exec(&self.db)
-                    .await?;
-                tracing::info!(pool = %p.pool_id, "series used up; rolling over");
-                continue;
-            }
+            // Series open in order and roll over only when used up, so the highest
+            // rank is the one in use (one query: no race between "open?" and "last?").
             let last = pool::Entity::find()
                 .filter(pool::Column::Family.eq(family))
                 .order_by_desc(pool::Column::SeriesRank)
                 .one(&self.db)
                 .await?;
-            let rank = last.map_or(0, |p| p.series_rank + 1);
+            let rank = match last {
+                Some(p) if p.status == "open" => {
+                    if self.has_room(&p.pool_id).await? {
+                        return Ok(p.pool_id);
+                    }
+                    pool::Entity::update_many()
+                        .col_expr(pool::Column::Status, Expr::value("exhausted"))
+                        .filter(pool::Column::PoolId.eq(p.pool_id.as_str()))
+                        .exec(&self.db)
+                        .await?;
+                    tracing::info!(pool = %p.pool_id, "series used up; rolling over");
+                    p.series_rank + 1
+                }
+                Some(p) => p.series_rank + 1,
+                None => 0,
+            };
             let Some(s) = series.get(rank as usize) else {
                 return Err(Error::Unavailable(format!(
                     "every configured series of {family} is used up"

@@ -115,7 +115,7 @@ async fn three_replicas_two_thousand_concurrent_draws() {
             .env("VRS_REGISTRATION__DRAW__LOG_KEY_FILE", dir.path().join("log.key"))
             .env("VRS_REGISTRATION__DRAW__RESOLVER_POLL_MS", "50")
             .env("VRS_REGISTRATION__DRAW__DRAW_TIMEOUT_MS", "60000")
-            .env("VRS_REGISTRATION__DATABASE__MAX_CONNECTIONS", "16")
+            .env("VRS_REGISTRATION__DATABASE__MAX_CONNECTIONS", "10")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             // Kept for a post-mortem: target/tmp/replica-<i>.log.
