@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use beacon::client::{BeaconRound, BeaconSource};
 use prost::Message;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{CaseStatement, Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
@@ -45,7 +45,7 @@ use crate::config::DrawConfig;
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::Error;
 use crate::store::entities::{application, checkpoint, draw, log_entry, plate, pool, pool_snapshot};
-use crate::store::transition_in;
+use crate::store::{transition_in, transition_many_in};
 
 /// Legal basis written into pool entries.
 const LEGAL_BASIS: &str = "Circular 79/2024/TT-BCA; Decree 156/2024/ND-CP";
@@ -887,15 +887,29 @@ impl Plates {
         let from_states = self.plate_from_states();
         let to = State::PlateAssigned;
         let mut plates = Vec::with_capacity(pending.len());
-        for (i, (d, r)) in pending.iter().zip(&results).enumerate() {
+        for chunk in pending.iter().zip(&results).enumerate().collect::<Vec<_>>().chunks(500) {
+            // One statement per chunk: result index, number, plate per application.
+            let (mut seq_case, mut number_case, mut plate_case) =
+                (CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
+            for (i, (d, r)) in chunk {
+                let is = sea_orm::sea_query::ExprTrait::eq(
+                    Expr::col(draw::Column::ApplicationId),
+                    d.application_id.as_str(),
+                );
+                seq_case = seq_case.case(is.clone(), Expr::value(first as i64 + *i as i64));
+                number_case = number_case.case(is.clone(), Expr::value(r.number as i32));
+                plate_case = plate_case.case(is, Expr::value(r.plate.as_str()));
+            }
             draw::Entity::update_many()
-                .col_expr(draw::Column::ResultSeq, Expr::value(first as i64 + i as i64))
-                .col_expr(draw::Column::Number, Expr::value(r.number as i32))
-                .col_expr(draw::Column::Plate, Expr::value(r.plate.as_str()))
+                .col_expr(draw::Column::ResultSeq, seq_case.into())
+                .col_expr(draw::Column::Number, number_case.into())
+                .col_expr(draw::Column::Plate, plate_case.into())
                 .col_expr(draw::Column::ResolvedAtMs, Expr::value(now))
-                .filter(draw::Column::ApplicationId.eq(d.application_id.as_str()))
+                .filter(draw::Column::ApplicationId.is_in(chunk.iter().map(|(_, (d, _))| d.application_id.as_str())))
                 .exec(&txn)
                 .await?;
+        }
+        for (d, r) in pending.iter().zip(&results) {
             plates.push(plate::ActiveModel {
                 pool_id: Set(pool_id.to_owned()),
                 number: Set(r.number as i32),
@@ -907,21 +921,19 @@ impl Plates {
                 retained_until_ms: Set(None),
                 updated_at_ms: Set(now),
             });
-            let moved = transition_in(
-                &txn,
-                &d.application_id,
-                &from_states,
-                to,
-                "system",
-                "PLATE_DRAWN",
-                &r.plate,
-                Some(&r.plate),
-                now,
-            )
-            .await?;
-            if !moved {
-                tracing::warn!(application_id = %d.application_id, "application had left the drawable state; plate kept");
-            }
+        }
+        let items: Vec<(String, String)> = pending
+            .iter()
+            .zip(&results)
+            .map(|(d, r)| (d.application_id.clone(), r.plate.clone()))
+            .collect();
+        let moved = transition_many_in(&txn, &items, &from_states, to, "system", "PLATE_DRAWN", now).await?;
+        if moved != items.len() {
+            tracing::warn!(
+                pool = pool_id,
+                left = items.len() - moved,
+                "applications had left the drawable state; plates kept"
+            );
         }
         // The database refuses a second holder of any plate.
         for chunk in plates.chunks(500) {

@@ -425,3 +425,90 @@ pub async fn transition_in<C: sea_orm::ConnectionTrait>(
     append_history(conn, id, last.unwrap_or(0) + 1, &entry, now_ms).await?;
     Ok(true)
 }
+
+/// [`transition_in`] for many applications at once, each with its plate: a few
+/// statements per chunk instead of several per application (the resolver moves
+/// a whole round's draws). Applications no longer in `from` are left alone;
+/// returns how many moved.
+pub async fn transition_many_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    items: &[(String, String)],
+    from: &[State],
+    to: State,
+    actor: &str,
+    reason_code: &str,
+    now_ms: i64,
+) -> Result<usize, DbErr> {
+    use application::Column as C;
+    use sea_orm::sea_query::CaseStatement;
+    let mut moved = 0;
+    for chunk in items.chunks(500) {
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+        let mut select = application::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::State)
+            .filter(C::Id.is_in(ids.clone()));
+        if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            // Hold them until commit: what is read here is what the update below changes.
+            select = select.lock_exclusive();
+        }
+        let current: Vec<(String, String)> = select.into_tuple().all(conn).await?;
+        let movable: std::collections::HashMap<String, State> = current
+            .into_iter()
+            .filter_map(|(id, s)| State::parse(&s).filter(|s| from.contains(s)).map(|s| (id, s)))
+            .collect();
+        let rows: Vec<&(String, String)> = chunk.iter().filter(|(id, _)| movable.contains_key(id)).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let plate = rows.iter().fold(CaseStatement::new(), |case, (id, plate)| {
+            case.case(Expr::col(C::Id).eq(id.as_str()), Expr::value(plate.as_str()))
+        });
+        let res = application::Entity::update_many()
+            .col_expr(C::State, Expr::value(to.as_str()))
+            .col_expr(C::Version, Expr::col(C::Version).add(1))
+            .col_expr(C::UpdatedAtMs, Expr::value(now_ms))
+            .col_expr(C::Plate, plate.into())
+            .filter(C::Id.is_in(rows.iter().map(|(id, _)| id.as_str())))
+            .filter(C::State.is_in(from.iter().map(|s| s.as_str())))
+            .exec(conn)
+            .await?;
+        if res.rows_affected as usize != rows.len() {
+            // Cannot happen under the locks above (or SQLite's single writer); refuse
+            // rather than write history that does not match the rows.
+            return Err(DbErr::Custom(format!(
+                "{} of {} applications moved concurrently",
+                rows.len() - res.rows_affected as usize,
+                rows.len()
+            )));
+        }
+        let last: Vec<(String, Option<i32>)> = history::Entity::find()
+            .select_only()
+            .column(history::Column::ApplicationId)
+            .column_as(history::Column::Seq.max(), "m")
+            .filter(history::Column::ApplicationId.is_in(rows.iter().map(|(id, _)| id.as_str())))
+            .group_by(history::Column::ApplicationId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let last: std::collections::HashMap<String, i32> =
+            last.into_iter().map(|(id, m)| (id, m.unwrap_or(0))).collect();
+        let history_rows = rows.iter().map(|(id, plate)| history::ActiveModel {
+            application_id: Set(id.clone()),
+            seq: Set(last.get(id).copied().unwrap_or(0) + 1),
+            from_state: Set(movable.get(id).map(|s| s.as_str()).unwrap_or("").to_owned()),
+            to_state: Set(to.as_str().to_owned()),
+            actor: Set(actor.to_owned()),
+            reason_code: Set(reason_code.to_owned()),
+            note: Set(plate.clone()),
+            at_ms: Set(now_ms),
+            ..Default::default()
+        });
+        history::Entity::insert_many(history_rows.collect::<Vec<_>>())
+            .exec(conn)
+            .await?;
+        moved += rows.len();
+    }
+    Ok(moved)
+}
