@@ -656,9 +656,13 @@ impl Plates {
                 }
             }
             let mut outcome = self.commit_batch(&batch).await;
-            if outcome.is_err() {
-                // A concurrent commit of the same application on another replica: retry once; the
-                // second pass sees it and skips it.
+            for _ in 0..3 {
+                if outcome.is_ok() {
+                    break;
+                }
+                // A serialisation failure against another replica's batch: try again; claims
+                // already made elsewhere are skipped.
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(10..50))).await;
                 outcome = self.commit_batch(&batch).await;
             }
             let reply = outcome.map_err(|e| {
@@ -704,6 +708,9 @@ impl Plates {
                 resolved_at_ms: Set(None),
             });
         }
+        // One order for every replica: two batches claiming overlapping applications
+        // then wait for each other in turn instead of deadlocking.
+        claims.sort_by(|a, b| a.application_id.as_ref().cmp(b.application_id.as_ref()));
         for chunk in claims.chunks(500) {
             draw::Entity::insert_many(chunk.to_vec())
                 .on_conflict(OnConflict::column(draw::Column::ApplicationId).do_nothing().to_owned())
