@@ -307,3 +307,77 @@ impl Auditor {
             .collect()
     }
 }
+
+/// What a full replay under a signed checkpoint concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The checkpoint's tree size (and root) the entries were replayed against.
+    pub size: u64,
+    pub root: crate::merkle::Hash,
+    pub pools: u64,
+    pub draws: u64,
+    /// Every finding, each naming its entry where there is one.
+    pub findings: Vec<String>,
+}
+
+/// The pinned beacons of a trust file, keyed by beacon id.
+pub fn beacon_keys(trust: &crate::receipt::Trust) -> HashMap<String, BeaconKey> {
+    trust
+        .beacons
+        .iter()
+        .map(|b| {
+            let key = BeaconKey {
+                public_key: hex::decode(&b.public_key).unwrap_or_default(),
+                genesis_unix_ms: b.genesis_unix_ms,
+                period_ms: b.period_ms,
+            };
+            (b.beacon_id.clone(), key)
+        })
+        .collect()
+}
+
+/// A full audit (spec §8): opens the signed checkpoint `note` with the pinned
+/// log key and origin, replays `entries` from index 0, compares the root, and
+/// reports every finding, including commits whose round was published more
+/// than `grace_ms` before `now_ms` and that have no result. An unverifiable
+/// checkpoint is an error, not a finding: nothing can be audited against it.
+pub fn replay<E: AsRef<[u8]>>(
+    trust: &crate::receipt::Trust,
+    note: &str,
+    entries: impl IntoIterator<Item = E>,
+    now_ms: i64,
+    grace_ms: i64,
+) -> Result<Report, String> {
+    let verifier = crate::note::NoteVerifier::parse(&trust.log_key).map_err(|e| format!("trust: {e}"))?;
+    let cp = verifier.open(note).map_err(|e| format!("checkpoint: {e}"))?;
+    if cp.origin != trust.log_origin {
+        return Err(format!("checkpoint origin {:?} is not the pinned one", cp.origin));
+    }
+    let mut auditor = Auditor::new(beacon_keys(trust));
+    let (mut pools, mut draws) = (0u64, 0u64);
+    for e in entries {
+        let e = e.as_ref();
+        match e.get(4) {
+            Some(&crate::entry::KIND_DRAW_RESULT) => draws += 1,
+            Some(&crate::entry::KIND_POOL_OPEN) => pools += 1,
+            _ => {}
+        }
+        auditor.push(e);
+    }
+    let mut findings = Vec::new();
+    if auditor.ledger.tree().root(cp.size).is_none_or(|root| root != cp.root) {
+        findings.push(format!(
+            "the {} entries served do not hash to the signed checkpoint root: an entry was altered, dropped or reordered",
+            cp.size
+        ));
+    }
+    findings.extend(auditor.findings.iter().map(|f| f.to_string()));
+    findings.extend(auditor.gaps(now_ms, grace_ms).iter().map(|f| f.to_string()));
+    Ok(Report {
+        size: cp.size,
+        root: cp.root,
+        pools,
+        draws,
+        findings,
+    })
+}

@@ -7,10 +7,7 @@
 //! draw (vrs_draw::audit) with beacon rounds checked against pinned keys; and
 //! reports each finding with the entry it names. Exit status 1 on any finding.
 
-use std::collections::HashMap;
-
 use tonic::transport::Channel;
-use vrs_draw::audit::{Auditor, BeaconKey};
 use vrs_draw::merkle::{Hash, verify_consistency};
 use vrs_draw::note::NoteVerifier;
 use vrs_draw::receipt::Trust;
@@ -185,57 +182,24 @@ fn report(
     state_file: Option<&str>,
     mut findings: Vec<String>,
 ) -> anyhow::Result<()> {
-    let verifier = NoteVerifier::parse(&trust.log_key)?;
-    let opened = verifier.open(note).map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?;
-    anyhow::ensure!(
-        opened.origin == trust.log_origin,
-        "checkpoint origin {:?} is not the pinned one",
-        opened.origin
-    );
-    let size = opened.size;
-    let beacons: HashMap<String, BeaconKey> = trust
-        .beacons
-        .iter()
-        .map(|b| {
-            let key = BeaconKey {
-                public_key: hex::decode(&b.public_key).unwrap_or_default(),
-                genesis_unix_ms: b.genesis_unix_ms,
-                period_ms: b.period_ms,
-            };
-            (b.beacon_id.clone(), key)
-        })
-        .collect();
-    let mut auditor = Auditor::new(beacons);
-    let started = std::time::Instant::now();
-    let (mut draws, mut pools) = (0u64, 0u64);
-    for e in entries {
-        match e.get(4) {
-            Some(0x11) => draws += 1,
-            Some(0x01) => pools += 1,
-            _ => {}
-        }
-        auditor.push(&e);
-    }
-    let replay = started.elapsed();
-    if auditor.ledger.tree().root(size).is_none_or(|root| root != opened.root) {
-        findings.push(format!(
-            "the {size} entries served do not hash to the signed checkpoint root: an entry was altered, dropped or reordered"
-        ));
-    }
-    findings.extend(auditor.findings.iter().map(|f| f.to_string()));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64;
-    findings.extend(auditor.gaps(now, grace_seconds * 1000).iter().map(|f| f.to_string()));
-
+    let started = std::time::Instant::now();
+    let report =
+        vrs_draw::audit::replay(trust, note, entries, now, grace_seconds * 1000).map_err(anyhow::Error::msg)?;
+    findings.extend(report.findings);
     println!(
-        "audited {size} entries ({pools} pools, {draws} draws) in {:.2}s; checkpoint signature verified",
-        replay.as_secs_f64()
+        "audited {} entries ({} pools, {} draws) in {:.2}s; checkpoint signature verified",
+        report.size,
+        report.pools,
+        report.draws,
+        started.elapsed().as_secs_f64()
     );
     if findings.is_empty() {
         println!("no findings: every draw follows from its commit, the beacon and the pool");
         if let Some(path) = state_file {
-            let state = serde_json::json!({ "size": size, "root": hex::encode(opened.root) });
+            let state = serde_json::json!({ "size": report.size, "root": hex::encode(report.root) });
             std::fs::write(path, serde_json::to_string_pretty(&state)?)?;
         }
         Ok(())

@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use vrs_draw::audit::{Auditor, BeaconKey};
 use vrs_draw::receipt::{Receipt, Trust, verify};
 use vrs_kit::world::{Case, Owner};
 use vrs_proto::pb::registration::v1 as pb;
@@ -117,44 +116,24 @@ pub async fn audit_channel(
         .await
         .expect("checkpoint")
         .into_inner();
-    let beacons = trust
-        .beacons
-        .iter()
-        .map(|b| {
-            let key = BeaconKey {
-                public_key: hex::decode(&b.public_key).expect("hex"),
-                genesis_unix_ms: b.genesis_unix_ms,
-                period_ms: b.period_ms,
-            };
-            (b.beacon_id.clone(), key)
-        })
-        .collect::<HashMap<_, _>>();
-    let mut auditor = Auditor::new(beacons);
-    let mut start = 0;
-    while start < cp.size {
+    let mut entries = Vec::new();
+    while (entries.len() as u64) < cp.size {
+        let start = entries.len() as u64;
         let end = (start + 10_000).min(cp.size);
         let page = log
             .get_entries(pb::GetEntriesRequest { start, end })
             .await
             .expect("entries")
             .into_inner();
-        for e in &page.entries {
-            assert_eq!(e.index, auditor.ledger.size(), "entries in order, no gaps");
-            auditor.push(&e.entry);
+        assert!(!page.entries.is_empty(), "entries from {start} missing");
+        for e in page.entries {
+            assert_eq!(e.index, entries.len() as u64, "entries in order, no gaps");
+            entries.push(e.entry);
         }
-        start = end;
     }
-    let root = auditor.ledger.tree().root(cp.size).expect("root");
-    let mut findings: Vec<String> = auditor.findings.iter().map(|f| f.to_string()).collect();
-    if root.as_slice() != cp.root.as_slice() {
-        findings.push("checkpoint root differs from the replayed log".into());
-    }
-    findings.extend(
-        auditor
-            .gaps(registration::now_ms(), 10_000)
-            .iter()
-            .map(|f| f.to_string()),
-    );
+    let report = vrs_draw::audit::replay(trust, &cp.note, &entries, registration::now_ms(), 10_000)
+        .expect("the checkpoint verifies with the registry's trust");
+    let findings = report.findings;
     (cp.size, findings)
 }
 
