@@ -22,4 +22,5 @@ pub mod grpc;
 pub mod samples;
 pub mod shutdown;
 pub mod telemetry;
+pub mod token;
 pub mod world;

@@ -9,6 +9,7 @@ use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::registration_service_server::RegistrationService;
 use vrs_proto::pb::registration::v1::transparency_log_service_server::TransparencyLogService;
 
+use crate::auth::{Authenticator, Caller, Grant, Rpc};
 use crate::domain::checks::Reason;
 use crate::domain::workflow::{Event, State};
 use crate::error::Error;
@@ -17,11 +18,12 @@ use crate::store::Record;
 
 pub struct Api {
     registry: Arc<Registry>,
+    auth: Arc<Authenticator>,
 }
 
 impl Api {
-    pub fn new(registry: Arc<Registry>) -> Api {
-        Api { registry }
+    pub fn new(registry: Arc<Registry>, auth: Arc<Authenticator>) -> Api {
+        Api { registry, auth }
     }
 
     /// The API view, with the fee due.
@@ -33,6 +35,42 @@ impl Api {
         }
         Ok(app)
     }
+
+    /// Authenticates the caller and checks `rpc` against its roles.
+    fn caller<T>(&self, req: &Request<T>, rpc: Rpc) -> Result<(Caller, Grant), Error> {
+        let caller = self.auth.caller(req)?;
+        let grant = caller.require(rpc)?;
+        Ok((caller, grant))
+    }
+
+    /// Authenticates, loads the application and checks `rpc` for its office.
+    async fn caller_for<T>(&self, req: &Request<T>, rpc: Rpc, id: &str) -> Result<(Caller, Record), Error> {
+        let (caller, _) = self.caller(req, rpc)?;
+        let rec = self.registry.get(id).await?;
+        caller.require_for_office(rpc, &rec.app.office_code)?;
+        Ok((caller, rec))
+    }
+
+    /// A clerk's action on an application of their office. The caller is
+    /// checked before the request's fields, so a stranger learns nothing from errors.
+    async fn clerk_act(
+        &self,
+        req: &Request<impl Sized>,
+        rpc: Rpc,
+        id: &str,
+        event: Event,
+        reason_code: Result<String, Status>,
+        note: &str,
+    ) -> Result<pb::Application, Status> {
+        let (caller, _) = self.caller_for(req, rpc, id).await?;
+        let action = Action {
+            event,
+            actor: caller.subject,
+            reason_code: reason_code?,
+            note: bounded_note(note)?,
+        };
+        Ok(self.view(&self.registry.act(id, action).await?)?)
+    }
 }
 
 #[tonic::async_trait]
@@ -41,6 +79,7 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::SubmitApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
+        self.caller(&request, Rpc::SubmitApplication)?;
         let rec = self.registry.submit(request.get_ref()).await?;
         Ok(Response::new(self.view(&rec)?))
     }
@@ -49,7 +88,9 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
-        let rec = self.registry.get(&request.get_ref().application_id).await?;
+        let (_, rec) = self
+            .caller_for(&request, Rpc::GetApplication, &request.get_ref().application_id)
+            .await?;
         Ok(Response::new(self.view(&rec)?))
     }
 
@@ -57,8 +98,13 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::ListApplicationsRequest>,
     ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        let (caller, grant) = self.caller(&request, Rpc::ListApplications)?;
+        let asked = request.get_ref().office_code.trim();
+        if grant == Grant::OwnOffice && !caller.office.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(asked)) {
+            return Err(Error::PermissionDenied("a clerk lists only their own office's queue".into()).into());
+        }
         let (rows, next_page_token) = self.registry.list(request.get_ref()).await?;
-        let applications = rows.iter().map(to_pb).collect::<Result<_, _>>()?;
+        let applications = rows.iter().map(|r| self.view(r)).collect::<Result<_, _>>()?;
         Ok(Response::new(pb::ListApplicationsResponse {
             applications,
             next_page_token,
@@ -69,62 +115,67 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::ApproveApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
-        let r = request.into_inner();
-        let actor = required_actor(&r.actor)?;
-        let action = Action {
-            event: Event::ClerkApproved,
-            actor,
-            reason_code: String::new(),
-            note: r.note,
-        };
-        Ok(Response::new(to_pb(
-            &self.registry.act(&r.application_id, action).await?,
-        )?))
+        let r = request.get_ref();
+        let app = self
+            .clerk_act(
+                &request,
+                Rpc::ApproveApplication,
+                &r.application_id,
+                Event::ClerkApproved,
+                Ok(String::new()),
+                &r.note,
+            )
+            .await?;
+        Ok(Response::new(app))
     }
 
     async fn reject_application(
         &self,
         request: Request<pb::RejectApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
-        let r = request.into_inner();
-        let actor = required_actor(&r.actor)?;
-        let reason_code = required_code("reason_code", &r.reason_code)?;
-        let action = Action {
-            event: Event::ClerkRejected,
-            actor,
-            reason_code,
-            note: r.note,
-        };
-        Ok(Response::new(to_pb(
-            &self.registry.act(&r.application_id, action).await?,
-        )?))
+        let r = request.get_ref();
+        let app = self
+            .clerk_act(
+                &request,
+                Rpc::RejectApplication,
+                &r.application_id,
+                Event::ClerkRejected,
+                required_code("reason_code", &r.reason_code),
+                &r.note,
+            )
+            .await?;
+        Ok(Response::new(app))
     }
 
     async fn withdraw_application(
         &self,
         request: Request<pb::WithdrawApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
+        self.caller(&request, Rpc::WithdrawApplication)?;
         let r = request.into_inner();
         let action = Action {
             event: Event::Withdrawn,
             actor: ACTOR_CITIZEN.into(),
             reason_code: "WITHDRAWN_BY_CITIZEN".into(),
-            note: r.note,
+            note: bounded_note(&r.note)?,
         };
-        Ok(Response::new(to_pb(
-            &self.registry.act(&r.application_id, action).await?,
-        )?))
+        Ok(Response::new(
+            self.view(&self.registry.act(&r.application_id, action).await?)?,
+        ))
     }
+
     async fn draw_plate(
         &self,
         request: Request<pb::DrawPlateRequest>,
     ) -> Result<Response<pb::DrawPlateResponse>, Status> {
+        let (_, rec) = self
+            .caller_for(&request, Rpc::DrawPlate, &request.get_ref().application_id)
+            .await?;
         let id = &request.get_ref().application_id;
-        let rec = self.registry.get(id).await?;
         let outcome = self.registry.plates().draw_plate(&rec.app).await?;
         let rec = self.registry.get(id).await?;
         Ok(Response::new(pb::DrawPlateResponse {
-            application: Some(to_pb(&rec)?),
+            application: Some(self.view(&rec)?),
             plate: outcome.plate,
             method: outcome.method.as_str().into(),
             receipt: outcome.receipt.map(|json| pb::Receipt { json }),
@@ -135,14 +186,14 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::RevokePlateRequest>,
     ) -> Result<Response<pb::RevokePlateResponse>, Status> {
-        let r = request.into_inner();
-        required_actor(&r.actor)?;
+        let r = request.get_ref();
+        let (caller, _) = self.caller_for(&request, Rpc::RevokePlate, &r.application_id).await?;
         let reason = required_code("reason_code", &r.reason_code)?;
         if !["OWNERSHIP_TRANSFER", "SCRAPPED", "DAMAGED"].contains(&reason.as_str()) {
             return Err(Error::invalid("reason_code", "one of OWNERSHIP_TRANSFER, SCRAPPED, DAMAGED").into());
         }
-        self.registry.get(&r.application_id).await?;
         let plate = self.registry.plates().revoke(&r.application_id, &reason).await?;
+        tracing::info!(application_id = %r.application_id, actor = %caller.subject, %reason, "plate revoked");
         Ok(Response::new(pb::RevokePlateResponse { plate }))
     }
 
@@ -150,6 +201,7 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::ConfirmPaymentRequest>,
     ) -> Result<Response<pb::Application>, Status> {
+        self.caller(&request, Rpc::ConfirmPayment)?;
         let r = request.into_inner();
         let rec = self
             .registry
@@ -162,9 +214,9 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::IssueCertificateRequest>,
     ) -> Result<Response<pb::Application>, Status> {
-        let r = request.into_inner();
-        let actor = required_actor(&r.actor)?;
-        let rec = self.registry.issue_certificate(&r.application_id, &actor).await?;
+        let id = &request.get_ref().application_id;
+        let (caller, _) = self.caller_for(&request, Rpc::IssueCertificate, id).await?;
+        let rec = self.registry.issue_certificate(id, &caller.subject).await?;
         Ok(Response::new(self.view(&rec)?))
     }
 
@@ -172,25 +224,26 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::ConfirmDeliveryRequest>,
     ) -> Result<Response<pb::Application>, Status> {
-        let r = request.into_inner();
-        let actor = required_actor(&r.actor)?;
-        let action = Action {
-            event: Event::Delivered,
-            actor,
-            reason_code: "DELIVERED".into(),
-            note: String::new(),
-        };
-        Ok(Response::new(
-            self.view(&self.registry.act(&r.application_id, action).await?)?,
-        ))
+        let id = &request.get_ref().application_id;
+        let app = self
+            .clerk_act(
+                &request,
+                Rpc::ConfirmDelivery,
+                id,
+                Event::Delivered,
+                Ok("DELIVERED".into()),
+                "",
+            )
+            .await?;
+        Ok(Response::new(app))
     }
 
     async fn record_auction_win(
         &self,
         request: Request<pb::RecordAuctionWinRequest>,
     ) -> Result<Response<pb::RecordAuctionWinResponse>, Status> {
+        let (caller, _) = self.caller(&request, Rpc::RecordAuctionWin)?;
         let r = request.into_inner();
-        required_actor(&r.actor)?;
         let owner = r.owner_id.trim();
         let is_personal_id = owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit());
         if !is_personal_id && crate::domain::ids::TaxCode::parse(owner).is_err() {
@@ -201,18 +254,113 @@ impl RegistrationService for Api {
             .plates()
             .record_auction_win(r.pool_id.trim(), r.number, owner)
             .await?;
+        tracing::info!(actor = %caller.subject, %plate, "auction win recorded");
         Ok(Response::new(pb::RecordAuctionWinResponse { plate }))
+    }
+
+    async fn record_physical_check(
+        &self,
+        request: Request<pb::RecordPhysicalCheckRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        let r = request.get_ref();
+        let (caller, _) = self
+            .caller_for(&request, Rpc::RecordPhysicalCheck, &r.application_id)
+            .await?;
+        let rec = self
+            .registry
+            .record_physical_check(
+                &r.application_id,
+                &caller.subject,
+                &r.chassis_number,
+                &r.engine_number,
+                &r.note,
+            )
+            .await?;
+        Ok(Response::new(self.view(&rec)?))
+    }
+
+    async fn list_actions(
+        &self,
+        request: Request<pb::ListActionsRequest>,
+    ) -> Result<Response<pb::ListActionsResponse>, Status> {
+        let (caller, grant) = self.caller(&request, Rpc::ListActions)?;
+        let r = request.get_ref();
+        let actor = r.actor.trim();
+        if actor.is_empty() || actor.len() > 64 {
+            return Err(Error::invalid("actor", "required: at most 64 characters").into());
+        }
+        if grant == Grant::OwnOffice && actor != caller.subject {
+            return Err(Error::PermissionDenied("a clerk reads only their own actions".into()).into());
+        }
+        let size = match r.page_size {
+            0 => 50,
+            n @ 1..=500 => n,
+            _ => return Err(Error::invalid("page_size", "at most 500").into()),
+        };
+        let before = match r.page_token.as_str() {
+            "" => None,
+            t => Some(
+                t.parse::<i64>()
+                    .map_err(|_| Error::invalid("page_token", "not a token from a previous page"))?,
+            ),
+        };
+        let rows = self
+            .registry
+            .store()
+            .actions(actor, before, u64::from(size))
+            .await
+            .map_err(Error::from)?;
+        let next_page_token = match rows.last() {
+            Some(last) if rows.len() == size as usize => last.id.to_string(),
+            _ => String::new(),
+        };
+        let actions = rows
+            .iter()
+            .map(|h| pb::Action {
+                application_id: h.application_id.clone(),
+                change: Some(state_change(h)),
+            })
+            .collect();
+        Ok(Response::new(pb::ListActionsResponse {
+            actions,
+            next_page_token,
+        }))
+    }
+
+    async fn get_outbox_status(
+        &self,
+        request: Request<pb::GetOutboxStatusRequest>,
+    ) -> Result<Response<pb::OutboxStatus>, Status> {
+        self.caller(&request, Rpc::GetOutboxStatus)?;
+        let s = crate::outbox::status(&self.registry).await?;
+        Ok(Response::new(pb::OutboxStatus {
+            pending: s.pending,
+            dead: s.dead,
+            delivered: s.delivered,
+            oldest_pending_age_ms: s.oldest_pending_age_ms,
+        }))
+    }
+
+    async fn retry_dead_letters(
+        &self,
+        request: Request<pb::RetryDeadLettersRequest>,
+    ) -> Result<Response<pb::RetryDeadLettersResponse>, Status> {
+        let (caller, _) = self.caller(&request, Rpc::RetryDeadLetters)?;
+        let requeued = crate::outbox::retry_dead(&self.registry).await?;
+        tracing::info!(actor = %caller.subject, requeued, "dead letters requeued");
+        Ok(Response::new(pb::RetryDeadLettersResponse { requeued }))
     }
 }
 
 /// The transparency log for auditors.
 pub struct LogApi {
     registry: Arc<Registry>,
+    auth: Arc<Authenticator>,
 }
 
 impl LogApi {
-    pub fn new(registry: Arc<Registry>) -> LogApi {
-        LogApi { registry }
+    pub fn new(registry: Arc<Registry>, auth: Arc<Authenticator>) -> LogApi {
+        LogApi { registry, auth }
     }
 }
 
@@ -221,7 +369,8 @@ const MAX_ENTRIES: u64 = 10_000;
 
 #[tonic::async_trait]
 impl TransparencyLogService for LogApi {
-    async fn get_checkpoint(&self, _: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::Checkpoint>, Status> {
+    async fn get_checkpoint(&self, req: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::Checkpoint>, Status> {
+        self.auth.public(&req)?;
         let cp = self.registry.plates().checkpoint().await?;
         Ok(Response::new(pb::Checkpoint {
             note: cp.note,
@@ -234,6 +383,7 @@ impl TransparencyLogService for LogApi {
         &self,
         request: Request<pb::GetEntriesRequest>,
     ) -> Result<Response<pb::GetEntriesResponse>, Status> {
+        self.auth.public(&request)?;
         let r = request.into_inner();
         if r.end < r.start || r.end - r.start > MAX_ENTRIES {
             return Err(Error::invalid("end", format!("must be between start and start + {MAX_ENTRIES}")).into());
@@ -255,6 +405,7 @@ impl TransparencyLogService for LogApi {
         &self,
         request: Request<pb::GetInclusionProofRequest>,
     ) -> Result<Response<pb::Proof>, Status> {
+        self.auth.public(&request)?;
         let r = request.into_inner();
         let proof = self
             .registry
@@ -271,6 +422,7 @@ impl TransparencyLogService for LogApi {
         &self,
         request: Request<pb::GetConsistencyProofRequest>,
     ) -> Result<Response<pb::Proof>, Status> {
+        self.auth.public(&request)?;
         let r = request.into_inner();
         let proof = self
             .registry
@@ -283,13 +435,17 @@ impl TransparencyLogService for LogApi {
         }))
     }
 
-    async fn get_trust(&self, _: Request<pb::GetTrustRequest>) -> Result<Response<pb::Trust>, Status> {
+    async fn get_trust(&self, req: Request<pb::GetTrustRequest>) -> Result<Response<pb::Trust>, Status> {
+        self.auth.public(&req)?;
         let json =
             serde_json::to_string_pretty(&self.registry.plates().trust()).map_err(|e| Error::Internal(e.into()))?;
         Ok(Response::new(pb::Trust { json }))
     }
 
     async fn get_receipt(&self, request: Request<pb::GetReceiptRequest>) -> Result<Response<pb::Receipt>, Status> {
+        let caller = self.auth.caller(&request)?;
+        let rec = self.registry.get(&request.get_ref().application_id).await?;
+        caller.require_for_office(Rpc::GetReceipt, &rec.app.office_code)?;
         let json = self
             .registry
             .plates()
@@ -312,12 +468,27 @@ fn required_code(field: &str, code: &str) -> Result<String, Status> {
     Ok(c)
 }
 
-fn required_actor(actor: &str) -> Result<String, Status> {
-    let a = actor.trim();
-    if a.is_empty() || a.len() > 64 {
-        return Err(Error::invalid("actor", "required: the clerk's identifier, at most 64 characters").into());
+fn bounded_note(note: &str) -> Result<String, Status> {
+    if note.chars().count() > 256 {
+        return Err(Error::invalid("note", "at most 256 characters").into());
     }
-    Ok(a.to_owned())
+    Ok(note.trim().to_owned())
+}
+
+fn state_change(h: &crate::store::entities::history::Model) -> pb::StateChange {
+    let pb_state = |s: &str| {
+        State::parse(s)
+            .map(State::to_pb)
+            .unwrap_or(pb::ApplicationState::Unspecified) as i32
+    };
+    pb::StateChange {
+        from_state: pb_state(&h.from_state),
+        to_state: pb_state(&h.to_state),
+        actor: h.actor.clone(),
+        at: rfc3339(h.at_ms),
+        reason_code: h.reason_code.clone(),
+        note: h.note.clone(),
+    }
 }
 
 /// The API view of a stored application.
@@ -330,11 +501,6 @@ pub fn to_pb(rec: &Record) -> Result<pb::Application, Error> {
         let r: Vec<Reason> = serde_json::from_str(json).map_err(|e| Error::Internal(e.into()))?;
         Ok(r.iter().map(Reason::to_pb).collect())
     };
-    let pb_state = |s: &str| {
-        State::parse(s)
-            .map(State::to_pb)
-            .unwrap_or(pb::ApplicationState::Unspecified) as i32
-    };
     Ok(pb::Application {
         application_id: rec.app.id.clone(),
         dossier_code: rec.app.dossier_code.clone(),
@@ -345,18 +511,7 @@ pub fn to_pb(rec: &Record) -> Result<pb::Application, Error> {
         locality_code: rec.app.locality_code.clone(),
         reasons: reasons(&rec.app.reasons)?,
         warnings: reasons(&rec.app.warnings)?,
-        history: rec
-            .history
-            .iter()
-            .map(|h| pb::StateChange {
-                from_state: pb_state(&h.from_state),
-                to_state: pb_state(&h.to_state),
-                actor: h.actor.clone(),
-                at: rfc3339(h.at_ms),
-                reason_code: h.reason_code.clone(),
-                note: h.note.clone(),
-            })
-            .collect(),
+        history: rec.history.iter().map(state_change).collect(),
         evidence: rec
             .evidence
             .iter()
@@ -375,6 +530,19 @@ pub fn to_pb(rec: &Record) -> Result<pb::Application, Error> {
         fee_due_vnd: 0,
         fee_legal_source: String::new(),
         certificate_number: rec.app.certificate_number.clone().unwrap_or_default(),
+        blocked_reason: rec.app.blocked_reason.clone().unwrap_or_default(),
+        physical_check_required: crate::service::physical_check_required(&rec.app),
+        physical_checks: rec
+            .physical_checks
+            .iter()
+            .map(|c| pb::PhysicalCheck {
+                actor: c.actor.clone(),
+                chassis_matches: c.chassis_matches,
+                engine_matches: c.engine_matches,
+                note: c.note.clone(),
+                at: rfc3339(c.at_ms),
+            })
+            .collect(),
     })
 }
 

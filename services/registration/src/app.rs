@@ -14,9 +14,11 @@ use vrs_draw::note::NoteSigner;
 use vrs_proto::pb::registration::v1::transparency_log_service_server::TransparencyLogServiceServer;
 
 use crate::api::{Api, LogApi};
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::config::DrawConfig;
 use crate::lookups::Agencies;
+use crate::outbox::Outbox;
 use crate::plates::Plates;
 use crate::service::{Registry, run_worker};
 use crate::store::Store;
@@ -25,6 +27,7 @@ use crate::store::Store;
 pub struct Application {
     server: GrpcServer,
     registry: Arc<Registry>,
+    outbox: Outbox,
 }
 
 impl Application {
@@ -44,16 +47,22 @@ impl Application {
             signer,
         ));
         let registry = Arc::new(Registry::new(store, agencies, plates, cfg));
-        let api = RegistrationServiceServer::new(Api::new(registry.clone()))
+        let auth = Arc::new(Authenticator::new(&cfg.auth)?);
+        let api = RegistrationServiceServer::new(Api::new(registry.clone(), auth.clone()))
             .max_decoding_message_size(cfg.server.max_message_bytes);
-        let log_api = TransparencyLogServiceServer::new(LogApi::new(registry.clone()))
+        let log_api = TransparencyLogServiceServer::new(LogApi::new(registry.clone(), auth))
             .max_decoding_message_size(cfg.server.max_message_bytes)
             .max_encoding_message_size(64 * 1024 * 1024);
         let server = GrpcServer::bind(cfg.server.listen)
             .await?
             .add_service(api)
             .add_service(log_api);
-        Ok(Application { server, registry })
+        let outbox = Outbox::new(registry.clone(), cfg.portal.clone())?;
+        Ok(Application {
+            server,
+            registry,
+            outbox,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -71,11 +80,13 @@ impl Application {
         let plates = self.registry.plates().clone();
         let committer = tokio::spawn(plates.clone().run_committer(shutdown.clone()));
         let resolver = tokio::spawn(plates.run_resolver(shutdown.clone()));
+        let outbox = tokio::spawn(crate::outbox::run(self.outbox, shutdown.clone()));
         let served = self.server.serve(shutdown.clone()).await;
         shutdown.cancel();
         worker.await?;
         committer.await?;
         resolver.await?;
+        outbox.await?;
         served
     }
 }

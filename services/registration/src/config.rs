@@ -19,6 +19,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub draw: DrawConfig,
     pub fees: crate::domain::fees::FeesConfig,
+    pub portal: crate::outbox::PortalConfig,
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// The plate draw: beacon, log, pools.

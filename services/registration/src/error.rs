@@ -28,6 +28,15 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    /// No or bad credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A known caller without the role, or acting on another office's application.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The caller's rate budget is spent; retry after the given delay.
+    #[error("rate limit exceeded")]
+    RateLimited(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -87,6 +96,17 @@ impl From<Error> for Status {
             Error::Precondition(msg) => Status::failed_precondition(msg),
             Error::Conflict(msg) => Status::aborted(msg),
             Error::Unavailable(msg) => Status::unavailable(msg),
+            Error::Unauthenticated(msg) => Status::unauthenticated(msg),
+            Error::PermissionDenied(msg) => Status::permission_denied(msg),
+            Error::RateLimited(wait) => {
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(wait));
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    "rate limit exceeded for this caller; retry later",
+                    details,
+                )
+            }
             Error::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
                 Status::internal("internal error")

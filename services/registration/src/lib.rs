@@ -19,13 +19,16 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod lookups;
+pub mod outbox;
 pub mod plates;
 pub mod service;
 pub mod store;
+pub mod tls;
 
 /// Milliseconds since the Unix epoch: the time unit of every stored timestamp.
 pub fn now_ms() -> i64 {

@@ -111,6 +111,7 @@ impl Registry {
             plate: None,
             vehicle_value_vnd: None,
             certificate_number: None,
+            blocked_reason: None,
         };
         match self.store.insert(model, ACTOR_CITIZEN).await {
             Ok(()) => {}
@@ -167,6 +168,7 @@ impl Registry {
                 decl.office_code.as_str().to_owned(),
                 decl.locality_code.as_str().to_owned(),
             )),
+            blocked_reason: None,
         };
         let entry = HistoryEntry {
             from: Some(state),
@@ -317,6 +319,9 @@ impl Registry {
         }
         let state = parse_state(&rec.app.state)?;
         let to = workflow::next(self.ordering, state, action.event)?;
+        if action.event == Event::ClerkApproved {
+            physical_check_passed(&rec)?;
+        }
         let entry = HistoryEntry {
             from: Some(state),
             to,
@@ -347,16 +352,94 @@ impl Registry {
         self.get(id).await
     }
 
+    /// A clerk's physical check of chassis and engine numbers, compared with the declaration.
+    pub async fn record_physical_check(
+        &self,
+        id: &str,
+        actor: &str,
+        chassis_read: &str,
+        engine_read: &str,
+        note: &str,
+    ) -> Result<Record> {
+        use crate::domain::ids::EngineNumber;
+        use crate::store::entities::physical_check;
+        use sea_orm::Set;
+        let mut bad = Vec::new();
+        if chassis_read.trim().is_empty() {
+            bad.push(("chassis_number", "required: the number as read on the vehicle"));
+        }
+        if engine_read.trim().is_empty() {
+            bad.push(("engine_number", "required: the number as read on the vehicle"));
+        }
+        if note.chars().count() > 256 {
+            bad.push(("note", "at most 256 characters"));
+        }
+        if !bad.is_empty() {
+            return Err(Error::Invalid(
+                bad.into_iter()
+                    .map(|(f, d)| crate::domain::declaration::FieldViolation {
+                        field: f.into(),
+                        description: d.into(),
+                    })
+                    .collect(),
+            ));
+        }
+        let rec = self.get(id).await?;
+        let state = parse_state(&rec.app.state)?;
+        if !matches!(state, State::Verified | State::PlateAssigned | State::FeePaid) {
+            return Err(Error::Precondition(format!(
+                "a physical check is recorded before approval; the application is {state}"
+            )));
+        }
+        let decl = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
+            .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
+        let vehicle = decl.vehicle.unwrap_or_default();
+        let chassis_matches = EngineNumber::normalise(chassis_read) == EngineNumber::normalise(&vehicle.chassis_number);
+        let engine_matches = EngineNumber::normalise(engine_read) == EngineNumber::normalise(&vehicle.engine_number);
+        let blocked = match (chassis_matches, engine_matches) {
+            (true, true) => None,
+            (false, true) => Some("CHASSIS_NUMBER_MISMATCH"),
+            (true, false) => Some("ENGINE_NUMBER_MISMATCH"),
+            (false, false) => Some("CHASSIS_AND_ENGINE_NUMBER_MISMATCH"),
+        };
+        let now = crate::now_ms();
+        let check = physical_check::ActiveModel {
+            application_id: Set(id.to_owned()),
+            actor: Set(actor.to_owned()),
+            chassis_matches: Set(chassis_matches),
+            engine_matches: Set(engine_matches),
+            note: Set(note.to_owned()),
+            at_ms: Set(now),
+            ..Default::default()
+        };
+        let entry = HistoryEntry {
+            from: Some(state),
+            to: state,
+            actor: actor.to_owned(),
+            reason_code: blocked.unwrap_or("PHYSICAL_CHECK_PASSED").to_owned(),
+            note: note.to_owned(),
+        };
+        self.store
+            .record_physical_check(&rec.app, check, blocked.map(str::to_owned), entry, now)
+            .await?;
+        tracing::info!(application_id = %id, chassis_matches, engine_matches, "physical check recorded");
+        self.get(id).await
+    }
+
     /// The certificate-and-plate fee of an application.
     pub fn fee_for(&self, rec: &Record) -> Option<Fee> {
-        let req = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice()).ok()?;
+        self.fee_for_app(&rec.app)
+    }
+
+    pub fn fee_for_app(&self, app: &application::Model) -> Option<Fee> {
+        let req = pb::SubmitApplicationRequest::decode(app.declaration.as_slice()).ok()?;
         let v = req.vehicle?;
         let class = match v.vehicle_class() {
             pb::VehicleClass::Motorbike => VehicleClass::Motorbike,
             _ => VehicleClass::Car,
         };
-        let value = rec.app.vehicle_value_vnd.and_then(|v| u64::try_from(v).ok());
-        self.fees.fee(&rec.app.locality_code, class, v.seats, value)
+        let value = app.vehicle_value_vnd.and_then(|v| u64::try_from(v).ok());
+        self.fees.fee(&app.locality_code, class, v.seats, value)
     }
 
     /// The payment platform confirms the fee. Idempotent on the payment
@@ -598,6 +681,35 @@ pub async fn run_worker(registry: Arc<Registry>, shutdown: tokio_util::sync::Can
         }
     }
     tracing::info!("lookup worker stopped");
+}
+
+/// Whether approval needs a clerk's physical check first: vehicles without
+/// full electronic data, i.e. imported ones (DESIGN §2, step 5).
+pub fn physical_check_required(app: &application::Model) -> bool {
+    pb::SubmitApplicationRequest::decode(app.declaration.as_slice())
+        .ok()
+        .and_then(|d| d.vehicle)
+        .is_some_and(|v| v.origin() == pb::VehicleOrigin::Imported)
+}
+
+/// Approval is refused while a check contradicts the declaration, and for
+/// vehicles that need one until a check matches.
+fn physical_check_passed(rec: &Record) -> Result<()> {
+    if let Some(reason) = &rec.app.blocked_reason {
+        return Err(Error::Precondition(format!(
+            "blocked by the physical check: {reason}; check again or reject"
+        )));
+    }
+    let passed = rec
+        .physical_checks
+        .last()
+        .is_some_and(|c| c.chassis_matches && c.engine_matches);
+    if physical_check_required(&rec.app) && !passed {
+        return Err(Error::Precondition(
+            "an imported vehicle needs a physical check of chassis and engine numbers before approval".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_state(s: &str) -> Result<State> {

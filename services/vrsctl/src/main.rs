@@ -5,8 +5,14 @@
 //! vrsctl submit --sample clean --dossier G01.000001
 //! vrsctl get <application-id> --wait             # until the lookups settle
 //! vrsctl queue --office HN-PC08 --state verified
-//! vrsctl approve <id> --actor clerk-017
+//! vrsctl --office HN-PC08 approve <id>          # as a clerk of that office
 //! ```
+//!
+//! Credentials: `--token` (or `VRS_TOKEN`) sends a token from the identity
+//! provider. Without one, vrsctl mints a short-lived token from the local
+//! issuer key that `vrs-stack` generates (`var/token-issuer.key`), in the role
+//! the command needs: portal for citizen steps, clerk (with `--office`) for
+//! clerk steps, supervisor or auditor for reads.
 
 // A command-line tool: printing to stdout is its output.
 #![allow(clippy::print_stdout)]
@@ -17,6 +23,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
+use vrs_kit::token::{Bearer, Role};
 use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient;
@@ -30,6 +37,23 @@ struct Cli {
     /// Registration service address.
     #[arg(long, env = "VRS_ADDR", default_value = "http://127.0.0.1:50051", global = true)]
     addr: String,
+    /// A caller token from the identity provider.
+    #[arg(long, env = "VRS_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Local runs: act in this role instead of the command's usual one.
+    #[arg(long = "as", value_enum, global = true)]
+    role: Option<RoleArg>,
+    /// Local runs: the clerk's office (clerk commands need it).
+    #[arg(long, env = "VRS_OFFICE", global = true)]
+    office: Option<String>,
+    /// Local runs: who you are, as recorded in history.
+    #[arg(long, env = "VRS_SUBJECT", default_value = "clerk-local", global = true)]
+    subject: String,
+    /// Local runs: the issuer seed that mints tokens, and its name.
+    #[arg(long, env = "VRS_ISSUER_KEY", default_value = "var/token-issuer.key", global = true)]
+    issuer_key: String,
+    #[arg(long, env = "VRS_ISSUER", default_value = "vrs-local-issuer", global = true)]
+    issuer: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -63,16 +87,39 @@ enum Cmd {
     /// Approve a dossier (clerk).
     Approve {
         application_id: String,
-        #[arg(long)]
-        actor: String,
         #[arg(long, default_value = "")]
         note: String,
+    },
+    /// Record the physical check of chassis and engine numbers as read on the vehicle (clerk).
+    Check {
+        application_id: String,
+        #[arg(long)]
+        chassis: String,
+        #[arg(long)]
+        engine: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Everything one actor did, newest first (supervisor, auditor; a clerk for themself).
+    Actions {
+        actor: String,
+        #[arg(long, default_value_t = 50)]
+        page_size: u32,
+    },
+    /// The portal outbox: pending, dead-lettered and delivered status changes (supervisor).
+    Outbox {
+        /// Put dead letters back in the queue.
+        #[arg(long)]
+        retry_dead: bool,
+    },
+    /// Print a token for the chosen role (local runs), e.g. for grpcurl.
+    Token {
+        #[arg(long, default_value_t = 3600)]
+        ttl_seconds: i64,
     },
     /// Reject a dossier with a reason code (clerk).
     Reject {
         application_id: String,
-        #[arg(long)]
-        actor: String,
         #[arg(long)]
         reason: String,
         #[arg(long, default_value = "")]
@@ -94,8 +141,6 @@ enum Cmd {
     /// Revoke a registration's plate into its owner's five-year retention.
     Revoke {
         application_id: String,
-        #[arg(long)]
-        actor: String,
         /// OWNERSHIP_TRANSFER, SCRAPPED or DAMAGED.
         #[arg(long)]
         reason: String,
@@ -125,17 +170,9 @@ enum Cmd {
         amount: u64,
     },
     /// Issue the registration certificate (clerk).
-    Issue {
-        application_id: String,
-        #[arg(long)]
-        actor: String,
-    },
-    /// Confirm delivery of certificate and plates (post).
-    Deliver {
-        application_id: String,
-        #[arg(long)]
-        actor: String,
-    },
+    Issue { application_id: String },
+    /// Confirm delivery of certificate and plates (the post, through the portal).
+    Deliver { application_id: String },
     /// Save the registry's log (entries and signed checkpoint) to a file.
     ExportLog {
         #[arg(long)]
@@ -248,6 +285,80 @@ impl From<CaseArg> for Case {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Portal,
+    Clerk,
+    Supervisor,
+    Auditor,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Portal => Role::Portal,
+            RoleArg::Clerk => Role::Clerk,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::Auditor => Role::Auditor,
+        }
+    }
+}
+
+impl Cmd {
+    /// The role a command is normally run in.
+    fn usual_role(&self) -> Role {
+        match self {
+            Cmd::Approve { .. }
+            | Cmd::Reject { .. }
+            | Cmd::Issue { .. }
+            | Cmd::Check { .. }
+            | Cmd::Revoke { .. }
+            | Cmd::Queue { .. } => Role::Clerk,
+            Cmd::Actions { .. } | Cmd::Outbox { .. } => Role::Supervisor,
+            Cmd::Receipt { .. } => Role::Auditor,
+            _ => Role::Portal,
+        }
+    }
+}
+
+/// The token to send: given, or minted from the local issuer key.
+fn credentials(cli: &Cli) -> anyhow::Result<String> {
+    if let Some(t) = &cli.token {
+        return Ok(t.trim().to_owned());
+    }
+    let role = cli.role.map(Role::from).unwrap_or_else(|| cli.cmd.usual_role());
+    let ttl = match cli.cmd {
+        Cmd::Token { ttl_seconds } => ttl_seconds,
+        _ => 300,
+    };
+    if role == Role::Clerk && cli.office.is_none() {
+        anyhow::bail!("clerk commands need --office (or VRS_OFFICE), or a --token from the identity provider");
+    }
+    let seed = std::fs::read_to_string(&cli.issuer_key).map_err(|e| {
+        anyhow::anyhow!(
+            "no --token given and cannot read the local issuer key {}: {e}",
+            cli.issuer_key
+        )
+    })?;
+    let seed: [u8; 32] = hex::decode(seed.trim())?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", cli.issuer_key))?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let subject = if role == Role::Portal {
+        "portal"
+    } else {
+        cli.subject.as_str()
+    };
+    Ok(vrs_kit::token::mint(
+        &key,
+        &cli.issuer,
+        subject,
+        &[role],
+        cli.office.as_deref().filter(|_| role == Role::Clerk),
+        ttl,
+    ))
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ClassArg {
     Car,
     Motorbike,
@@ -328,8 +439,56 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .connect()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", cli.addr))?;
-    let mut client = RegistrationServiceClient::new(channel);
+    let bearer = Bearer::new(&credentials(&cli)?)?;
+    let mut client = RegistrationServiceClient::with_interceptor(channel.clone(), bearer.clone());
     match cli.cmd {
+        Cmd::Token { .. } => println!("{}", credentials(&cli)?),
+        Cmd::Check {
+            application_id,
+            chassis,
+            engine,
+            note,
+        } => {
+            let req = pb::RecordPhysicalCheckRequest {
+                application_id,
+                chassis_number: chassis,
+                engine_number: engine,
+                note,
+            };
+            print!("{}", describe(&call(client.record_physical_check(req).await)?));
+        }
+        Cmd::Actions { actor, page_size } => {
+            let req = pb::ListActionsRequest {
+                actor,
+                page_size,
+                page_token: String::new(),
+            };
+            let r = call(client.list_actions(req).await)?;
+            for a in &r.actions {
+                let c = a.change.clone().unwrap_or_default();
+                println!(
+                    "{}  {}  {} → {}  {}  {}",
+                    c.at,
+                    a.application_id,
+                    state_name(c.from_state()),
+                    state_name(c.to_state()),
+                    c.reason_code,
+                    c.note
+                );
+            }
+            println!("{} action(s)", r.actions.len());
+        }
+        Cmd::Outbox { retry_dead } => {
+            if retry_dead {
+                let r = call(client.retry_dead_letters(pb::RetryDeadLettersRequest {}).await)?;
+                println!("{} dead letter(s) requeued", r.requeued);
+            }
+            let s = call(client.get_outbox_status(pb::GetOutboxStatusRequest {}).await)?;
+            println!(
+                "pending {}  dead {}  delivered {}  oldest pending {} ms",
+                s.pending, s.dead, s.delivered, s.oldest_pending_age_ms
+            );
+        }
         // Handled above without a connection.
         Cmd::Sample(_) | Cmd::VerifyReceipt { .. } | Cmd::AuditExport { .. } => {}
         Cmd::Pay {
@@ -344,12 +503,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             print!("{}", describe(&call(client.confirm_payment(req).await)?));
         }
-        Cmd::Issue { application_id, actor } => {
-            let req = pb::IssueCertificateRequest { application_id, actor };
+        Cmd::Issue { application_id } => {
+            let req = pb::IssueCertificateRequest { application_id };
             print!("{}", describe(&call(client.issue_certificate(req).await)?));
         }
-        Cmd::Deliver { application_id, actor } => {
-            let req = pb::ConfirmDeliveryRequest { application_id, actor };
+        Cmd::Deliver { application_id } => {
+            let req = pb::ConfirmDeliveryRequest { application_id };
             print!("{}", describe(&call(client.confirm_delivery(req).await)?));
         }
         Cmd::ExportLog { out } => {
@@ -374,21 +533,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", describe(&app));
             }
         }
-        Cmd::Revoke {
-            application_id,
-            actor,
-            reason,
-        } => {
+        Cmd::Revoke { application_id, reason } => {
             let req = pb::RevokePlateRequest {
                 application_id,
                 reason_code: reason,
-                actor,
             };
             let r = call(client.revoke_plate(req).await)?;
             println!("plate {} revoked into its owner's five-year retention", r.plate);
         }
         Cmd::Receipt { application_id, out } => {
-            let mut log = TransparencyLogServiceClient::new(client_channel(&cli.addr).await?);
+            let mut log = TransparencyLogServiceClient::with_interceptor(channel, bearer);
             let r = call(log.get_receipt(pb::GetReceiptRequest { application_id }).await)?;
             match out {
                 Some(path) => std::fs::write(path, r.json)?,
@@ -471,31 +625,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("{total} application(s)");
         }
-        Cmd::Approve {
-            application_id,
-            actor,
-            note,
-        } => {
+        Cmd::Approve { application_id, note } => {
             let app = call(
                 client
-                    .approve_application(pb::ApproveApplicationRequest {
-                        application_id,
-                        actor,
-                        note,
-                    })
+                    .approve_application(pb::ApproveApplicationRequest { application_id, note })
                     .await,
             )?;
             print!("{}", describe(&app));
         }
         Cmd::Reject {
             application_id,
-            actor,
             reason,
             note,
         } => {
             let req = pb::RejectApplicationRequest {
                 application_id,
-                actor,
                 reason_code: reason,
                 note,
             };
@@ -715,6 +859,23 @@ fn describe(a: &pb::Application) -> String {
     }
     if a.fee_due_vnd > 0 {
         s.push_str(&format!("fee due     {} VND ({})\n", a.fee_due_vnd, a.fee_legal_source));
+    }
+    if a.physical_check_required || !a.physical_checks.is_empty() {
+        let last = a.physical_checks.last();
+        let summary = match last {
+            None => "required before approval, not yet done".to_owned(),
+            Some(c) => format!(
+                "chassis {}, engine {} (by {} at {})",
+                if c.chassis_matches { "matches" } else { "MISMATCH" },
+                if c.engine_matches { "matches" } else { "MISMATCH" },
+                c.actor,
+                c.at
+            ),
+        };
+        s.push_str(&format!("phys. check {summary}\n"));
+    }
+    if !a.blocked_reason.is_empty() {
+        s.push_str(&format!("BLOCKED     {}\n", a.blocked_reason));
     }
     if !a.certificate_number.is_empty() {
         s.push_str(&format!("certificate {}\n", a.certificate_number));

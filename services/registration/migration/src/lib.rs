@@ -12,6 +12,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_applications;
 mod m20261126_000002_draws;
 mod m20261126_000003_fees;
+mod m20261126_000004_outbox;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_applications::Migration),
             Box::new(m20261126_000002_draws::Migration),
             Box::new(m20261126_000003_fees::Migration),
+            Box::new(m20261126_000004_outbox::Migration),
         ]
     }
 }

@@ -28,6 +28,8 @@ pub mod application {
         /// Taxable value from the fee record (sets the motorbike fee band).
         pub vehicle_value_vnd: Option<i64>,
         pub certificate_number: Option<String>,
+        /// Set while a clerk's physical check contradicts the declaration.
+        pub blocked_reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -263,6 +265,58 @@ pub mod certificate {
         pub application_id: String,
         pub number: String,
         pub actor: String,
+        pub at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    /// One status change owed to the portal, written in the transaction of the change.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub application_id: String,
+        /// Position among this application's events, from 1: the portal sees them in this order.
+        pub seq: i32,
+        pub status: String,
+        pub reason_code: String,
+        pub detail: String,
+        pub at_ms: i64,
+        /// `PENDING`, `DELIVERED` or `DEAD`.
+        pub delivery: String,
+        pub attempts: i32,
+        pub next_attempt_at_ms: i64,
+        pub last_error: String,
+        pub delivered_at_ms: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod physical_check {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "physical_checks")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub application_id: String,
+        pub actor: String,
+        pub chassis_matches: bool,
+        pub engine_matches: bool,
+        pub note: String,
         pub at_ms: i64,
     }
 

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 
 use crate::domain::workflow::State;
-use entities::{application, evidence, history};
+use entities::{application, evidence, history, outbox, physical_check};
 
 /// Store-level failures.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,8 @@ pub struct Changes {
     pub vehicle_value_vnd: Option<Option<i64>>,
     /// A corrected declaration: (encoded request, content hash, office, locality).
     pub declaration: Option<(Vec<u8>, String, String, String)>,
+    /// Set or clear the physical-check block.
+    pub blocked_reason: Option<Option<String>>,
 }
 
 /// An application with everything recorded about it.
@@ -72,6 +74,7 @@ pub struct Record {
     pub app: application::Model,
     pub history: Vec<history::Model>,
     pub evidence: Vec<evidence::Model>,
+    pub physical_checks: Vec<physical_check::Model>,
 }
 
 /// A page position in an office queue: (created_at_ms, id) of the last row seen.
@@ -164,7 +167,17 @@ impl Store {
             .order_by_asc(evidence::Column::Id)
             .all(&self.db)
             .await?;
-        Ok(Record { app, history, evidence })
+        let physical_checks = physical_check::Entity::find()
+            .filter(physical_check::Column::ApplicationId.eq(app.id.as_str()))
+            .order_by_asc(physical_check::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(Record {
+            app,
+            history,
+            evidence,
+            physical_checks,
+        })
     }
 
     /// Applies `changes` if the row still has `expected_version`, in one
@@ -197,6 +210,9 @@ impl Store {
         }
         if let Some(n) = changes.next_attempt_at_ms {
             upd = upd.col_expr(C::NextAttemptAtMs, Expr::value(n));
+        }
+        if let Some(b) = changes.blocked_reason {
+            upd = upd.col_expr(C::BlockedReason, Expr::value(b));
         }
         if let Some(v) = changes.vehicle_value_vnd {
             upd = upd.col_expr(C::VehicleValueVnd, Expr::value(v));
@@ -314,6 +330,52 @@ impl Store {
         application::Entity::find().count(&self.db).await
     }
 
+    /// One actor's history rows, newest first, before `before` (a history row id).
+    pub async fn actions(&self, actor: &str, before: Option<i64>, limit: u64) -> Result<Vec<history::Model>, DbErr> {
+        let mut q = history::Entity::find().filter(history::Column::Actor.eq(actor));
+        if let Some(b) = before {
+            q = q.filter(history::Column::Id.lt(b));
+        }
+        q.order_by_desc(history::Column::Id).limit(limit).all(&self.db).await
+    }
+
+    /// Appends a physical check with its history row (and so its portal event),
+    /// setting or clearing the block, under the optimistic version check.
+    pub async fn record_physical_check(
+        &self,
+        current: &application::Model,
+        check: physical_check::ActiveModel,
+        blocked_reason: Option<String>,
+        entry: HistoryEntry,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        use application::Column as C;
+        let txn = self.db.begin().await?;
+        let res = application::Entity::update_many()
+            .col_expr(C::Version, Expr::value(current.version + 1))
+            .col_expr(C::UpdatedAtMs, Expr::value(now_ms))
+            .col_expr(C::BlockedReason, Expr::value(blocked_reason))
+            .filter(C::Id.eq(current.id.as_str()))
+            .filter(C::Version.eq(current.version))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::Conflict(current.id.clone()));
+        }
+        check.insert(&txn).await?;
+        let last: Option<i32> = history::Entity::find()
+            .select_only()
+            .column_as(history::Column::Seq.max(), "m")
+            .filter(history::Column::ApplicationId.eq(current.id.as_str()))
+            .into_tuple()
+            .one(&txn)
+            .await?
+            .flatten();
+        append_history(&txn, &current.id, last.unwrap_or(0) + 1, &entry, now_ms).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Number of history rows, for tests that prove a refused request wrote nothing.
     pub async fn count_history(&self) -> Result<u64, DbErr> {
         history::Entity::find().count(&self.db).await
@@ -358,7 +420,54 @@ async fn append_history<C: sea_orm::ConnectionTrait>(
     }
     .insert(conn)
     .await?;
+    let next = last_outbox_seq(conn, &[id]).await?.get(id).copied().unwrap_or(0) + 1;
+    let rows = portal_events(id, next, entry.to, &entry.reason_code, &entry.note, at_ms);
+    outbox::Entity::insert_many(rows).exec(conn).await?;
     Ok(())
+}
+
+/// Status reported to the portal after a plate is assigned: the fee is now due.
+pub const FEE_DUE: &str = "FEE_DUE";
+
+/// The portal events of one history row, numbered from `seq`: its new state,
+/// and after a plate assignment also [`FEE_DUE`].
+fn portal_events(id: &str, seq: i32, to: State, reason_code: &str, note: &str, at_ms: i64) -> Vec<outbox::ActiveModel> {
+    let row = |seq: i32, status: &str, reason: &str, detail: &str| outbox::ActiveModel {
+        application_id: Set(id.to_owned()),
+        seq: Set(seq),
+        status: Set(status.to_owned()),
+        reason_code: Set(reason.chars().take(64).collect()),
+        detail: Set(detail.chars().take(128).collect()),
+        at_ms: Set(at_ms),
+        delivery: Set(crate::outbox::PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at_ms: Set(at_ms),
+        last_error: Set(String::new()),
+        delivered_at_ms: Set(None),
+        ..Default::default()
+    };
+    let mut rows = vec![row(seq, to.as_str(), reason_code, note)];
+    if to == State::PlateAssigned {
+        rows.push(row(seq + 1, FEE_DUE, "", ""));
+    }
+    rows
+}
+
+/// The highest outbox sequence number of each of `ids` that has events.
+async fn last_outbox_seq<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, i32>, DbErr> {
+    let rows: Vec<(String, Option<i32>)> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::ApplicationId)
+        .column_as(outbox::Column::Seq.max(), "m")
+        .filter(outbox::Column::ApplicationId.is_in(ids.iter().copied()))
+        .group_by(outbox::Column::ApplicationId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(id, m)| (id, m.unwrap_or(0))).collect())
 }
 
 /// The file path of a `sqlite://` URL, if it names a file.
@@ -508,6 +617,16 @@ pub async fn transition_many_in<C: sea_orm::ConnectionTrait>(
         history::Entity::insert_many(history_rows.collect::<Vec<_>>())
             .exec(conn)
             .await?;
+        let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+        let last = last_outbox_seq(conn, &ids).await?;
+        let events: Vec<outbox::ActiveModel> = rows
+            .iter()
+            .flat_map(|(id, plate)| {
+                let next = last.get(id).copied().unwrap_or(0) + 1;
+                portal_events(id, next, to, reason_code, plate, now_ms)
+            })
+            .collect();
+        outbox::Entity::insert_many(events).exec(conn).await?;
         moved += rows.len();
     }
     Ok(moved)

@@ -10,6 +10,7 @@ use vrs_proto::pb::registration::v1::transparency_log_service_client::Transparen
 
 use crate::helpers::{Backend, TestApp, both_databases, dossier, spawn_app, spawn_app_with};
 use registration::domain::workflow::Ordering;
+use vrs_kit::token::Role;
 
 both_databases!(
     a_draw_gives_a_plate_and_a_receipt_that_verifies,
@@ -77,10 +78,8 @@ async fn a_draw_gives_a_plate_and_a_receipt_that_verifies(backend: Backend) {
     let again = draw(&app, &a.application_id).await.expect("again");
     assert_eq!(again.plate, r.plate);
     assert_eq!(receipt(&again), rc);
-    let mut log = TransparencyLogServiceClient::connect(format!("http://{}", app.addr))
-        .await
-        .expect("connect");
-    let stored = log
+    let stored = app
+        .log()
         .get_receipt(pb::GetReceiptRequest {
             application_id: a.application_id.clone(),
         })
@@ -228,12 +227,11 @@ async fn a_revoked_plate_is_retained_for_its_owner(backend: Backend) {
     let first = vrs_kit::samples::submit_request(&app.world, pair[0], "G01.000010");
     let a = app.submit(first).await.expect("submit");
     let drawn = draw(&app, &a.application_id).await.expect("draw");
-    let mut c = app.client.clone();
+    let mut c = app.clerk(&a);
     let revoked = c
         .revoke_plate(pb::RevokePlateRequest {
             application_id: a.application_id.clone(),
             reason_code: "scrapped".into(),
-            actor: "clerk-017".into(),
         })
         .await
         .expect("revoke")
@@ -301,13 +299,12 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
         Some(pb::owner::Kind::Organisation(o)) => o.tax_code,
         None => panic!("owner"),
     };
-    let mut c = app.client.clone();
+    let mut c = app.supervisor();
     let won = c
         .record_auction_win(pb::RecordAuctionWinRequest {
             pool_id: "31-car-white-A".into(),
             number: 12_345,
             owner_id: owner.clone(),
-            actor: "auction-board".into(),
         })
         .await
         .expect("auction win")
@@ -318,7 +315,6 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
             pool_id: "31-car-white-A".into(),
             number: 101,
             owner_id: owner,
-            actor: "auction-board".into(),
         })
         .await
         .expect_err("101 was drawn, not auctioned");
@@ -327,11 +323,10 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
     assert_eq!((fifth.method.as_str(), fifth.plate.as_str()), ("auction", "31A-123.45"));
 
     // A retention that has run out returns the number to its pool, by a logged release.
-    let mut c = app.client.clone();
+    let mut c = app.caller("clerk-017", &[Role::Clerk], Some("HN-TEST"));
     c.revoke_plate(pb::RevokePlateRequest {
         application_id: ids[0].clone(),
         reason_code: "OWNERSHIP_TRANSFER".into(),
-        actor: "clerk-017".into(),
     })
     .await
     .expect("revoke");

@@ -14,17 +14,21 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
 use registration::app::Application;
 use registration::config::Config;
 use registration::service::Registry;
 use sea_orm::{ConnectionTrait, Database};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use vrs_kit::faults::{FaultConfig, Faults};
+use vrs_kit::token::{Bearer, Role};
 use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient;
+use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
 /// Runs `$body(backend)` once per database.
 macro_rules! both_databases {
@@ -186,8 +190,19 @@ impl Drop for Agency {
     }
 }
 
+/// A registration client that sends a caller token on every call.
+pub type Client = RegistrationServiceClient<InterceptedService<Channel, Bearer>>;
+pub type LogClient = TransparencyLogServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// The issuer name the tests' tokens carry.
+pub const ISSUER: &str = "vrs-test-issuer";
+
 pub struct TestApp {
-    pub client: RegistrationServiceClient<Channel>,
+    /// The portal: submits, draws, pays and withdraws for citizens.
+    pub client: Client,
+    /// The token issuer's key, to mint callers of any role.
+    pub issuer: SigningKey,
+    channel: Channel,
     pub addr: SocketAddr,
     pub registry: Arc<Registry>,
     pub world: Arc<World>,
@@ -257,18 +272,28 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     cfg.draw.log_key_file = dir.path().join("log.key").display().to_string();
     cfg.draw.resolver_poll_ms = 20;
     cfg.draw.draw_timeout_ms = 20_000;
+    cfg.auth.issuer = ISSUER.into();
+    cfg.auth.issuer_seed_file = dir.path().join("issuer.key").display().to_string();
     tweak(&mut cfg);
+    let issuer = SigningKey::from_bytes(
+        &registration::app::load_or_create_seed(std::path::Path::new(&cfg.auth.issuer_seed_file)).expect("issuer key"),
+    );
 
     let app = Application::build(&cfg).await.expect("registration builds");
     let addr = app.local_addr();
     let registry = app.registry();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run(shutdown.clone()));
-    let client = RegistrationServiceClient::connect(format!("http://{addr}"))
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
         .await
         .expect("connect");
+    let client = with_token(&channel, &token(&issuer, "portal", &[Role::Portal], None));
     TestApp {
         client,
+        issuer,
+        channel,
         addr,
         registry,
         world,
@@ -283,7 +308,53 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     }
 }
 
+/// A token from `issuer` for one hour.
+pub fn token(issuer: &SigningKey, subject: &str, roles: &[Role], office: Option<&str>) -> String {
+    vrs_kit::token::mint(issuer, ISSUER, subject, roles, office, 3_600)
+}
+
+pub fn with_token(channel: &Channel, token: &str) -> Client {
+    RegistrationServiceClient::with_interceptor(channel.clone(), Bearer::new(token).expect("token"))
+}
+
 impl TestApp {
+    /// A client acting as `subject` with `roles` (and `office` for clerks).
+    pub fn caller(&self, subject: &str, roles: &[Role], office: Option<&str>) -> Client {
+        with_token(&self.channel, &token(&self.issuer, subject, roles, office))
+    }
+
+    /// Clerk `clerk-017` of the office that handles `app`.
+    pub fn clerk(&self, app: &pb::Application) -> Client {
+        self.caller("clerk-017", &[Role::Clerk], Some(&app.office_code))
+    }
+
+    /// Records a matching physical check where approval needs one.
+    pub async fn pass_physical_check(&self, app: &pb::Application) {
+        if !app.physical_check_required {
+            return;
+        }
+        let v = app.vehicle.clone().expect("vehicle");
+        self.clerk(app)
+            .record_physical_check(pb::RecordPhysicalCheckRequest {
+                application_id: app.application_id.clone(),
+                chassis_number: v.chassis_number,
+                engine_number: v.engine_number,
+                note: "numbers match".into(),
+            })
+            .await
+            .expect("physical check");
+    }
+
+    pub fn supervisor(&self) -> Client {
+        self.caller("supervisor-01", &[Role::Supervisor], None)
+    }
+
+    /// The transparency log, read as an auditor (receipts need a caller).
+    pub fn log(&self) -> LogClient {
+        let t = token(&self.issuer, "auditor-01", &[Role::Auditor], None);
+        TransparencyLogServiceClient::with_interceptor(self.channel.clone(), Bearer::new(&t).expect("token"))
+    }
+
     /// The submission for the `nth` example of `case`, under `dossier`.
     pub fn sample(&self, case: Case, nth: usize, dossier: &str) -> pb::SubmitApplicationRequest {
         let (index, _) = self.world.vehicles_with(case).nth(nth).expect("enough examples");

@@ -21,11 +21,10 @@ async fn draw_first_refuses_early_approval(backend: Backend) {
         .await
         .expect("submit");
     assert_eq!(a.state(), pb::ApplicationState::Verified);
-    let mut c = app.client.clone();
+    let mut c = app.clerk(&a);
     let status = c
         .approve_application(pb::ApproveApplicationRequest {
             application_id: a.application_id.clone(),
-            actor: "clerk-017".into(),
             note: String::new(),
         })
         .await
@@ -49,19 +48,11 @@ async fn check_first_approves_verified(backend: Backend) {
         .submit(app.sample(Case::Clean, 0, "G01.000001"))
         .await
         .expect("submit");
-    let mut c = app.client.clone();
-    let missing_actor = c
-        .approve_application(pb::ApproveApplicationRequest {
-            application_id: a.application_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect_err("actor required");
-    assert_eq!(violated_fields(&missing_actor), ["actor"]);
+    let mut c = app.clerk(&a);
+    app.pass_physical_check(&a).await;
     let approved = c
         .approve_application(pb::ApproveApplicationRequest {
             application_id: a.application_id.clone(),
-            actor: "clerk-017".into(),
             note: "documents in order".into(),
         })
         .await
@@ -77,7 +68,6 @@ async fn check_first_approves_verified(backend: Backend) {
     let again = c
         .approve_application(pb::ApproveApplicationRequest {
             application_id: a.application_id.clone(),
-            actor: "clerk-017".into(),
             note: String::new(),
         })
         .await
@@ -91,11 +81,10 @@ async fn clerk_rejection_and_withdrawal(backend: Backend) {
         .submit(app.sample(Case::Clean, 0, "G01.000001"))
         .await
         .expect("submit");
-    let mut c = app.client.clone();
+    let mut c = app.clerk(&a);
     let no_reason = c
         .reject_application(pb::RejectApplicationRequest {
             application_id: a.application_id.clone(),
-            actor: "clerk-017".into(),
             ..Default::default()
         })
         .await
@@ -104,7 +93,6 @@ async fn clerk_rejection_and_withdrawal(backend: Backend) {
     let rejected = c
         .reject_application(pb::RejectApplicationRequest {
             application_id: a.application_id.clone(),
-            actor: "clerk-017".into(),
             reason_code: "documents_forged".into(),
             note: String::new(),
         })
@@ -116,6 +104,7 @@ async fn clerk_rejection_and_withdrawal(backend: Backend) {
         rejected.history.last().map(|h| h.reason_code.as_str()),
         Some("DOCUMENTS_FORGED")
     );
+    let mut c = app.client.clone();
     let late = c
         .withdraw_application(pb::WithdrawApplicationRequest {
             application_id: a.application_id.clone(),
@@ -236,6 +225,22 @@ async fn pay(
         .map(|r| r.into_inner())
 }
 
+/// The states an application went through; a physical check, which changes
+/// no state, must be in the history exactly when the vehicle needs one.
+fn state_changes(a: &pb::Application) -> Vec<pb::ApplicationState> {
+    let checks = a
+        .history
+        .iter()
+        .filter(|h| h.reason_code == "PHYSICAL_CHECK_PASSED" && h.actor == "clerk-017")
+        .count();
+    assert_eq!(checks, usize::from(a.physical_check_required), "{:?}", a.history);
+    a.history
+        .iter()
+        .filter(|h| !h.reason_code.starts_with("PHYSICAL_CHECK"))
+        .map(|h| h.to_state())
+        .collect()
+}
+
 async fn draw_first_from_submission_to_delivery(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut c = app.client.clone();
@@ -273,17 +278,17 @@ async fn draw_first_from_submission_to_delivery(backend: Backend) {
         .expect_err("reference reused");
     assert_eq!(reused.code(), tonic::Code::AlreadyExists);
 
+    let mut c = app.clerk(&a);
     let early_issue = c
         .issue_certificate(pb::IssueCertificateRequest {
             application_id: id.clone(),
-            actor: "clerk-017".into(),
         })
         .await
         .expect_err("not approved");
     assert_eq!(early_issue.code(), tonic::Code::FailedPrecondition);
+    app.pass_physical_check(&a).await;
     c.approve_application(pb::ApproveApplicationRequest {
         application_id: id.clone(),
-        actor: "clerk-017".into(),
         note: String::new(),
     })
     .await
@@ -291,7 +296,6 @@ async fn draw_first_from_submission_to_delivery(backend: Backend) {
     let issued = c
         .issue_certificate(pb::IssueCertificateRequest {
             application_id: id.clone(),
-            actor: "clerk-017".into(),
         })
         .await
         .expect("issue")
@@ -305,13 +309,12 @@ async fn draw_first_from_submission_to_delivery(backend: Backend) {
     let delivered = c
         .confirm_delivery(pb::ConfirmDeliveryRequest {
             application_id: id.clone(),
-            actor: "vnpost".into(),
         })
         .await
         .expect("deliver")
         .into_inner();
     use pb::ApplicationState as S;
-    let states: Vec<S> = delivered.history.iter().map(|h| h.to_state()).collect();
+    let states = state_changes(&delivered);
     assert_eq!(
         states,
         [
@@ -342,13 +345,14 @@ async fn check_first_from_submission_to_delivery(backend: Backend) {
         .await
         .expect_err("clerk first");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    c.approve_application(pb::ApproveApplicationRequest {
-        application_id: id.clone(),
-        actor: "clerk-017".into(),
-        note: String::new(),
-    })
-    .await
-    .expect("approve");
+    app.pass_physical_check(&a).await;
+    app.clerk(&a)
+        .approve_application(pb::ApproveApplicationRequest {
+            application_id: id.clone(),
+            note: String::new(),
+        })
+        .await
+        .expect("approve");
     c.draw_plate(pb::DrawPlateRequest {
         application_id: id.clone(),
     })
@@ -356,16 +360,16 @@ async fn check_first_from_submission_to_delivery(backend: Backend) {
     .expect("draw");
     let paid = pay(&app, &id, "PAY-9", a.fee_due_vnd).await.expect("pay");
     assert_eq!(paid.state(), pb::ApplicationState::FeePaid);
-    let issued = c
+    let issued = app
+        .clerk(&a)
         .issue_certificate(pb::IssueCertificateRequest {
             application_id: id.clone(),
-            actor: "clerk-017".into(),
         })
         .await
         .expect("issue")
         .into_inner();
     use pb::ApplicationState as S;
-    let states: Vec<S> = issued.history.iter().map(|h| h.to_state()).collect();
+    let states = state_changes(&issued);
     assert_eq!(
         states,
         [

@@ -13,7 +13,6 @@ use tonic::transport::Channel;
 use vrs_draw::receipt::{Receipt, Trust, verify};
 use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
-use vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
 use crate::helpers::{Agency, Backend, Kind};
@@ -75,6 +74,8 @@ async fn three_replicas_two_thousand_concurrent_draws() {
         Agency::start_on(Kind::Register, any, world.clone()).await,
     ];
     let dir = tempfile::tempdir().expect("tempdir");
+    // The token issuer's key, as the police identity provider would hold it.
+    let issuer_file = dir.path().join("issuer.key");
     let beacon_stop = CancellationToken::new();
     let beacon_server = beacon::build(&beacon::Config {
         listen: any,
@@ -114,6 +115,8 @@ async fn three_replicas_two_thousand_concurrent_draws() {
             // One signing key for the whole registry, shared as a Kubernetes Secret would be.
             .env("VRS_REGISTRATION__DRAW__LOG_KEY_FILE", dir.path().join("log.key"))
             .env("VRS_REGISTRATION__DRAW__RESOLVER_POLL_MS", "50")
+            .env("VRS_REGISTRATION__AUTH__ISSUER", crate::helpers::ISSUER)
+            .env("VRS_REGISTRATION__AUTH__ISSUER_SEED_FILE", &issuer_file)
             .env("VRS_REGISTRATION__DRAW__DRAW_TIMEOUT_MS", "60000")
             .env("VRS_REGISTRATION__DATABASE__MAX_CONNECTIONS", "10")
             .env("RUST_LOG", "warn")
@@ -128,9 +131,13 @@ async fn three_replicas_two_thousand_concurrent_draws() {
         addrs.push((i, addr));
     }
     let _replicas = Replicas(children);
+    let issuer = ed25519_dalek::SigningKey::from_bytes(
+        &registration::app::load_or_create_seed(&issuer_file).expect("issuer key"),
+    );
+    let portal = crate::helpers::token(&issuer, "portal", &[vrs_kit::token::Role::Portal], None);
     let mut clients = Vec::new();
     for (_, addr) in &addrs {
-        clients.push(RegistrationServiceClient::new(connect(*addr).await));
+        clients.push(crate::helpers::with_token(&connect(*addr).await, &portal));
     }
 
     // Verified applications in two localities: few pools (two per locality at most: car, motorbike).

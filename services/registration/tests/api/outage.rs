@@ -119,6 +119,7 @@ async fn an_application_orphaned_by_a_crash_is_resumed(backend: Backend) {
         plate: None,
         vehicle_value_vnd: None,
         certificate_number: None,
+        blocked_reason: None,
     };
     let id = orphan.id.clone();
     app.registry.store().insert(orphan, "citizen").await.expect("insert");

@@ -5,6 +5,8 @@ use std::collections::HashSet;
 use vrs_kit::world::Case;
 use vrs_proto::pb::registration::v1 as pb;
 
+use vrs_kit::token::Role;
+
 use crate::helpers::{Backend, both_databases, dossier, spawn_app, violated_fields};
 
 both_databases!(queue_pages_through_one_office);
@@ -24,7 +26,17 @@ async fn queue_pages_through_one_office(backend: Backend) {
         app.submit(req).await.expect("submit");
     }
 
-    let mut client = app.client.clone();
+    // The office's own clerk; a clerk of another office is refused.
+    let mut client = app.caller("clerk-017", &[Role::Clerk], Some("HN-PC08"));
+    let other = app
+        .caller("clerk-099", &[Role::Clerk], Some("HCM-PC01"))
+        .list_applications(pb::ListApplicationsRequest {
+            office_code: "HN-PC08".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("another office");
+    assert_eq!(other.code(), tonic::Code::PermissionDenied);
     let mut seen = Vec::new();
     let mut token = String::new();
     let mut pages = 0;
@@ -84,6 +96,8 @@ async fn queue_pages_through_one_office(backend: Backend) {
         "history comes with the queue"
     );
 
+    // Bad requests, from a supervisor (who may read any office's queue).
+    let mut client = app.supervisor();
     for (req, field) in [
         (
             pb::ListApplicationsRequest {

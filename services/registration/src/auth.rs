@@ -1,0 +1,295 @@
+//! Who is calling, and may they (DESIGN §6).
+//!
+//! Clerks, supervisors and auditors present a signed token (a JWT signed with
+//! Ed25519, `alg: EdDSA`, by the configured issuer) carrying their roles and,
+//! for clerks, their office. The portal presents either its TLS client
+//! certificate (mTLS, subject common name listed in `portal_client_names`) or
+//! a token with the `portal` role. Nothing else gets in: no credentials is
+//! `UNAUTHENTICATED`, a valid caller without the role or the office is
+//! `PERMISSION_DENIED`. The matrix of who may call what is [`allowed`], and
+//! the README prints it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+pub use vrs_kit::token::Role;
+use vrs_kit::token::verify_token;
+
+use crate::error::Error;
+
+/// The RPCs that check a caller; the public transparency-log reads are not here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rpc {
+    SubmitApplication,
+    GetApplication,
+    ListApplications,
+    ApproveApplication,
+    RejectApplication,
+    WithdrawApplication,
+    DrawPlate,
+    RevokePlate,
+    RecordAuctionWin,
+    ConfirmPayment,
+    IssueCertificate,
+    ConfirmDelivery,
+    RecordPhysicalCheck,
+    ListActions,
+    GetOutboxStatus,
+    RetryDeadLetters,
+    GetReceipt,
+}
+
+/// Whether a role may call an RPC, and if so whether only for its own office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    Denied,
+    /// Any application.
+    Any,
+    /// Only applications of the caller's office (clerks).
+    OwnOffice,
+}
+
+/// The authorisation matrix. The README's table is this function, row by row.
+pub fn allowed(rpc: Rpc, role: Role) -> Grant {
+    use Grant::{Any, Denied, OwnOffice};
+    use Role::*;
+    use Rpc::*;
+    match (rpc, role) {
+        // Citizens act through the portal: submit, correct, draw, withdraw, pay.
+        (SubmitApplication | WithdrawApplication | DrawPlate | ConfirmPayment, Portal) => Any,
+        (GetApplication | GetReceipt, Portal | Supervisor | Auditor) => Any,
+        (GetApplication | GetReceipt, Clerk) => OwnOffice,
+        (ListApplications, Supervisor | Auditor) => Any,
+        (ListApplications, Clerk) => OwnOffice,
+        (ApproveApplication | RejectApplication | IssueCertificate | RecordPhysicalCheck | RevokePlate, Clerk) => {
+            OwnOffice
+        }
+        // The post's delivery confirmation arrives through the portal, or the office hands over.
+        (ConfirmDelivery, Portal) => Any,
+        (ConfirmDelivery, Clerk) => OwnOffice,
+        // Auction results come from the national auction platform, entered by a supervisor.
+        (RecordAuctionWin | GetOutboxStatus | RetryDeadLetters, Supervisor) => Any,
+        (ListActions, Supervisor | Auditor) => Any,
+        // A clerk may read their own actions (checked against the subject).
+        (ListActions, Clerk) => OwnOffice,
+        _ => Denied,
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Who, as recorded in history: the token subject, or `portal`.
+    pub subject: String,
+    pub roles: Vec<Role>,
+    /// The clerk's office, e.g. `PC-60`.
+    pub office: Option<String>,
+}
+
+impl Caller {
+    /// The strongest grant any of the caller's roles has for `rpc`, or PERMISSION_DENIED.
+    pub fn require(&self, rpc: Rpc) -> Result<Grant, Error> {
+        let grants = self.roles.iter().map(|r| allowed(rpc, *r));
+        let best = grants.fold(Grant::Denied, |best, g| match (best, g) {
+            (Grant::Any, _) | (_, Grant::Any) => Grant::Any,
+            (Grant::OwnOffice, _) | (_, Grant::OwnOffice) => Grant::OwnOffice,
+            _ => Grant::Denied,
+        });
+        if best == Grant::Denied {
+            let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+            return Err(Error::PermissionDenied(format!(
+                "{rpc:?} is not allowed for role {}",
+                roles.join("+")
+            )));
+        }
+        Ok(best)
+    }
+
+    /// Checks `rpc` for an application of `office`.
+    pub fn require_for_office(&self, rpc: Rpc, office: &str) -> Result<(), Error> {
+        match self.require(rpc)? {
+            Grant::Any => Ok(()),
+            Grant::OwnOffice if self.office.as_deref() == Some(office) => Ok(()),
+            _ => Err(Error::PermissionDenied(format!(
+                "this application belongs to office {office}, not to the caller's office"
+            ))),
+        }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// Authentication and rate limits of the registration API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// `iss` every token must carry.
+    pub issuer: String,
+    /// The issuer's Ed25519 public key, hex. Empty: derived from `issuer_seed_file`.
+    pub issuer_public_key: String,
+    /// For local runs and tests only: the issuer's seed, generated at first
+    /// start, from which `vrsctl` mints tokens. Production sets `issuer_public_key`.
+    pub issuer_seed_file: String,
+    /// Subject common names of TLS client certificates that are the portal.
+    pub portal_client_names: Vec<String>,
+    /// Sustained calls per second allowed to one caller, by role; unauthenticated
+    /// log reads are limited per client address with `public_rps`.
+    pub portal_rps: f64,
+    pub staff_rps: f64,
+    pub public_rps: f64,
+    /// Calls a caller may make at once above its rate.
+    pub burst_seconds: f64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: "vrs-local-issuer".into(),
+            issuer_public_key: String::new(),
+            issuer_seed_file: "var/token-issuer.key".into(),
+            portal_client_names: vec!["portal".into()],
+            portal_rps: 20_000.0,
+            staff_rps: 50.0,
+            public_rps: 200.0,
+            burst_seconds: 2.0,
+        }
+    }
+}
+
+/// Verifies callers and keeps their rate budgets.
+pub struct Authenticator {
+    cfg: AuthConfig,
+    key: VerifyingKey,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Most callers tracked before idle ones are forgotten.
+const MAX_BUCKETS: usize = 100_000;
+
+impl Authenticator {
+    pub fn new(cfg: &AuthConfig) -> anyhow::Result<Authenticator> {
+        let key = if cfg.issuer_public_key.trim().is_empty() {
+            let seed = crate::app::load_or_create_seed(std::path::Path::new(&cfg.issuer_seed_file))?;
+            SigningKey::from_bytes(&seed).verifying_key()
+        } else {
+            let bytes: [u8; 32] = hex::decode(cfg.issuer_public_key.trim())?
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("auth.issuer_public_key must be 32 bytes of hex"))?;
+            VerifyingKey::from_bytes(&bytes)?
+        };
+        Ok(Authenticator {
+            cfg: cfg.clone(),
+            key,
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The caller of a request: bearer token first, then the portal's client certificate.
+    pub fn caller<T>(&self, req: &tonic::Request<T>) -> Result<Caller, Error> {
+        let caller = self.identify(req)?;
+        let rate = if caller.has(Role::Portal) {
+            self.cfg.portal_rps
+        } else {
+            self.cfg.staff_rps
+        };
+        self.spend(&format!("caller:{}", caller.subject), rate)?;
+        Ok(caller)
+    }
+
+    /// Rate limit for calls that need no credentials, by client address.
+    pub fn public<T>(&self, req: &tonic::Request<T>) -> Result<(), Error> {
+        let who = req.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        self.spend(&format!("ip:{who}"), self.cfg.public_rps)
+    }
+
+    fn identify<T>(&self, req: &tonic::Request<T>) -> Result<Caller, Error> {
+        if let Some(value) = req.metadata().get("authorization") {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| Error::Unauthenticated("authorization must be \"Bearer <token>\"".into()))?;
+            let now = chrono::Utc::now().timestamp();
+            let claims = verify_token(&self.key, &self.cfg.issuer, token.trim(), now)
+                .map_err(|e| Error::Unauthenticated(e.to_string()))?;
+            return Ok(Caller {
+                subject: claims.sub,
+                roles: claims.roles,
+                office: claims.office,
+            });
+        }
+        if let Some(name) = crate::tls::peer_common_name(req)
+            && self.cfg.portal_client_names.contains(&name)
+        {
+            return Ok(Caller {
+                subject: "portal".into(),
+                roles: vec![Role::Portal],
+                office: None,
+            });
+        }
+        Err(Error::Unauthenticated(
+            "no credentials: present a bearer token or the portal's client certificate".into(),
+        ))
+    }
+
+    /// Takes one call from `key`'s token bucket, or RESOURCE_EXHAUSTED.
+    fn spend(&self, key: &str, rate: f64) -> Result<(), Error> {
+        let now = Instant::now();
+        let burst = (rate * self.cfg.burst_seconds).max(1.0);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_BUCKETS {
+            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() < self.cfg.burst_seconds);
+        }
+        let b = buckets
+            .entry(key.to_owned())
+            .or_insert(Bucket { tokens: burst, at: now });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
+        b.at = now;
+        if b.tokens < 1.0 {
+            let wait = (1.0 - b.tokens) / rate;
+            return Err(Error::RateLimited(std::time::Duration::from_secs_f64(wait)));
+        }
+        b.tokens -= 1.0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clerks_act_only_on_their_office() {
+        let clerk = Caller {
+            subject: "c".into(),
+            roles: vec![Role::Clerk],
+            office: Some("PC-60".into()),
+        };
+        assert!(clerk.require_for_office(Rpc::ApproveApplication, "PC-60").is_ok());
+        assert!(matches!(
+            clerk.require_for_office(Rpc::ApproveApplication, "PC-01"),
+            Err(Error::PermissionDenied(_))
+        ));
+        assert!(matches!(
+            clerk.require(Rpc::SubmitApplication),
+            Err(Error::PermissionDenied(_))
+        ));
+        let auditor = Caller {
+            subject: "a".into(),
+            roles: vec![Role::Auditor],
+            office: None,
+        };
+        assert!(auditor.require_for_office(Rpc::GetApplication, "PC-01").is_ok());
+        assert!(auditor.require(Rpc::ApproveApplication).is_err());
+    }
+}

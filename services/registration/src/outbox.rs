@@ -1,0 +1,307 @@
+//! Delivery of status changes to the portal (DESIGN §4, "Outbox").
+//!
+//! Every transition writes its portal events in its own transaction
+//! ([`crate::store`]), so a change and its event commit or vanish together.
+//! This worker posts them: at least once, with an `Idempotency-Key` the portal
+//! deduplicates on, in order per application (an event goes out only once
+//! every earlier event of its application is delivered), with exponential
+//! backoff and jitter, and a dead-letter state after a bounded number of
+//! attempts. Any replica may deliver: each event is leased before it is sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Statement};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Result;
+use crate::service::Registry;
+use crate::store::entities::{application, outbox};
+
+pub const PENDING: &str = "PENDING";
+pub const DELIVERED: &str = "DELIVERED";
+pub const DEAD: &str = "DEAD";
+
+/// Where and how status changes are pushed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortalConfig {
+    /// The portal's status endpoint; empty keeps events queued (visible in `GetOutboxStatus`).
+    pub url: String,
+    /// Deadline of one POST.
+    pub timeout_ms: u64,
+    pub poll_interval_ms: u64,
+    /// First retry delay; doubles per attempt with ±50 % jitter, capped at `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Attempts after which an event is dead-lettered (and its application's later events wait).
+    pub max_attempts: i32,
+    /// How long a replica holds an event it is sending before another may try.
+    pub lease_ms: u64,
+    /// Events fetched per pass, and POSTs in flight at once.
+    pub batch: u64,
+    pub concurrency: usize,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        PortalConfig {
+            url: String::new(),
+            timeout_ms: 2_000,
+            poll_interval_ms: 200,
+            retry_base_ms: 500,
+            retry_max_ms: 300_000,
+            max_attempts: 25,
+            lease_ms: 30_000,
+            batch: 256,
+            concurrency: 32,
+        }
+    }
+}
+
+/// What the portal receives, as JSON, for each event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PortalEvent {
+    /// `<application_id>:<seq>`, also sent as the `Idempotency-Key` header.
+    pub event_id: String,
+    pub application_id: String,
+    pub dossier_code: String,
+    pub seq: i32,
+    /// The new state (`SUBMITTED`, `VERIFIED`, … `DELIVERED`) or `FEE_DUE`.
+    pub status: String,
+    pub reason_code: String,
+    pub detail: String,
+    pub at_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub plate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fee_due_vnd: Option<u64>,
+}
+
+/// Counts of the outbox, for operators and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub pending: u64,
+    pub dead: u64,
+    pub delivered: u64,
+    /// Age of the oldest undelivered event, 0 if none.
+    pub oldest_pending_age_ms: i64,
+}
+
+enum Failure {
+    /// Worth retrying: timeouts, refused connections, 408, 425, 429, 5xx.
+    Transient(String),
+    /// The portal refused the event itself (other 4xx): retrying cannot help.
+    Permanent(String),
+}
+
+/// The delivering side of the outbox.
+pub struct Outbox {
+    registry: Arc<Registry>,
+    cfg: PortalConfig,
+    client: reqwest::Client,
+}
+
+impl Outbox {
+    pub fn new(registry: Arc<Registry>, cfg: PortalConfig) -> anyhow::Result<Outbox> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(cfg.timeout_ms))
+            .connect_timeout(Duration::from_millis(cfg.timeout_ms))
+            .build()?;
+        Ok(Outbox { registry, cfg, client })
+    }
+
+    /// Delivers every due event that heads its application's queue; returns how many were sent.
+    pub async fn deliver_due(&self) -> Result<usize> {
+        let db = self.registry.store().connection();
+        let now = crate::now_ms();
+        let backend = db.get_database_backend();
+        // An event is due when nothing earlier of its application is undelivered
+        // (a dead letter holds back the rest of its application until retried).
+        let sql = format!(
+            "SELECT o.* FROM outbox o WHERE o.delivery = '{PENDING}' AND o.next_attempt_at_ms <= {now} \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.application_id = o.application_id \
+             AND p.seq < o.seq AND p.delivery <> '{DELIVERED}') \
+             ORDER BY o.next_attempt_at_ms, o.id LIMIT {}",
+            self.cfg.batch.max(1)
+        );
+        let due = outbox::Entity::find()
+            .from_raw_sql(Statement::from_string(backend, sql))
+            .all(db)
+            .await?;
+        let lease = now + i64::try_from(self.cfg.lease_ms).unwrap_or(i64::MAX / 2);
+        let mut claimed = Vec::with_capacity(due.len());
+        for ev in due {
+            let res = outbox::Entity::update_many()
+                .col_expr(outbox::Column::NextAttemptAtMs, Expr::value(lease))
+                .filter(outbox::Column::Id.eq(ev.id))
+                .filter(outbox::Column::Delivery.eq(PENDING))
+                .filter(outbox::Column::NextAttemptAtMs.eq(ev.next_attempt_at_ms))
+                .exec(db)
+                .await?;
+            if res.rows_affected == 1 {
+                claimed.push(ev);
+            }
+        }
+        let n = claimed.len();
+        use futures::StreamExt;
+        futures::stream::iter(claimed)
+            .for_each_concurrent(self.cfg.concurrency.max(1), |ev| async move {
+                if let Err(e) = self.deliver(ev).await {
+                    tracing::error!(error = ?e, "outbox delivery bookkeeping failed");
+                }
+            })
+            .await;
+        Ok(n)
+    }
+
+    async fn deliver(&self, ev: outbox::Model) -> Result<()> {
+        let db = self.registry.store().connection();
+        let event = self.render(&ev).await?;
+        let outcome = self.post(&event).await;
+        let now = crate::now_ms();
+        let attempts = ev.attempts + 1;
+        let mut upd = outbox::Entity::update_many().col_expr(outbox::Column::Attempts, Expr::value(attempts));
+        match outcome {
+            Ok(()) => {
+                upd = upd
+                    .col_expr(outbox::Column::Delivery, Expr::value(DELIVERED))
+                    .col_expr(outbox::Column::DeliveredAtMs, Expr::value(now))
+                    .col_expr(outbox::Column::LastError, Expr::value(""));
+            }
+            Err(failure) => {
+                let (error, dead) = match failure {
+                    Failure::Permanent(e) => (e, true),
+                    Failure::Transient(e) => (e, attempts >= self.cfg.max_attempts),
+                };
+                let error: String = error.chars().take(250).collect();
+                if dead {
+                    tracing::warn!(event_id = %event.event_id, attempts, %error, "portal event dead-lettered");
+                    upd = upd.col_expr(outbox::Column::Delivery, Expr::value(DEAD));
+                } else {
+                    tracing::debug!(event_id = %event.event_id, attempts, %error, "portal event will be retried");
+                    let delay = crate::lookups::backoff(
+                        Duration::from_millis(self.cfg.retry_base_ms),
+                        u32::try_from(attempts).unwrap_or(1),
+                    )
+                    .min(Duration::from_millis(self.cfg.retry_max_ms));
+                    let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                    upd = upd.col_expr(outbox::Column::NextAttemptAtMs, Expr::value(at));
+                }
+                upd = upd.col_expr(outbox::Column::LastError, Expr::value(error));
+            }
+        }
+        upd.filter(outbox::Column::Id.eq(ev.id))
+            .filter(outbox::Column::Delivery.eq(PENDING))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+
+    /// The JSON body of an event, with what the portal needs to show it.
+    async fn render(&self, ev: &outbox::Model) -> Result<PortalEvent> {
+        let db = self.registry.store().connection();
+        let app = application::Entity::find_by_id(ev.application_id.clone())
+            .one(db)
+            .await?
+            .ok_or_else(|| crate::error::Error::NotFound(format!("application {}", ev.application_id)))?;
+        let fee_due_vnd = (ev.status == crate::store::FEE_DUE)
+            .then(|| self.registry.fee_for_app(&app).map(|f| f.amount_vnd))
+            .flatten();
+        Ok(PortalEvent {
+            event_id: format!("{}:{}", ev.application_id, ev.seq),
+            application_id: ev.application_id.clone(),
+            dossier_code: app.dossier_code,
+            seq: ev.seq,
+            status: ev.status.clone(),
+            reason_code: ev.reason_code.clone(),
+            detail: ev.detail.clone(),
+            at_ms: ev.at_ms,
+            plate: app.plate,
+            fee_due_vnd,
+        })
+    }
+
+    async fn post(&self, event: &PortalEvent) -> std::result::Result<(), Failure> {
+        let res = self
+            .client
+            .post(&self.cfg.url)
+            .header("Idempotency-Key", &event.event_id)
+            .json(event)
+            .send()
+            .await
+            .map_err(|e| Failure::Transient(format!("{e}")))?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let msg = format!("portal answered {status}");
+        match status.as_u16() {
+            408 | 425 | 429 | 500..=599 => Err(Failure::Transient(msg)),
+            _ => Err(Failure::Permanent(msg)),
+        }
+    }
+}
+
+/// Counts of pending, dead and delivered events.
+pub async fn status(registry: &Registry) -> Result<Status> {
+    let db = registry.store().connection();
+    let count = |d: &'static str| outbox::Entity::find().filter(outbox::Column::Delivery.eq(d)).count(db);
+    let oldest: Option<i64> = outbox::Entity::find()
+        .select_only()
+        .column_as(outbox::Column::AtMs.min(), "m")
+        .filter(outbox::Column::Delivery.ne(DELIVERED))
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(Status {
+        pending: count(PENDING).await?,
+        dead: count(DEAD).await?,
+        delivered: count(DELIVERED).await?,
+        oldest_pending_age_ms: oldest.map(|t| (crate::now_ms() - t).max(0)).unwrap_or(0),
+    })
+}
+
+/// Puts dead letters back in the queue (after the portal is fixed); returns how many.
+pub async fn retry_dead(registry: &Registry) -> Result<u64> {
+    let res = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Delivery, Expr::value(PENDING))
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::NextAttemptAtMs, Expr::value(crate::now_ms()))
+        .filter(outbox::Column::Delivery.eq(DEAD))
+        .exec(registry.store().connection())
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Runs delivery until `shutdown`; the pass in progress finishes first. Does
+/// nothing if no portal URL is configured (events wait in the table).
+pub async fn run(outbox: Outbox, shutdown: CancellationToken) {
+    if outbox.cfg.url.is_empty() {
+        tracing::warn!("no portal URL configured: status changes are kept in the outbox, not delivered");
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(outbox.cfg.poll_interval_ms.max(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        // Keep going while full batches come back: a backlog drains without waiting for ticks.
+        loop {
+            match outbox.deliver_due().await {
+                Ok(n) if n as u64 >= outbox.cfg.batch && !shutdown.is_cancelled() => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = ?e, "outbox pass failed");
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!("outbox worker stopped");
+}
