@@ -179,7 +179,7 @@ impl Agency {
         *self = again;
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 }

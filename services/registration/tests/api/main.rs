@@ -5,10 +5,13 @@
 
 mod helpers;
 
+mod crash;
 mod draw;
 mod lifecycle;
 mod multiprocess;
 mod outage;
+mod portal;
+mod portal_sync;
 mod queue;
 mod submit;
 mod validation;

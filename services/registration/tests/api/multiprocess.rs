@@ -32,14 +32,14 @@ impl Drop for Replicas {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
 }
 
-async fn connect(addr: SocketAddr) -> Channel {
+pub async fn connect(addr: SocketAddr) -> Channel {
     for _ in 0..300 {
         if let Ok(c) = Channel::from_shared(format!("http://{addr}"))
             .expect("url")

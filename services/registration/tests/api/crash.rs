@@ -1,0 +1,262 @@
+//! kill -9 of the registration process in the middle of a run, with the
+//! portal down for part of it: no acknowledged application is lost, and the
+//! portal ends with every status change of every dossier exactly once, in order.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use vrs_kit::token::Role;
+use vrs_kit::world::{Case, World};
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::helpers::{Agency, Backend, Client, Kind, both_databases, token, with_token};
+use crate::multiprocess::{connect, free_port};
+use crate::portal::{Mode, Portal};
+
+both_databases!(killed_mid_run_with_the_portal_down_loses_nothing);
+
+const DOSSIERS: usize = 30;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(
+    db_url: &str,
+    addr: SocketAddr,
+    dir: &Path,
+    agencies: &[Agency; 4],
+    beacon: SocketAddr,
+    portal: &str,
+) -> Killed {
+    let urls = ["IDENTITY", "TAX", "CUSTOMS", "REGISTER"];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_registration"));
+    for (name, agency) in urls.iter().zip(agencies) {
+        cmd.env(format!("VRS_REGISTRATION__AGENCIES__{name}_URL"), agency.url());
+    }
+    let child = cmd
+        .env("DATABASE_URL", db_url)
+        .env("VRS_REGISTRATION__SERVER__LISTEN", addr.to_string())
+        .env("VRS_REGISTRATION__DRAW__BEACON_URL", format!("http://{beacon}"))
+        .env("VRS_REGISTRATION__DRAW__LOG_KEY_FILE", dir.join("log.key"))
+        .env("VRS_REGISTRATION__DRAW__RESOLVER_POLL_MS", "20")
+        .env("VRS_REGISTRATION__AUTH__ISSUER", crate::helpers::ISSUER)
+        .env("VRS_REGISTRATION__AUTH__ISSUER_SEED_FILE", dir.join("issuer.key"))
+        .env("VRS_REGISTRATION__PORTAL__URL", portal)
+        .env("VRS_REGISTRATION__PORTAL__TIMEOUT_MS", "300")
+        .env("VRS_REGISTRATION__PORTAL__POLL_INTERVAL_MS", "20")
+        .env("VRS_REGISTRATION__PORTAL__RETRY_BASE_MS", "20")
+        .env("VRS_REGISTRATION__PORTAL__RETRY_MAX_MS", "200")
+        .env("VRS_REGISTRATION__PORTAL__LEASE_MS", "1000")
+        // Outages here last seconds; the bound is for days-long ones.
+        .env("VRS_REGISTRATION__PORTAL__MAX_ATTEMPTS", "10000")
+        .env("VRS_REGISTRATION__WORKER__POLL_INTERVAL_MS", "50")
+        .env("VRS_REGISTRATION__WORKER__LEASE_MS", "1000")
+        .env("VRS_REGISTRATION__DATABASE__MAX_CONNECTIONS", "8")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(format!("{}/crash-{}.log", env!("CARGO_TARGET_TMPDIR"), addr.port()))
+                .expect("log file"),
+        ))
+        .spawn()
+        .expect("registration starts");
+    Killed(child)
+}
+
+/// Submits the dossiers (a portal retrying is the same call): the ids acknowledged.
+async fn submit_all(client: &Client, world: &World, indices: &[(usize, usize)]) -> Vec<Option<pb::Application>> {
+    let reqs: Vec<pb::SubmitApplicationRequest> = indices
+        .iter()
+        .map(|(n, index)| vrs_kit::samples::submit_request(world, *index, &format!("K9.{n:06}")))
+        .collect();
+    let client = client.clone();
+    futures::stream::iter(reqs)
+        .map(move |req| {
+            let mut c = client.clone();
+            async move { c.submit_application(req).await.ok().map(|r| r.into_inner()) }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await
+}
+
+async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
+    vrs_kit::telemetry::init_for_tests();
+    let world = World::standard();
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let agencies = [
+        Agency::start_on(Kind::Identity, any, world.clone()).await,
+        Agency::start_on(Kind::Tax, any, world.clone()).await,
+        Agency::start_on(Kind::Customs, any, world.clone()).await,
+        Agency::start_on(Kind::Register, any, world.clone()).await,
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let beacon_stop = CancellationToken::new();
+    let beacon_server = beacon::build(&beacon::Config {
+        listen: any,
+        key_file: dir.path().join("beacon.key"),
+        period_ms: crate::helpers::BEACON_PERIOD_MS,
+    })
+    .await
+    .expect("beacon");
+    let beacon = beacon_server.local_addr();
+    tokio::spawn(beacon_server.serve(beacon_stop.clone()));
+    let db_url = match &backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("registration.db").display()),
+        Backend::Postgres(server) => crate::helpers::fresh_postgres(server).await,
+    };
+    let mut portal = Portal::start().await;
+    portal.down();
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let first = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url());
+    let issuer = ed25519_dalek::SigningKey::from_bytes(
+        &registration::app::load_or_create_seed(&dir.path().join("issuer.key")).expect("issuer key"),
+    );
+    let client = with_token(&connect(addr).await, &token(&issuer, "portal", &[Role::Portal], None));
+    let indices: Vec<(usize, usize)> = world
+        .vehicles_with(Case::Clean)
+        .map(|(i, _)| i)
+        .take(DOSSIERS)
+        .enumerate()
+        .collect();
+
+    // Half the dossiers while the portal is down: their events wait in the outbox.
+    let mut acked: Vec<pb::Application> = submit_all(&client, &world, &indices[..DOSSIERS / 2])
+        .await
+        .into_iter()
+        .map(|a| a.expect("acknowledged while the portal is down"))
+        .collect();
+    // The portal comes back, flaky; the rest are submitted and drawn while the process is killed.
+    portal.up().await;
+    portal.set(Mode::Flaky);
+    let in_flight = {
+        let client = client.clone();
+        let world = world.clone();
+        let rest = indices.clone();
+        let got_fut = async move {
+            let got = submit_all(&client, &world, &rest[DOSSIERS / 2..]).await;
+            for a in got.iter().flatten() {
+                let mut c = client.clone();
+                let _ = c
+                    .draw_plate(pb::DrawPlateRequest {
+                        application_id: a.application_id.clone(),
+                    })
+                    .await;
+            }
+            got
+        };
+        tokio::spawn(got_fut)
+    };
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let mut first = first;
+    first.0.kill().expect("kill -9");
+    first.0.wait().expect("reaped");
+    acked.extend(in_flight.await.expect("join").into_iter().flatten());
+    let delivered_before = portal.with_seen(|s| s.events.len());
+    portal.down();
+
+    // Restarted on the same database; the portal resubmits everything (idempotent) and draws.
+    let _second = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url());
+    let client = with_token(&connect(addr).await, &token(&issuer, "portal", &[Role::Portal], None));
+    let all: Vec<pb::Application> = submit_all(&client, &world, &indices)
+        .await
+        .into_iter()
+        .map(|a| a.expect("resubmission after restart"))
+        .collect();
+    for a in &acked {
+        let same = all
+            .iter()
+            .find(|b| b.dossier_code == a.dossier_code)
+            .expect("still there");
+        assert_eq!(
+            same.application_id, a.application_id,
+            "an acknowledged application kept its id"
+        );
+    }
+    for a in &all {
+        client
+            .clone()
+            .draw_plate(pb::DrawPlateRequest {
+                application_id: a.application_id.clone(),
+            })
+            .await
+            .expect("draw after restart");
+    }
+    portal.up().await;
+    portal.set(Mode::Flaky);
+
+    let supervisor = with_token(
+        &connect(addr).await,
+        &token(&issuer, "supervisor-01", &[Role::Supervisor], None),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let s = supervisor
+            .clone()
+            .get_outbox_status(pb::GetOutboxStatusRequest {})
+            .await
+            .expect("status")
+            .into_inner();
+        if s.pending == 0 {
+            assert_eq!(s.dead, 0);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "outbox not drained: {s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Every dossier: the portal's events are exactly its history, in order, once.
+    let mut total = 0;
+    for a in &all {
+        let app = supervisor
+            .clone()
+            .get_application(pb::GetApplicationRequest {
+                application_id: a.application_id.clone(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        assert_eq!(app.state(), pb::ApplicationState::PlateAssigned, "{}", app.dossier_code);
+        let mut expected = Vec::new();
+        for h in &app.history {
+            let name = h
+                .to_state()
+                .as_str_name()
+                .trim_start_matches("APPLICATION_STATE_")
+                .to_owned();
+            expected.push(name.clone());
+            if name == "PLATE_ASSIGNED" {
+                expected.push("FEE_DUE".to_owned());
+            }
+        }
+        let got: Vec<String> = crate::portal_sync::sequence(&portal, &app.dossier_code)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(got, expected, "{}", app.dossier_code);
+        total += got.len();
+    }
+    let (duplicates, bad) = portal.with_seen(|s| (s.duplicates, s.bad_keys));
+    assert_eq!(bad, 0);
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "crash: {} acknowledged before kill -9, {delivered_before} events delivered before it, \
+             {total} in the end, {duplicates} redeliveries dropped by key, {} portal calls\n",
+            acked.len(),
+            portal.calls()
+        )
+        .as_bytes(),
+    );
+    beacon_stop.cancel();
+}

@@ -1,0 +1,263 @@
+//! The portal sees every status change of a dossier, in order, exactly once
+//! (after its deduplication by idempotency key), through failures of its own;
+//! a dead letter holds back the rest of its dossier until it is retried.
+
+use std::time::Duration;
+
+use vrs_kit::world::{Case, Origin};
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::helpers::{Backend, TestApp, both_databases, spawn_app_with, violated_fields};
+use crate::portal::{Mode, Portal};
+
+both_databases!(
+    one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order,
+    a_refused_event_is_dead_lettered_and_holds_back_its_dossier
+);
+
+/// Fast outbox timings: the portal's stalls outlast the 300 ms timeout.
+fn fast_outbox(cfg: &mut registration::config::Config, portal: &Portal) {
+    cfg.portal.url = portal.url();
+    cfg.portal.timeout_ms = 300;
+    cfg.portal.poll_interval_ms = 20;
+    cfg.portal.retry_base_ms = 20;
+    cfg.portal.retry_max_ms = 200;
+    cfg.portal.lease_ms = 2_000;
+}
+
+/// Waits until the outbox has nothing pending (or panics after `limit`).
+pub async fn drained(app: &TestApp, limit: Duration) -> pb::OutboxStatus {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let s = app
+            .supervisor()
+            .get_outbox_status(pb::GetOutboxStatusRequest {})
+            .await
+            .expect("outbox status")
+            .into_inner();
+        if s.pending == 0 {
+            return s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "outbox not drained: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// (status, reason code) of a dossier's events as the portal accepted them,
+/// after checking they are numbered 1, 2, 3… in arrival order.
+pub fn sequence(portal: &Portal, dossier: &str) -> Vec<(String, String)> {
+    let events = portal.events_of(dossier);
+    let seqs: Vec<i32> = events.iter().map(|e| e.seq).collect();
+    let expected: Vec<i32> = (1..=events.len() as i32).collect();
+    assert_eq!(seqs, expected, "in order, none missing: {events:?}");
+    events.into_iter().map(|e| (e.status, e.reason_code)).collect()
+}
+
+async fn one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order(backend: Backend) {
+    let portal = Portal::start().await;
+    portal.set(Mode::Flaky);
+    let app = spawn_app_with(backend, |cfg| fast_outbox(cfg, &portal)).await;
+    // An imported car: the clerk must check chassis and engine on the vehicle.
+    let (index, _) = app
+        .world
+        .vehicles_with(Case::Clean)
+        .find(|(_, v)| v.origin == Origin::Imported)
+        .expect("an imported vehicle");
+    let a = app
+        .submit(vrs_kit::samples::submit_request(&app.world, index, "G01.007001"))
+        .await
+        .expect("submit");
+    assert_eq!(a.state(), pb::ApplicationState::Verified, "{:?}", a.reasons);
+    assert!(a.physical_check_required);
+    let id = a.application_id.clone();
+    let mut portal_client = app.client.clone();
+    let drawn = portal_client
+        .draw_plate(pb::DrawPlateRequest {
+            application_id: id.clone(),
+        })
+        .await
+        .expect("draw")
+        .into_inner();
+    let fee = drawn.application.as_ref().expect("app").fee_due_vnd;
+    portal_client
+        .confirm_payment(pb::ConfirmPaymentRequest {
+            application_id: id.clone(),
+            payment_reference: "PAY-7001".into(),
+            amount_vnd: fee,
+        })
+        .await
+        .expect("pay");
+
+    // The clerk reads a wrong engine number off the vehicle: blocked, approval refused.
+    let mut clerk = app.clerk(&a);
+    let v = a.vehicle.clone().expect("vehicle");
+    let empty = clerk
+        .record_physical_check(pb::RecordPhysicalCheckRequest {
+            application_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("numbers required");
+    assert_eq!(violated_fields(&empty), ["chassis_number", "engine_number"]);
+    let blocked = clerk
+        .record_physical_check(pb::RecordPhysicalCheckRequest {
+            application_id: id.clone(),
+            chassis_number: v.chassis_number.to_lowercase(),
+            engine_number: format!("{}9", v.engine_number),
+            note: "engine plate reads differently".into(),
+        })
+        .await
+        .expect("check recorded")
+        .into_inner();
+    assert_eq!(blocked.blocked_reason, "ENGINE_NUMBER_MISMATCH");
+    let refused = clerk
+        .approve_application(pb::ApproveApplicationRequest {
+            application_id: id.clone(),
+            note: String::new(),
+        })
+        .await
+        .expect_err("blocked");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("ENGINE_NUMBER_MISMATCH"),
+        "{}",
+        refused.message()
+    );
+    // Read again, carefully: it matches (case, spaces and dashes do not count).
+    let passed = clerk
+        .record_physical_check(pb::RecordPhysicalCheckRequest {
+            application_id: id.clone(),
+            chassis_number: format!(" {} ", v.chassis_number),
+            engine_number: v.engine_number.clone(),
+            note: String::new(),
+        })
+        .await
+        .expect("check recorded")
+        .into_inner();
+    assert_eq!(passed.blocked_reason, "");
+    assert_eq!(passed.physical_checks.len(), 2);
+    clerk
+        .approve_application(pb::ApproveApplicationRequest {
+            application_id: id.clone(),
+            note: "documents in order".into(),
+        })
+        .await
+        .expect("approve");
+    let issued = clerk
+        .issue_certificate(pb::IssueCertificateRequest {
+            application_id: id.clone(),
+        })
+        .await
+        .expect("issue")
+        .into_inner();
+    portal_client
+        .confirm_delivery(pb::ConfirmDeliveryRequest {
+            application_id: id.clone(),
+        })
+        .await
+        .expect("delivered");
+
+    let status = drained(&app, Duration::from_secs(60)).await;
+    assert_eq!(status.dead, 0);
+    let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        sequence(&portal, "G01.007001"),
+        [
+            s("SUBMITTED", ""),
+            s("VERIFIED", ""),
+            s("PLATE_ASSIGNED", "PLATE_DRAWN"),
+            s("FEE_DUE", ""),
+            s("FEE_PAID", "FEE_PAID"),
+            s("FEE_PAID", "ENGINE_NUMBER_MISMATCH"),
+            s("FEE_PAID", "PHYSICAL_CHECK_PASSED"),
+            s("APPROVED", ""),
+            s("ISSUED", "CERTIFICATE_ISSUED"),
+            s("DELIVERED", "DELIVERED"),
+        ]
+    );
+    let events = portal.events_of("G01.007001");
+    assert_eq!(events[2].plate.as_deref(), Some(drawn.plate.as_str()));
+    assert_eq!(events[3].fee_due_vnd, Some(fee));
+    assert_eq!(events[8].detail, issued.certificate_number);
+    assert!(events.iter().all(|e| e.application_id == id));
+    // The flaky portal failed or stalled about half the calls: retries happened,
+    // and the keys let the portal drop what it had already seen.
+    assert!(portal.calls() > 10, "retries: {} calls", portal.calls());
+    assert_eq!(portal.with_seen(|s| s.bad_keys), 0);
+
+    // A supervisor reads the clerk's actions, newest first.
+    let actions = app
+        .supervisor()
+        .list_actions(pb::ListActionsRequest {
+            actor: "clerk-017".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("actions")
+        .into_inner()
+        .actions;
+    let codes: Vec<(String, i32)> = actions
+        .iter()
+        .map(|a| {
+            let c = a.change.clone().expect("change");
+            (c.reason_code, c.to_state)
+        })
+        .collect();
+    use pb::ApplicationState as S;
+    assert_eq!(
+        codes,
+        [
+            ("CERTIFICATE_ISSUED".into(), S::Issued as i32),
+            (String::new(), S::Approved as i32),
+            ("PHYSICAL_CHECK_PASSED".into(), S::FeePaid as i32),
+            ("ENGINE_NUMBER_MISMATCH".into(), S::FeePaid as i32),
+        ]
+    );
+}
+
+async fn a_refused_event_is_dead_lettered_and_holds_back_its_dossier(backend: Backend) {
+    let portal = Portal::start().await;
+    portal.set(Mode::Refuse);
+    let app = spawn_app_with(backend, |cfg| fast_outbox(cfg, &portal)).await;
+    let a = app
+        .submit(app.sample(Case::Clean, 1, "G01.007002"))
+        .await
+        .expect("submit");
+    // SUBMITTED is refused (422): dead at once, and VERIFIED waits behind it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let s = app
+            .supervisor()
+            .get_outbox_status(pb::GetOutboxStatusRequest {})
+            .await
+            .expect("status")
+            .into_inner();
+        if s.dead == 1 {
+            break s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((status.pending, status.delivered), (1, 0), "{status:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(portal.calls(), 1, "nothing after the dead letter was sent");
+    // Only a supervisor may requeue; then everything goes, in order.
+    let denied = app
+        .clerk(&a)
+        .retry_dead_letters(pb::RetryDeadLettersRequest {})
+        .await
+        .expect_err("clerk");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    portal.set(Mode::Up);
+    let requeued = app
+        .supervisor()
+        .retry_dead_letters(pb::RetryDeadLettersRequest {})
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(requeued.requeued, 1);
+    let status = drained(&app, Duration::from_secs(20)).await;
+    assert_eq!((status.dead, status.delivered), (0, 2));
+    let statuses: Vec<String> = sequence(&portal, "G01.007002").into_iter().map(|(s, _)| s).collect();
+    assert_eq!(statuses, ["SUBMITTED", "VERIFIED"]);
+}
