@@ -317,7 +317,15 @@ pub fn with_token(channel: &Channel, token: &str) -> Client {
     RegistrationServiceClient::with_interceptor(channel.clone(), Bearer::new(token).expect("token"))
 }
 
+pub fn log_with_token(channel: &Channel, token: &str) -> LogClient {
+    TransparencyLogServiceClient::with_interceptor(channel.clone(), Bearer::new(token).expect("token"))
+}
+
 impl TestApp {
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     /// A client acting as `subject` with `roles` (and `office` for clerks).
     pub fn caller(&self, subject: &str, roles: &[Role], office: Option<&str>) -> Client {
         with_token(&self.channel, &token(&self.issuer, subject, roles, office))

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod authz;
 mod crash;
 mod draw;
 mod lifecycle;

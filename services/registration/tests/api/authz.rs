@@ -1,0 +1,235 @@
+//! The authorisation matrix, RPC by RPC and role by role, as the README prints
+//! it; and what happens without credentials or with bad ones.
+
+use ed25519_dalek::SigningKey;
+use vrs_kit::token::Role;
+use vrs_kit::world::Case;
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::helpers::{Backend, Client, LogClient, both_databases, log_with_token, spawn_app, token, with_token};
+
+both_databases!(every_rpc_checks_role_and_office);
+
+/// Callers, in the matrix's column order.
+const CALLERS: [&str; 5] = ["portal", "clerk (own office)", "clerk (other office)", "supervisor", "auditor"];
+
+/// Y: allowed; -: PERMISSION_DENIED. Written out by hand, not derived from the code.
+const MATRIX: [(&str, [char; 5]); 17] = [
+    ("SubmitApplication", ['Y', '-', '-', '-', '-']),
+    ("GetApplication", ['Y', 'Y', '-', 'Y', 'Y']),
+    ("ListApplications", ['-', 'Y', '-', 'Y', 'Y']),
+    ("ApproveApplication", ['-', 'Y', '-', '-', '-']),
+    ("RejectApplication", ['-', 'Y', '-', '-', '-']),
+    ("WithdrawApplication", ['Y', '-', '-', '-', '-']),
+    ("DrawPlate", ['Y', '-', '-', '-', '-']),
+    ("RevokePlate", ['-', 'Y', '-', '-', '-']),
+    ("RecordAuctionWin", ['-', '-', '-', 'Y', '-']),
+    ("ConfirmPayment", ['Y', '-', '-', '-', '-']),
+    ("IssueCertificate", ['-', 'Y', '-', '-', '-']),
+    ("ConfirmDelivery", ['Y', 'Y', '-', '-', '-']),
+    ("RecordPhysicalCheck", ['-', 'Y', '-', '-', '-']),
+    ("ListActions", ['-', 'Y', '-', 'Y', 'Y']),
+    ("GetOutboxStatus", ['-', '-', '-', 'Y', '-']),
+    ("RetryDeadLetters", ['-', '-', '-', 'Y', '-']),
+    ("GetReceipt", ['Y', 'Y', '-', 'Y', 'Y']),
+];
+
+/// Calls `rpc` about application `id` (of office `office`) with requests that
+/// change nothing when allowed (they fail validation or a precondition after
+/// the caller is checked); returns the status code.
+fn ok<T>(_: T) -> tonic::Code {
+    tonic::Code::Ok
+}
+
+async fn call(c: &mut Client, log: &mut LogClient, rpc: &str, id: &str, office: &str) -> tonic::Code {
+    let application_id = id.to_owned();
+    let code = |r: Result<tonic::Code, tonic::Status>| r.unwrap_or_else(|s| s.code());
+    code(match rpc {
+        "SubmitApplication" => c.submit_application(pb::SubmitApplicationRequest::default()).await.map(ok),
+        "GetApplication" => c
+            .get_application(pb::GetApplicationRequest { application_id })
+            .await
+            .map(ok),
+        "ListApplications" => c
+            .list_applications(pb::ListApplicationsRequest {
+                office_code: office.into(),
+                ..Default::default()
+            })
+            .await
+            .map(ok),
+        "ApproveApplication" => c
+            .approve_application(pb::ApproveApplicationRequest {
+                application_id,
+                note: "x".repeat(300),
+            })
+            .await
+            .map(ok),
+        "RejectApplication" => c
+            .reject_application(pb::RejectApplicationRequest {
+                application_id,
+                ..Default::default()
+            })
+            .await
+            .map(ok),
+        "WithdrawApplication" => c
+            .withdraw_application(pb::WithdrawApplicationRequest {
+                application_id,
+                note: "x".repeat(300),
+            })
+            .await
+            .map(ok),
+        "DrawPlate" => c
+            .draw_plate(pb::DrawPlateRequest {
+                application_id: "no-such-application".into(),
+            })
+            .await
+            .map(ok),
+        "RevokePlate" => c
+            .revoke_plate(pb::RevokePlateRequest {
+                application_id,
+                reason_code: "NOT_A_REASON".into(),
+            })
+            .await
+            .map(ok),
+        "RecordAuctionWin" => c
+            .record_auction_win(pb::RecordAuctionWinRequest {
+                owner_id: "bad".into(),
+                ..Default::default()
+            })
+            .await
+            .map(ok),
+        "ConfirmPayment" => c
+            .confirm_payment(pb::ConfirmPaymentRequest {
+                application_id,
+                ..Default::default()
+            })
+            .await
+            .map(ok),
+        "IssueCertificate" => c
+            .issue_certificate(pb::IssueCertificateRequest { application_id })
+            .await
+            .map(ok),
+        "ConfirmDelivery" => c
+            .confirm_delivery(pb::ConfirmDeliveryRequest { application_id })
+            .await
+            .map(ok),
+        "RecordPhysicalCheck" => c
+            .record_physical_check(pb::RecordPhysicalCheckRequest {
+                application_id,
+                ..Default::default()
+            })
+            .await
+            .map(ok),
+        "ListActions" => c
+            .list_actions(pb::ListActionsRequest {
+                actor: "clerk-017".into(),
+                ..Default::default()
+            })
+            .await
+            .map(ok),
+        "GetOutboxStatus" => c.get_outbox_status(pb::GetOutboxStatusRequest {}).await.map(ok),
+        "RetryDeadLetters" => c.retry_dead_letters(pb::RetryDeadLettersRequest {}).await.map(ok),
+        "GetReceipt" => log
+            .get_receipt(pb::GetReceiptRequest { application_id })
+            .await
+            .map(ok),
+        other => panic!("no call for {other}"),
+    })
+}
+
+async fn every_rpc_checks_role_and_office(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let a = app
+        .submit(app.sample(Case::Clean, 0, "G01.008001"))
+        .await
+        .expect("submit");
+    let office = a.office_code.clone();
+    let other_office = if office == "HN-PC08" { "HCM-PC01" } else { "HN-PC08" };
+    let ch = app.channel();
+    let tokens = [
+        token(&app.issuer, "portal", &[Role::Portal], None),
+        token(&app.issuer, "clerk-017", &[Role::Clerk], Some(&office)),
+        token(&app.issuer, "clerk-099", &[Role::Clerk], Some(other_office)),
+        token(&app.issuer, "supervisor-01", &[Role::Supervisor], None),
+        token(&app.issuer, "auditor-01", &[Role::Auditor], None),
+    ];
+    let mut mismatches = Vec::new();
+    for (rpc, row) in MATRIX {
+        for (i, t) in tokens.iter().enumerate() {
+            let (mut c, mut log) = (with_token(&ch, t), log_with_token(&ch, t));
+            let got = call(&mut c, &mut log, rpc, &a.application_id, &office).await;
+            assert_ne!(got, tonic::Code::Unauthenticated, "{rpc} as {}", CALLERS[i]);
+            let allowed = got != tonic::Code::PermissionDenied;
+            if allowed != (row[i] == 'Y') {
+                mismatches.push(format!("{rpc} as {}: got {got:?}", CALLERS[i]));
+            }
+        }
+        // No credentials, a token from another issuer's key, an expired token: UNAUTHENTICATED.
+        let stranger = SigningKey::from_bytes(&[9u8; 32]);
+        let expired = vrs_kit::token::mint(&app.issuer, crate::helpers::ISSUER, "s", &[Role::Supervisor], None, -3_600);
+        let bad = [
+            token(&stranger, "supervisor-01", &[Role::Supervisor], None),
+            expired,
+            "not-a-jwt".into(),
+        ];
+        for t in &bad {
+            let (mut c, mut log) = (with_token(&ch, t), log_with_token(&ch, t));
+            let got = call(&mut c, &mut log, rpc, &a.application_id, &office).await;
+            assert_eq!(got, tonic::Code::Unauthenticated, "{rpc} with a bad token");
+        }
+        let mut bare = vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient::new(
+            ch.clone(),
+        );
+        let status = bare
+            .get_application(pb::GetApplicationRequest {
+                application_id: a.application_id.clone(),
+            })
+            .await
+            .expect_err("no credentials");
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    // Nothing was changed by all of that.
+    let after = app.get(&a.application_id).await;
+    assert_eq!(after.history, a.history);
+    // The public log needs no credentials.
+    let mut public =
+        vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient::new(ch);
+    public.get_checkpoint(pb::GetCheckpointRequest {}).await.expect("public checkpoint");
+    public.get_trust(pb::GetTrustRequest {}).await.expect("public trust");
+}
+
+both_databases!(a_caller_over_its_rate_is_slowed_and_no_one_else_is);
+
+async fn a_caller_over_its_rate_is_slowed_and_no_one_else_is(backend: Backend) {
+    use tonic_types::StatusExt;
+    let app = crate::helpers::spawn_app_with(backend, |cfg| {
+        cfg.auth.staff_rps = 5.0;
+        cfg.auth.burst_seconds = 1.0;
+    })
+    .await;
+    let a = app
+        .submit(app.sample(Case::Clean, 0, "G01.008002"))
+        .await
+        .expect("submit");
+    let get = |mut c: Client| {
+        let application_id = a.application_id.clone();
+        async move { c.get_application(pb::GetApplicationRequest { application_id }).await }
+    };
+    let greedy = app.caller("auditor-greedy", &[Role::Auditor], None);
+    let mut refused = None;
+    for _ in 0..20 {
+        if let Err(s) = get(greedy.clone()).await {
+            refused = Some(s);
+            break;
+        }
+    }
+    let refused = refused.expect("20 calls at once exceed 5/s with a 1 s burst");
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    let retry = refused.get_details_retry_info().expect("retry info");
+    assert!(retry.retry_delay.is_some_and(|d| d <= std::time::Duration::from_secs(1)));
+    // Another caller is not affected, and the greedy one gets through after waiting.
+    get(app.caller("auditor-other", &[Role::Auditor], None)).await.expect("another caller");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    get(greedy).await.expect("after the wait");
+}
