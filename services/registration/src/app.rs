@@ -34,7 +34,9 @@ impl Application {
     /// Connects the database (running migrations), prepares the agency
     /// clients and binds the gRPC listener.
     pub async fn build(cfg: &Config) -> anyhow::Result<Application> {
-        let store = Store::connect(&cfg.database.url, cfg.database.max_connections).await?;
+        let data_key = load_or_create_seed(Path::new(&cfg.privacy.data_key_file))?;
+        let privacy = crate::privacy::Privacy::new(&data_key);
+        let store = Store::connect(&cfg.database.url, cfg.database.max_connections, privacy.clone()).await?;
         let agencies = Agencies::new(&cfg.agencies)?;
         let beacon = connect_beacon(&cfg.draw).await?;
         let seed = load_or_create_seed(Path::new(&cfg.draw.log_key_file))?;
@@ -45,6 +47,7 @@ impl Application {
             cfg.workflow.ordering,
             beacon,
             signer,
+            privacy,
         ));
         let registry = Arc::new(Registry::new(store, agencies, plates, cfg));
         let auth = Arc::new(Authenticator::new(&cfg.auth)?);

@@ -21,6 +21,24 @@ pub struct Config {
     pub fees: crate::domain::fees::FeesConfig,
     pub portal: crate::outbox::PortalConfig,
     pub auth: crate::auth::AuthConfig,
+    pub privacy: PrivacyConfig,
+}
+
+/// Personal data at rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrivacyConfig {
+    /// The 32-byte data key (hex) that seals declarations and keys owner lookups;
+    /// generated at first start. In Kubernetes, a Secret shared by all replicas.
+    pub data_key_file: String,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            data_key_file: "var/data.key".into(),
+        }
+    }
 }
 
 /// The plate draw: beacon, log, pools.

@@ -26,6 +26,7 @@ pub mod error;
 pub mod lookups;
 pub mod outbox;
 pub mod plates;
+pub mod privacy;
 pub mod service;
 pub mod store;
 pub mod tls;

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::Result;
 use crate::service::Registry;
-use crate::store::entities::{application, outbox};
+use crate::store::entities::outbox;
 
 pub const PENDING: &str = "PENDING";
 pub const DELIVERED: &str = "DELIVERED";
@@ -202,11 +202,13 @@ impl Outbox {
 
     /// The JSON body of an event, with what the portal needs to show it.
     async fn render(&self, ev: &outbox::Model) -> Result<PortalEvent> {
-        let db = self.registry.store().connection();
-        let app = application::Entity::find_by_id(ev.application_id.clone())
-            .one(db)
+        let app = self
+            .registry
+            .store()
+            .find(&ev.application_id)
             .await?
-            .ok_or_else(|| crate::error::Error::NotFound(format!("application {}", ev.application_id)))?;
+            .ok_or_else(|| crate::error::Error::NotFound(format!("application {}", ev.application_id)))?
+            .app;
         let fee_due_vnd = (ev.status == crate::store::FEE_DUE)
             .then(|| self.registry.fee_for_app(&app).map(|f| f.amount_vnd))
             .flatten();

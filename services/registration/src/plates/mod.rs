@@ -30,7 +30,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
-use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use vrs_draw::audit::{Ledger, apply_effect};
@@ -101,15 +100,8 @@ pub struct Plates {
     commit_rx: std::sync::Mutex<Option<mpsc::Receiver<CommitRequest>>>,
     /// Woken after each resolver pass, so that waiting DrawPlate calls look again.
     resolved: Notify,
-}
-
-/// The keyed lookup hash of an owner (personal ID or tax code): finds retained
-/// plates without keeping the identifier next to them.
-pub fn owner_key(owner_id: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"vrs-owner-key-v1\0");
-    h.update(owner_id.as_bytes());
-    hex::encode(h.finalize())
+    /// Keyed lookup of owners' retained and auctioned plates.
+    privacy: crate::privacy::Privacy,
 }
 
 fn random32() -> Result<[u8; 32], Error> {
@@ -129,6 +121,7 @@ impl Plates {
         ordering: Ordering,
         beacon: Arc<dyn BeaconSource>,
         signer: NoteSigner,
+        privacy: crate::privacy::Privacy,
     ) -> Plates {
         let (tx, rx) = mpsc::channel(cfg.commit_batch.max(1) * 4);
         Plates {
@@ -142,6 +135,7 @@ impl Plates {
             commits: tx,
             commit_rx: std::sync::Mutex::new(Some(rx)),
             resolved: Notify::new(),
+            privacy,
         }
     }
 
@@ -336,7 +330,7 @@ impl Plates {
             workflow::next(self.ordering, state, Event::PlateAssigned)?;
             let req = pb::SubmitApplicationRequest::decode(app.declaration.as_slice()).map_err(internal)?;
             let (owner_id, class) = owner_and_class(&req)?;
-            let key = owner_key(&owner_id);
+            let key = self.privacy.owner_key(&owner_id);
             let locality = self
                 .cfg
                 .office_localities
@@ -455,7 +449,7 @@ impl Plates {
             number: Set(number as i32),
             plate: Set(plate_text.clone()),
             application_id: Set(String::new()),
-            owner_key: Set(owner_key(owner_id)),
+            owner_key: Set(self.privacy.owner_key(owner_id)),
             owner_salt: Set(None),
             status: Set("auction".into()),
             retained_until_ms: Set(None),

@@ -83,11 +83,13 @@ pub type Cursor = (i64, String);
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Seals declarations on the way in, opens them on the way out.
+    privacy: crate::privacy::Privacy,
 }
 
 impl Store {
     /// Connects and brings the schema up to date with the real migrations.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
+    pub async fn connect(url: &str, max_connections: u32, privacy: crate::privacy::Privacy) -> Result<Store, DbErr> {
         let sqlite_dir = sqlite_file(url).and_then(|p| std::path::Path::new(p).parent());
         if let Some(dir) = sqlite_dir.filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
@@ -106,7 +108,7 @@ impl Store {
             });
         let db = Database::connect(opts).await?;
         migrate(url).await?;
-        Ok(Store { db })
+        Ok(Store { db, privacy })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -114,7 +116,8 @@ impl Store {
     }
 
     /// Inserts a new application in SUBMITTED with its first history row.
-    pub async fn insert(&self, app: application::Model, actor: &str) -> Result<(), StoreError> {
+    pub async fn insert(&self, mut app: application::Model, actor: &str) -> Result<(), StoreError> {
+        app.declaration = self.seal(&app.declaration)?;
         let txn = self.db.begin().await?;
         let id = app.id.clone();
         let at = app.created_at_ms;
@@ -156,7 +159,15 @@ impl Store {
         }
     }
 
-    async fn complete(&self, app: application::Model) -> Result<Record, DbErr> {
+    fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, DbErr> {
+        self.privacy.seal(plain).map_err(|e| DbErr::Custom(e.to_string()))
+    }
+
+    async fn complete(&self, mut app: application::Model) -> Result<Record, DbErr> {
+        app.declaration = self
+            .privacy
+            .open(&app.declaration)
+            .map_err(|e| DbErr::Custom(format!("application {}: {e}", app.id)))?;
         let history = history::Entity::find()
             .filter(history::Column::ApplicationId.eq(app.id.as_str()))
             .order_by_asc(history::Column::Seq)
@@ -219,7 +230,7 @@ impl Store {
         }
         if let Some((decl, hash, office, locality)) = changes.declaration {
             upd = upd
-                .col_expr(C::Declaration, Expr::value(decl))
+                .col_expr(C::Declaration, Expr::value(self.seal(&decl)?))
                 .col_expr(C::ContentHash, Expr::value(hash))
                 .col_expr(C::OfficeCode, Expr::value(office))
                 .col_expr(C::LocalityCode, Expr::value(locality));

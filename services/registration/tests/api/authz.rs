@@ -11,7 +11,13 @@ use crate::helpers::{Backend, Client, LogClient, both_databases, log_with_token,
 both_databases!(every_rpc_checks_role_and_office);
 
 /// Callers, in the matrix's column order.
-const CALLERS: [&str; 5] = ["portal", "clerk (own office)", "clerk (other office)", "supervisor", "auditor"];
+const CALLERS: [&str; 5] = [
+    "portal",
+    "clerk (own office)",
+    "clerk (other office)",
+    "supervisor",
+    "auditor",
+];
 
 /// Y: allowed; -: PERMISSION_DENIED. Written out by hand, not derived from the code.
 const MATRIX: [(&str, [char; 5]); 17] = [
@@ -45,7 +51,10 @@ async fn call(c: &mut Client, log: &mut LogClient, rpc: &str, id: &str, office: 
     let application_id = id.to_owned();
     let code = |r: Result<tonic::Code, tonic::Status>| r.unwrap_or_else(|s| s.code());
     code(match rpc {
-        "SubmitApplication" => c.submit_application(pb::SubmitApplicationRequest::default()).await.map(ok),
+        "SubmitApplication" => c
+            .submit_application(pb::SubmitApplicationRequest::default())
+            .await
+            .map(ok),
         "GetApplication" => c
             .get_application(pb::GetApplicationRequest { application_id })
             .await
@@ -129,10 +138,7 @@ async fn call(c: &mut Client, log: &mut LogClient, rpc: &str, id: &str, office: 
             .map(ok),
         "GetOutboxStatus" => c.get_outbox_status(pb::GetOutboxStatusRequest {}).await.map(ok),
         "RetryDeadLetters" => c.retry_dead_letters(pb::RetryDeadLettersRequest {}).await.map(ok),
-        "GetReceipt" => log
-            .get_receipt(pb::GetReceiptRequest { application_id })
-            .await
-            .map(ok),
+        "GetReceipt" => log.get_receipt(pb::GetReceiptRequest { application_id }).await.map(ok),
         other => panic!("no call for {other}"),
     })
 }
@@ -166,7 +172,14 @@ async fn every_rpc_checks_role_and_office(backend: Backend) {
         }
         // No credentials, a token from another issuer's key, an expired token: UNAUTHENTICATED.
         let stranger = SigningKey::from_bytes(&[9u8; 32]);
-        let expired = vrs_kit::token::mint(&app.issuer, crate::helpers::ISSUER, "s", &[Role::Supervisor], None, -3_600);
+        let expired = vrs_kit::token::mint(
+            &app.issuer,
+            crate::helpers::ISSUER,
+            "s",
+            &[Role::Supervisor],
+            None,
+            -3_600,
+        );
         let bad = [
             token(&stranger, "supervisor-01", &[Role::Supervisor], None),
             expired,
@@ -177,9 +190,8 @@ async fn every_rpc_checks_role_and_office(backend: Backend) {
             let got = call(&mut c, &mut log, rpc, &a.application_id, &office).await;
             assert_eq!(got, tonic::Code::Unauthenticated, "{rpc} with a bad token");
         }
-        let mut bare = vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient::new(
-            ch.clone(),
-        );
+        let mut bare =
+            vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient::new(ch.clone());
         let status = bare
             .get_application(pb::GetApplicationRequest {
                 application_id: a.application_id.clone(),
@@ -195,7 +207,10 @@ async fn every_rpc_checks_role_and_office(backend: Backend) {
     // The public log needs no credentials.
     let mut public =
         vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient::new(ch);
-    public.get_checkpoint(pb::GetCheckpointRequest {}).await.expect("public checkpoint");
+    public
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .expect("public checkpoint");
     public.get_trust(pb::GetTrustRequest {}).await.expect("public trust");
 }
 
@@ -227,9 +242,15 @@ async fn a_caller_over_its_rate_is_slowed_and_no_one_else_is(backend: Backend) {
     let refused = refused.expect("20 calls at once exceed 5/s with a 1 s burst");
     assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
     let retry = refused.get_details_retry_info().expect("retry info");
-    assert!(retry.retry_delay.is_some_and(|d| d <= std::time::Duration::from_secs(1)));
+    assert!(
+        retry
+            .retry_delay
+            .is_some_and(|d| d <= std::time::Duration::from_secs(1))
+    );
     // Another caller is not affected, and the greedy one gets through after waiting.
-    get(app.caller("auditor-other", &[Role::Auditor], None)).await.expect("another caller");
+    get(app.caller("auditor-other", &[Role::Auditor], None))
+        .await
+        .expect("another caller");
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     get(greedy).await.expect("after the wait");
 }

@@ -51,6 +51,7 @@ fn spawn(
         .env("VRS_REGISTRATION__DRAW__RESOLVER_POLL_MS", "20")
         .env("VRS_REGISTRATION__AUTH__ISSUER", crate::helpers::ISSUER)
         .env("VRS_REGISTRATION__AUTH__ISSUER_SEED_FILE", dir.join("issuer.key"))
+        .env("VRS_REGISTRATION__PRIVACY__DATA_KEY_FILE", dir.join("data.key"))
         .env("VRS_REGISTRATION__PORTAL__URL", portal)
         .env("VRS_REGISTRATION__PORTAL__TIMEOUT_MS", "300")
         .env("VRS_REGISTRATION__PORTAL__POLL_INTERVAL_MS", "20")
@@ -62,15 +63,34 @@ fn spawn(
         .env("VRS_REGISTRATION__WORKER__POLL_INTERVAL_MS", "50")
         .env("VRS_REGISTRATION__WORKER__LEASE_MS", "1000")
         .env("VRS_REGISTRATION__DATABASE__MAX_CONNECTIONS", "8")
-        .env("RUST_LOG", "warn")
+        // Everything the service logs at info, which is what production keeps.
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::from(
-            std::fs::File::create(format!("{}/crash-{}.log", env!("CARGO_TARGET_TMPDIR"), addr.port()))
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path(dir))
                 .expect("log file"),
         ))
         .spawn()
         .expect("registration starts");
     Killed(child)
+}
+
+/// Both runs' logs, kept after the test for a post-mortem.
+fn log_path(dir: &Path) -> String {
+    let tag = dir.file_name().and_then(|n| n.to_str()).unwrap_or("run");
+    format!("{}/crash-{tag}.log", env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// Personal IDs, tax codes and names in a declaration.
+fn personal_data(req: &pb::SubmitApplicationRequest) -> Vec<String> {
+    match req.owner.clone().and_then(|o| o.kind) {
+        Some(pb::owner::Kind::Individual(i)) => vec![i.personal_id, i.full_name],
+        Some(pb::owner::Kind::Organisation(o)) => vec![o.tax_code, o.name],
+        None => vec![],
+    }
 }
 
 /// Submits the dossiers (a portal retrying is the same call): the ids acknowledged.
@@ -258,5 +278,21 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
         )
         .as_bytes(),
     );
+
+    // Neither the logs of both runs nor anything the portal received carry personal data.
+    let logs = std::fs::read_to_string(log_path(dir.path())).expect("logs");
+    assert!(logs.contains("application submitted"), "the logs were captured");
+    let portal_json = portal.with_seen(|s| serde_json::to_string(&s.events).expect("json"));
+    for (n, index) in &indices {
+        let req = vrs_kit::samples::submit_request(&world, *index, &format!("K9.{n:06}"));
+        for secret in personal_data(&req) {
+            assert!(
+                !logs.contains(&secret),
+                "the log shows personal data of {}",
+                req.dossier_code
+            );
+            assert!(!portal_json.contains(&secret), "a portal event carries personal data");
+        }
+    }
     beacon_stop.cancel();
 }

@@ -274,6 +274,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     cfg.draw.draw_timeout_ms = 20_000;
     cfg.auth.issuer = ISSUER.into();
     cfg.auth.issuer_seed_file = dir.path().join("issuer.key").display().to_string();
+    cfg.privacy.data_key_file = dir.path().join("data.key").display().to_string();
     tweak(&mut cfg);
     let issuer = SigningKey::from_bytes(
         &registration::app::load_or_create_seed(std::path::Path::new(&cfg.auth.issuer_seed_file)).expect("issuer key"),

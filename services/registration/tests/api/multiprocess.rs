@@ -117,6 +117,7 @@ async fn three_replicas_two_thousand_concurrent_draws() {
             .env("VRS_REGISTRATION__DRAW__RESOLVER_POLL_MS", "50")
             .env("VRS_REGISTRATION__AUTH__ISSUER", crate::helpers::ISSUER)
             .env("VRS_REGISTRATION__AUTH__ISSUER_SEED_FILE", &issuer_file)
+            .env("VRS_REGISTRATION__PRIVACY__DATA_KEY_FILE", dir.path().join("data.key"))
             .env("VRS_REGISTRATION__DRAW__DRAW_TIMEOUT_MS", "60000")
             .env("VRS_REGISTRATION__DATABASE__MAX_CONNECTIONS", "10")
             .env("RUST_LOG", "warn")

@@ -159,6 +159,27 @@ async fn one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order
 
     let status = drained(&app, Duration::from_secs(60)).await;
     assert_eq!(status.dead, 0);
+    // At rest, the declaration is sealed: neither the personal ID nor the name is in the row.
+    {
+        use registration::store::entities::application;
+        use sea_orm::EntityTrait;
+        let row = application::Entity::find_by_id(id.clone())
+            .one(app.registry.store().connection())
+            .await
+            .expect("read")
+            .expect("row");
+        let owner = match a.owner.clone().and_then(|o| o.kind) {
+            Some(pb::owner::Kind::Individual(i)) => vec![i.personal_id, i.full_name],
+            Some(pb::owner::Kind::Organisation(o)) => vec![o.tax_code, o.name],
+            None => panic!("owner"),
+        };
+        for secret in owner {
+            assert!(
+                !row.declaration.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret:?} stored in the clear"
+            );
+        }
+    }
     let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
     assert_eq!(
         sequence(&portal, "G01.007001"),
