@@ -21,6 +21,8 @@ pub struct GrpcServer {
     health: HealthReporter,
     /// Names of the application services, reported SERVING once serving.
     names: Vec<&'static str>,
+    /// Longest any call may run, whatever deadline the client sent (or none).
+    timeout: std::time::Duration,
 }
 
 type Body = tonic::body::Body;
@@ -48,6 +50,7 @@ impl GrpcServer {
             routes,
             health,
             names: Vec::new(),
+            timeout: std::time::Duration::from_secs(60),
         })
     }
 
@@ -65,6 +68,12 @@ impl GrpcServer {
     {
         self.routes = self.routes.add_service(svc);
         self.names.push(S::NAME);
+        self
+    }
+
+    /// Bounds every call: past it the caller gets DEADLINE_EXCEEDED (default 60 s).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -86,6 +95,7 @@ impl GrpcServer {
             routes,
             health,
             names,
+            timeout,
         } = self;
         for name in &names {
             health.set_service_status(*name, ServingStatus::Serving).await;
@@ -100,6 +110,7 @@ impl GrpcServer {
             health.set_service_status("", ServingStatus::NotServing).await;
         };
         tonic::transport::Server::builder()
+            .timeout(timeout)
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
             .await?;

@@ -58,6 +58,7 @@ impl Application {
             .max_encoding_message_size(64 * 1024 * 1024);
         let server = GrpcServer::bind(cfg.server.listen)
             .await?
+            .with_timeout(std::time::Duration::from_millis(cfg.server.request_timeout_ms))
             .add_service(api)
             .add_service(log_api);
         let outbox = Outbox::new(registry.clone(), cfg.portal.clone())?;

@@ -2,9 +2,8 @@
 //!
 //! Clerks, supervisors and auditors present a signed token (a JWT signed with
 //! Ed25519, `alg: EdDSA`, by the configured issuer) carrying their roles and,
-//! for clerks, their office. The portal presents either its TLS client
-//! certificate (mTLS, subject common name listed in `portal_client_names`) or
-//! a token with the `portal` role. Nothing else gets in: no credentials is
+//! for clerks, their office. The portal presents a token with the `portal`
+//! role (its mTLS client certificate is the next step, DESIGN §6). Nothing else gets in: no credentials is
 //! `UNAUTHENTICATED`, a valid caller without the role or the office is
 //! `PERMISSION_DENIED`. The matrix of who may call what is [`allowed`], and
 //! the README prints it.
@@ -135,8 +134,6 @@ pub struct AuthConfig {
     /// For local runs and tests only: the issuer's seed, generated at first
     /// start, from which `vrsctl` mints tokens. Production sets `issuer_public_key`.
     pub issuer_seed_file: String,
-    /// Subject common names of TLS client certificates that are the portal.
-    pub portal_client_names: Vec<String>,
     /// Sustained calls per second allowed to one caller, by role; unauthenticated
     /// log reads are limited per client address with `public_rps`.
     pub portal_rps: f64,
@@ -152,7 +149,6 @@ impl Default for AuthConfig {
             issuer: "vrs-local-issuer".into(),
             issuer_public_key: String::new(),
             issuer_seed_file: "var/token-issuer.key".into(),
-            portal_client_names: vec!["portal".into()],
             portal_rps: 20_000.0,
             staff_rps: 50.0,
             public_rps: 200.0,
@@ -194,7 +190,7 @@ impl Authenticator {
         })
     }
 
-    /// The caller of a request: bearer token first, then the portal's client certificate.
+    /// The caller of a request, from its bearer token.
     pub fn caller<T>(&self, req: &tonic::Request<T>) -> Result<Caller, Error> {
         let caller = self.identify(req)?;
         let rate = if caller.has(Role::Portal) {
@@ -228,18 +224,7 @@ impl Authenticator {
                 office: claims.office,
             });
         }
-        if let Some(name) = crate::tls::peer_common_name(req)
-            && self.cfg.portal_client_names.contains(&name)
-        {
-            return Ok(Caller {
-                subject: "portal".into(),
-                roles: vec![Role::Portal],
-                office: None,
-            });
-        }
-        Err(Error::Unauthenticated(
-            "no credentials: present a bearer token or the portal's client certificate".into(),
-        ))
+        Err(Error::Unauthenticated("no credentials: present a bearer token".into()))
     }
 
     /// Takes one call from `key`'s token bucket, or RESOURCE_EXHAUSTED.

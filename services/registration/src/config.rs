@@ -101,6 +101,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest request accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
     pub max_message_bytes: usize,
+    /// Longest any call may run (DrawPlate waits for its beacon round within it).
+    pub request_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +160,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_message_bytes: 64 * 1024,
+            request_timeout_ms: 60_000,
         }
     }
 }

@@ -14,6 +14,11 @@
 //!   called in parallel with deadlines, retries with jitter and circuit breakers.
 //! - [`store`]: sea-orm persistence on SQLite or PostgreSQL; each transition is
 //!   one transaction with its history row and evidence.
+//! - [`auth`]: who is calling (Ed25519-signed tokens with roles and office),
+//!   the authorisation matrix, and per-caller rate limits.
+//! - [`outbox`]: delivery of every status change to the portal, in order per
+//!   application, at least once with an idempotency key.
+//! - [`privacy`]: sealing of declarations at rest and keyed owner lookups.
 //! - [`error`]: the one error type and its one mapping to `tonic::Status`.
 //! - [`app`] and [`config`]: assembly and configuration.
 
@@ -29,7 +34,6 @@ pub mod plates;
 pub mod privacy;
 pub mod service;
 pub mod store;
-pub mod tls;
 
 /// Milliseconds since the Unix epoch: the time unit of every stored timestamp.
 pub fn now_ms() -> i64 {
