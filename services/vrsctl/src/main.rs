@@ -71,10 +71,8 @@ enum Cmd {
         #[arg(long)]
         wait: bool,
     },
-    /// An office's work queue, oldest first.
+    /// An office's work queue, oldest first (the office is the global --office).
     Queue {
-        #[arg(long)]
-        office: String,
         /// Only these states (repeatable), e.g. verified, needs-correction.
         #[arg(long = "state", value_enum)]
         states: Vec<StateArg>,
@@ -584,12 +582,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
-        Cmd::Queue {
-            office,
-            states,
-            page_size,
-            all,
-        } => {
+        Cmd::Queue { states, page_size, all } => {
             let states: Vec<i32> = states
                 .into_iter()
                 .map(|s| pb::ApplicationState::from(s) as i32)
@@ -598,7 +591,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut total = 0usize;
             loop {
                 let req = pb::ListApplicationsRequest {
-                    office_code: office.clone(),
+                    office_code: cli.office.clone().unwrap_or_default(),
                     states: states.clone(),
                     page_size,
                     page_token: token.clone(),
