@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 use vrs_draw::beacon::{self as bls, BeaconError, quicknet};
 use vrs_proto::pb::beacon::v1 as pb;
@@ -179,10 +179,11 @@ fn unavailable(status: &Status) -> ClientError {
 
 impl LocalBeacon {
     /// Connects to the beacon at `url` (e.g. `http://127.0.0.1:50070`) and
-    /// fetches its parameters once.
-    pub async fn connect(url: impl Into<String>) -> Result<Self, ClientError> {
+    /// fetches its parameters once; over mTLS when `tls` is enabled.
+    pub async fn connect(url: impl Into<String>, tls: &vrs_kit::tls::TlsConfig) -> Result<Self, ClientError> {
         let url = url.into();
-        let endpoint = Endpoint::from_shared(url.clone())
+        let endpoint = tls
+            .endpoint(&url)
             .map_err(|e| ClientError::Invalid(format!("beacon address {url:?}: {e}")))?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10));

@@ -59,6 +59,8 @@ pub struct Config {
     /// file keeps the period it was created with; a different value here is
     /// an error rather than a silent change of the published schedule.
     pub period_ms: u64,
+    /// mTLS: only clients with a certificate from our CA may read rounds.
+    pub tls: vrs_kit::tls::TlsConfig,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
             key_file: PathBuf::from("var/beacon.key"),
             period_ms: 1000,
+            tls: Default::default(),
         }
     }
 }
@@ -82,7 +85,8 @@ pub async fn build(cfg: &Config) -> anyhow::Result<GrpcServer> {
     let params = service.params().clone();
     let server = GrpcServer::bind(cfg.listen)
         .await
-        .with_context(|| format!("binding the beacon service to {}", cfg.listen))?;
+        .with_context(|| format!("binding the beacon service to {}", cfg.listen))?
+        .with_tls(&cfg.tls, vrs_kit::tls::ClientAuth::Required)?;
     tracing::info!(
         beacon_id = %params.beacon_id,
         public_key = %hex::encode(&params.public_key),

@@ -62,6 +62,7 @@ fn config(dir: &TempDir) -> Config {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         key_file: dir.0.join("keys/beacon.key"),
         period_ms: PERIOD_MS,
+        tls: Default::default(),
     }
 }
 
@@ -242,7 +243,7 @@ async fn a_restart_keeps_the_key_genesis_and_values() -> anyhow::Result<()> {
 async fn local_beacon_client_returns_verified_rounds() -> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     let info = info(&mut app).await?;
-    let local = LocalBeacon::connect(format!("http://{}", app.server.addr))
+    let local = LocalBeacon::connect(format!("http://{}", app.server.addr), &Default::default())
         .await
         .unwrap();
     let params = local.params().clone();
@@ -271,7 +272,7 @@ async fn local_beacon_client_returns_verified_rounds() -> anyhow::Result<()> {
     drop(app);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(matches!(
-        LocalBeacon::connect(format!("http://{addr}")).await,
+        LocalBeacon::connect(format!("http://{addr}"), &Default::default()).await,
         Err(ClientError::Unavailable(_))
     ));
     Ok(())

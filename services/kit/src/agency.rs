@@ -46,6 +46,8 @@ pub struct AgencyConfig<const PORT: u16> {
     pub listen: SocketAddr,
     /// Faults injected into every call, switchable at run time through [`Faults`].
     pub faults: FaultConfig,
+    /// mTLS: only clients with a certificate from our CA get in.
+    pub tls: crate::tls::TlsConfig,
 }
 
 impl<const PORT: u16> Default for AgencyConfig<PORT> {
@@ -54,6 +56,7 @@ impl<const PORT: u16> Default for AgencyConfig<PORT> {
         AgencyConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, PORT)),
             faults: FaultConfig::default(),
+            tls: Default::default(),
         }
     }
 }
@@ -67,12 +70,14 @@ impl<'de, const PORT: u16> Deserialize<'de> for AgencyConfig<PORT> {
         struct Fields {
             listen: Option<SocketAddr>,
             faults: FaultConfig,
+            tls: crate::tls::TlsConfig,
         }
         let fields = Fields::deserialize(deserializer)?;
         let defaults = AgencyConfig::<PORT>::default();
         Ok(AgencyConfig {
             listen: fields.listen.unwrap_or(defaults.listen),
             faults: fields.faults,
+            tls: fields.tls,
         })
     }
 }
@@ -83,6 +88,7 @@ impl<const PORT: u16> AgencyConfig<PORT> {
         AgencyConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             faults: FaultConfig::default(),
+            tls: Default::default(),
         }
     }
 }
@@ -108,7 +114,8 @@ where
 pub async fn bind<const PORT: u16>(name: &str, cfg: &AgencyConfig<PORT>) -> anyhow::Result<(GrpcServer, Faults)> {
     let server = GrpcServer::bind(cfg.listen)
         .await
-        .with_context(|| format!("binding the {name} service to {}", cfg.listen))?;
+        .with_context(|| format!("binding the {name} service to {}", cfg.listen))?
+        .with_tls(&cfg.tls, crate::tls::ClientAuth::Required)?;
     Ok((server, Faults::new(&cfg.faults)))
 }
 
@@ -319,6 +326,7 @@ mod tests {
         let cfg = AgencyConfig::<1> {
             listen: server.local_addr(),
             faults: FaultConfig::default(),
+            tls: Default::default(),
         };
         let err = bind("customs", &cfg)
             .await

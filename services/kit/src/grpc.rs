@@ -23,6 +23,7 @@ pub struct GrpcServer {
     names: Vec<&'static str>,
     /// Longest any call may run, whatever deadline the client sent (or none).
     timeout: std::time::Duration,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 type Body = tonic::body::Body;
@@ -51,6 +52,7 @@ impl GrpcServer {
             health,
             names: Vec::new(),
             timeout: std::time::Duration::from_secs(60),
+            tls: None,
         })
     }
 
@@ -77,6 +79,12 @@ impl GrpcServer {
         self
     }
 
+    /// Serves over TLS as `tls` says (see [`crate::tls`]); plaintext when it is disabled.
+    pub fn with_tls(mut self, tls: &crate::tls::TlsConfig, auth: crate::tls::ClientAuth) -> anyhow::Result<Self> {
+        self.tls = tls.server(auth)?;
+        Ok(self)
+    }
+
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -96,6 +104,7 @@ impl GrpcServer {
             health,
             names,
             timeout,
+            tls,
         } = self;
         for name in &names {
             health.set_service_status(*name, ServingStatus::Serving).await;
@@ -109,8 +118,11 @@ impl GrpcServer {
             }
             health.set_service_status("", ServingStatus::NotServing).await;
         };
-        tonic::transport::Server::builder()
-            .timeout(timeout)
+        let mut builder = tonic::transport::Server::builder().timeout(timeout);
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls)?;
+        }
+        builder
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
             .await?;

@@ -22,5 +22,6 @@ pub mod grpc;
 pub mod samples;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod token;
 pub mod world;

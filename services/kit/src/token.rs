@@ -126,17 +126,24 @@ pub fn verify_token(key: &VerifyingKey, issuer: &str, token: &str, now: i64) -> 
 
 /// A client interceptor that sends `authorization: Bearer <token>` on every call.
 #[derive(Clone)]
-pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
 
 impl Bearer {
     pub fn new(token: &str) -> anyhow::Result<Bearer> {
-        Ok(Bearer(format!("Bearer {token}").parse()?))
+        Ok(Bearer(Some(format!("Bearer {token}").parse()?)))
+    }
+
+    /// Sends nothing: for public calls, or a caller known by its client certificate.
+    pub fn none() -> Bearer {
+        Bearer(None)
     }
 }
 
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
         Ok(req)
     }
 }

@@ -258,6 +258,67 @@ impl RegistrationService for Api {
         Ok(Response::new(pb::RecordAuctionWinResponse { plate }))
     }
 
+    async fn inspect_application(
+        &self,
+        request: Request<pb::InspectApplicationRequest>,
+    ) -> Result<Response<pb::InspectApplicationResponse>, Status> {
+        use crate::lookups::{OriginAnswer, OwnerAnswer};
+        use pb::agency_record::Record as R;
+        let (_, rec) = self
+            .caller_for(&request, Rpc::InspectApplication, &request.get_ref().application_id)
+            .await?;
+        let answers = self.registry.inspect(&rec).await?;
+        // The latest evidence kept per agency (the verifying attempt).
+        let kept = |agency: &str| {
+            rec.evidence
+                .iter()
+                .rev()
+                .find(|e| e.agency == agency)
+                .map(|e| pb::Evidence {
+                    agency: e.agency.clone(),
+                    request_sha256: e.request_sha256.clone(),
+                    response_sha256: e.response_sha256.clone(),
+                    outcome: e.outcome.clone(),
+                    fetched_at: rfc3339(e.fetched_at_ms),
+                })
+        };
+        let records = answers
+            .evidence
+            .iter()
+            .map(|e| {
+                let agency = e.agency.as_str();
+                let (record, fee_records) = match e.agency {
+                    crate::lookups::Agency::Identity => (
+                        match &answers.owner {
+                            OwnerAnswer::Citizen(c) => c.clone().map(R::Citizen),
+                            OwnerAnswer::Organisation(o) => o.clone().map(R::Organisation),
+                        },
+                        vec![],
+                    ),
+                    crate::lookups::Agency::Tax => (None, answers.fees.clone()),
+                    crate::lookups::Agency::Customs | crate::lookups::Agency::Register => (
+                        match &answers.origin {
+                            OriginAnswer::Customs(d) => d.clone().map(R::ImportDeclaration),
+                            OriginAnswer::Register(q) => q.clone().map(R::QualityCertificate),
+                        },
+                        vec![],
+                    ),
+                };
+                pb::AgencyRecord {
+                    agency: agency.into(),
+                    evidence: kept(agency),
+                    response_sha256: e.response_sha256.clone(),
+                    record,
+                    fee_records,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::InspectApplicationResponse {
+            application: Some(self.view(&rec)?),
+            records,
+        }))
+    }
+
     async fn record_physical_check(
         &self,
         request: Request<pb::RecordPhysicalCheckRequest>,

@@ -37,8 +37,8 @@ impl Application {
         let data_key = load_or_create_seed(Path::new(&cfg.privacy.data_key_file))?;
         let privacy = crate::privacy::Privacy::new(&data_key);
         let store = Store::connect(&cfg.database.url, cfg.database.max_connections, privacy.clone()).await?;
-        let agencies = Agencies::new(&cfg.agencies)?;
-        let beacon = connect_beacon(&cfg.draw).await?;
+        let agencies = Agencies::new(&cfg.agencies, &cfg.tls)?;
+        let beacon = connect_beacon(&cfg.draw, &cfg.tls).await?;
         let seed = load_or_create_seed(Path::new(&cfg.draw.log_key_file))?;
         let signer = NoteSigner::from_seed(&cfg.draw.log_key_name, &seed)?;
         let plates = Arc::new(Plates::new(
@@ -59,6 +59,7 @@ impl Application {
         let server = GrpcServer::bind(cfg.server.listen)
             .await?
             .with_timeout(std::time::Duration::from_millis(cfg.server.request_timeout_ms))
+            .with_tls(&cfg.tls, vrs_kit::tls::ClientAuth::Optional)?
             .add_service(api)
             .add_service(log_api);
         let outbox = Outbox::new(registry.clone(), cfg.portal.clone())?;
@@ -97,13 +98,13 @@ impl Application {
 
 /// The configured beacon. The local beacon is retried for a while at start-up,
 /// since in a deployment it may come up after us.
-async fn connect_beacon(cfg: &DrawConfig) -> anyhow::Result<Arc<dyn BeaconSource>> {
+async fn connect_beacon(cfg: &DrawConfig, tls: &vrs_kit::tls::TlsConfig) -> anyhow::Result<Arc<dyn BeaconSource>> {
     match cfg.beacon.as_str() {
         "drand" => Ok(Arc::new(Drand::quicknet(cfg.beacon_url.clone())?)),
         "local" => {
             let mut last = None;
             for _ in 0..20 {
-                match LocalBeacon::connect(cfg.beacon_url.clone()).await {
+                match LocalBeacon::connect(cfg.beacon_url.clone(), tls).await {
                     Ok(b) => return Ok(Arc::new(b)),
                     Err(e) => last = Some(e),
                 }

@@ -2,8 +2,9 @@
 //!
 //! Clerks, supervisors and auditors present a signed token (a JWT signed with
 //! Ed25519, `alg: EdDSA`, by the configured issuer) carrying their roles and,
-//! for clerks, their office. The portal presents a token with the `portal`
-//! role (its mTLS client certificate is the next step, DESIGN §6). Nothing else gets in: no credentials is
+//! for clerks, their office. The portal presents either its TLS client
+//! certificate (mTLS, subject common name listed in `portal_client_names`) or
+//! a token with the `portal` role. Nothing else gets in: no credentials is
 //! `UNAUTHENTICATED`, a valid caller without the role or the office is
 //! `PERMISSION_DENIED`. The matrix of who may call what is [`allowed`], and
 //! the README prints it.
@@ -24,6 +25,7 @@ use crate::error::Error;
 pub enum Rpc {
     SubmitApplication,
     GetApplication,
+    InspectApplication,
     ListApplications,
     ApproveApplication,
     RejectApplication,
@@ -61,6 +63,9 @@ pub fn allowed(rpc: Rpc, role: Role) -> Grant {
         (SubmitApplication | WithdrawApplication | DrawPlate | ConfirmPayment, Portal) => Any,
         (GetApplication | GetReceipt, Portal | Supervisor | Auditor) => Any,
         (GetApplication | GetReceipt, Clerk) => OwnOffice,
+        // Agency records hold personal data: staff only, not the portal.
+        (InspectApplication, Supervisor | Auditor) => Any,
+        (InspectApplication, Clerk) => OwnOffice,
         (ListApplications, Supervisor | Auditor) => Any,
         (ListApplications, Clerk) => OwnOffice,
         (ApproveApplication | RejectApplication | IssueCertificate | RecordPhysicalCheck | RevokePlate, Clerk) => {
@@ -134,6 +139,8 @@ pub struct AuthConfig {
     /// For local runs and tests only: the issuer's seed, generated at first
     /// start, from which `vrsctl` mints tokens. Production sets `issuer_public_key`.
     pub issuer_seed_file: String,
+    /// Common names of TLS client certificates (from our CA) that are the portal.
+    pub portal_client_names: Vec<String>,
     /// Sustained calls per second allowed to one caller, by role; unauthenticated
     /// log reads are limited per client address with `public_rps`.
     pub portal_rps: f64,
@@ -149,6 +156,7 @@ impl Default for AuthConfig {
             issuer: "vrs-local-issuer".into(),
             issuer_public_key: String::new(),
             issuer_seed_file: "var/token-issuer.key".into(),
+            portal_client_names: vec!["portal".into()],
             portal_rps: 20_000.0,
             staff_rps: 50.0,
             public_rps: 200.0,
@@ -190,7 +198,7 @@ impl Authenticator {
         })
     }
 
-    /// The caller of a request, from its bearer token.
+    /// The caller of a request: bearer token first, then the portal's client certificate.
     pub fn caller<T>(&self, req: &tonic::Request<T>) -> Result<Caller, Error> {
         let caller = self.identify(req)?;
         let rate = if caller.has(Role::Portal) {
@@ -224,7 +232,18 @@ impl Authenticator {
                 office: claims.office,
             });
         }
-        Err(Error::Unauthenticated("no credentials: present a bearer token".into()))
+        if let Some(name) = vrs_kit::tls::peer_common_name(req)
+            && self.cfg.portal_client_names.contains(&name)
+        {
+            return Ok(Caller {
+                subject: "portal".into(),
+                roles: vec![Role::Portal],
+                office: None,
+            });
+        }
+        Err(Error::Unauthenticated(
+            "no credentials: present a bearer token or the portal's client certificate".into(),
+        ))
     }
 
     /// Takes one call from `key`'s token bucket, or RESOURCE_EXHAUSTED.

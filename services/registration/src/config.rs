@@ -22,6 +22,9 @@ pub struct Config {
     pub portal: crate::outbox::PortalConfig,
     pub auth: crate::auth::AuthConfig,
     pub privacy: PrivacyConfig,
+    /// mTLS: this service's certificate (as server, and as client of agencies
+    /// and the beacon) and the CA it trusts. Empty: plaintext.
+    pub tls: vrs_kit::tls::TlsConfig,
 }
 
 /// Personal data at rest.

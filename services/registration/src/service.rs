@@ -202,6 +202,19 @@ impl Registry {
             .ok_or_else(|| Error::NotFound(format!("application {id}")))
     }
 
+    /// What the agencies hold now about an application's declaration, for the
+    /// clerk to read beside it. Agencies that cannot answer are UNAVAILABLE.
+    pub async fn inspect(&self, rec: &Record) -> Result<crate::lookups::Answers> {
+        let req = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
+            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))?;
+        let (decl, _) = Declaration::validate(&req, today_vn())
+            .map_err(|v| Error::Internal(anyhow::anyhow!("stored declaration no longer valid: {v:?}")))?;
+        self.agencies
+            .fetch(&decl)
+            .await
+            .map_err(|u| Error::Unavailable(u.to_string()))
+    }
+
     /// Runs the agency lookups of an application that awaits them and records the outcome.
     /// Does nothing if the application has moved on meanwhile.
     pub async fn process(&self, id: &str) -> Result<()> {

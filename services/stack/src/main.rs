@@ -6,10 +6,16 @@
 //! Each part reads its usual configuration (`VRS_IDENTITY__*`,
 //! `VRS_REGISTRATION__*`, `DATABASE_URL`…); `--config FILE` applies to the
 //! registration service.
+//!
+//! Every connection between the parts is mutual TLS: a local CA and one
+//! certificate per service are generated under `var/tls/` at each start (a
+//! `portal` certificate too, for a portal under development), unless a
+//! service's `tls` is configured already.
 
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
+use vrs_kit::tls::{LocalPki, TlsConfig};
 use vrs_kit::world::World;
 
 #[tokio::main]
@@ -19,20 +25,40 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = vrs_kit::shutdown::on_signal();
     let world: Arc<World> = World::standard();
     let mut tasks = JoinSet::new();
+    let pki = LocalPki::generate(std::path::Path::new("var/tls"))?;
+    let tls = |configured: TlsConfig, name: &str| -> anyhow::Result<TlsConfig> {
+        if configured.enabled() {
+            Ok(configured)
+        } else {
+            pki.issue(name)
+        }
+    };
+    pki.issue("portal")?;
 
-    let (server, _) = identity::build(&vrs_kit::config::load("identity", None)?, world.clone()).await?;
+    let mut c: identity::Config = vrs_kit::config::load("identity", None)?;
+    c.tls = tls(c.tls, "identity")?;
+    let (server, _) = identity::build(&c, world.clone()).await?;
     tasks.spawn(server.serve(shutdown.clone()));
-    let (server, _) = tax::build(&vrs_kit::config::load("tax", None)?, world.clone()).await?;
+    let mut c: tax::Config = vrs_kit::config::load("tax", None)?;
+    c.tls = tls(c.tls, "tax")?;
+    let (server, _) = tax::build(&c, world.clone()).await?;
     tasks.spawn(server.serve(shutdown.clone()));
-    let (server, _) = customs::build(&vrs_kit::config::load("customs", None)?, world.clone()).await?;
+    let mut c: customs::Config = vrs_kit::config::load("customs", None)?;
+    c.tls = tls(c.tls, "customs")?;
+    let (server, _) = customs::build(&c, world.clone()).await?;
     tasks.spawn(server.serve(shutdown.clone()));
-    let (server, _) = register::build(&vrs_kit::config::load("register", None)?, world.clone()).await?;
+    let mut c: register::Config = vrs_kit::config::load("register", None)?;
+    c.tls = tls(c.tls, "register")?;
+    let (server, _) = register::build(&c, world.clone()).await?;
     tasks.spawn(server.serve(shutdown.clone()));
 
-    let beacon_server = beacon::build(&vrs_kit::config::load("beacon", None)?).await?;
+    let mut c: beacon::Config = vrs_kit::config::load("beacon", None)?;
+    c.tls = tls(c.tls, "beacon")?;
+    let beacon_server = beacon::build(&c).await?;
     tasks.spawn(beacon_server.serve(shutdown.clone()));
 
-    let cfg = registration::config::Config::load(config_file.as_deref())?;
+    let mut cfg = registration::config::Config::load(config_file.as_deref())?;
+    cfg.tls = tls(cfg.tls, "registration")?;
     let app = registration::app::Application::build(&cfg).await?;
     tracing::info!(addr = %app.local_addr(), database = %redact(&cfg.database.url), "registration service ready; try `cargo run -p vrsctl -- sample`");
     tasks.spawn(app.run(shutdown.clone()));

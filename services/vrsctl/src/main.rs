@@ -21,7 +21,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
 use vrs_kit::token::{Bearer, Role};
 use vrs_kit::world::{Case, World};
@@ -54,6 +53,9 @@ struct Cli {
     issuer_key: String,
     #[arg(long, env = "VRS_ISSUER", default_value = "vrs-local-issuer", global = true)]
     issuer: String,
+    /// The CA that signs the service's certificate (TLS); `none` for plaintext.
+    #[arg(long, env = "VRS_CA", default_value = "var/tls/ca.pem", global = true)]
+    ca: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -431,13 +433,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         return audit::run_offline(export, trust, *grace_seconds);
     }
-    let channel = Channel::from_shared(cli.addr.clone())?
+    let channel = endpoint(&cli)?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .connect()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", cli.addr))?;
-    let bearer = Bearer::new(&credentials(&cli)?)?;
+    // The public log needs no credentials: anyone may audit.
+    let public = matches!(cli.cmd, Cmd::Trust | Cmd::Audit { .. } | Cmd::ExportLog { .. });
+    let bearer = if public {
+        Bearer::none()
+    } else {
+        Bearer::new(&credentials(&cli)?)?
+    };
     let mut client = RegistrationServiceClient::with_interceptor(channel.clone(), bearer.clone());
     match cli.cmd {
         Cmd::Token { .. } => println!("{}", credentials(&cli)?),
@@ -510,11 +518,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", describe(&call(client.confirm_delivery(req).await)?));
         }
         Cmd::ExportLog { out } => {
-            audit::export(
-                TransparencyLogServiceClient::new(client_channel(&cli.addr).await?),
-                &out,
-            )
-            .await?;
+            audit::export(TransparencyLogServiceClient::new(channel.clone()), &out).await?;
         }
         Cmd::Draw {
             application_id,
@@ -548,7 +552,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Cmd::Trust => {
-            let mut log = TransparencyLogServiceClient::new(client_channel(&cli.addr).await?);
+            let mut log = TransparencyLogServiceClient::new(channel.clone());
             println!("{}", call(log.get_trust(pb::GetTrustRequest {}).await)?.json);
         }
         Cmd::Audit {
@@ -556,7 +560,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             state,
             grace_seconds,
         } => {
-            let log = TransparencyLogServiceClient::new(client_channel(&cli.addr).await?);
+            let log = TransparencyLogServiceClient::new(channel.clone());
             audit::run(log, trust.as_deref(), state.as_deref(), grace_seconds).await?;
         }
         Cmd::Submit(args) => {
@@ -673,12 +677,17 @@ pub(crate) fn call<T>(r: Result<tonic::Response<T>, tonic::Status>) -> anyhow::R
     }
 }
 
-async fn client_channel(addr: &str) -> anyhow::Result<Channel> {
-    Channel::from_shared(addr.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {addr}: {e}"))
+/// TLS when the CA file is there (as `vrs-stack` writes it), plaintext otherwise.
+fn endpoint(cli: &Cli) -> anyhow::Result<tonic::transport::Endpoint> {
+    let tls = if cli.ca == "none" || !std::path::Path::new(&cli.ca).exists() {
+        vrs_kit::tls::TlsConfig::default()
+    } else {
+        vrs_kit::tls::TlsConfig {
+            ca_file: cli.ca.clone(),
+            ..Default::default()
+        }
+    };
+    tls.endpoint(&cli.addr)
 }
 
 fn verify_receipts(trust: &str, receipts: &[String]) -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use vrs_kit::evidence::sha256_of;
 use vrs_proto::pb::customs::v1::{self as customs, customs_service_client::CustomsServiceClient};
 use vrs_proto::pb::identity::v1::{self as identity, identity_service_client::IdentityServiceClient};
@@ -95,8 +95,9 @@ pub struct Agencies {
     retry_base: Duration,
 }
 
-fn channel(url: &str, timeout: Duration) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
+fn channel(url: &str, timeout: Duration, tls: &vrs_kit::tls::TlsConfig) -> anyhow::Result<Channel> {
+    Ok(tls
+        .endpoint(url)?
         .connect_timeout(timeout)
         .tcp_nodelay(true)
         .connect_lazy())
@@ -105,14 +106,14 @@ fn channel(url: &str, timeout: Duration) -> anyhow::Result<Channel> {
 impl Agencies {
     /// Creates lazy channels: nothing is dialled until the first lookup, and a
     /// channel reconnects by itself when an agency comes back.
-    pub fn new(cfg: &AgenciesConfig) -> anyhow::Result<Agencies> {
+    pub fn new(cfg: &AgenciesConfig, tls: &vrs_kit::tls::TlsConfig) -> anyhow::Result<Agencies> {
         let t = cfg.call_timeout();
         let breaker = || Breaker::new(cfg.breaker_failures, Duration::from_millis(cfg.breaker_cooldown_ms));
         Ok(Agencies {
-            identity: IdentityServiceClient::new(channel(&cfg.identity_url, t)?),
-            tax: TaxServiceClient::new(channel(&cfg.tax_url, t)?),
-            customs: CustomsServiceClient::new(channel(&cfg.customs_url, t)?),
-            register: VehicleRegisterServiceClient::new(channel(&cfg.register_url, t)?),
+            identity: IdentityServiceClient::new(channel(&cfg.identity_url, t, tls)?),
+            tax: TaxServiceClient::new(channel(&cfg.tax_url, t, tls)?),
+            customs: CustomsServiceClient::new(channel(&cfg.customs_url, t, tls)?),
+            register: VehicleRegisterServiceClient::new(channel(&cfg.register_url, t, tls)?),
             breakers: [breaker(), breaker(), breaker(), breaker()],
             timeout: t,
             retries: cfg.retries,

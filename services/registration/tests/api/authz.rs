@@ -20,9 +20,10 @@ const CALLERS: [&str; 5] = [
 ];
 
 /// Y: allowed; -: PERMISSION_DENIED. Written out by hand, not derived from the code.
-const MATRIX: [(&str, [char; 5]); 17] = [
+const MATRIX: [(&str, [char; 5]); 18] = [
     ("SubmitApplication", ['Y', '-', '-', '-', '-']),
     ("GetApplication", ['Y', 'Y', '-', 'Y', 'Y']),
+    ("InspectApplication", ['-', 'Y', '-', 'Y', 'Y']),
     ("ListApplications", ['-', 'Y', '-', 'Y', 'Y']),
     ("ApproveApplication", ['-', 'Y', '-', '-', '-']),
     ("RejectApplication", ['-', 'Y', '-', '-', '-']),
@@ -57,6 +58,10 @@ async fn call(c: &mut Client, log: &mut LogClient, rpc: &str, id: &str, office: 
             .map(ok),
         "GetApplication" => c
             .get_application(pb::GetApplicationRequest { application_id })
+            .await
+            .map(ok),
+        "InspectApplication" => c
+            .inspect_application(pb::InspectApplicationRequest { application_id })
             .await
             .map(ok),
         "ListApplications" => c
@@ -253,4 +258,93 @@ async fn a_caller_over_its_rate_is_slowed_and_no_one_else_is(backend: Backend) {
         .expect("another caller");
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     get(greedy).await.expect("after the wait");
+}
+
+both_databases!(only_our_certificates_get_through);
+
+/// mTLS: the portal is known by its certificate; another certificate of ours
+/// is not the portal; a certificate from another CA, or none, does not reach
+/// an agency at all.
+async fn only_our_certificates_get_through(backend: Backend) {
+    use vrs_proto::pb::identity::v1::identity_service_client::IdentityServiceClient;
+    let app = spawn_app(backend).await;
+    // The portal's certificate alone (app.client sends no token) files an application.
+    let a = app
+        .submit(app.sample(Case::Clean, 0, "G01.008003"))
+        .await
+        .expect("the portal by certificate");
+    // Our CA's certificate for another name, without a token, is nobody.
+    let other_name = app.pki.issue("not-the-portal").expect("cert");
+    let status = with_token_none(crate::helpers::tls_channel(app.addr, &other_name).await)
+        .get_application(pb::GetApplicationRequest {
+            application_id: a.application_id.clone(),
+        })
+        .await
+        .expect_err("not the portal");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+
+    // A certificate from a CA we do not trust: the handshake fails.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rogue = vrs_kit::tls::LocalPki::generate(dir.path()).expect("rogue CA");
+    let mut rogue_portal = rogue.issue("portal").expect("cert");
+    rogue_portal.ca_file = app.pki.trust_only().ca_file;
+    let rogue_channel = rogue_portal
+        .endpoint(&format!("http://{}", app.addr))
+        .expect("endpoint")
+        .connect()
+        .await;
+    if let Ok(ch) = rogue_channel {
+        let err = with_token_none(ch)
+            .get_application(pb::GetApplicationRequest {
+                application_id: a.application_id.clone(),
+            })
+            .await
+            .expect_err("rogue certificate");
+        assert_ne!(err.code(), tonic::Code::Ok);
+    }
+
+    // Agencies take only our services: no client certificate, no answer.
+    let identity_addr = app.identity.addr;
+    let no_cert = app
+        .pki
+        .trust_only()
+        .endpoint(&format!("http://{identity_addr}"))
+        .expect("endpoint")
+        .connect()
+        .await;
+    let refused = match no_cert {
+        Err(_) => true,
+        Ok(ch) => IdentityServiceClient::new(ch)
+            .get_citizen(vrs_proto::pb::identity::v1::GetCitizenRequest::default())
+            .await
+            // A transport failure, not an answer from the service (which would
+            // be INVALID_ARGUMENT for this empty request).
+            .is_err_and(|s| {
+                !matches!(
+                    s.code(),
+                    tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::Ok
+                )
+            }),
+    };
+    assert!(refused, "an agency answered a client without a certificate");
+    // Plaintext to a TLS server does not get a gRPC answer either.
+    let plain = tonic::transport::Channel::from_shared(format!("http://{}", app.addr))
+        .expect("uri")
+        .connect()
+        .await;
+    if let Ok(ch) = plain {
+        let r = with_token_none(ch)
+            .get_application(pb::GetApplicationRequest {
+                application_id: a.application_id.clone(),
+            })
+            .await;
+        assert!(r.is_err(), "plaintext answered");
+    }
+}
+
+fn with_token_none(ch: tonic::transport::Channel) -> Client {
+    vrs_proto::pb::registration::v1::registration_service_client::RegistrationServiceClient::with_interceptor(
+        ch,
+        vrs_kit::token::Bearer::none(),
+    )
 }

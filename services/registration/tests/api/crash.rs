@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
+use vrs_kit::tls::{LocalPki, TlsConfig};
 use vrs_kit::token::Role;
 use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
@@ -37,6 +38,7 @@ fn spawn(
     agencies: &[Agency; 4],
     beacon: SocketAddr,
     portal: &str,
+    tls: &TlsConfig,
 ) -> Killed {
     let urls = ["IDENTITY", "TAX", "CUSTOMS", "REGISTER"];
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_registration"));
@@ -50,6 +52,9 @@ fn spawn(
         .env("VRS_REGISTRATION__DRAW__LOG_KEY_FILE", dir.join("log.key"))
         .env("VRS_REGISTRATION__DRAW__RESOLVER_POLL_MS", "20")
         .env("VRS_REGISTRATION__AUTH__ISSUER", crate::helpers::ISSUER)
+        .env("VRS_REGISTRATION__TLS__CA_FILE", &tls.ca_file)
+        .env("VRS_REGISTRATION__TLS__CERT_FILE", &tls.cert_file)
+        .env("VRS_REGISTRATION__TLS__KEY_FILE", &tls.key_file)
         .env("VRS_REGISTRATION__AUTH__ISSUER_SEED_FILE", dir.join("issuer.key"))
         .env("VRS_REGISTRATION__PRIVACY__DATA_KEY_FILE", dir.join("data.key"))
         .env("VRS_REGISTRATION__PORTAL__URL", portal)
@@ -114,18 +119,21 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
     vrs_kit::telemetry::init_for_tests();
     let world = World::standard();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    let agencies = [
-        Agency::start_on(Kind::Identity, any, world.clone()).await,
-        Agency::start_on(Kind::Tax, any, world.clone()).await,
-        Agency::start_on(Kind::Customs, any, world.clone()).await,
-        Agency::start_on(Kind::Register, any, world.clone()).await,
-    ];
     let dir = tempfile::tempdir().expect("tempdir");
+    let pki = LocalPki::generate(&dir.path().join("tls")).expect("local CA");
+    let tls = pki.issue("registration").expect("certificate");
+    let agencies = [
+        Agency::start_on(Kind::Identity, any, world.clone(), &pki).await,
+        Agency::start_on(Kind::Tax, any, world.clone(), &pki).await,
+        Agency::start_on(Kind::Customs, any, world.clone(), &pki).await,
+        Agency::start_on(Kind::Register, any, world.clone(), &pki).await,
+    ];
     let beacon_stop = CancellationToken::new();
     let beacon_server = beacon::build(&beacon::Config {
         listen: any,
         key_file: dir.path().join("beacon.key"),
         period_ms: crate::helpers::BEACON_PERIOD_MS,
+        tls: pki.issue("beacon").expect("certificate"),
     })
     .await
     .expect("beacon");
@@ -138,11 +146,14 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
     let mut portal = Portal::start().await;
     portal.down();
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let first = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url());
+    let first = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url(), &tls);
     let issuer = ed25519_dalek::SigningKey::from_bytes(
         &registration::app::load_or_create_seed(&dir.path().join("issuer.key")).expect("issuer key"),
     );
-    let client = with_token(&connect(addr).await, &token(&issuer, "portal", &[Role::Portal], None));
+    let client = with_token(
+        &connect(addr, &pki.trust_only()).await,
+        &token(&issuer, "portal", &[Role::Portal], None),
+    );
     let indices: Vec<(usize, usize)> = world
         .vehicles_with(Case::Clean)
         .map(|(i, _)| i)
@@ -186,8 +197,11 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
     portal.down();
 
     // Restarted on the same database; the portal resubmits everything (idempotent) and draws.
-    let _second = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url());
-    let client = with_token(&connect(addr).await, &token(&issuer, "portal", &[Role::Portal], None));
+    let _second = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url(), &tls);
+    let client = with_token(
+        &connect(addr, &pki.trust_only()).await,
+        &token(&issuer, "portal", &[Role::Portal], None),
+    );
     let all: Vec<pb::Application> = submit_all(&client, &world, &indices)
         .await
         .into_iter()
@@ -216,7 +230,7 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
     portal.set(Mode::Flaky);
 
     let supervisor = with_token(
-        &connect(addr).await,
+        &connect(addr, &pki.trust_only()).await,
         &token(&issuer, "supervisor-01", &[Role::Supervisor], None),
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);

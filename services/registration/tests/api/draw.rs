@@ -20,9 +20,7 @@ both_databases!(
 );
 
 async fn trust(app: &TestApp) -> Trust {
-    let mut log = TransparencyLogServiceClient::connect(format!("http://{}", app.addr))
-        .await
-        .expect("connect");
+    let mut log = TransparencyLogServiceClient::new(app.channel());
     let json = log
         .get_trust(pb::GetTrustRequest {})
         .await
@@ -99,9 +97,7 @@ async fn a_draw_gives_a_plate_and_a_receipt_that_verifies(backend: Backend) {
 
 /// Replays the whole log through the API and returns the findings.
 pub async fn audit(app: &TestApp, trust: &Trust) -> (u64, Vec<String>) {
-    let log = TransparencyLogServiceClient::connect(format!("http://{}", app.addr))
-        .await
-        .expect("connect");
+    let log = TransparencyLogServiceClient::new(app.channel());
     audit_channel(log, trust).await
 }
 

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use vrs_kit::faults::{FaultConfig, Faults};
+use vrs_kit::tls::{LocalPki, TlsConfig};
 use vrs_kit::token::{Bearer, Role};
 use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
@@ -97,17 +98,30 @@ pub struct Agency {
     pub addr: SocketAddr,
     pub faults: Faults,
     world: Arc<World>,
+    tls: TlsConfig,
     stop: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Identity => "identity",
+            Kind::Tax => "tax",
+            Kind::Customs => "customs",
+            Kind::Register => "register",
+        }
+    }
+}
+
 impl Agency {
-    /// Starts an agency on `addr` (port 0 for any).
-    pub async fn start_on(kind: Kind, addr: SocketAddr, world: Arc<World>) -> Agency {
-        Agency::start(kind, addr, world).await
+    /// Starts an agency on `addr` (port 0 for any), over mTLS with a certificate from `pki`.
+    pub async fn start_on(kind: Kind, addr: SocketAddr, world: Arc<World>, pki: &LocalPki) -> Agency {
+        let tls = pki.issue(kind.name()).expect("agency certificate");
+        Agency::start(kind, addr, world, tls).await
     }
 
-    async fn start(kind: Kind, addr: SocketAddr, world: Arc<World>) -> Agency {
+    async fn start(kind: Kind, addr: SocketAddr, world: Arc<World>, tls: TlsConfig) -> Agency {
         let faults_cfg = FaultConfig::default();
         let (server, faults) = match kind {
             Kind::Identity => {
@@ -115,6 +129,7 @@ impl Agency {
                     &identity::Config {
                         listen: addr,
                         faults: faults_cfg,
+                        tls: tls.clone(),
                     },
                     world.clone(),
                 )
@@ -125,6 +140,7 @@ impl Agency {
                     &tax::Config {
                         listen: addr,
                         faults: faults_cfg,
+                        tls: tls.clone(),
                     },
                     world.clone(),
                 )
@@ -135,6 +151,7 @@ impl Agency {
                     &customs::Config {
                         listen: addr,
                         faults: faults_cfg,
+                        tls: tls.clone(),
                     },
                     world.clone(),
                 )
@@ -145,6 +162,7 @@ impl Agency {
                     &register::Config {
                         listen: addr,
                         faults: faults_cfg,
+                        tls: tls.clone(),
                     },
                     world.clone(),
                 )
@@ -160,6 +178,7 @@ impl Agency {
             addr,
             faults,
             world,
+            tls,
             stop,
             task: Some(task),
         }
@@ -175,7 +194,7 @@ impl Agency {
 
     /// Brings the agency back on the same address.
     pub async fn restart(&mut self) {
-        let again = Agency::start(self.kind, self.addr, self.world.clone()).await;
+        let again = Agency::start(self.kind, self.addr, self.world.clone(), self.tls.clone()).await;
         *self = again;
     }
 
@@ -202,6 +221,9 @@ pub struct TestApp {
     pub client: Client,
     /// The token issuer's key, to mint callers of any role.
     pub issuer: SigningKey,
+    /// The test's CA: every part talks mTLS with certificates it issued.
+    pub pki: LocalPki,
+    /// A TLS channel without a client certificate (callers with tokens).
     channel: Channel,
     pub addr: SocketAddr,
     pub registry: Arc<Registry>,
@@ -235,17 +257,19 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     vrs_kit::telemetry::init_for_tests();
     let world = World::standard();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    let identity = Agency::start(Kind::Identity, any, world.clone()).await;
-    let tax = Agency::start(Kind::Tax, any, world.clone()).await;
-    let customs = Agency::start(Kind::Customs, any, world.clone()).await;
-    let register = Agency::start(Kind::Register, any, world.clone()).await;
-
     let (url, dir) = database_url(&backend).await;
     let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+    let pki = LocalPki::generate(&dir.path().join("tls")).expect("local CA");
+    let identity = Agency::start_on(Kind::Identity, any, world.clone(), &pki).await;
+    let tax = Agency::start_on(Kind::Tax, any, world.clone(), &pki).await;
+    let customs = Agency::start_on(Kind::Customs, any, world.clone(), &pki).await;
+    let register = Agency::start_on(Kind::Register, any, world.clone(), &pki).await;
+
     let beacon_cfg = beacon::Config {
         listen: any,
         key_file: dir.path().join("beacon.key"),
         period_ms: BEACON_PERIOD_MS,
+        tls: pki.issue("beacon").expect("beacon certificate"),
     };
     let beacon_server = beacon::build(&beacon_cfg).await.expect("beacon starts");
     let beacon_addr = beacon_server.local_addr();
@@ -272,6 +296,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     cfg.draw.log_key_file = dir.path().join("log.key").display().to_string();
     cfg.draw.resolver_poll_ms = 20;
     cfg.draw.draw_timeout_ms = 20_000;
+    cfg.tls = pki.issue("registration").expect("registration certificate");
     cfg.auth.issuer = ISSUER.into();
     cfg.auth.issuer_seed_file = dir.path().join("issuer.key").display().to_string();
     cfg.privacy.data_key_file = dir.path().join("data.key").display().to_string();
@@ -285,15 +310,14 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     let registry = app.registry();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
-    let client = with_token(&channel, &token(&issuer, "portal", &[Role::Portal], None));
+    let channel = tls_channel(addr, &pki.trust_only()).await;
+    // The portal is known by its client certificate: no token.
+    let portal_tls = pki.issue("portal").expect("portal certificate");
+    let client = RegistrationServiceClient::with_interceptor(tls_channel(addr, &portal_tls).await, Bearer::none());
     TestApp {
         client,
         issuer,
+        pki,
         channel,
         addr,
         registry,
@@ -307,6 +331,15 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         task: Some(task),
         _dir: dir,
     }
+}
+
+/// A channel to `addr` over TLS as `tls` says.
+pub async fn tls_channel(addr: SocketAddr, tls: &TlsConfig) -> Channel {
+    tls.endpoint(&format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect")
 }
 
 /// A token from `issuer` for one hour.

@@ -136,12 +136,8 @@ async fn health_and_both_reflection_versions() {
     use tonic_reflection::pb::{v1, v1alpha};
 
     let app = spawn_app(Backend::Sqlite).await;
-    let url = format!("http://{}", app.addr);
-    let channel = tonic::transport::Channel::from_shared(url)
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
+    // Health and reflection need no credentials (probes, grpcurl), but do need TLS.
+    let channel = app.channel();
     let mut health = HealthClient::new(channel.clone());
     for service in ["", "vrs.registration.v1.RegistrationService"] {
         let r = health

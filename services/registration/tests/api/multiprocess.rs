@@ -39,13 +39,9 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-pub async fn connect(addr: SocketAddr) -> Channel {
+pub async fn connect(addr: SocketAddr, tls: &vrs_kit::tls::TlsConfig) -> Channel {
     for _ in 0..300 {
-        if let Ok(c) = Channel::from_shared(format!("http://{addr}"))
-            .expect("url")
-            .connect()
-            .await
-        {
+        if let Ok(c) = tls.endpoint(&format!("http://{addr}")).expect("url").connect().await {
             // Ready when it answers.
             let mut log = TransparencyLogServiceClient::new(c.clone());
             if log.get_trust(pb::GetTrustRequest {}).await.is_ok() {
@@ -67,13 +63,15 @@ async fn three_replicas_two_thousand_concurrent_draws() {
     vrs_kit::telemetry::init_for_tests();
     let world = World::standard();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    let agencies = [
-        Agency::start_on(Kind::Identity, any, world.clone()).await,
-        Agency::start_on(Kind::Tax, any, world.clone()).await,
-        Agency::start_on(Kind::Customs, any, world.clone()).await,
-        Agency::start_on(Kind::Register, any, world.clone()).await,
-    ];
     let dir = tempfile::tempdir().expect("tempdir");
+    let pki = vrs_kit::tls::LocalPki::generate(&dir.path().join("tls")).expect("local CA");
+    let replica_tls = pki.issue("registration").expect("certificate");
+    let agencies = [
+        Agency::start_on(Kind::Identity, any, world.clone(), &pki).await,
+        Agency::start_on(Kind::Tax, any, world.clone(), &pki).await,
+        Agency::start_on(Kind::Customs, any, world.clone(), &pki).await,
+        Agency::start_on(Kind::Register, any, world.clone(), &pki).await,
+    ];
     // The token issuer's key, as the police identity provider would hold it.
     let issuer_file = dir.path().join("issuer.key");
     let beacon_stop = CancellationToken::new();
@@ -81,6 +79,7 @@ async fn three_replicas_two_thousand_concurrent_draws() {
         listen: any,
         key_file: dir.path().join("beacon.key"),
         period_ms: 1_000,
+        tls: pki.issue("beacon").expect("certificate"),
     })
     .await
     .expect("beacon");
@@ -116,6 +115,9 @@ async fn three_replicas_two_thousand_concurrent_draws() {
             .env("VRS_REGISTRATION__DRAW__LOG_KEY_FILE", dir.path().join("log.key"))
             .env("VRS_REGISTRATION__DRAW__RESOLVER_POLL_MS", "50")
             .env("VRS_REGISTRATION__AUTH__ISSUER", crate::helpers::ISSUER)
+            .env("VRS_REGISTRATION__TLS__CA_FILE", &replica_tls.ca_file)
+            .env("VRS_REGISTRATION__TLS__CERT_FILE", &replica_tls.cert_file)
+            .env("VRS_REGISTRATION__TLS__KEY_FILE", &replica_tls.key_file)
             .env("VRS_REGISTRATION__AUTH__ISSUER_SEED_FILE", &issuer_file)
             .env("VRS_REGISTRATION__PRIVACY__DATA_KEY_FILE", dir.path().join("data.key"))
             .env("VRS_REGISTRATION__DRAW__DRAW_TIMEOUT_MS", "60000")
@@ -138,7 +140,10 @@ async fn three_replicas_two_thousand_concurrent_draws() {
     let portal = crate::helpers::token(&issuer, "portal", &[vrs_kit::token::Role::Portal], None);
     let mut clients = Vec::new();
     for (_, addr) in &addrs {
-        clients.push(crate::helpers::with_token(&connect(*addr).await, &portal));
+        clients.push(crate::helpers::with_token(
+            &connect(*addr, &pki.trust_only()).await,
+            &portal,
+        ));
     }
 
     // Verified applications in two localities: few pools (two per locality at most: car, motorbike).
@@ -205,7 +210,7 @@ async fn three_replicas_two_thousand_concurrent_draws() {
     );
 
     // Audit through one replica; receipts with the pinned trust.
-    let channel = connect(addrs[0].1).await;
+    let channel = connect(addrs[0].1, &pki.trust_only()).await;
     let mut log = TransparencyLogServiceClient::new(channel);
     let trust: Trust = serde_json::from_str(
         &log.get_trust(pb::GetTrustRequest {})

@@ -88,8 +88,48 @@ async fn one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order
         .await
         .expect("pay");
 
-    // The clerk reads a wrong engine number off the vehicle: blocked, approval refused.
+    // The clerk opens the dossier: each agency's record beside the declaration,
+    // the same answers that were kept as evidence at verification.
     let mut clerk = app.clerk(&a);
+    let inspected = clerk
+        .inspect_application(pb::InspectApplicationRequest {
+            application_id: id.clone(),
+        })
+        .await
+        .expect("inspect")
+        .into_inner();
+    let agencies: Vec<&str> = inspected.records.iter().map(|r| r.agency.as_str()).collect();
+    assert_eq!(agencies, ["identity", "tax", "customs"]);
+    for r in &inspected.records {
+        let kept = r.evidence.as_ref().expect("evidence beside each record");
+        let stored = a.evidence.iter().rev().find(|e| e.agency == r.agency).expect("stored");
+        assert_eq!(kept, stored);
+        assert_eq!(r.response_sha256.len(), 64);
+    }
+    use pb::agency_record::Record;
+    let declared_chassis = a.vehicle.as_ref().expect("vehicle").chassis_number.clone();
+    match (&inspected.records[0].record, a.owner.clone().and_then(|o| o.kind)) {
+        (Some(Record::Citizen(c)), Some(pb::owner::Kind::Individual(i))) => assert_eq!(c.personal_id, i.personal_id),
+        (Some(Record::Organisation(o)), Some(pb::owner::Kind::Organisation(d))) => assert_eq!(o.tax_code, d.tax_code),
+        other => panic!("identity record {other:?}"),
+    }
+    assert!(!inspected.records[1].fee_records.is_empty(), "fee records");
+    match &inspected.records[2].record {
+        Some(Record::ImportDeclaration(d)) => assert!(d.chassis_number.eq_ignore_ascii_case(&declared_chassis)),
+        other => panic!("customs record {other:?}"),
+    }
+    // Agency records hold personal data: the portal may not read them this way.
+    let denied = app
+        .client
+        .clone()
+        .inspect_application(pb::InspectApplicationRequest {
+            application_id: id.clone(),
+        })
+        .await
+        .expect_err("portal");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+
+    // The clerk reads a wrong engine number off the vehicle: blocked, approval refused.
     let v = a.vehicle.clone().expect("vehicle");
     let empty = clerk
         .record_physical_check(pb::RecordPhysicalCheckRequest {
