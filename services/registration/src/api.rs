@@ -189,10 +189,14 @@ impl RegistrationService for Api {
         let r = request.get_ref();
         let (caller, _) = self.caller_for(&request, Rpc::RevokePlate, &r.application_id).await?;
         let reason = required_code("reason_code", &r.reason_code)?;
-        if !["OWNERSHIP_TRANSFER", "SCRAPPED", "DAMAGED"].contains(&reason.as_str()) {
-            return Err(Error::invalid("reason_code", "one of OWNERSHIP_TRANSFER, SCRAPPED, DAMAGED").into());
+        if !["OWNERSHIP_TRANSFER", "SCRAPPED"].contains(&reason.as_str()) {
+            return Err(Error::invalid("reason_code", "one of OWNERSHIP_TRANSFER, SCRAPPED").into());
         }
-        let plate = self.registry.plates().revoke(&r.application_id, &reason).await?;
+        let plate = self
+            .registry
+            .plates()
+            .revoke(&r.application_id, &reason, &caller.subject)
+            .await?;
         tracing::info!(application_id = %r.application_id, actor = %caller.subject, %reason, "plate revoked");
         Ok(Response::new(pb::RevokePlateResponse { plate }))
     }
@@ -317,6 +321,25 @@ impl RegistrationService for Api {
             application: Some(self.view(&rec)?),
             records,
         }))
+    }
+
+    async fn reissue_certificate(
+        &self,
+        request: Request<pb::ReissueCertificateRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        let r = request.get_ref();
+        let (caller, _) = self
+            .caller_for(&request, Rpc::ReissueCertificate, &r.application_id)
+            .await?;
+        let reason = required_code("reason_code", &r.reason_code)?;
+        if !["LOST", "DAMAGED"].contains(&reason.as_str()) {
+            return Err(Error::invalid("reason_code", "one of LOST, DAMAGED").into());
+        }
+        let rec = self
+            .registry
+            .reissue_certificate(&r.application_id, &reason, &caller.subject)
+            .await?;
+        Ok(Response::new(self.view(&rec)?))
     }
 
     async fn record_physical_check(

@@ -35,6 +35,7 @@ pub enum Rpc {
     RecordAuctionWin,
     ConfirmPayment,
     IssueCertificate,
+    ReissueCertificate,
     ConfirmDelivery,
     RecordPhysicalCheck,
     ListActions,
@@ -68,9 +69,11 @@ pub fn allowed(rpc: Rpc, role: Role) -> Grant {
         (InspectApplication, Clerk) => OwnOffice,
         (ListApplications, Supervisor | Auditor) => Any,
         (ListApplications, Clerk) => OwnOffice,
-        (ApproveApplication | RejectApplication | IssueCertificate | RecordPhysicalCheck | RevokePlate, Clerk) => {
-            OwnOffice
-        }
+        (
+            ApproveApplication | RejectApplication | IssueCertificate | ReissueCertificate | RecordPhysicalCheck
+            | RevokePlate,
+            Clerk,
+        ) => OwnOffice,
         // The post's delivery confirmation arrives through the portal, or the office hands over.
         (ConfirmDelivery, Portal) => Any,
         (ConfirmDelivery, Clerk) => OwnOffice,

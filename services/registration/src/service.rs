@@ -588,6 +588,76 @@ impl Registry {
         self.get(id).await
     }
 
+    /// Replaces a lost or damaged certificate: the next `-R<n>` number, the old
+    /// number void, a history row (and portal event); the state stays.
+    pub async fn reissue_certificate(&self, id: &str, reason: &str, actor: &str) -> Result<Record> {
+        use crate::store::entities::{certificate, void_certificate};
+        use sea_orm::{
+            ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+            sea_query::Expr,
+        };
+        let rec = self.get(id).await?;
+        let state = parse_state(&rec.app.state)?;
+        if !matches!(state, State::Issued | State::Delivered) {
+            return Err(Error::Precondition(format!(
+                "only an issued certificate can be reissued; the application is {state}"
+            )));
+        }
+        let db = self.store.connection();
+        let txn = db.begin().await?;
+        let cert = certificate::Entity::find()
+            .filter(certificate::Column::ApplicationId.eq(id))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("issued application {id} has no certificate")))?;
+        let reissues = void_certificate::Entity::find()
+            .filter(void_certificate::Column::ApplicationId.eq(id))
+            .count(&txn)
+            .await?;
+        let base = cert.number.split("-R").next().unwrap_or(&cert.number).to_owned();
+        let number = format!("{base}-R{}", reissues + 1);
+        let now = crate::now_ms();
+        void_certificate::ActiveModel {
+            number: Set(cert.number.clone()),
+            application_id: Set(id.to_owned()),
+            replaced_by: Set(number.clone()),
+            reason: Set(reason.to_owned()),
+            actor: Set(actor.to_owned()),
+            at_ms: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        certificate::Entity::update_many()
+            .col_expr(certificate::Column::Number, Expr::value(number.as_str()))
+            .filter(certificate::Column::Id.eq(cert.id))
+            .exec(&txn)
+            .await?;
+        let res = application::Entity::update_many()
+            .col_expr(application::Column::CertificateNumber, Expr::value(number.as_str()))
+            .col_expr(application::Column::Version, Expr::value(rec.app.version + 1))
+            .col_expr(application::Column::UpdatedAtMs, Expr::value(now))
+            .filter(application::Column::Id.eq(id))
+            .filter(application::Column::Version.eq(rec.app.version))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(Error::Conflict(format!(
+                "application {id} changed meanwhile; reload and retry"
+            )));
+        }
+        let entry = HistoryEntry {
+            from: Some(state),
+            to: state,
+            actor: actor.to_owned(),
+            reason_code: format!("CERTIFICATE_REISSUED_{reason}"),
+            note: format!("{} replaced by {number}", cert.number),
+        };
+        crate::store::append_history_in(&txn, id, &entry, now).await?;
+        txn.commit().await?;
+        tracing::info!(application_id = %id, "certificate reissued");
+        self.get(id).await
+    }
+
     /// One page of an office's queue.
     pub async fn list(&self, req: &pb::ListApplicationsRequest) -> Result<(Vec<Record>, String)> {
         let mut bad = Vec::new();

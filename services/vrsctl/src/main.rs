@@ -138,10 +138,17 @@ enum Cmd {
         #[arg(long)]
         receipt_out: Option<String>,
     },
-    /// Revoke a registration's plate into its owner's five-year retention.
+    /// Replace a lost or damaged certificate: a new number, the old one void (clerk).
+    Reissue {
+        application_id: String,
+        /// LOST or DAMAGED.
+        #[arg(long)]
+        reason: String,
+    },
+    /// End a registration (sold, scrapped): its plate goes into the owner's five-year retention (clerk).
     Revoke {
         application_id: String,
-        /// OWNERSHIP_TRANSFER, SCRAPPED or DAMAGED.
+        /// OWNERSHIP_TRANSFER or SCRAPPED.
         #[arg(long)]
         reason: String,
     },
@@ -310,6 +317,7 @@ impl Cmd {
             Cmd::Approve { .. }
             | Cmd::Reject { .. }
             | Cmd::Issue { .. }
+            | Cmd::Reissue { .. }
             | Cmd::Check { .. }
             | Cmd::Revoke { .. }
             | Cmd::Queue { .. } => Role::Clerk,
@@ -383,6 +391,7 @@ enum StateArg {
     Issued,
     Delivered,
     Withdrawn,
+    Deregistered,
 }
 
 impl From<StateArg> for pb::ApplicationState {
@@ -400,6 +409,7 @@ impl From<StateArg> for pb::ApplicationState {
             StateArg::Issued => P::Issued,
             StateArg::Delivered => P::Delivered,
             StateArg::Withdrawn => P::Withdrawn,
+            StateArg::Deregistered => P::Deregistered,
         }
     }
 }
@@ -513,6 +523,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let req = pb::IssueCertificateRequest { application_id };
             print!("{}", describe(&call(client.issue_certificate(req).await)?));
         }
+        Cmd::Reissue { application_id, reason } => {
+            let req = pb::ReissueCertificateRequest {
+                application_id,
+                reason_code: reason,
+            };
+            print!("{}", describe(&call(client.reissue_certificate(req).await)?));
+        }
         Cmd::Deliver { application_id } => {
             let req = pb::ConfirmDeliveryRequest { application_id };
             print!("{}", describe(&call(client.confirm_delivery(req).await)?));
@@ -541,7 +558,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 reason_code: reason,
             };
             let r = call(client.revoke_plate(req).await)?;
-            println!("plate {} revoked into its owner's five-year retention", r.plate);
+            println!(
+                "registration ended; plate {} is in its owner's five-year retention",
+                r.plate
+            );
         }
         Cmd::Receipt { application_id, out } => {
             let mut log = TransparencyLogServiceClient::with_interceptor(channel, bearer);

@@ -13,6 +13,7 @@ mod m20261126_000001_applications;
 mod m20261126_000002_draws;
 mod m20261126_000003_fees;
 mod m20261126_000004_outbox;
+mod m20261126_000005_void_certificates;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_draws::Migration),
             Box::new(m20261126_000003_fees::Migration),
             Box::new(m20261126_000004_outbox::Migration),
+            Box::new(m20261126_000005_void_certificates::Migration),
         ]
     }
 }

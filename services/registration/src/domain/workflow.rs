@@ -26,6 +26,7 @@ pub enum State {
     Issued,
     Delivered,
     Withdrawn,
+    Deregistered,
 }
 
 /// What happened to an application.
@@ -48,6 +49,8 @@ pub enum Event {
     CertificateIssued,
     Delivered,
     Withdrawn,
+    /// The vehicle was sold or scrapped; its plate went into retention.
+    Deregistered,
 }
 
 /// Which official ordering of clerk check and plate draw is in force.
@@ -91,6 +94,7 @@ pub fn next(ordering: Ordering, from: State, event: Event) -> Result<State, Ille
 
         (S::PlateAssigned, E::FeePaid, _) => Some(S::FeePaid),
         (S::Issued, E::Delivered, _) => Some(S::Delivered),
+        (S::Issued | S::Delivered, E::Deregistered, _) => Some(S::Deregistered),
 
         (S::Verified | S::Approved | S::PlateAssigned | S::FeePaid, E::ClerkRejected, _) => Some(S::Rejected),
         (
@@ -110,7 +114,7 @@ pub fn next(ordering: Ordering, from: State, event: Event) -> Result<State, Ille
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
         State::Submitted,
         State::AwaitingAgency,
         State::Verified,
@@ -122,6 +126,7 @@ impl State {
         State::Issued,
         State::Delivered,
         State::Withdrawn,
+        State::Deregistered,
     ];
 
     /// The stable name stored in the database.
@@ -138,6 +143,7 @@ impl State {
             State::Issued => "ISSUED",
             State::Delivered => "DELIVERED",
             State::Withdrawn => "WITHDRAWN",
+            State::Deregistered => "DEREGISTERED",
         }
     }
 
@@ -147,7 +153,7 @@ impl State {
 
     /// No event leads out of a terminal state.
     pub fn is_terminal(self) -> bool {
-        matches!(self, State::Rejected | State::Delivered | State::Withdrawn)
+        matches!(self, State::Rejected | State::Withdrawn | State::Deregistered)
     }
 
     pub fn to_pb(self) -> pb::ApplicationState {
@@ -164,6 +170,7 @@ impl State {
             State::Issued => P::Issued,
             State::Delivered => P::Delivered,
             State::Withdrawn => P::Withdrawn,
+            State::Deregistered => P::Deregistered,
         }
     }
 
@@ -184,7 +191,7 @@ mod tests {
     use Event as E;
     use State as S;
 
-    const EVENTS: [Event; 12] = [
+    const EVENTS: [Event; 13] = [
         E::LookupsPassed,
         E::LookupsNeedCorrection,
         E::LookupsRefused,
@@ -197,6 +204,7 @@ mod tests {
         E::CertificateIssued,
         E::Delivered,
         E::Withdrawn,
+        E::Deregistered,
     ];
 
     fn walk(ordering: Ordering, events: &[Event]) -> Result<State, IllegalTransition> {
@@ -269,11 +277,13 @@ mod tests {
     }
 
     #[test]
-    fn nothing_after_issue_but_delivery() {
+    fn nothing_after_issue_but_delivery_and_deregistration() {
         for ordering in [Ordering::CheckFirst, Ordering::DrawFirst] {
             for e in EVENTS {
                 let r = next(ordering, S::Issued, e);
-                assert_eq!(r.is_ok(), e == E::Delivered, "{e:?}");
+                assert_eq!(r.is_ok(), matches!(e, E::Delivered | E::Deregistered), "{e:?}");
+                let r = next(ordering, S::Delivered, e);
+                assert_eq!(r.is_ok(), e == E::Deregistered, "{e:?}");
             }
         }
     }

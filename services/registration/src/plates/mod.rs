@@ -558,7 +558,10 @@ impl Plates {
     /// Revokes an application's plate into its owner's five-year retention
     /// (ownership transfer, scrapping): logged, withheld from draws, reissued to
     /// the owner's next registration of the same class.
-    pub async fn revoke(&self, application_id: &str, reason: &str) -> Result<String, Error> {
+    /// Ends a registration: the application moves from ISSUED or DELIVERED to
+    /// DEREGISTERED, and its plate into the owner's retention, in one transaction.
+    pub async fn revoke(&self, application_id: &str, reason: &str, actor: &str) -> Result<String, Error> {
+        use crate::domain::workflow::State;
         let now = crate::now_ms();
         let txn = self.db.begin().await?;
         let p = plate::Entity::find()
@@ -568,6 +571,23 @@ impl Plates {
             .await?
             .ok_or_else(|| Error::NotFound(format!("issued plate of application {application_id}")))?;
         lock_pool(&txn, &p.pool_id).await?;
+        let moved = crate::store::transition_in(
+            &txn,
+            application_id,
+            &[State::Issued, State::Delivered],
+            State::Deregistered,
+            actor,
+            reason,
+            &p.plate,
+            None,
+            now,
+        )
+        .await?;
+        if !moved {
+            return Err(Error::Precondition(
+                "only a registration whose certificate is issued (ISSUED or DELIVERED) can be ended".into(),
+            ));
+        }
         let salt = random32()?;
         let until = now + RETENTION_MS;
         let entry = Entry::PlateRevoke(PlateRevoke {

@@ -325,3 +325,24 @@ pub mod physical_check {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod void_certificate {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "void_certificates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub number: String,
+        pub application_id: String,
+        pub replaced_by: String,
+        pub reason: String,
+        pub actor: String,
+        pub at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -244,15 +244,7 @@ impl Store {
             return Err(StoreError::Conflict(id.to_owned()));
         }
         if let Some(entry) = entry {
-            let last: Option<i32> = history::Entity::find()
-                .select_only()
-                .column_as(history::Column::Seq.max(), "m")
-                .filter(history::Column::ApplicationId.eq(id))
-                .into_tuple()
-                .one(&txn)
-                .await?
-                .flatten();
-            append_history(&txn, id, last.unwrap_or(0) + 1, &entry, now_ms).await?;
+            append_history_in(&txn, id, &entry, now_ms).await?;
         }
         if !new_evidence.is_empty() {
             let attempt = changes.attempts.unwrap_or(0);
@@ -374,15 +366,7 @@ impl Store {
             return Err(StoreError::Conflict(current.id.clone()));
         }
         check.insert(&txn).await?;
-        let last: Option<i32> = history::Entity::find()
-            .select_only()
-            .column_as(history::Column::Seq.max(), "m")
-            .filter(history::Column::ApplicationId.eq(current.id.as_str()))
-            .into_tuple()
-            .one(&txn)
-            .await?
-            .flatten();
-        append_history(&txn, &current.id, last.unwrap_or(0) + 1, &entry, now_ms).await?;
+        append_history_in(&txn, &current.id, &entry, now_ms).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -435,6 +419,24 @@ async fn append_history<C: sea_orm::ConnectionTrait>(
     let rows = portal_events(id, next, entry.to, &entry.reason_code, &entry.note, at_ms);
     outbox::Entity::insert_many(rows).exec(conn).await?;
     Ok(())
+}
+
+/// Appends a history row (and its portal event) after the last one, in the caller's transaction.
+pub async fn append_history_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    entry: &HistoryEntry,
+    at_ms: i64,
+) -> Result<(), DbErr> {
+    let last: Option<i32> = history::Entity::find()
+        .select_only()
+        .column_as(history::Column::Seq.max(), "m")
+        .filter(history::Column::ApplicationId.eq(id))
+        .into_tuple()
+        .one(conn)
+        .await?
+        .flatten();
+    append_history(conn, id, last.unwrap_or(0) + 1, entry, at_ms).await
 }
 
 /// Status reported to the portal after a plate is assigned: the fee is now due.
@@ -527,14 +529,6 @@ pub async fn transition_in<C: sea_orm::ConnectionTrait>(
     if res.rows_affected != 1 {
         return Ok(false);
     }
-    let last: Option<i32> = history::Entity::find()
-        .select_only()
-        .column_as(history::Column::Seq.max(), "m")
-        .filter(history::Column::ApplicationId.eq(id))
-        .into_tuple()
-        .one(conn)
-        .await?
-        .flatten();
     let entry = HistoryEntry {
         from: Some(from_state),
         to,
@@ -542,7 +536,7 @@ pub async fn transition_in<C: sea_orm::ConnectionTrait>(
         reason_code: reason_code.to_owned(),
         note: note.to_owned(),
     };
-    append_history(conn, id, last.unwrap_or(0) + 1, &entry, now_ms).await?;
+    append_history_in(conn, id, &entry, now_ms).await?;
     Ok(true)
 }
 

@@ -224,6 +224,16 @@ async fn a_revoked_plate_is_retained_for_its_owner(backend: Backend) {
     let a = app.submit(first).await.expect("submit");
     let drawn = draw(&app, &a.application_id).await.expect("draw");
     let mut c = app.clerk(&a);
+    // Only a registration whose certificate is issued can end.
+    let early = c
+        .revoke_plate(pb::RevokePlateRequest {
+            application_id: a.application_id.clone(),
+            reason_code: "SCRAPPED".into(),
+        })
+        .await
+        .expect_err("not issued yet");
+    assert_eq!(early.code(), tonic::Code::FailedPrecondition);
+    app.register_fully(&a.application_id).await;
     let revoked = c
         .revoke_plate(pb::RevokePlateRequest {
             application_id: a.application_id.clone(),
@@ -233,6 +243,13 @@ async fn a_revoked_plate_is_retained_for_its_owner(backend: Backend) {
         .expect("revoke")
         .into_inner();
     assert_eq!(revoked.plate, drawn.plate);
+    let ended = app.get(&a.application_id).await;
+    assert_eq!(ended.state(), pb::ApplicationState::Deregistered);
+    let last = ended.history.last().expect("history");
+    assert_eq!(
+        (last.reason_code.as_str(), last.actor.as_str()),
+        ("SCRAPPED", "clerk-017")
+    );
 
     let second = vrs_kit::samples::submit_request(&app.world, pair[1], "G01.000011");
     let b = app.submit(second).await.expect("submit");
@@ -320,6 +337,7 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
 
     // A retention that has run out returns the number to its pool, by a logged release.
     let mut c = app.caller("clerk-017", &[Role::Clerk], Some("HN-TEST"));
+    app.register_fully(&ids[0]).await;
     c.revoke_plate(pb::RevokePlateRequest {
         application_id: ids[0].clone(),
         reason_code: "OWNERSHIP_TRANSFER".into(),

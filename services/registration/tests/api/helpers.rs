@@ -387,6 +387,37 @@ impl TestApp {
             .expect("physical check");
     }
 
+    /// Takes an application with a plate to ISSUED under draw-first: the fee
+    /// paid, the physical check where needed, approval, the certificate.
+    pub async fn register_fully(&self, application_id: &str) -> pb::Application {
+        let a = self.get(application_id).await;
+        let mut portal = self.client.clone();
+        portal
+            .confirm_payment(pb::ConfirmPaymentRequest {
+                application_id: application_id.to_owned(),
+                payment_reference: format!("PAY-{}", &application_id[..8]),
+                amount_vnd: a.fee_due_vnd,
+            })
+            .await
+            .expect("pay");
+        self.pass_physical_check(&a).await;
+        let mut clerk = self.clerk(&a);
+        clerk
+            .approve_application(pb::ApproveApplicationRequest {
+                application_id: application_id.to_owned(),
+                note: String::new(),
+            })
+            .await
+            .expect("approve");
+        clerk
+            .issue_certificate(pb::IssueCertificateRequest {
+                application_id: application_id.to_owned(),
+            })
+            .await
+            .expect("issue")
+            .into_inner()
+    }
+
     pub fn supervisor(&self) -> Client {
         self.caller("supervisor-01", &[Role::Supervisor], None)
     }

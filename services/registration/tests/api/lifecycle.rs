@@ -324,6 +324,56 @@ async fn draw_first_from_submission_to_delivery(backend: Backend) {
         ]
     );
     assert!(!delivered.plate.is_empty());
+
+    // A lost certificate: a new number, twice; the state stays DELIVERED.
+    let mut reissued = Vec::new();
+    for _ in 0..2 {
+        let r = c
+            .reissue_certificate(pb::ReissueCertificateRequest {
+                application_id: id.clone(),
+                reason_code: "lost".into(),
+            })
+            .await
+            .expect("reissue")
+            .into_inner();
+        assert_eq!(r.state(), S::Delivered);
+        reissued.push(r.certificate_number);
+    }
+    assert_eq!(
+        reissued,
+        [
+            format!("{}-R1", issued.certificate_number),
+            format!("{}-R2", issued.certificate_number)
+        ]
+    );
+    let bad = c
+        .reissue_certificate(pb::ReissueCertificateRequest {
+            application_id: id.clone(),
+            reason_code: "BORED".into(),
+        })
+        .await
+        .expect_err("not a reason");
+    assert_eq!(violated_fields(&bad), ["reason_code"]);
+    // Sold: the registration ends and the plate goes into the seller's retention.
+    let ended = c
+        .revoke_plate(pb::RevokePlateRequest {
+            application_id: id.clone(),
+            reason_code: "OWNERSHIP_TRANSFER".into(),
+        })
+        .await
+        .expect("transfer")
+        .into_inner();
+    assert_eq!(ended.plate, delivered.plate);
+    let after = app.get(&id).await;
+    assert_eq!(after.state(), S::Deregistered);
+    let again = c
+        .reissue_certificate(pb::ReissueCertificateRequest {
+            application_id: id.clone(),
+            reason_code: "LOST".into(),
+        })
+        .await
+        .expect_err("deregistered");
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
 }
 
 async fn check_first_from_submission_to_delivery(backend: Backend) {
