@@ -6,6 +6,8 @@
 
 #![allow(clippy::all, clippy::pedantic, missing_docs, rust_2018_idioms)]
 
+pub mod codec;
+
 /// All generated code, one module per proto package.
 pub mod pb {
     pub mod identity {

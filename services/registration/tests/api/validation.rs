@@ -8,7 +8,8 @@ use crate::helpers::{Backend, TestApp, both_databases, spawn_app, violated_field
 
 both_databases!(
     bad_inputs_name_their_field_and_change_nothing,
-    oversized_requests_are_refused
+    oversized_requests_are_refused,
+    malformed_bytes_are_invalid_and_unknown_fields_are_skipped
 );
 
 type Mutation = (&'static str, &'static str, fn(&mut pb::SubmitApplicationRequest));
@@ -212,4 +213,78 @@ async fn oversized_requests_are_refused(backend: Backend) {
         .await
         .expect("normal call");
     assert_eq!(ok.state(), pb::ApplicationState::Verified);
+}
+
+/// Sends raw bytes as a SubmitApplication request, as a broken or hostile client would.
+#[derive(Default)]
+struct Raw;
+
+struct RawEncoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, buf: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(buf, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = pb::Application;
+    type Encoder = RawEncoder;
+    type Decoder = tonic_prost::ProstDecoder<pb::Application>;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstDecoder::default()
+    }
+}
+
+async fn submit_raw(app: &TestApp, bytes: Vec<u8>) -> Result<pb::Application, tonic::Status> {
+    let portal = app.pki.issue("portal").expect("portal certificate");
+    let channel = crate::helpers::tls_channel(app.addr, &portal).await;
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static("/vrs.registration.v1.RegistrationService/SubmitApplication");
+    grpc.unary(tonic::Request::new(bytes), path, Raw)
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn malformed_bytes_are_invalid_and_unknown_fields_are_skipped(backend: Backend) {
+    use prost::Message;
+    let app = spawn_app(backend).await;
+    // Bytes that are not a protobuf message: the caller's fault, INVALID_ARGUMENT.
+    let garbage = submit_raw(&app, vec![0xff; 64]).await.expect_err("garbage");
+    assert_eq!(garbage.code(), tonic::Code::InvalidArgument, "{garbage:?}");
+    assert!(garbage.message().contains("malformed"), "{}", garbage.message());
+    let truncated = app.sample(Case::Clean, 0, "G01.000011").encode_to_vec();
+    let cut = submit_raw(&app, truncated[..truncated.len() - 3].to_vec())
+        .await
+        .expect_err("truncated");
+    assert_eq!(cut.code(), tonic::Code::InvalidArgument);
+    assert_eq!(app.registry.store().count().await.expect("count"), 0);
+
+    // 60 KiB of a field this version does not know (a newer portal's, say): skipped,
+    // and the application is exactly what the known fields say.
+    let mut padded = app.sample(Case::Clean, 0, "G01.000012").encode_to_vec();
+    let unknown = vec![b'x'; 60 * 1024];
+    prost::encoding::encode_key(999, prost::encoding::WireType::LengthDelimited, &mut padded);
+    prost::encoding::encode_varint(unknown.len() as u64, &mut padded);
+    padded.extend_from_slice(&unknown);
+    let (skipped, other) = tokio::join!(
+        submit_raw(&app, padded),
+        app.submit(app.sample(Case::Clean, 1, "G01.000013"))
+    );
+    let skipped = skipped.expect("unknown fields skipped");
+    assert_eq!(skipped.state(), pb::ApplicationState::Verified);
+    assert_eq!(skipped.dossier_code, "G01.000012");
+    assert_eq!(other.expect("another caller").state(), pb::ApplicationState::Verified);
+    assert_eq!(app.registry.store().count().await.expect("count"), 2);
 }
