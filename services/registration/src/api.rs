@@ -80,6 +80,7 @@ impl RegistrationService for Api {
         request: Request<pb::SubmitApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
         self.caller(&request, Rpc::SubmitApplication)?;
+        citizen_owns(&request, request.get_ref())?;
         let rec = self.registry.submit(request.get_ref()).await?;
         Ok(Response::new(self.view(&rec)?))
     }
@@ -151,7 +152,10 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::WithdrawApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
-        self.caller(&request, Rpc::WithdrawApplication)?;
+        let (_, rec) = self
+            .caller_for(&request, Rpc::WithdrawApplication, &request.get_ref().application_id)
+            .await?;
+        citizen_owns(&request, &stored_declaration(&rec)?)?;
         let r = request.into_inner();
         let action = Action {
             event: Event::Withdrawn,
@@ -171,6 +175,7 @@ impl RegistrationService for Api {
         let (_, rec) = self
             .caller_for(&request, Rpc::DrawPlate, &request.get_ref().application_id)
             .await?;
+        citizen_owns(&request, &stored_declaration(&rec)?)?;
         let id = &request.get_ref().application_id;
         let outcome = self.registry.plates().draw_plate(&rec.app).await?;
         let rec = self.registry.get(id).await?;
@@ -550,6 +555,45 @@ fn required_code(field: &str, code: &str) -> Result<String, Status> {
         return Err(Error::invalid(field, "required: 1–64 characters of A–Z, 0–9 and '_'").into());
     }
     Ok(c)
+}
+
+/// The metadata key in which the portal names the citizen (or organisation)
+/// acting: the personal ID or tax code its VNeID session authenticated.
+pub const CITIZEN_HEADER: &str = "x-citizen-id";
+
+/// The owner's identifier in a declaration: personal ID or tax code.
+pub fn owner_id(decl: &pb::SubmitApplicationRequest) -> String {
+    match decl.owner.as_ref().and_then(|o| o.kind.as_ref()) {
+        Some(pb::owner::Kind::Individual(i)) => i.personal_id.trim().to_owned(),
+        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.trim().to_owned(),
+        None => String::new(),
+    }
+}
+
+/// Citizens act only on their own dossiers: the portal must name who acts,
+/// and it must be the dossier's owner.
+fn citizen_owns<T>(req: &Request<T>, decl: &pb::SubmitApplicationRequest) -> Result<(), Error> {
+    let acting = req
+        .metadata()
+        .get(CITIZEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .ok_or_else(|| {
+            Error::PermissionDenied(format!("the portal must name the citizen acting ({CITIZEN_HEADER})"))
+        })?;
+    let owner = owner_id(decl);
+    // A declaration without an owner is refused by validation, naming the field.
+    if !owner.is_empty() && acting != owner {
+        return Err(Error::PermissionDenied(
+            "the citizen acting is not this dossier's owner".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn stored_declaration(rec: &Record) -> Result<pb::SubmitApplicationRequest, Error> {
+    pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
+        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))
 }
 
 fn bounded_note(note: &str) -> Result<String, Status> {

@@ -53,6 +53,10 @@ struct Cli {
     issuer_key: String,
     #[arg(long, env = "VRS_ISSUER", default_value = "vrs-local-issuer", global = true)]
     issuer: String,
+    /// As the portal: the citizen acting (personal ID or tax code), as the portal's
+    /// VNeID session knows them. Default: the dossier's owner.
+    #[arg(long, env = "VRS_CITIZEN", global = true)]
+    citizen: Option<String>,
     /// The CA that signs the service's certificate (TLS); `none` for plaintext.
     #[arg(long, env = "VRS_CA", default_value = "var/tls/ca.pem", global = true)]
     ca: String,
@@ -90,6 +94,8 @@ enum Cmd {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// The dossier beside what identity, customs or Vietnam Register, and tax hold now (clerk).
+    Inspect { application_id: String },
     /// Record the physical check of chassis and engine numbers as read on the vehicle (clerk).
     Check {
         application_id: String,
@@ -318,6 +324,7 @@ impl Cmd {
             | Cmd::Reject { .. }
             | Cmd::Issue { .. }
             | Cmd::Reissue { .. }
+            | Cmd::Inspect { .. }
             | Cmd::Check { .. }
             | Cmd::Revoke { .. }
             | Cmd::Queue { .. } => Role::Clerk,
@@ -459,6 +466,68 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut client = RegistrationServiceClient::with_interceptor(channel.clone(), bearer.clone());
     match cli.cmd {
         Cmd::Token { .. } => println!("{}", credentials(&cli)?),
+        Cmd::Inspect { application_id } => {
+            let r = call(
+                client
+                    .inspect_application(pb::InspectApplicationRequest { application_id })
+                    .await,
+            )?;
+            if let Some(app) = &r.application {
+                print!("{}", describe(app));
+            }
+            for rec in &r.records {
+                use pb::agency_record::Record as R;
+                println!(
+                    "── {} (now {}…)",
+                    rec.agency,
+                    &rec.response_sha256[..12.min(rec.response_sha256.len())]
+                );
+                if let Some(e) = &rec.evidence {
+                    println!(
+                        "   evidence  response {}… at {} ({})",
+                        &e.response_sha256[..12.min(e.response_sha256.len())],
+                        e.fetched_at,
+                        e.outcome
+                    );
+                }
+                match &rec.record {
+                    Some(R::Citizen(c)) => println!(
+                        "   citizen   {} {} born {} {:?}, residence {}",
+                        c.personal_id,
+                        c.full_name,
+                        c.date_of_birth,
+                        c.life_status(),
+                        c.residence.as_ref().map(|r| r.locality_code.as_str()).unwrap_or("-")
+                    ),
+                    Some(R::Organisation(o)) => println!("   company   {} {} {:?}", o.tax_code, o.name, o.status()),
+                    Some(R::ImportDeclaration(d)) => println!(
+                        "   customs   {} chassis {} engine {} {} {} {} seats {}",
+                        d.declaration_number,
+                        d.chassis_number,
+                        d.engine_number,
+                        d.make,
+                        d.model,
+                        d.year_of_manufacture,
+                        d.seats
+                    ),
+                    Some(R::QualityCertificate(q)) => println!("   PXX       {q:?}"),
+                    None if rec.fee_records.is_empty() => println!("   no record"),
+                    None => {}
+                }
+                for f in &rec.fee_records {
+                    println!(
+                        "   fee       {} chassis {} engine {} paid {} of {} VND on {} {:?}",
+                        f.dossier_code,
+                        f.chassis_number,
+                        f.engine_number,
+                        f.fee_paid_vnd,
+                        f.fee_due_vnd,
+                        f.payment_date,
+                        f.status()
+                    );
+                }
+            }
+        }
         Cmd::Check {
             application_id,
             chassis,
@@ -541,7 +610,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             application_id,
             receipt_out,
         } => {
-            let r = call(client.draw_plate(pb::DrawPlateRequest { application_id }).await)?;
+            let who = acting_citizen(&mut client, cli.citizen.as_deref(), &application_id).await?;
+            let r = call(
+                client
+                    .draw_plate(as_citizen(pb::DrawPlateRequest { application_id }, &who)?)
+                    .await,
+            )?;
             println!("plate       {} ({})", r.plate, r.method);
             if let Some(receipt) = r.receipt {
                 let path = receipt_out.unwrap_or_else(|| format!("receipt-{}.json", r.plate.replace([' ', '.'], "-")));
@@ -585,7 +659,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Submit(args) => {
             let req = build_submit(&args)?;
-            let app = call(client.submit_application(req).await)?;
+            let who = match cli.citizen.clone() {
+                Some(c) => c,
+                None => owner_id(&req.owner),
+            };
+            let app = call(client.submit_application(as_citizen(req, &who)?).await)?;
             print!("{}", describe(&app));
         }
         Cmd::Get { application_id, wait } => {
@@ -664,15 +742,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", describe(&app));
         }
         Cmd::Withdraw { application_id, note } => {
-            let app = call(
-                client
-                    .withdraw_application(pb::WithdrawApplicationRequest { application_id, note })
-                    .await,
-            )?;
+            let who = acting_citizen(&mut client, cli.citizen.as_deref(), &application_id).await?;
+            let req = pb::WithdrawApplicationRequest { application_id, note };
+            let app = call(client.withdraw_application(as_citizen(req, &who)?).await)?;
             print!("{}", describe(&app));
         }
     }
     Ok(())
+}
+
+type Client =
+    RegistrationServiceClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>>;
+
+fn owner_id(owner: &Option<pb::Owner>) -> String {
+    match owner.as_ref().and_then(|o| o.kind.as_ref()) {
+        Some(pb::owner::Kind::Individual(i)) => i.personal_id.clone(),
+        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.clone(),
+        None => String::new(),
+    }
+}
+
+/// The citizen the portal acts for: `--citizen`, or the dossier's owner.
+async fn acting_citizen(client: &mut Client, given: Option<&str>, application_id: &str) -> anyhow::Result<String> {
+    if let Some(c) = given {
+        return Ok(c.to_owned());
+    }
+    let req = pb::GetApplicationRequest {
+        application_id: application_id.to_owned(),
+    };
+    Ok(owner_id(&call(client.get_application(req).await)?.owner))
+}
+
+/// A request with the portal's `x-citizen-id`.
+fn as_citizen<T>(msg: T, citizen: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert("x-citizen-id", citizen.parse()?);
+    Ok(r)
 }
 
 /// Unwraps a response, turning a status into an error that lists field violations.

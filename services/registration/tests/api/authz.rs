@@ -49,12 +49,26 @@ fn ok<T>(_: T) -> tonic::Code {
     tonic::Code::Ok
 }
 
-async fn call(c: &mut Client, log: &mut LogClient, rpc: &str, id: &str, office: &str) -> tonic::Code {
+async fn call(
+    c: &mut Client,
+    log: &mut LogClient,
+    rpc: &str,
+    id: &str,
+    office: &str,
+    owner: &Option<pb::Owner>,
+) -> tonic::Code {
     let application_id = id.to_owned();
     let code = |r: Result<tonic::Code, tonic::Status>| r.unwrap_or_else(|s| s.code());
     code(match rpc {
+        // The portal names the owner as the citizen acting; the request is then invalid.
         "SubmitApplication" => c
-            .submit_application(pb::SubmitApplicationRequest::default())
+            .submit_application(crate::helpers::for_owner(
+                pb::SubmitApplicationRequest {
+                    owner: owner.clone(),
+                    ..Default::default()
+                },
+                owner,
+            ))
             .await
             .map(ok),
         "GetApplication" => c
@@ -87,10 +101,13 @@ async fn call(c: &mut Client, log: &mut LogClient, rpc: &str, id: &str, office: 
             .await
             .map(ok),
         "WithdrawApplication" => c
-            .withdraw_application(pb::WithdrawApplicationRequest {
-                application_id,
-                note: "x".repeat(300),
-            })
+            .withdraw_application(crate::helpers::for_owner(
+                pb::WithdrawApplicationRequest {
+                    application_id,
+                    note: "x".repeat(300),
+                },
+                owner,
+            ))
             .await
             .map(ok),
         "DrawPlate" => c
@@ -176,7 +193,7 @@ async fn every_rpc_checks_role_and_office(backend: Backend) {
     for (rpc, row) in MATRIX {
         for (i, t) in tokens.iter().enumerate() {
             let (mut c, mut log) = (with_token(&ch, t), log_with_token(&ch, t));
-            let got = call(&mut c, &mut log, rpc, &a.application_id, &office).await;
+            let got = call(&mut c, &mut log, rpc, &a.application_id, &office, &a.owner).await;
             assert_ne!(got, tonic::Code::Unauthenticated, "{rpc} as {}", CALLERS[i]);
             let allowed = got != tonic::Code::PermissionDenied;
             if allowed != (row[i] == 'Y') {
@@ -200,7 +217,7 @@ async fn every_rpc_checks_role_and_office(backend: Backend) {
         ];
         for t in &bad {
             let (mut c, mut log) = (with_token(&ch, t), log_with_token(&ch, t));
-            let got = call(&mut c, &mut log, rpc, &a.application_id, &office).await;
+            let got = call(&mut c, &mut log, rpc, &a.application_id, &office, &a.owner).await;
             assert_eq!(got, tonic::Code::Unauthenticated, "{rpc} with a bad token");
         }
         let mut bare =

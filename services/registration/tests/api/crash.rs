@@ -14,7 +14,7 @@ use vrs_kit::token::Role;
 use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
 
-use crate::helpers::{Agency, Backend, Client, Kind, both_databases, token, with_token};
+use crate::helpers::{Agency, Backend, Client, Kind, both_databases, for_owner, token, with_token};
 use crate::multiprocess::{connect, free_port};
 use crate::portal::{Mode, Portal};
 
@@ -108,7 +108,12 @@ async fn submit_all(client: &Client, world: &World, indices: &[(usize, usize)]) 
     futures::stream::iter(reqs)
         .map(move |req| {
             let mut c = client.clone();
-            async move { c.submit_application(req).await.ok().map(|r| r.into_inner()) }
+            async move {
+                c.submit_application(for_owner(req.clone(), &req.owner))
+                    .await
+                    .ok()
+                    .map(|r| r.into_inner())
+            }
         })
         .buffer_unordered(8)
         .collect()
@@ -179,9 +184,12 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
             for a in got.iter().flatten() {
                 let mut c = client.clone();
                 let _ = c
-                    .draw_plate(pb::DrawPlateRequest {
-                        application_id: a.application_id.clone(),
-                    })
+                    .draw_plate(for_owner(
+                        pb::DrawPlateRequest {
+                            application_id: a.application_id.clone(),
+                        },
+                        &a.owner,
+                    ))
                     .await;
             }
             got
@@ -220,9 +228,12 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
     for a in &all {
         client
             .clone()
-            .draw_plate(pb::DrawPlateRequest {
-                application_id: a.application_id.clone(),
-            })
+            .draw_plate(for_owner(
+                pb::DrawPlateRequest {
+                    application_id: a.application_id.clone(),
+                },
+                &a.owner,
+            ))
             .await
             .expect("draw after restart");
     }

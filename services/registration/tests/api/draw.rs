@@ -31,11 +31,15 @@ async fn trust(app: &TestApp) -> Trust {
 }
 
 async fn draw(app: &TestApp, id: &str) -> Result<pb::DrawPlateResponse, tonic::Status> {
+    let owner = app.get(id).await.owner;
     app.client
         .clone()
-        .draw_plate(pb::DrawPlateRequest {
-            application_id: id.to_owned(),
-        })
+        .draw_plate(crate::helpers::for_owner(
+            pb::DrawPlateRequest {
+                application_id: id.to_owned(),
+            },
+            &owner,
+        ))
         .await
         .map(|r| r.into_inner())
 }
@@ -149,20 +153,21 @@ async fn concurrent_draws_never_share_a_plate_and_the_log_audits_clean(backend: 
         req.locality_code = "30".into();
         let a = app.submit(req).await.expect("submit");
         if a.state() == pb::ApplicationState::Verified {
-            ids.push(a.application_id);
+            ids.push((a.application_id, a.owner));
         }
     }
     assert!(ids.len() >= 20, "enough verified applications: {}", ids.len());
     let tasks: Vec<_> = ids
         .iter()
-        .map(|id| {
+        .map(|(id, owner)| {
             let mut c = app.client.clone();
-            let id = id.clone();
-            tokio::spawn(async move {
-                c.draw_plate(pb::DrawPlateRequest { application_id: id })
-                    .await
-                    .map(|r| r.into_inner())
-            })
+            let req = crate::helpers::for_owner(
+                pb::DrawPlateRequest {
+                    application_id: id.clone(),
+                },
+                owner,
+            );
+            tokio::spawn(async move { c.draw_plate(req).await.map(|r| r.into_inner()) })
         })
         .collect();
     let trust = trust(&app).await;

@@ -342,6 +342,20 @@ pub async fn tls_channel(addr: SocketAddr, tls: &TlsConfig) -> Channel {
         .expect("connect")
 }
 
+/// A portal call made for the citizen (or organisation) that owns `owner`:
+/// the portal names who acts in `x-citizen-id`.
+pub fn for_owner<T>(msg: T, owner: &Option<pb::Owner>) -> tonic::Request<T> {
+    let id = match owner.as_ref().and_then(|o| o.kind.as_ref()) {
+        Some(pb::owner::Kind::Individual(i)) => i.personal_id.clone(),
+        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.clone(),
+        None => String::new(),
+    };
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut()
+        .insert(registration::api::CITIZEN_HEADER, id.parse().expect("ascii id"));
+    r
+}
+
 /// A token from `issuer` for one hour.
 pub fn token(issuer: &SigningKey, subject: &str, roles: &[Role], office: Option<&str>) -> String {
     vrs_kit::token::mint(issuer, ISSUER, subject, roles, office, 3_600)
@@ -437,7 +451,7 @@ impl TestApp {
     pub async fn submit(&self, req: pb::SubmitApplicationRequest) -> Result<pb::Application, tonic::Status> {
         self.client
             .clone()
-            .submit_application(req)
+            .submit_application(for_owner(req.clone(), &req.owner))
             .await
             .map(|r| r.into_inner())
     }

@@ -3,7 +3,7 @@
 use vrs_kit::world::Case;
 use vrs_proto::pb::registration::v1 as pb;
 
-use crate::helpers::{Backend, both_databases, spawn_app, spawn_app_with, violated_fields};
+use crate::helpers::{Backend, both_databases, for_owner, spawn_app, spawn_app_with, violated_fields};
 use registration::domain::workflow::Ordering;
 
 both_databases!(
@@ -106,10 +106,13 @@ async fn clerk_rejection_and_withdrawal(backend: Backend) {
     );
     let mut c = app.client.clone();
     let late = c
-        .withdraw_application(pb::WithdrawApplicationRequest {
-            application_id: a.application_id.clone(),
-            note: String::new(),
-        })
+        .withdraw_application(for_owner(
+            pb::WithdrawApplicationRequest {
+                application_id: a.application_id.clone(),
+                note: String::new(),
+            },
+            &a.owner,
+        ))
         .await
         .expect_err("rejected is terminal");
     assert_eq!(late.code(), tonic::Code::FailedPrecondition);
@@ -119,10 +122,13 @@ async fn clerk_rejection_and_withdrawal(backend: Backend) {
         .await
         .expect("submit");
     let withdrawn = c
-        .withdraw_application(pb::WithdrawApplicationRequest {
-            application_id: b.application_id.clone(),
-            note: "sold".into(),
-        })
+        .withdraw_application(for_owner(
+            pb::WithdrawApplicationRequest {
+                application_id: b.application_id.clone(),
+                note: "sold".into(),
+            },
+            &b.owner,
+        ))
         .await
         .expect("withdraw")
         .into_inner();
@@ -255,9 +261,12 @@ async fn draw_first_from_submission_to_delivery(backend: Backend) {
 
     let early = pay(&app, &id, "PAY-1", 20_000_000).await.expect_err("no plate yet");
     assert_eq!(early.code(), tonic::Code::FailedPrecondition);
-    c.draw_plate(pb::DrawPlateRequest {
-        application_id: id.clone(),
-    })
+    c.draw_plate(for_owner(
+        pb::DrawPlateRequest {
+            application_id: id.clone(),
+        },
+        &a.owner,
+    ))
     .await
     .expect("draw");
     let wrong = pay(&app, &id, "PAY-1", 500_000).await.expect_err("wrong amount");
@@ -385,9 +394,12 @@ async fn check_first_from_submission_to_delivery(backend: Backend) {
         .expect("submit");
     let id = a.application_id.clone();
     let refused = c
-        .draw_plate(pb::DrawPlateRequest {
-            application_id: id.clone(),
-        })
+        .draw_plate(for_owner(
+            pb::DrawPlateRequest {
+                application_id: id.clone(),
+            },
+            &a.owner,
+        ))
         .await
         .expect_err("clerk first");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
@@ -399,9 +411,12 @@ async fn check_first_from_submission_to_delivery(backend: Backend) {
         })
         .await
         .expect("approve");
-    c.draw_plate(pb::DrawPlateRequest {
-        application_id: id.clone(),
-    })
+    c.draw_plate(for_owner(
+        pb::DrawPlateRequest {
+            application_id: id.clone(),
+        },
+        &a.owner,
+    ))
     .await
     .expect("draw");
     let paid = pay(&app, &id, "PAY-9", a.fee_due_vnd).await.expect("pay");

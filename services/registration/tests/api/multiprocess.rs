@@ -152,21 +152,25 @@ async fn three_replicas_two_thousand_concurrent_draws() {
         .map(|(i, _)| i)
         .take(DRAWS + 100)
         .collect();
-    let submitted: Vec<Option<String>> = futures::stream::iter(indices.into_iter().enumerate())
+    let submitted: Vec<Option<(String, Option<pb::Owner>)>> = futures::stream::iter(indices.into_iter().enumerate())
         .map(|(n, index)| {
             let mut c = clients[n % REPLICAS].clone();
             let world = world.clone();
             async move {
                 let mut req = vrs_kit::samples::submit_request(&world, index, &format!("MP.{n:06}"));
                 req.locality_code = if n % 2 == 0 { "30" } else { "29" }.into();
-                let a = c.submit_application(req).await.expect("submit").into_inner();
-                (a.state() == pb::ApplicationState::Verified).then_some(a.application_id)
+                let a = c
+                    .submit_application(crate::helpers::for_owner(req.clone(), &req.owner))
+                    .await
+                    .expect("submit")
+                    .into_inner();
+                (a.state() == pb::ApplicationState::Verified).then_some((a.application_id, a.owner))
             }
         })
         .buffer_unordered(48)
         .collect()
         .await;
-    let ids: Vec<String> = submitted.into_iter().flatten().take(DRAWS).collect();
+    let ids: Vec<(String, Option<pb::Owner>)> = submitted.into_iter().flatten().take(DRAWS).collect();
     assert_eq!(ids.len(), DRAWS, "enough verified applications");
 
     // Every draw at once, spread over the replicas, each asked twice (a portal retrying).
@@ -174,15 +178,18 @@ async fn three_replicas_two_thousand_concurrent_draws() {
     let tasks: Vec<_> = ids
         .iter()
         .enumerate()
-        .map(|(n, id)| {
+        .map(|(n, (id, owner))| {
             let mut c = clients[n % REPLICAS].clone();
             let mut retry = clients[(n + 1) % REPLICAS].clone();
-            let id = id.clone();
+            let req = pb::DrawPlateRequest {
+                application_id: id.clone(),
+            };
+            let (first, second) = (
+                crate::helpers::for_owner(req.clone(), owner),
+                crate::helpers::for_owner(req, owner),
+            );
             tokio::spawn(async move {
-                let req = pb::DrawPlateRequest {
-                    application_id: id.clone(),
-                };
-                let (a, b) = tokio::join!(c.draw_plate(req.clone()), retry.draw_plate(req));
+                let (a, b) = tokio::join!(c.draw_plate(first), retry.draw_plate(second));
                 let (a, b) = (a.expect("draw").into_inner(), b.expect("retried draw").into_inner());
                 assert_eq!(a.plate, b.plate, "a retry returns the same plate");
                 a

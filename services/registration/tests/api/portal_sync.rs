@@ -71,10 +71,36 @@ async fn one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order
     assert!(a.physical_check_required);
     let id = a.application_id.clone();
     let mut portal_client = app.client.clone();
-    let drawn = portal_client
+    // The portal acts for the owner only; for anyone else it is refused.
+    let stranger = portal_client
+        .draw_plate(crate::helpers::for_owner(
+            pb::DrawPlateRequest {
+                application_id: id.clone(),
+            },
+            &Some(pb::Owner {
+                kind: Some(pb::owner::Kind::Individual(pb::Individual {
+                    personal_id: "001099000001".into(),
+                    ..Default::default()
+                })),
+            }),
+        ))
+        .await
+        .expect_err("not the owner");
+    assert_eq!(stranger.code(), tonic::Code::PermissionDenied);
+    let anonymous = portal_client
         .draw_plate(pb::DrawPlateRequest {
             application_id: id.clone(),
         })
+        .await
+        .expect_err("no citizen named");
+    assert_eq!(anonymous.code(), tonic::Code::PermissionDenied);
+    let drawn = portal_client
+        .draw_plate(crate::helpers::for_owner(
+            pb::DrawPlateRequest {
+                application_id: id.clone(),
+            },
+            &a.owner,
+        ))
         .await
         .expect("draw")
         .into_inner();

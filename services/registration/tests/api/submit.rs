@@ -111,6 +111,7 @@ async fn retries_are_idempotent_and_reuse_is_refused(backend: Backend) {
         .map(|_| {
             let mut c = app.client.clone();
             let r = app.sample(Case::Clean, 2, "G01.000003");
+            let r = crate::helpers::for_owner(r.clone(), &r.owner);
             tokio::spawn(async move { c.submit_application(r).await.map(|r| r.into_inner().application_id) })
         })
         .collect();

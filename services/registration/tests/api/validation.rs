@@ -246,13 +246,17 @@ impl tonic::codec::Codec for Raw {
     }
 }
 
-async fn submit_raw(app: &TestApp, bytes: Vec<u8>) -> Result<pb::Application, tonic::Status> {
+async fn submit_raw(
+    app: &TestApp,
+    bytes: Vec<u8>,
+    owner: &Option<pb::Owner>,
+) -> Result<pb::Application, tonic::Status> {
     let portal = app.pki.issue("portal").expect("portal certificate");
     let channel = crate::helpers::tls_channel(app.addr, &portal).await;
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.expect("ready");
     let path = http::uri::PathAndQuery::from_static("/vrs.registration.v1.RegistrationService/SubmitApplication");
-    grpc.unary(tonic::Request::new(bytes), path, Raw)
+    grpc.unary(crate::helpers::for_owner(bytes, owner), path, Raw)
         .await
         .map(|r| r.into_inner())
 }
@@ -261,11 +265,12 @@ async fn malformed_bytes_are_invalid_and_unknown_fields_are_skipped(backend: Bac
     use prost::Message;
     let app = spawn_app(backend).await;
     // Bytes that are not a protobuf message: the caller's fault, INVALID_ARGUMENT.
-    let garbage = submit_raw(&app, vec![0xff; 64]).await.expect_err("garbage");
+    let owner = app.sample(Case::Clean, 0, "G01.000011").owner;
+    let garbage = submit_raw(&app, vec![0xff; 64], &owner).await.expect_err("garbage");
     assert_eq!(garbage.code(), tonic::Code::InvalidArgument, "{garbage:?}");
     assert!(garbage.message().contains("malformed"), "{}", garbage.message());
     let truncated = app.sample(Case::Clean, 0, "G01.000011").encode_to_vec();
-    let cut = submit_raw(&app, truncated[..truncated.len() - 3].to_vec())
+    let cut = submit_raw(&app, truncated[..truncated.len() - 3].to_vec(), &owner)
         .await
         .expect_err("truncated");
     assert_eq!(cut.code(), tonic::Code::InvalidArgument);
@@ -279,7 +284,7 @@ async fn malformed_bytes_are_invalid_and_unknown_fields_are_skipped(backend: Bac
     prost::encoding::encode_varint(unknown.len() as u64, &mut padded);
     padded.extend_from_slice(&unknown);
     let (skipped, other) = tokio::join!(
-        submit_raw(&app, padded),
+        submit_raw(&app, padded, &owner),
         app.submit(app.sample(Case::Clean, 1, "G01.000013"))
     );
     let skipped = skipped.expect("unknown fields skipped");
