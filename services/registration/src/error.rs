@@ -56,6 +56,12 @@ impl From<StoreError> for Error {
             StoreError::Conflict(id) => {
                 Error::Conflict(format!("application {id} changed meanwhile; reload and retry"))
             }
+            StoreError::VehicleActive => Error::AlreadyExists {
+                field: "vehicle.chassis_number",
+                message: "this vehicle has another active application or registration; it must end first \
+                          (withdrawal, rejection, or deregistration on sale or scrapping)"
+                    .into(),
+            },
             other => Error::Internal(anyhow::Error::new(other)),
         }
     }

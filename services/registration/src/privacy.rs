@@ -75,6 +75,14 @@ impl Privacy {
             .map_err(|_| anyhow::anyhow!("sealed value does not open with this data key"))
     }
 
+    /// The keyed hash of a vehicle's (normalised) chassis number.
+    pub fn vehicle_key(&self, chassis: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.lookup_key).expect("any key length");
+        mac.update(b"vehicle\0");
+        mac.update(chassis.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// The keyed lookup hash of an owner (personal ID or tax code).
     pub fn owner_key(&self, owner_id: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.lookup_key).expect("any key length");

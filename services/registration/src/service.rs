@@ -112,16 +112,17 @@ impl Registry {
             vehicle_value_vnd: None,
             certificate_number: None,
             blocked_reason: None,
+            vehicle_key: Some(self.store.vehicle_key(decl.vehicle.chassis.as_str())),
         };
         match self.store.insert(model, ACTOR_CITIZEN).await {
             Ok(()) => {}
-            Err(StoreError::DuplicateDossier) => {
-                // A concurrent retry of the same dossier won the insert.
-                let existing = self
-                    .store
-                    .find_by_dossier(decl.dossier_code.as_str())
-                    .await?
-                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("dossier vanished after a duplicate insert")))?;
+            Err(e @ (StoreError::DuplicateDossier | StoreError::VehicleActive)) => {
+                // A concurrent retry of the same dossier won the insert (the database
+                // may report either of its two unique keys); anything else is a
+                // second application for a vehicle that has one.
+                let Some(existing) = self.store.find_by_dossier(decl.dossier_code.as_str()).await? else {
+                    return Err(e.into());
+                };
                 return self.resubmit(existing, &decl, &warnings, hash).await;
             }
             Err(e) => return Err(e.into()),
@@ -169,6 +170,7 @@ impl Registry {
                 decl.locality_code.as_str().to_owned(),
             )),
             blocked_reason: None,
+            vehicle_key: Some(self.store.vehicle_key(decl.vehicle.chassis.as_str())),
         };
         let entry = HistoryEntry {
             from: Some(state),

@@ -14,6 +14,7 @@ mod m20261126_000002_draws;
 mod m20261126_000003_fees;
 mod m20261126_000004_outbox;
 mod m20261126_000005_void_certificates;
+mod m20261126_000006_vehicle_key;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_fees::Migration),
             Box::new(m20261126_000004_outbox::Migration),
             Box::new(m20261126_000005_void_certificates::Migration),
+            Box::new(m20261126_000006_vehicle_key::Migration),
         ]
     }
 }

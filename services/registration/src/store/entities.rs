@@ -30,6 +30,9 @@ pub mod application {
         pub certificate_number: Option<String>,
         /// Set while a clerk's physical check contradicts the declaration.
         pub blocked_reason: Option<String>,
+        /// Keyed hash of the chassis number while the application is active;
+        /// unique, so a vehicle has one active application at a time.
+        pub vehicle_key: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A row with this dossier code already exists.
     #[error("dossier code already used")]
     DuplicateDossier,
+    /// Another active application is for the same vehicle.
+    #[error("the vehicle has another active application")]
+    VehicleActive,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -66,6 +69,8 @@ pub struct Changes {
     pub declaration: Option<(Vec<u8>, String, String, String)>,
     /// Set or clear the physical-check block.
     pub blocked_reason: Option<Option<String>>,
+    /// The vehicle of a corrected declaration.
+    pub vehicle_key: Option<String>,
 }
 
 /// An application with everything recorded about it.
@@ -121,14 +126,10 @@ impl Store {
         let txn = self.db.begin().await?;
         let id = app.id.clone();
         let at = app.created_at_ms;
-        let res = application::ActiveModel::from(app).insert(&txn).await;
-        match res {
-            Ok(_) => {}
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                return Err(StoreError::DuplicateDossier);
-            }
-            Err(e) => return Err(e.into()),
-        }
+        application::ActiveModel::from(app)
+            .insert(&txn)
+            .await
+            .map_err(unique_violation)?;
         let entry = HistoryEntry {
             from: None,
             to: State::Submitted,
@@ -157,6 +158,11 @@ impl Store {
             Some(app) => self.complete(app).await.map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The keyed hash that makes a vehicle's active application unique.
+    pub fn vehicle_key(&self, chassis: &str) -> String {
+        self.privacy.vehicle_key(chassis)
     }
 
     fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, DbErr> {
@@ -209,6 +215,13 @@ impl Store {
             .col_expr(C::UpdatedAtMs, Expr::value(now_ms));
         if let Some(s) = changes.state {
             upd = upd.col_expr(C::State, Expr::value(s.as_str()));
+            if s.is_terminal() {
+                // The vehicle is free for another application.
+                upd = upd.col_expr(C::VehicleKey, Expr::value(Option::<String>::None));
+            }
+        }
+        if let Some(k) = changes.vehicle_key {
+            upd = upd.col_expr(C::VehicleKey, Expr::value(k));
         }
         if let Some(r) = changes.reasons_json {
             upd = upd.col_expr(C::Reasons, Expr::value(r));
@@ -239,7 +252,8 @@ impl Store {
             .filter(C::Id.eq(id))
             .filter(C::Version.eq(expected_version))
             .exec(&txn)
-            .await?;
+            .await
+            .map_err(unique_violation)?;
         if res.rows_affected != 1 {
             return Err(StoreError::Conflict(id.to_owned()));
         }
@@ -483,6 +497,15 @@ async fn last_outbox_seq<C: sea_orm::ConnectionTrait>(
     Ok(rows.into_iter().map(|(id, m)| (id, m.unwrap_or(0))).collect())
 }
 
+/// Which uniqueness a failed write ran into.
+fn unique_violation(e: DbErr) -> StoreError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(msg)) if msg.contains("vehicle") => StoreError::VehicleActive,
+        Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::DuplicateDossier,
+        _ => StoreError::Db(e),
+    }
+}
+
 /// The file path of a `sqlite://` URL, if it names a file.
 fn sqlite_file(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
@@ -520,6 +543,9 @@ pub async fn transition_in<C: sea_orm::ConnectionTrait>(
         .col_expr(C::UpdatedAtMs, Expr::value(now_ms));
     if let Some(p) = plate {
         upd = upd.col_expr(C::Plate, Expr::value(p));
+    }
+    if to.is_terminal() {
+        upd = upd.col_expr(C::VehicleKey, Expr::value(Option::<String>::None));
     }
     let res = upd
         .filter(C::Id.eq(id))

@@ -363,6 +363,12 @@ async fn draw_first_from_submission_to_delivery(backend: Backend) {
         .await
         .expect_err("not a reason");
     assert_eq!(violated_fields(&bad), ["reason_code"]);
+    // One vehicle, one active registration: the same car under another dossier is refused.
+    let mut again_req = vrs_kit::samples::submit_request(&app.world, index, "G01.000199");
+    again_req.locality_code = "30".into();
+    let twice = app.submit(again_req.clone()).await.expect_err("registered already");
+    assert_eq!(twice.code(), tonic::Code::AlreadyExists);
+    assert_eq!(violated_fields(&twice), ["vehicle.chassis_number"]);
     // Sold: the registration ends and the plate goes into the seller's retention.
     let ended = c
         .revoke_plate(pb::RevokePlateRequest {
@@ -383,6 +389,26 @@ async fn draw_first_from_submission_to_delivery(backend: Backend) {
         .await
         .expect_err("deregistered");
     assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    // The registration ended, so the vehicle can be registered again (here by
+    // the same owner, who gets the retained plate back instead of a draw).
+    let anew = app.submit(again_req).await.expect("the vehicle is free");
+    assert_eq!(anew.state(), S::Verified);
+    let reissued_plate = app
+        .client
+        .clone()
+        .draw_plate(for_owner(
+            pb::DrawPlateRequest {
+                application_id: anew.application_id.clone(),
+            },
+            &anew.owner,
+        ))
+        .await
+        .expect("draw")
+        .into_inner();
+    assert_eq!(
+        (reissued_plate.method.as_str(), reissued_plate.plate.as_str()),
+        ("retained", delivered.plate.as_str())
+    );
 }
 
 async fn check_first_from_submission_to_delivery(backend: Backend) {

@@ -120,6 +120,7 @@ async fn an_application_orphaned_by_a_crash_is_resumed(backend: Backend) {
         vehicle_value_vnd: None,
         certificate_number: None,
         blocked_reason: None,
+        vehicle_key: None,
     };
     let id = orphan.id.clone();
     app.registry.store().insert(orphan, "citizen").await.expect("insert");
