@@ -41,6 +41,7 @@ pub fn submit_request(world: &World, index: usize, dossier_code: &str) -> pb::Su
             make: d.make,
             model: d.model,
             seats: d.seats,
+            commercial_use: false,
         }),
         office_code: format!("PC-{}", d.locality_code),
         locality_code: d.locality_code,

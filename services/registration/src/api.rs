@@ -194,8 +194,8 @@ impl RegistrationService for Api {
         let r = request.get_ref();
         let (caller, _) = self.caller_for(&request, Rpc::RevokePlate, &r.application_id).await?;
         let reason = required_code("reason_code", &r.reason_code)?;
-        if !["OWNERSHIP_TRANSFER", "SCRAPPED"].contains(&reason.as_str()) {
-            return Err(Error::invalid("reason_code", "one of OWNERSHIP_TRANSFER, SCRAPPED").into());
+        if !["OWNERSHIP_TRANSFER", "SCRAPPED", "COLOUR_CONVERSION"].contains(&reason.as_str()) {
+            return Err(Error::invalid("reason_code", "one of OWNERSHIP_TRANSFER, SCRAPPED, COLOUR_CONVERSION").into());
         }
         let plate = self
             .registry

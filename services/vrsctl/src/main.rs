@@ -258,6 +258,9 @@ struct SubmitArgs {
     model: Option<String>,
     #[arg(long)]
     seats: Option<u32>,
+    /// Used for a transport business: a yellow plate.
+    #[arg(long)]
+    commercial: bool,
     #[arg(long)]
     office: Option<String>,
     #[arg(long)]
@@ -884,6 +887,9 @@ fn build_submit(a: &SubmitArgs) -> anyhow::Result<pb::SubmitApplicationRequest> 
         });
     }
     let v = req.vehicle.get_or_insert_with(Default::default);
+    if a.commercial {
+        v.commercial_use = true;
+    }
     if let Some(c) = a.class {
         v.vehicle_class = match c {
             ClassArg::Car => pb::VehicleClass::Car,

@@ -289,6 +289,7 @@ mod tests {
                 make: "Honda".into(),
                 model: "Accord".into(),
                 seats: 5,
+                commercial_use: false,
             }),
             office_code: "HN-PC08".into(),
             locality_code: "30".into(),

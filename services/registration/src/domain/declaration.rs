@@ -87,6 +87,8 @@ pub struct VehicleDecl {
     pub model: String,
     /// Including the driver: 1–100 for cars, 1–3 for motorbikes.
     pub seats: u32,
+    /// Transport business: a yellow plate.
+    pub commercial_use: bool,
 }
 
 /// A `SubmitApplicationRequest` whose every field is valid.
@@ -261,6 +263,7 @@ fn validate_vehicle(
         make: make?,
         model: model?,
         seats: seats?,
+        commercial_use: veh.commercial_use,
     })
 }
 
@@ -336,6 +339,7 @@ impl Declaration {
                 make: veh.make.clone(),
                 model: veh.model.clone(),
                 seats: veh.seats,
+                commercial_use: veh.commercial_use,
             }),
             office_code: self.office_code.as_str().to_owned(),
             locality_code: self.locality_code.as_str().to_owned(),
@@ -391,6 +395,7 @@ mod tests {
                 make: "Toyota".into(),
                 model: "Camry 2.5Q".into(),
                 seats: 5,
+                commercial_use: false,
             }),
             office_code: "HN-PC08".into(),
             locality_code: "30".into(),
@@ -411,6 +416,7 @@ mod tests {
                 make: "Honda".into(),
                 model: "Wave Alpha".into(),
                 seats: 2,
+                commercial_use: false,
             }),
             office_code: "HCM-PC08".into(),
             locality_code: "59".into(),
@@ -508,6 +514,7 @@ mod tests {
                 make: "  ".into(),
                 model: "M".repeat(61),
                 seats: 0,
+                commercial_use: false,
             }),
             office_code: "a".into(),
             locality_code: "13".into(),
@@ -549,6 +556,7 @@ mod tests {
                 make: "Honda".into(),
                 model: "Vision".into(),
                 seats: 101,
+                commercial_use: false,
             }),
             office_code: "HN-PC08".into(),
             locality_code: "29".into(),

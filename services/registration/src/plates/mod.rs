@@ -337,7 +337,13 @@ impl Plates {
                 .get(&app.office_code)
                 .cloned()
                 .unwrap_or(app.locality_code.clone());
-            let family = format!("{locality}-{class}-white");
+            // Transport businesses get yellow plates from their own pools.
+            let colour = if req.vehicle.as_ref().is_some_and(|v| v.commercial_use) {
+                "yellow"
+            } else {
+                "white"
+            };
+            let family = format!("{locality}-{class}-{colour}");
             if let Some(retained) = self.owner_plate(&key, &family, "retained").await? {
                 return self.assign_withheld(app, state, retained, Method::Retained).await;
             }
@@ -408,8 +414,9 @@ impl Plates {
         }
     }
 
-    /// A plate held for the owner: `retained` (identity plate, same class, any
-    /// locality: a move does not change the plate) or `auction` (won in this family).
+    /// A plate held for the owner: `retained` (identity plate, same class and
+    /// colour, any locality: a move does not change the plate; a white plate is
+    /// not reissued as a yellow one) or `auction` (won in this family).
     async fn owner_plate(&self, key: &str, family: &str, status: &str) -> Result<Option<plate::Model>, Error> {
         let now = crate::now_ms();
         let rows = plate::Entity::find()
@@ -418,9 +425,11 @@ impl Plates {
             .order_by_asc(plate::Column::UpdatedAtMs)
             .all(&self.db)
             .await?;
-        let class = family.split('-').nth(1).unwrap_or("");
+        // `<locality>-<class>-<colour>`: everything but the locality must match.
+        let kind = |id: &str| id.split('-').skip(1).take(2).collect::<Vec<_>>().join("-");
+        let wanted = kind(family);
         Ok(rows.into_iter().find(|p| match status {
-            "retained" => p.pool_id.split('-').nth(1) == Some(class) && p.retained_until_ms.is_some_and(|t| t > now),
+            "retained" => kind(&p.pool_id) == wanted && p.retained_until_ms.is_some_and(|t| t > now),
             _ => p.pool_id.starts_with(&format!("{family}-")),
         }))
     }

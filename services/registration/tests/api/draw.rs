@@ -266,7 +266,31 @@ async fn a_revoked_plate_is_retained_for_its_owner(backend: Backend) {
     assert!(r.receipt.is_none());
     assert_eq!(r.application.expect("app").state(), pb::ApplicationState::PlateAssigned);
 
+    // White to yellow: the second vehicle goes into a transport business. Its
+    // registration ends, and it registers anew with a plate drawn from the
+    // yellow pools; the white plate goes back into its owner's retention.
+    app.register_fully(&b.application_id).await;
+    let converted = c
+        .revoke_plate(pb::RevokePlateRequest {
+            application_id: b.application_id.clone(),
+            reason_code: "COLOUR_CONVERSION".into(),
+        })
+        .await
+        .expect("conversion")
+        .into_inner();
+    assert_eq!(converted.plate, drawn.plate);
+    let mut yellow = vrs_kit::samples::submit_request(&app.world, pair[1], "G01.000012");
+    yellow.vehicle.as_mut().expect("vehicle").commercial_use = true;
+    let y = app.submit(yellow).await.expect("submit as commercial");
+    assert_eq!(y.state(), pb::ApplicationState::Verified);
+    assert!(y.vehicle.as_ref().expect("vehicle").commercial_use);
+    let yr = draw(&app, &y.application_id).await.expect("yellow draw");
+    assert_eq!(yr.method, "draw");
+    assert_ne!(yr.plate, drawn.plate);
+
     let trust = trust(&app).await;
+    let v = verify(&receipt(&yr), &trust).expect("the yellow receipt verifies");
+    assert!(v.pool_id.contains("-yellow-"), "{}", v.pool_id);
     let (_, findings) = audit(&app, &trust).await;
     assert!(findings.is_empty(), "{findings:?}");
 }
