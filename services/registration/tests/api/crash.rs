@@ -1,6 +1,7 @@
 //! kill -9 of the registration process in the middle of a run, with the
 //! portal down for part of it: no acknowledged application is lost, and the
-//! portal ends with every status change of every dossier exactly once, in order.
+//! portal ends with every status change of every dossier, from submission to
+//! delivery, exactly once and in order.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -240,6 +241,64 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
     portal.up().await;
     portal.set(Mode::Flaky);
 
+    // The rest of every dossier while events flow: payment, the physical check
+    // where needed, approval, the certificate, delivery.
+    let channel = connect(addr, &pki.trust_only()).await;
+    for a in &all {
+        let a = client
+            .clone()
+            .get_application(pb::GetApplicationRequest {
+                application_id: a.application_id.clone(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        let id = a.application_id.clone();
+        client
+            .clone()
+            .confirm_payment(pb::ConfirmPaymentRequest {
+                application_id: id.clone(),
+                payment_reference: format!("K9-{}", &id[..8]),
+                amount_vnd: a.fee_due_vnd,
+            })
+            .await
+            .expect("pay");
+        let mut clerk = with_token(
+            &channel,
+            &token(&issuer, "clerk-017", &[Role::Clerk], Some(&a.office_code)),
+        );
+        if a.physical_check_required {
+            let v = a.vehicle.clone().expect("vehicle");
+            clerk
+                .record_physical_check(pb::RecordPhysicalCheckRequest {
+                    application_id: id.clone(),
+                    chassis_number: v.chassis_number,
+                    engine_number: v.engine_number,
+                    note: String::new(),
+                })
+                .await
+                .expect("check");
+        }
+        clerk
+            .approve_application(pb::ApproveApplicationRequest {
+                application_id: id.clone(),
+                note: String::new(),
+            })
+            .await
+            .expect("approve");
+        clerk
+            .issue_certificate(pb::IssueCertificateRequest {
+                application_id: id.clone(),
+            })
+            .await
+            .expect("issue");
+        client
+            .clone()
+            .confirm_delivery(pb::ConfirmDeliveryRequest { application_id: id })
+            .await
+            .expect("deliver");
+    }
+
     let supervisor = with_token(
         &connect(addr, &pki.trust_only()).await,
         &token(&issuer, "supervisor-01", &[Role::Supervisor], None),
@@ -271,7 +330,7 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
             .await
             .expect("get")
             .into_inner();
-        assert_eq!(app.state(), pb::ApplicationState::PlateAssigned, "{}", app.dossier_code);
+        assert_eq!(app.state(), pb::ApplicationState::Delivered, "{}", app.dossier_code);
         let mut expected = Vec::new();
         for h in &app.history {
             let name = h
