@@ -533,6 +533,7 @@ impl TransparencyLogService for LogApi {
 
     async fn get_receipt(&self, request: Request<pb::GetReceiptRequest>) -> Result<Response<pb::Receipt>, Status> {
         let caller = self.auth.caller(&request)?;
+        caller.require(Rpc::GetReceipt)?;
         let rec = self.registry.get(&request.get_ref().application_id).await?;
         caller.require_for_office(Rpc::GetReceipt, &rec.app.office_code)?;
         let json = self
@@ -561,15 +562,6 @@ fn required_code(field: &str, code: &str) -> Result<String, Status> {
 /// acting: the personal ID or tax code its VNeID session authenticated.
 pub const CITIZEN_HEADER: &str = "x-citizen-id";
 
-/// The owner's identifier in a declaration: personal ID or tax code.
-pub fn owner_id(decl: &pb::SubmitApplicationRequest) -> String {
-    match decl.owner.as_ref().and_then(|o| o.kind.as_ref()) {
-        Some(pb::owner::Kind::Individual(i)) => i.personal_id.trim().to_owned(),
-        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.trim().to_owned(),
-        None => String::new(),
-    }
-}
-
 /// Citizens act only on their own dossiers: the portal must name who acts,
 /// and it must be the dossier's owner.
 fn citizen_owns<T>(req: &Request<T>, decl: &pb::SubmitApplicationRequest) -> Result<(), Error> {
@@ -581,7 +573,7 @@ fn citizen_owns<T>(req: &Request<T>, decl: &pb::SubmitApplicationRequest) -> Res
         .ok_or_else(|| {
             Error::PermissionDenied(format!("the portal must name the citizen acting ({CITIZEN_HEADER})"))
         })?;
-    let owner = owner_id(decl);
+    let owner = crate::domain::declaration::owner_id(decl);
     // A declaration without an owner is refused by validation, naming the field.
     if !owner.is_empty() && acting != owner {
         return Err(Error::PermissionDenied(

@@ -37,10 +37,19 @@ impl Application {
         let data_key = load_or_create_seed(Path::new(&cfg.privacy.data_key_file))?;
         let privacy = crate::privacy::Privacy::new(&data_key);
         let store = Store::connect(&cfg.database.url, cfg.database.max_connections, privacy.clone()).await?;
+        store
+            .pin_key("data", &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data_key)))
+            .await?;
         let agencies = Agencies::new(&cfg.agencies, &cfg.tls)?;
         let beacon = connect_beacon(&cfg.draw, &cfg.tls).await?;
         let seed = load_or_create_seed(Path::new(&cfg.draw.log_key_file))?;
         let signer = NoteSigner::from_seed(&cfg.draw.log_key_name, &seed)?;
+        store
+            .pin_key(
+                "log-signing",
+                &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(seed)),
+            )
+            .await?;
         let plates = Arc::new(Plates::new(
             store.connection().clone(),
             cfg.draw.clone(),
@@ -51,6 +60,13 @@ impl Application {
         ));
         let registry = Arc::new(Registry::new(store, agencies, plates, cfg));
         let auth = Arc::new(Authenticator::new(&cfg.auth)?);
+        registry
+            .store()
+            .pin_key(
+                "token-issuer",
+                &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(auth.issuer_key())),
+            )
+            .await?;
         let api = RegistrationServiceServer::new(Api::new(registry.clone(), auth.clone()))
             .max_decoding_message_size(cfg.server.max_message_bytes);
         let log_api = TransparencyLogServiceServer::new(LogApi::new(registry.clone(), auth))

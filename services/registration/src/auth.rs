@@ -185,6 +185,16 @@ const MAX_BUCKETS: usize = 100_000;
 
 impl Authenticator {
     pub fn new(cfg: &AuthConfig) -> anyhow::Result<Authenticator> {
+        for (name, rate) in [
+            ("portal_rps", cfg.portal_rps),
+            ("staff_rps", cfg.staff_rps),
+            ("public_rps", cfg.public_rps),
+            ("burst_seconds", cfg.burst_seconds),
+        ] {
+            if !(rate.is_finite() && rate > 0.0) {
+                anyhow::bail!("auth.{name} must be a positive number, got {rate}");
+            }
+        }
         let key = if cfg.issuer_public_key.trim().is_empty() {
             let seed = crate::app::load_or_create_seed(std::path::Path::new(&cfg.issuer_seed_file))?;
             SigningKey::from_bytes(&seed).verifying_key()
@@ -199,6 +209,11 @@ impl Authenticator {
             key,
             buckets: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The issuer's public key, for pinning.
+    pub fn issuer_key(&self) -> &[u8; 32] {
+        self.key.as_bytes()
     }
 
     /// The caller of a request: bearer token first, then the portal's client certificate.

@@ -106,6 +106,16 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(registry: Arc<Registry>, cfg: PortalConfig) -> anyhow::Result<Outbox> {
+        // A claimed event must be sent (or given up) before its lease runs out,
+        // or another replica may send it at the same time.
+        let rounds = cfg.batch.max(1).div_ceil(cfg.concurrency.max(1) as u64);
+        if cfg.lease_ms <= cfg.timeout_ms.saturating_mul(rounds) {
+            anyhow::bail!(
+                "portal.lease_ms ({}) must exceed portal.timeout_ms ({}) × batch/concurrency ({rounds})",
+                cfg.lease_ms,
+                cfg.timeout_ms
+            );
+        }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(cfg.timeout_ms))
             .connect_timeout(Duration::from_millis(cfg.timeout_ms))
@@ -149,7 +159,7 @@ impl Outbox {
         use futures::StreamExt;
         futures::stream::iter(claimed)
             .for_each_concurrent(self.cfg.concurrency.max(1), |ev| async move {
-                if let Err(e) = self.deliver(ev).await {
+                if let Err(e) = self.deliver(ev, lease).await {
                     tracing::error!(error = ?e, "outbox delivery bookkeeping failed");
                 }
             })
@@ -157,10 +167,16 @@ impl Outbox {
         Ok(n)
     }
 
-    async fn deliver(&self, ev: outbox::Model) -> Result<()> {
+    /// Sends one claimed event and records the outcome, if the claim (`lease`) still holds.
+    async fn deliver(&self, ev: outbox::Model, lease: i64) -> Result<()> {
         let db = self.registry.store().connection();
-        let event = self.render(&ev).await?;
-        let outcome = self.post(&event).await;
+        let event_id = format!("{}:{}", ev.application_id, ev.seq);
+        // An event that cannot even be rendered counts as a failed attempt, so
+        // that it ends as a visible dead letter rather than retrying unseen.
+        let outcome = match self.render(&ev).await {
+            Ok(event) => self.post(&event).await,
+            Err(e) => Err(Failure::Transient(format!("cannot render the event: {e}"))),
+        };
         let now = crate::now_ms();
         let attempts = ev.attempts + 1;
         let mut upd = outbox::Entity::update_many().col_expr(outbox::Column::Attempts, Expr::value(attempts));
@@ -178,10 +194,10 @@ impl Outbox {
                 };
                 let error: String = error.chars().take(250).collect();
                 if dead {
-                    tracing::warn!(event_id = %event.event_id, attempts, %error, "portal event dead-lettered");
+                    tracing::warn!(%event_id, attempts, %error, "portal event dead-lettered");
                     upd = upd.col_expr(outbox::Column::Delivery, Expr::value(DEAD));
                 } else {
-                    tracing::debug!(event_id = %event.event_id, attempts, %error, "portal event will be retried");
+                    tracing::debug!(%event_id, attempts, %error, "portal event will be retried");
                     let delay = crate::lookups::backoff(
                         Duration::from_millis(self.cfg.retry_base_ms),
                         u32::try_from(attempts).unwrap_or(1),
@@ -193,10 +209,15 @@ impl Outbox {
                 upd = upd.col_expr(outbox::Column::LastError, Expr::value(error));
             }
         }
-        upd.filter(outbox::Column::Id.eq(ev.id))
+        let res = upd
+            .filter(outbox::Column::Id.eq(ev.id))
             .filter(outbox::Column::Delivery.eq(PENDING))
+            .filter(outbox::Column::NextAttemptAtMs.eq(lease))
             .exec(db)
             .await?;
+        if res.rows_affected == 0 {
+            tracing::warn!(%event_id, "lease on a portal event lost before its outcome was recorded");
+        }
         Ok(())
     }
 

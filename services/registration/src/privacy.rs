@@ -7,13 +7,12 @@
 //! by trying all 10^12 personal IDs. The key is a file (a Kubernetes Secret in
 //! production), generated at first start for local runs, never committed.
 
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-/// Prefix of sealed values. A protobuf message never starts with 'V' (0x56 would
-/// be field 10 with the invalid wire type 6), so older unsealed rows are told apart.
+/// Prefix of sealed values (a format version).
 const SEALED: &[u8; 4] = b"VRS1";
 
 #[derive(Clone)]
@@ -44,13 +43,20 @@ impl Privacy {
         }
     }
 
-    /// `SEALED ‖ nonce ‖ ciphertext+tag`, with a fresh random nonce.
-    pub fn seal(&self, plain: &[u8]) -> anyhow::Result<Vec<u8>> {
+    /// `SEALED ‖ nonce ‖ ciphertext+tag`, with a fresh random nonce, bound to
+    /// `row` (the application id) so that sealed values cannot be swapped between rows.
+    pub fn seal(&self, plain: &[u8], row: &str) -> anyhow::Result<Vec<u8>> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
         let ct = self
             .aead
-            .encrypt(&Nonce::from(nonce), plain)
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plain,
+                    aad: row.as_bytes(),
+                },
+            )
             .map_err(|_| anyhow::anyhow!("sealing failed"))?;
         let mut out = Vec::with_capacity(4 + 12 + ct.len());
         out.extend_from_slice(SEALED);
@@ -59,11 +65,11 @@ impl Privacy {
         Ok(out)
     }
 
-    /// The plaintext of a sealed value (a wrong key or a changed byte fails);
-    /// values stored before sealing existed pass through.
-    pub fn open(&self, stored: &[u8]) -> anyhow::Result<Vec<u8>> {
+    /// The plaintext of a value sealed for `row` (a wrong key, another row or
+    /// a changed byte fails, and so does anything not sealed).
+    pub fn open(&self, stored: &[u8], row: &str) -> anyhow::Result<Vec<u8>> {
         let Some(rest) = stored.strip_prefix(SEALED.as_slice()) else {
-            return Ok(stored.to_vec());
+            anyhow::bail!("value is not sealed");
         };
         if rest.len() < 12 {
             anyhow::bail!("sealed value too short");
@@ -71,7 +77,13 @@ impl Privacy {
         let (nonce, ct) = rest.split_at(12);
         let nonce: [u8; 12] = nonce.try_into()?;
         self.aead
-            .decrypt(&Nonce::from(nonce), ct)
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: row.as_bytes(),
+                },
+            )
             .map_err(|_| anyhow::anyhow!("sealed value does not open with this data key"))
     }
 
@@ -100,19 +112,20 @@ mod tests {
     fn sealed_values_open_only_with_their_key_and_hide_the_id() {
         let p = Privacy::new(&[1u8; 32]);
         let plain = b"\x0a\x0c012345678901 NGUYEN VAN A";
-        let sealed = p.seal(plain).unwrap();
+        let sealed = p.seal(plain, "row-1").unwrap();
         assert!(
             !sealed.windows(12).any(|w| w == b"012345678901"),
             "no personal ID in the clear"
         );
-        assert_eq!(p.open(&sealed).unwrap(), plain);
-        assert_ne!(p.seal(plain).unwrap(), sealed, "fresh nonce each time");
-        assert!(Privacy::new(&[2u8; 32]).open(&sealed).is_err());
+        assert_eq!(p.open(&sealed, "row-1").unwrap(), plain);
+        assert_ne!(p.seal(plain, "row-1").unwrap(), sealed, "fresh nonce each time");
+        assert!(Privacy::new(&[2u8; 32]).open(&sealed, "row-1").is_err());
+        assert!(p.open(&sealed, "row-2").is_err(), "moved to another row");
         let mut flipped = sealed.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(p.open(&flipped).is_err());
-        // Rows written before sealing still read.
-        assert_eq!(p.open(plain).unwrap(), plain);
+        assert!(p.open(&flipped, "row-1").is_err());
+        // Plaintext planted in the column is refused, not read.
+        assert!(p.open(plain, "row-1").is_err());
     }
 
     #[test]

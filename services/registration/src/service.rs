@@ -140,6 +140,15 @@ impl Registry {
         warnings: &[Warning],
         hash: String,
     ) -> Result<Record> {
+        // A dossier is corrected (or retried) only by its owner: the owner comes
+        // from the portal's VNeID session, so it never legitimately changes.
+        let stored = pb::SubmitApplicationRequest::decode(existing.app.declaration.as_slice())
+            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))?;
+        if crate::domain::declaration::owner_id(&stored) != crate::domain::declaration::owner_id(&decl.to_pb()) {
+            return Err(Error::PermissionDenied(
+                "this dossier code belongs to another owner's dossier".into(),
+            ));
+        }
         if existing.app.content_hash == hash {
             return Ok(existing);
         }
@@ -148,9 +157,8 @@ impl Registry {
             return Err(Error::AlreadyExists {
                 field: "dossier_code",
                 message: format!(
-                    "dossier code already used by application {} with different content (state {state}); \
-                     corrections are accepted only in NEEDS_CORRECTION",
-                    existing.app.id
+                    "dossier code already used with different content (state {state}); \
+                     corrections are accepted only in NEEDS_CORRECTION"
                 ),
             });
         }
@@ -628,7 +636,14 @@ impl Registry {
             at_ms: Set(now),
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(|e| match e.sql_err() {
+            // A concurrent reissue of the same certificate won.
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(format!(
+                "the certificate of application {id} was reissued meanwhile; reload and retry"
+            )),
+            _ => e.into(),
+        })?;
         certificate::Entity::update_many()
             .col_expr(certificate::Column::Number, Expr::value(number.as_str()))
             .filter(certificate::Column::Id.eq(cert.id))

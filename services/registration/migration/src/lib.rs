@@ -15,6 +15,7 @@ mod m20261126_000003_fees;
 mod m20261126_000004_outbox;
 mod m20261126_000005_void_certificates;
 mod m20261126_000006_vehicle_key;
+mod m20261126_000007_key_fingerprints;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_outbox::Migration),
             Box::new(m20261126_000005_void_certificates::Migration),
             Box::new(m20261126_000006_vehicle_key::Migration),
+            Box::new(m20261126_000007_key_fingerprints::Migration),
         ]
     }
 }

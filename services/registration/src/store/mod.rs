@@ -31,6 +31,12 @@ pub enum StoreError {
     /// Another active application is for the same vehicle.
     #[error("the vehicle has another active application")]
     VehicleActive,
+    /// This replica's key differs from the one the database was started with.
+    #[error(
+        "the {0} key differs from the one this database was first used with: every replica must \
+         run with the same keys (mount the same Secret); refusing to start"
+    )]
+    KeyMismatch(String),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -122,7 +128,7 @@ impl Store {
 
     /// Inserts a new application in SUBMITTED with its first history row.
     pub async fn insert(&self, mut app: application::Model, actor: &str) -> Result<(), StoreError> {
-        app.declaration = self.seal(&app.declaration)?;
+        app.declaration = self.seal(&app.declaration, &app.id)?;
         let txn = self.db.begin().await?;
         let id = app.id.clone();
         let at = app.created_at_ms;
@@ -165,14 +171,14 @@ impl Store {
         self.privacy.vehicle_key(chassis)
     }
 
-    fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, DbErr> {
-        self.privacy.seal(plain).map_err(|e| DbErr::Custom(e.to_string()))
+    fn seal(&self, plain: &[u8], row: &str) -> Result<Vec<u8>, DbErr> {
+        self.privacy.seal(plain, row).map_err(|e| DbErr::Custom(e.to_string()))
     }
 
     async fn complete(&self, mut app: application::Model) -> Result<Record, DbErr> {
         app.declaration = self
             .privacy
-            .open(&app.declaration)
+            .open(&app.declaration, &app.id)
             .map_err(|e| DbErr::Custom(format!("application {}: {e}", app.id)))?;
         let history = history::Entity::find()
             .filter(history::Column::ApplicationId.eq(app.id.as_str()))
@@ -243,7 +249,7 @@ impl Store {
         }
         if let Some((decl, hash, office, locality)) = changes.declaration {
             upd = upd
-                .col_expr(C::Declaration, Expr::value(self.seal(&decl)?))
+                .col_expr(C::Declaration, Expr::value(self.seal(&decl, id)?))
                 .col_expr(C::ContentHash, Expr::value(hash))
                 .col_expr(C::OfficeCode, Expr::value(office))
                 .col_expr(C::LocalityCode, Expr::value(locality));
@@ -385,6 +391,34 @@ impl Store {
         Ok(())
     }
 
+    /// Pins `name`'s key fingerprint on first start; afterwards a different
+    /// key is refused (every replica must run with the same keys).
+    pub async fn pin_key(&self, name: &str, fingerprint: &str) -> Result<(), StoreError> {
+        use entities::key_fingerprint as kf;
+        let row = kf::ActiveModel {
+            name: Set(name.to_owned()),
+            sha256: Set(fingerprint.to_owned()),
+            pinned_at_ms: Set(crate::now_ms()),
+        };
+        let inserted = kf::Entity::insert(row)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(kf::Column::Name)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        let _ = inserted;
+        let pinned = kf::Entity::find_by_id(name.to_owned())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DbErr::Custom(format!("key fingerprint {name} vanished")))?;
+        if pinned.sha256 != fingerprint {
+            return Err(StoreError::KeyMismatch(name.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Number of history rows, for tests that prove a refused request wrote nothing.
     pub async fn count_history(&self) -> Result<u64, DbErr> {
         history::Entity::find().count(&self.db).await
@@ -473,7 +507,15 @@ fn portal_events(id: &str, seq: i32, to: State, reason_code: &str, note: &str, a
         delivered_at_ms: Set(None),
         ..Default::default()
     };
-    let mut rows = vec![row(seq, to.as_str(), reason_code, note)];
+    // Only notes the system writes (plate, certificate and payment numbers) go
+    // to the portal; a clerk's or citizen's free text might name a person.
+    let system_note = matches!(
+        reason_code,
+        "PLATE_DRAWN" | "RETAINED_PLATE_REISSUED" | "AUCTION_PLATE_CONFIRMED" | "FEE_PAID" | "CERTIFICATE_ISSUED"
+    ) || reason_code.starts_with("CERTIFICATE_REISSUED")
+        || to == State::Deregistered;
+    let detail = if system_note { note } else { "" };
+    let mut rows = vec![row(seq, to.as_str(), reason_code, detail)];
     if to == State::PlateAssigned {
         rows.push(row(seq + 1, FEE_DUE, "", ""));
     }

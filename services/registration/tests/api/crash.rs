@@ -64,6 +64,7 @@ fn spawn(
         .env("VRS_REGISTRATION__PORTAL__RETRY_BASE_MS", "20")
         .env("VRS_REGISTRATION__PORTAL__RETRY_MAX_MS", "200")
         .env("VRS_REGISTRATION__PORTAL__LEASE_MS", "1000")
+        .env("VRS_REGISTRATION__PORTAL__BATCH", "32")
         // Outages here last seconds; the bound is for days-long ones.
         .env("VRS_REGISTRATION__PORTAL__MAX_ATTEMPTS", "10000")
         .env("VRS_REGISTRATION__WORKER__POLL_INTERVAL_MS", "50")

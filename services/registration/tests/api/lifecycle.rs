@@ -11,8 +11,39 @@ both_databases!(
     check_first_from_submission_to_delivery,
     draw_first_refuses_early_approval,
     check_first_approves_verified,
-    clerk_rejection_and_withdrawal
+    clerk_rejection_and_withdrawal,
+    a_replica_with_other_keys_refuses_to_start
 );
+
+/// A replica whose Secret was not mounted generates its own keys; it must not
+/// start on a database sealed and hashed with others'.
+async fn a_replica_with_other_keys_refuses_to_start(backend: Backend) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = seen.clone();
+    let _app = spawn_app_with(backend, move |cfg| *keep.lock().expect("lock") = Some(cfg.clone())).await;
+    let mut cfg: registration::config::Config = seen.lock().expect("lock").clone().expect("config");
+    cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let same = registration::app::Application::build(&cfg).await;
+    assert!(same.is_ok(), "a second replica with the same keys starts");
+    for (name, change) in [
+        (
+            "data",
+            (|c, d| c.privacy.data_key_file = d) as fn(&mut registration::config::Config, String),
+        ),
+        ("log-signing", |c, d| c.draw.log_key_file = d),
+        ("token-issuer", |c, d| c.auth.issuer_seed_file = d),
+    ] {
+        let mut other = cfg.clone();
+        change(&mut other, dir.path().join(format!("{name}.key")).display().to_string());
+        let err = registration::app::Application::build(&other)
+            .await
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(err.contains(&format!("the {name} key differs")), "{name}: {err}");
+    }
+}
 
 async fn draw_first_refuses_early_approval(backend: Backend) {
     let app = spawn_app(backend).await;

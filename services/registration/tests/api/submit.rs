@@ -123,11 +123,16 @@ async fn retries_are_idempotent_and_reuse_is_refused(backend: Backend) {
     assert_eq!(ids.len(), 1, "concurrent retries created {ids:?}");
     assert_eq!(app.registry.store().count().await.expect("count"), 2);
 
-    // The same dossier code for another vehicle is refused, naming the field.
-    let other = app.sample(Case::Clean, 5, "G01.000002");
+    // The same owner reusing the dossier code for another vehicle is refused, naming the field.
+    let mut other = app.sample(Case::Clean, 5, "G01.000002");
+    let strangers = other.clone();
+    other.owner = req.owner.clone();
     let err = app.submit(other).await.expect_err("reuse");
     assert_eq!(err.code(), tonic::Code::AlreadyExists);
     assert_eq!(crate::helpers::violated_fields(&err), ["dossier_code"]);
+    // Another owner cannot touch this dossier at all.
+    let denied = app.submit(strangers).await.expect_err("another owner");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
     assert_eq!(
         app.get(&first.application_id).await,
         first,
@@ -151,6 +156,15 @@ async fn a_correction_is_reverified(backend: Backend) {
     if let Some(pb::owner::Kind::Individual(i)) = req.owner.as_mut().and_then(|o| o.kind.as_mut()) {
         i.full_name = citizen.full_name.clone();
     }
+    // Someone else cannot "correct" it: a stranger's declaration under this
+    // dossier code is refused and the dossier stays as it was.
+    let (other, _) = app.world.vehicles_with(Case::Clean).next().expect("another vehicle");
+    let stranger = vrs_kit::samples::submit_request(&app.world, other, "G01.000004");
+    let refused = app.submit(stranger).await.expect_err("not the owner");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    assert!(!refused.message().contains(&a.application_id), "{}", refused.message());
+    assert_eq!(app.get(&a.application_id).await, a);
+
     let b = app.submit(req).await.expect("correction");
     assert_eq!(b.application_id, a.application_id);
     assert_eq!(b.state(), pb::ApplicationState::Verified, "{:?}", b.reasons);
