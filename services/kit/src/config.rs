@@ -31,40 +31,84 @@ where
         builder = builder.add_source(::config::File::from(path));
     }
     let env_prefix = format!("VRS_{}", prefix.to_ascii_uppercase());
-    builder = builder.add_source(
-        ::config::Environment::with_prefix(&env_prefix)
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .source(Some(env)),
-    );
+    // Settings that are lists take comma-separated values from the environment
+    // (`…__PORTAL_CLIENT_NAMES=portal,portal-b`); every other value stays a string.
+    let mut list_keys = Vec::new();
+    array_paths(&serde_json::to_value(T::default())?, "", &mut list_keys);
+    let mut environment = ::config::Environment::with_prefix(&env_prefix)
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .source(Some(env));
+    // Without list keys, a list separator would turn every value into a list.
+    if !list_keys.is_empty() {
+        environment = environment.list_separator(",");
+        for key in &list_keys {
+            environment = environment.with_list_parse_key(key);
+        }
+    }
+    builder = builder.add_source(environment);
     Ok(builder.build()?.try_deserialize()?)
+}
+
+/// The dotted paths (`auth.portal_client_names`) of every list in `value`.
+fn array_paths(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Array(_) => out.push(path.to_owned()),
+        serde_json::Value::Object(fields) => {
+            for (name, v) in fields {
+                let p = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                array_paths(v, &p, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The `--config FILE` (or `--config=FILE`) argument of a service binary, if given.
 pub fn file_from_args() -> anyhow::Result<Option<PathBuf>> {
+    Ok(file_and_flags_from_args(&[])?.0)
+}
+
+/// `--config FILE` and which of `flags` (e.g. `--migrate-only`) were given.
+pub fn file_and_flags_from_args(flags: &[&str]) -> anyhow::Result<(Option<PathBuf>, Vec<String>)> {
     let mut args = std::env::args();
     let program = args.next().unwrap_or_default();
     let program = Path::new(&program)
         .file_name()
         .map_or_else(|| "service".to_string(), |name| name.to_string_lossy().into_owned());
-    file_from(&program, args)
+    file_from(&program, args, flags)
 }
 
 /// Parses the arguments after the program name; the last `--config` wins.
-fn file_from(program: &str, mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<PathBuf>> {
+fn file_from(
+    program: &str,
+    mut args: impl Iterator<Item = String>,
+    flags: &[&str],
+) -> anyhow::Result<(Option<PathBuf>, Vec<String>)> {
     let mut file = None;
+    let mut given = Vec::new();
     while let Some(arg) = args.next() {
         if arg == "--config" {
             let path = args.next().ok_or_else(|| anyhow::anyhow!("--config needs a file"))?;
             file = Some(path.into());
         } else if let Some(path) = arg.strip_prefix("--config=") {
             file = Some(path.into());
+        } else if flags.contains(&arg.as_str()) {
+            given.push(arg);
         } else {
-            anyhow::bail!("unknown argument {arg:?}; usage: {program} [--config FILE]");
+            let usage: Vec<String> = flags.iter().map(|f| format!(" [{f}]")).collect();
+            anyhow::bail!(
+                "unknown argument {arg:?}; usage: {program} [--config FILE]{}",
+                usage.concat()
+            );
         }
     }
-    Ok(file)
+    Ok((file, given))
 }
 
 #[cfg(test)]
@@ -82,14 +126,34 @@ mod tests {
     struct Server {
         listen: String,
         latency_ms: u64,
+        names: Vec<String>,
     }
     impl Default for Server {
         fn default() -> Self {
             Server {
                 listen: "127.0.0.1:1".into(),
                 latency_ms: 0,
+                names: vec!["a".into()],
             }
         }
+    }
+
+    #[test]
+    fn lists_come_from_comma_separated_variables_and_strings_stay_strings() -> anyhow::Result<()> {
+        let env = HashMap::from([
+            ("VRS_X__SERVER__NAMES".to_string(), "portal,portal-b".to_string()),
+            ("VRS_X__SERVER__LISTEN".to_string(), "0.0.0.0:1,2".to_string()),
+        ]);
+        let cfg: Cfg = load_from("x", None, env)?;
+        assert_eq!(cfg.server.names, ["portal", "portal-b"]);
+        assert_eq!(cfg.server.listen, "0.0.0.0:1,2", "a comma in a string is just a comma");
+        let one: Cfg = load_from(
+            "x",
+            None,
+            HashMap::from([("VRS_X__SERVER__NAMES".to_string(), "portal".to_string())]),
+        )?;
+        assert_eq!(one.server.names, ["portal"]);
+        Ok(())
     }
 
     #[test]
@@ -115,25 +179,27 @@ mod tests {
     #[test]
     fn config_argument_in_both_spellings() -> anyhow::Result<()> {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter();
-        assert_eq!(file_from("svc", args(&[]))?, None);
+        let file = |a: &[&str]| file_from("svc", args(a), &[]).map(|(f, _)| f);
+        assert_eq!(file(&[])?, None);
+        assert_eq!(file(&["--config", "a.toml"])?, Some(PathBuf::from("a.toml")));
+        assert_eq!(file(&["--config=b.toml"])?, Some(PathBuf::from("b.toml")));
         assert_eq!(
-            file_from("svc", args(&["--config", "a.toml"]))?,
-            Some(PathBuf::from("a.toml"))
-        );
-        assert_eq!(
-            file_from("svc", args(&["--config=b.toml"]))?,
+            file(&["--config", "a.toml", "--config=b.toml"])?,
             Some(PathBuf::from("b.toml"))
         );
-        assert_eq!(
-            file_from("svc", args(&["--config", "a.toml", "--config=b.toml"]))?,
-            Some(PathBuf::from("b.toml"))
-        );
-        assert!(file_from("svc", args(&["--config"])).is_err());
-        let err = file_from("svc", args(&["-c", "a.toml"])).err().map(|e| e.to_string());
+        assert!(file(&["--config"]).is_err());
+        let err = file(&["-c", "a.toml"]).err().map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some("unknown argument \"-c\"; usage: svc [--config FILE]")
         );
+        // A binary's own flags are accepted and reported, others still refused.
+        let (f, flags) = file_from("svc", args(&["--migrate-only", "--config=c.toml"]), &["--migrate-only"])?;
+        assert_eq!(
+            (f, flags),
+            (Some(PathBuf::from("c.toml")), vec!["--migrate-only".to_string()])
+        );
+        assert!(file_from("svc", args(&["--migrate-only"]), &[]).is_err());
         Ok(())
     }
 }

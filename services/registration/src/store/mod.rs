@@ -101,10 +101,7 @@ pub struct Store {
 impl Store {
     /// Connects and brings the schema up to date with the real migrations.
     pub async fn connect(url: &str, max_connections: u32, privacy: crate::privacy::Privacy) -> Result<Store, DbErr> {
-        let sqlite_dir = sqlite_file(url).and_then(|p| std::path::Path::new(p).parent());
-        if let Some(dir) = sqlite_dir.filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
-        }
+        ensure_sqlite_dir(url)?;
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
@@ -427,7 +424,8 @@ impl Store {
 
 /// Runs the migrations. On PostgreSQL, replicas starting together take turns
 /// under an advisory lock held by one dedicated session.
-async fn migrate(url: &str) -> Result<(), DbErr> {
+pub async fn migrate(url: &str) -> Result<(), DbErr> {
+    ensure_sqlite_dir(url)?;
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(1).min_connections(1).sqlx_logging(false);
     let conn = Database::connect(opts).await?;
@@ -546,6 +544,15 @@ fn unique_violation(e: DbErr) -> StoreError {
         Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::DuplicateDossier,
         _ => StoreError::Db(e),
     }
+}
+
+/// Creates the directory of a SQLite file, so that the defaults work in an empty directory.
+fn ensure_sqlite_dir(url: &str) -> Result<(), DbErr> {
+    let sqlite_dir = sqlite_file(url).and_then(|p| std::path::Path::new(p).parent());
+    if let Some(dir) = sqlite_dir.filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(())
 }
 
 /// The file path of a `sqlite://` URL, if it names a file.

@@ -1,0 +1,1120 @@
+#!/usr/bin/env python3
+"""Checks rendered Kubernetes manifests against what the VRS binaries read.
+
+Usage: check_config.py [--repo DIR] RENDERED.yaml...
+
+RENDERED.yaml is the output of `kubectl kustomize k8s/overlays/<name>`. Python
+standard library only: a small YAML reader for kustomize's (block style)
+output is included below.
+
+What is checked, for every container that runs one of the workspace's binaries
+(found by its command, /usr/local/bin/<binary>):
+
+- the binary exists (a cargo bin of a crate under services/);
+- every VRS_<SERVICE>__<SECTION>__<KEY> variable names a real configuration
+  key: the table is read from the serde structs in services/*/src (field names,
+  nested sections, enums with their serde renaming), not written by hand; its
+  <SERVICE> is the one this binary reads (lists are comma-separated); literal
+  values must parse as the
+  field's type (ports, integers, booleans, enum variants);
+- other variables are ones the code reads (DATABASE_URL, RUST_LOG, VRS_LOG_FORMAT);
+- the listen address is set, binds all interfaces, and its port is the
+  container's only port and the port of every probe;
+- key, certificate and CA files lie on a mounted volume (the root file system
+  is read-only), in the Secret's items when it lists them; the TLS triple is
+  all-or-nothing, the same on every service, and with TLS on no probe uses the
+  kubelet's plaintext gRPC client;
+- agency and beacon URLs name a Service and one of its ports;
+- the pod is hardened (non-root, read-only root, no privilege escalation,
+  every capability dropped, RuntimeDefault seccomp).
+
+And for the whole set: every Service selects pods and its targetPorts are
+their container ports; PodDisruptionBudgets, HPAs and NetworkPolicies select
+existing pods, NetworkPolicy ports are container ports of the pods they
+protect; referenced ConfigMaps exist; CloudNativePG Clusters (no schema in
+kubernetes-validate) get a structural check and their `<name>-app` Secret
+references a known key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import re
+import sys
+from pathlib import Path
+
+# --------------------------------------------------------------------------
+# YAML: the subset kustomize writes (block mappings and sequences, plain and
+# quoted scalars, block scalars, empty flow collections). Anything else is an
+# error, never a silent misreading.
+# --------------------------------------------------------------------------
+
+
+class YamlError(Exception):
+    pass
+
+
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_OCT = re.compile(r"^0o[0-7]+$")
+_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+
+
+def _plain(text: str):
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    if re.match(r"^[-+]?0[0-9]+$", text):
+        raise YamlError(f"{text!r}: YAML 1.1 reads a leading 0 as octal, YAML 1.2 as decimal; write it in decimal")
+    if _INT.match(text):
+        return int(text)
+    if _OCT.match(text):
+        return int(text[2:], 8)
+    if _HEX.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text) and any(c.isdigit() for c in text):
+        return float(text)
+    if text[0] in "&*!%@`|>{[":
+        raise YamlError(f"unsupported YAML construct: {text!r}")
+    return text
+
+
+def _strip_comment(text: str) -> str:
+    """Drops a ` # comment` after a plain value (quoted values are handled apart)."""
+    m = re.search(r"(^|\s)#", text)
+    return text[: m.start()].rstrip() if m else text
+
+
+def _quoted(text: str, lineno: int):
+    """Parses a quoted scalar that occupies all of `text`; returns the value."""
+    if text[0] == '"':
+        end = _dq_end(text)
+        if end != len(text) - 1:
+            rest = _strip_comment(text[end + 1 :]).strip()
+            if rest:
+                raise YamlError(f"line {lineno}: text after a quoted scalar")
+        body = text[1:end]
+        try:
+            return json.loads('"' + body.replace("\\/", "/").replace("\t", "\\t") + '"')
+        except json.JSONDecodeError as e:
+            raise YamlError(f"line {lineno}: bad double-quoted scalar: {e}") from None
+    end = _sq_end(text)
+    rest = _strip_comment(text[end + 1 :]).strip()
+    if rest:
+        raise YamlError(f"line {lineno}: text after a quoted scalar")
+    return text[1:end].replace("''", "'")
+
+
+def _dq_end(text: str) -> int:
+    i = 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == '"':
+            return i
+        i += 1
+    return -1
+
+
+def _sq_end(text: str) -> int:
+    i = 1
+    while i < len(text):
+        if text[i] == "'":
+            if i + 1 < len(text) and text[i + 1] == "'":
+                i += 2
+                continue
+            return i
+        i += 1
+    return -1
+
+
+class _Lines:
+    def __init__(self, lines: list[tuple[int, int, str]]):
+        # (line number, indent, text without indent), blank and comment lines removed
+        self.items = lines
+        self.pos = 0
+
+    def peek(self):
+        return self.items[self.pos] if self.pos < len(self.items) else None
+
+    def next(self):
+        item = self.items[self.pos]
+        self.pos += 1
+        return item
+
+
+def _split_key(text: str, lineno: int):
+    """`key: rest` or `key:` -> (key, rest) ; None if the line is no mapping entry."""
+    if text[0] in "\"'":
+        end = _dq_end(text) if text[0] == '"' else _sq_end(text)
+        if end < 0:
+            raise YamlError(f"line {lineno}: unterminated quoted key")
+        key = _quoted(text[: end + 1], lineno)
+        rest = text[end + 1 :]
+        if not rest.startswith(":"):
+            return None
+        rest = rest[1:]
+        if rest and not rest.startswith(" "):
+            return None
+        return str(key), rest.strip()
+    m = re.match(r"^([^\s#'\"][^#]*?):(?:\s+(.*)|$)", text)
+    if not m:
+        return None
+    return m.group(1), (m.group(2) or "").strip()
+
+
+def _block_scalar(header: str, lines: _Lines, parent_indent: int, lineno: int) -> str:
+    m = re.match(r"^([|>])([-+]?)([1-9]?)([-+]?)$", _strip_comment(header).strip())
+    if not m:
+        raise YamlError(f"line {lineno}: unsupported block scalar header {header!r}")
+    style, chomp = m.group(1), m.group(2) or m.group(4)
+    body: list[str] = []
+    indent = None
+    raw = lines.raw
+    i = lineno  # raw is 0-based: raw[lineno] is the line after the header
+    while i < len(raw):
+        line = raw[i]
+        if line.strip() == "":
+            body.append("")
+            i += 1
+            continue
+        ind = len(line) - len(line.lstrip(" "))
+        if indent is None:
+            if ind <= parent_indent:
+                break
+            indent = int(m.group(3)) + parent_indent if m.group(3) else ind
+        if ind < indent:
+            break
+        body.append(line[indent:])
+        i += 1
+    # Skip the consumed lines in the token stream.
+    while lines.peek() is not None and lines.peek()[0] <= i:
+        lines.next()
+    while body and body[-1] == "" and chomp != "+":
+        body.pop()
+    if style == "|":
+        text = "\n".join(body)
+    else:
+        text = ""
+        for j, part in enumerate(body):
+            if j == 0:
+                pass
+            elif part == "":
+                text += "\n"  # an empty line is a newline; the break before it is dropped
+            elif body[j - 1] == "":
+                pass
+            elif part.startswith(" ") or body[j - 1].startswith(" "):
+                text += "\n"  # more-indented lines keep their breaks
+            else:
+                text += " "
+            text += part
+    return text if chomp == "-" else text + "\n"
+
+
+def _scalar_value(rest: str, lines: _Lines, indent: int, lineno: int):
+    """The value after `key:` or `- ` when it is on the same line."""
+    if rest[0] in "|>":
+        return _block_scalar(rest, lines, indent, lineno)
+    if rest[0] in "\"'":
+        end = _dq_end(rest) if rest[0] == '"' else _sq_end(rest)
+        if end < 0:  # a quoted scalar folded over several lines
+            text = rest
+            while True:
+                nxt = lines.peek()
+                if nxt is None or nxt[1] <= indent:
+                    raise YamlError(f"line {lineno}: unterminated quoted scalar")
+                lines.next()
+                text += " " + nxt[2].strip()
+                end = _dq_end(text) if text[0] == '"' else _sq_end(text)
+                if end >= 0:
+                    return _quoted(text, lineno)
+        return _quoted(rest, lineno)
+    text = _strip_comment(rest)
+    if text in ("{}", "[]"):
+        return {} if text == "{}" else []
+    if text[0] in "{[":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise YamlError(f"line {lineno}: unsupported flow collection {text!r}") from None
+    # A plain scalar continued on more-indented lines.
+    while True:
+        nxt = lines.peek()
+        if nxt is None or nxt[1] <= indent or nxt[2].startswith("- ") or _split_key(nxt[2], nxt[0]):
+            break
+        lines.next()
+        text += " " + _strip_comment(nxt[2])
+    return _plain(text)
+
+
+def _node(lines: _Lines, indent: int):
+    first = lines.peek()
+    if first is None or first[1] < indent:
+        return None
+    if first[2] == "-" or first[2].startswith("- "):
+        return _sequence(lines, first[1])
+    return _mapping(lines, first[1])
+
+
+def _sequence(lines: _Lines, indent: int) -> list:
+    out = []
+    while True:
+        item = lines.peek()
+        if item is None or item[1] < indent:
+            return out
+        lineno, ind, text = item
+        if ind > indent:
+            raise YamlError(f"line {lineno}: bad indentation")
+        if not (text == "-" or text.startswith("- ")):
+            return out
+        lines.next()
+        rest = text[1:].strip()
+        if not rest:
+            out.append(_node(lines, indent + 1))
+            continue
+        # "- key: value" opens a mapping whose keys sit at indent + 2.
+        inner = indent + 2 + (len(text[1:]) - len(text[1:].lstrip(" ")) - 1)
+        if _split_key(rest, lineno) and rest[0] not in "{[":
+            lines.items.insert(lines.pos, (lineno, inner, rest))
+            out.append(_mapping(lines, inner))
+        elif rest.startswith("- "):
+            lines.items.insert(lines.pos, (lineno, inner, rest))
+            out.append(_sequence(lines, inner))
+        else:
+            out.append(_scalar_value(rest, lines, indent, lineno))
+
+
+def _mapping(lines: _Lines, indent: int) -> dict:
+    out: dict = {}
+    while True:
+        item = lines.peek()
+        if item is None or item[1] < indent:
+            return out
+        lineno, ind, text = item
+        if ind > indent:
+            raise YamlError(f"line {lineno}: bad indentation")
+        if text == "-" or text.startswith("- "):
+            return out
+        kv = _split_key(text, lineno)
+        if kv is None:
+            raise YamlError(f"line {lineno}: expected `key: value`, got {text!r}")
+        lines.next()
+        key, rest = kv
+        if key in out:
+            raise YamlError(f"line {lineno}: duplicate key {key!r}")
+        if rest and not rest.startswith("#"):
+            out[key] = _scalar_value(rest, lines, indent, lineno)
+            continue
+        nxt = lines.peek()
+        if nxt is not None and nxt[1] > indent:
+            out[key] = _node(lines, nxt[1])
+        elif nxt is not None and nxt[1] == indent and (nxt[2] == "-" or nxt[2].startswith("- ")):
+            out[key] = _sequence(lines, indent)
+        else:
+            out[key] = None
+
+
+def load_yaml_stream(text: str) -> list:
+    """Documents of a YAML stream in kustomize's output style."""
+    docs = []
+    raw_all = text.split("\n")
+    start = 0
+    for i in range(len(raw_all) + 1):
+        if i == len(raw_all) or raw_all[i].rstrip() == "---" or raw_all[i].startswith("--- "):
+            chunk = raw_all[start:i]
+            start = i + 1
+            items = []
+            for n, line in enumerate(chunk):
+                if "\t" in line[: len(line) - len(line.lstrip())]:
+                    raise YamlError("tab in indentation")
+                stripped = line.strip()
+                if not stripped or stripped.startswith("#"):
+                    continue
+                items.append((n + 1, len(line) - len(line.lstrip(" ")), line.strip()))
+            if not items:
+                continue
+            lines = _Lines(items)
+            lines.raw = chunk
+            doc = _node(lines, 0)
+            if lines.peek() is not None:
+                raise YamlError(f"line {lines.peek()[0]}: unexpected content {lines.peek()[2]!r}")
+            docs.append(doc)
+    return docs
+
+
+# --------------------------------------------------------------------------
+# The configuration schema, read from the Rust sources.
+# --------------------------------------------------------------------------
+
+INT_TYPES = {"u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize"}
+FLOAT_TYPES = {"f32", "f64"}
+STRING_TYPES = {"String", "PathBuf", "str"}
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+RENAMERS = {
+    "kebab-case": _kebab,
+    "snake_case": _snake,
+    "lowercase": str.lower,
+    "UPPERCASE": str.upper,
+    "SCREAMING_SNAKE_CASE": lambda n: _snake(n).upper(),
+    "SCREAMING-KEBAB-CASE": lambda n: _kebab(n).upper(),
+}
+
+
+def _body(text: str, open_brace: int) -> str:
+    depth = 0
+    for i in range(open_brace, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_brace + 1 : i]
+    raise ValueError("unbalanced braces")
+
+
+def _attrs_before(text: str, pos: int) -> str:
+    """The `#[...]` attributes (and doc comments) right before `pos`."""
+    lines = text[:pos].split("\n")[:-1]
+    out = []
+    for line in reversed(lines):
+        s = line.strip()
+        if s.startswith("#[") or s.startswith("///") or s.startswith("//") or s.endswith(")]") or s == "":
+            if s == "":
+                break
+            out.append(s)
+            continue
+        break
+    return " ".join(reversed(out))
+
+
+class Schema:
+    """Struct and enum definitions of the workspace's service crates."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self.structs: dict[str, list[tuple[Path, list[tuple[str, str, str]]]]] = {}
+        self.enums: dict[str, list[tuple[Path, list[str]]]] = {}
+        for path in sorted(repo.glob("services/**/src/**/*.rs")):
+            text = path.read_text(encoding="utf-8")
+            text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+            for m in re.finditer(r"\bstruct\s+(\w+)\s*(<[^{;]*>)?\s*\{", text):
+                attrs = _attrs_before(text, m.start())
+                fields = []
+                body = _body(text, m.end() - 1)
+                pending = ""
+                for line in body.split("\n"):
+                    s = re.sub(r"\s//.*$", "", line).strip()
+                    if s.startswith("//") or not s:
+                        continue
+                    if s.startswith("#["):
+                        pending += s
+                        continue
+                    fm = re.match(r"^(?:pub(?:\([^)]*\))?\s+)?(\w+)\s*:\s*(.+?),?$", s)
+                    if fm:
+                        fields.append((fm.group(1), fm.group(2).strip(), pending))
+                    pending = ""
+                self.structs.setdefault(m.group(1), []).append((path, fields, attrs))
+            for m in re.finditer(r"\benum\s+(\w+)\s*(<[^{;]*>)?\s*\{", text):
+                attrs = _attrs_before(text, m.start())
+                rename = re.search(r'rename_all\s*=\s*"([^"]+)"', attrs)
+                variants = []
+                pending = ""
+                for line in _body(text, m.end() - 1).split("\n"):
+                    s = re.sub(r"\s//.*$", "", line).strip()
+                    if s.startswith("//") or not s:
+                        continue
+                    if s.startswith("#["):
+                        pending += s
+                        continue
+                    vm = re.match(r"^(\w+)\s*(?:=\s*[^,]+)?,?$", s)
+                    if vm:
+                        own = re.search(r'rename\s*=\s*"([^"]+)"', pending)
+                        if own:
+                            variants.append(own.group(1))
+                        elif rename:
+                            variants.append(RENAMERS[rename.group(1)](vm.group(1)))
+                        else:
+                            variants.append(vm.group(1))
+                    else:
+                        variants = None  # data-carrying variants: not a plain string enum
+                        break
+                    pending = ""
+                if variants is not None:
+                    self.enums.setdefault(m.group(1), []).append((path, variants))
+
+    def _pick(self, table: dict, name: str, near: Path, what: str):
+        found = table.get(name, [])
+        if len(found) == 1:
+            return found[0]
+        crate = _crate_of(near)
+        same = [f for f in found if _crate_of(f[0]) == crate]
+        if len(same) == 1:
+            return same[0]
+        if not found:
+            return None
+        raise SystemExit(
+            f"check_config: {what} {name} is defined in several places: "
+            + ", ".join(str(f[0].relative_to(self.repo)) for f in found)
+        )
+
+    def tree(self, root_file: Path, root: str) -> dict:
+        """{key: leaf-kind or subtree} for the struct `root` defined in `root_file`."""
+        matches = [s for s in self.structs.get(root, []) if s[0] == root_file]
+        if not matches:
+            raise SystemExit(f"check_config: struct {root} not found in {root_file.relative_to(self.repo)}")
+        return self._struct_tree(matches[0], set())
+
+    def _struct_tree(self, struct, seen: set) -> dict:
+        path, fields, attrs = struct
+        if re.search(r"rename_all|flatten|deny_unknown_fields", attrs or ""):
+            raise SystemExit(f"check_config: serde attributes on a config struct in {path} need support here: {attrs}")
+        out = {}
+        for name, ty, fattrs in fields:
+            if "serde" in fattrs and re.search(r"\b(rename|flatten|alias)\b", fattrs):
+                raise SystemExit(f"check_config: field {name} in {path} has {fattrs}; teach check_config.py about it")
+            if "serde" in fattrs and re.search(r"\bskip\b|skip_deserializing", fattrs):
+                continue
+            out[name] = self._kind(ty, path, seen)
+        return out
+
+    def _kind(self, ty: str, near: Path, seen: set):
+        ty = ty.strip()
+        m = re.match(r"^(?:std::option::)?Option<(.+)>$", ty)
+        if m:
+            return self._kind(m.group(1), near, seen)
+        if re.match(r"^(?:std::vec::)?Vec<.+>$", ty):
+            return ("list", ty)
+        if re.match(r"^(?:std::collections::)?(?:BTreeMap|HashMap)<.+>$", ty):
+            return ("map", ty)
+        base = re.sub(r"<.*>$", "", ty).split("::")[-1]
+        if base in INT_TYPES:
+            return ("int", base)
+        if base in FLOAT_TYPES:
+            return ("float", base)
+        if base == "bool":
+            return ("bool", base)
+        if base in STRING_TYPES:
+            return ("string", base)
+        if base == "SocketAddr":
+            return ("socket", base)
+        enum = self._pick(self.enums, base, near, "enum")
+        struct = self._pick(self.structs, base, near, "struct")
+        if struct and enum:
+            raise SystemExit(f"check_config: {base} is both a struct and an enum")
+        if enum:
+            return ("enum", tuple(enum[1]))
+        if struct:
+            key = (str(struct[0]), base)
+            if key in seen:
+                raise SystemExit(f"check_config: recursive config type {base}")
+            return self._struct_tree(struct, seen | {key})
+        raise SystemExit(f"check_config: unknown field type {ty!r} (in {near.relative_to(self.repo)}); teach check_config.py about it")
+
+
+def _crate_of(path: Path) -> str:
+    parts = path.parts
+    i = len(parts) - 1 - parts[::-1].index("src")
+    return "/".join(parts[:i])
+
+
+# How each binary loads its configuration. Each entry is checked against the
+# source: the crate must build a binary of that name, and `marker` (the call
+# that loads the configuration with that prefix) must occur in `loader`.
+BINARIES = {
+    "registration": ("services/registration", "src/config.rs", r'config::load\(\s*"registration"', "services/registration/src/config.rs", "Config"),
+    "identity": ("services/identity", "src/main.rs", r'agency::run\(\s*"identity"', "services/kit/src/agency.rs", "AgencyConfig"),
+    "tax": ("services/tax", "src/main.rs", r'agency::run\(\s*"tax"', "services/kit/src/agency.rs", "AgencyConfig"),
+    "customs": ("services/customs", "src/main.rs", r'agency::run\(\s*"customs"', "services/kit/src/agency.rs", "AgencyConfig"),
+    "register": ("services/register", "src/main.rs", r'agency::run\(\s*"register"', "services/kit/src/agency.rs", "AgencyConfig"),
+    "beacon": ("services/beacon", "src/main.rs", r'config::load\(\s*"beacon"', "services/beacon/src/lib.rs", "Config"),
+}
+# Agencies run through vrs_kit::agency::run, which loads AgencyConfig itself.
+AGENCY_LOADER = ("services/kit/src/agency.rs", r"let cfg: AgencyConfig<PORT> = crate::config::load\(name")
+
+# Settings a container must give: the defaults (127.0.0.1, relative var/ paths)
+# do not work in a pod with a read-only root file system.
+REQUIRED = {
+    "registration": [("server", "listen"), ("privacy", "data_key_file"), ("draw", "log_key_file"), ("auth", "issuer_public_key")],
+    "identity": [("listen",)],
+    "tax": [("listen",)],
+    "customs": [("listen",)],
+    "register": [("listen",)],
+    "beacon": [("listen",), ("key_file",)],
+}
+# The Job that only migrates needs the database and nothing else.
+MIGRATE_ONLY_FLAG = "--migrate-only"
+
+CNPG_APP_SECRET_KEYS = {"username", "user", "password", "host", "port", "dbname", "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri", "pgpass"}
+
+
+class Binary:
+    def __init__(self, repo: Path, schema: Schema, name: str):
+        crate, loader, marker, root_file, root = BINARIES[name]
+        cargo = (repo / crate / "Cargo.toml").read_text(encoding="utf-8")
+        bins = set(re.findall(r'\[\[bin\]\][^\[]*?name\s*=\s*"([^"]+)"', cargo, flags=re.S))
+        package = re.search(r'\[package\][^\[]*?name\s*=\s*"([^"]+)"', cargo, flags=re.S)
+        if (repo / crate / "src/main.rs").exists() and package:
+            bins.add(package.group(1))
+        if name not in bins:
+            raise SystemExit(f"check_config: {crate} builds no binary {name!r} (it builds {sorted(bins)})")
+        if not re.search(marker, (repo / crate / loader).read_text(encoding="utf-8")):
+            raise SystemExit(f"check_config: {crate}/{loader} no longer loads its configuration as {marker!r}")
+        if root == "AgencyConfig" and not re.search(AGENCY_LOADER[1], (repo / AGENCY_LOADER[0]).read_text(encoding="utf-8")):
+            raise SystemExit(f"check_config: {AGENCY_LOADER[0]} no longer loads AgencyConfig")
+        self.name = name
+        self.prefix = f"VRS_{name.upper()}__"
+        self.tree = schema.tree(repo / root_file, root)
+        # Plain variables the code reads: std::env::var("X") in the crate and
+        # in vrs-kit, and RUST_LOG (tracing's EnvFilter::try_from_default_env).
+        plain = set()
+        for src in list((repo / crate / "src").rglob("*.rs")) + list((repo / "services/kit/src").rglob("*.rs")):
+            text = src.read_text(encoding="utf-8")
+            plain |= set(re.findall(r'env::var(?:_os)?\(\s*"([A-Z0-9_]+)"\s*\)', text))
+            if "try_from_default_env" in text:
+                plain.add("RUST_LOG")
+        self.plain = plain
+        self.listen = self._find_listen()
+
+    def _find_listen(self):
+        found = []
+
+        def walk(tree, path):
+            for k, v in tree.items():
+                if isinstance(v, dict):
+                    walk(v, path + (k,))
+                elif k == "listen" and v[0] == "socket":
+                    found.append(path + (k,))
+
+        walk(self.tree, ())
+        if len(found) != 1:
+            raise SystemExit(f"check_config: {self.name}: expected one `listen` address in its config, found {found}")
+        return found[0]
+
+    def lookup(self, var: str):
+        """(path, kind) for VRS_<NAME>__A__B, or raises ValueError with the reason."""
+        parts = var[len(self.prefix) :].split("__")
+        if any(p == "" for p in parts):
+            raise ValueError("empty segment (a single or triple underscore where __ separates sections?)")
+        keys = [p.lower() for p in parts]
+        node = self.tree
+        for i, key in enumerate(keys):
+            if not isinstance(node, dict) or key not in node:
+                where = "__".join(p.upper() for p in keys[:i]) or "(top level)"
+                options = sorted(node) if isinstance(node, dict) else []
+                raise ValueError(f"no key {key!r} under {where}; known: {', '.join(options)}")
+            node = node[key]
+            if not isinstance(node, dict):
+                if node[0] == "map" and i == len(keys) - 2:
+                    return tuple(keys), ("string", "map entry")
+                if i != len(keys) - 1:
+                    raise ValueError(f"{'__'.join(keys[: i + 1]).upper()} is a value, not a section")
+                # Lists are comma-separated (vrs_kit::config registers every list key).
+                return tuple(keys), node
+        raise ValueError("names a whole section, not a key")
+
+
+def check_value(kind, value: str):
+    k = kind[0]
+    if k == "int":
+        if not re.fullmatch(r"[-+]?[0-9]+", value.strip()):
+            return f"{value!r} is not an integer ({kind[1]})"
+        if kind[1].startswith("u") and int(value) < 0:
+            return f"{value!r} is negative ({kind[1]})"
+    elif k == "float":
+        try:
+            float(value)
+        except ValueError:
+            return f"{value!r} is not a number"
+    elif k == "bool":
+        if value.lower() not in ("true", "false"):
+            return f"{value!r} is not true or false"
+    elif k == "enum":
+        if value not in kind[1]:
+            return f"{value!r} is none of {', '.join(kind[1])}"
+    elif k == "socket":
+        try:
+            parse_socket(value)
+        except ValueError as e:
+            return str(e)
+    return None
+
+
+def parse_socket(value: str):
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([0-9.]+):(\d+)", value)
+    if not m:
+        raise ValueError(f"{value!r} is not IP:PORT (a socket address, no host names)")
+    host, port = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    ip = ipaddress.ip_address(host)
+    port = int(port)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range")
+    return ip, port
+
+
+# --------------------------------------------------------------------------
+# The checks.
+# --------------------------------------------------------------------------
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+KNOWN_CRDS = {("postgresql.cnpg.io/v1", "Cluster")}
+
+
+class Checker:
+    def __init__(self, repo: Path, docs: list, label: str):
+        self.repo = repo
+        self.docs = [d for d in docs if d]
+        self.label = label
+        self.errors: list[str] = []
+        self.checks = 0
+        self.schema = Schema(repo)
+        self.binaries: dict[str, Binary] = {}
+
+    def err(self, where: str, msg: str):
+        self.errors.append(f"{where}: {msg}")
+
+    def ok(self, cond: bool, where: str, msg: str):
+        self.checks += 1
+        if not cond:
+            self.err(where, msg)
+        return cond
+
+    def of_kind(self, *kinds):
+        return [d for d in self.docs if d.get("kind") in kinds]
+
+    def find(self, kind, name, ns):
+        for d in self.docs:
+            md = d.get("metadata") or {}
+            if d.get("kind") == kind and md.get("name") == name and md.get("namespace") == ns:
+                return d
+        return None
+
+    def binary(self, name):
+        if name not in self.binaries:
+            self.binaries[name] = Binary(self.repo, self.schema, name)
+        return self.binaries[name]
+
+    @staticmethod
+    def pod_spec(w):
+        return ((w.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+    @staticmethod
+    def pod_labels(w):
+        return (((w.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+
+    @staticmethod
+    def selects(selector, labels) -> bool:
+        if not selector:
+            return False
+        for k, v in (selector.get("matchLabels") or {}).items():
+            if labels.get(k) != v:
+                return False
+        for expr in selector.get("matchExpressions") or []:
+            key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+            if op == "In" and labels.get(key) not in values:
+                return False
+            if op == "NotIn" and labels.get(key) in values:
+                return False
+            if op == "Exists" and key not in labels:
+                return False
+            if op == "DoesNotExist" and key in labels:
+                return False
+        return True
+
+    def workloads(self):
+        return self.of_kind(*WORKLOAD_KINDS)
+
+    def operator_pods(self):
+        """Pods an operator will create, as workload-shaped stand-ins: a
+        CloudNativePG Cluster's instances (label cnpg.io/cluster, PostgreSQL on
+        5432, the instance manager's status on 8000, metrics on 9187)."""
+        out = []
+        for cl in self.of_kind("Cluster"):
+            md = cl.get("metadata") or {}
+            ports = [("postgresql", 5432), ("status", 8000), ("metrics", 9187)]
+            out.append({
+                "kind": "Cluster",
+                "metadata": {"name": md.get("name"), "namespace": md.get("namespace")},
+                "spec": {
+                    "replicas": (cl.get("spec") or {}).get("instances", 1),
+                    "template": {
+                        "metadata": {"labels": {"cnpg.io/cluster": md.get("name")}},
+                        "spec": {"containers": [{"name": "postgres", "ports": [{"name": n, "containerPort": p} for n, p in ports]}]},
+                    },
+                },
+            })
+        return out
+
+    def selected(self, selector, ns):
+        return [
+            w
+            for w in self.workloads() + self.operator_pods()
+            if (w.get("metadata") or {}).get("namespace") == ns and self.selects(selector, self.pod_labels(w))
+        ]
+
+    def run(self):
+        self.check_crds()
+        tls_state = {}
+        for w in self.workloads():
+            self.check_workload(w, tls_state)
+        states = {v for v in tls_state.values()}
+        self.ok(
+            len(states) <= 1,
+            "TLS",
+            "mixed: "
+            + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in sorted(tls_state.items()))
+            + " (clients dial https:// exactly when their own TLS is on)",
+        )
+        self.check_services()
+        self.check_policies()
+        return self.errors
+
+    # ---- workloads ----------------------------------------------------------------
+
+    def check_workload(self, w, tls_state):
+        md = w.get("metadata") or {}
+        ns = md.get("namespace")
+        spec = self.pod_spec(w)
+        for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+            where = f"{w['kind']}/{md.get('name')} container {c.get('name')}"
+            command = list(c.get("command") or []) + list(c.get("args") or [])
+            exe = Path(command[0]).name if command else None
+            if exe is None or exe not in BINARIES:
+                if command and command[0].startswith("/usr/local/bin/"):
+                    self.err(where, f"runs {command[0]}, which is none of the workspace's binaries {sorted(BINARIES)}")
+                continue
+            b = self.binary(exe)
+            migrate_only = MIGRATE_ONLY_FLAG in command[1:]
+            env = self.container_env(c, ns, where)
+            self.check_env(b, env, where)
+            self.check_hardening(spec, c, where)
+            if migrate_only:
+                self.ok("DATABASE_URL" in env or "VRS_REGISTRATION__DATABASE__URL" in env, where, "the migration needs DATABASE_URL")
+                continue
+            self.check_required(b, env, where)
+            self.check_ports(b, c, env, where)
+            self.check_files(b, c, spec, env, where)
+            tls = self.check_tls(b, c, env, where)
+            tls_state[f"{md.get('name')}"] = tls
+            if b.name == "registration":
+                self.check_urls(env, ns, where)
+
+    def container_env(self, c, ns, where):
+        """{name: (value or None when it comes from a Secret, source)}; later entries win."""
+        env = {}
+        for src in c.get("envFrom") or []:
+            prefix = src.get("prefix") or ""
+            if "configMapRef" in src:
+                name = src["configMapRef"]["name"]
+                cm = self.find("ConfigMap", name, ns)
+                if self.ok(cm is not None or src["configMapRef"].get("optional"), where, f"envFrom ConfigMap {name} is not in the rendered set"):
+                    for k, v in ((cm or {}).get("data") or {}).items():
+                        env[prefix + k] = (str(v), f"ConfigMap {name}")
+            elif "secretRef" in src:
+                name = src["secretRef"]["name"]
+                sec = self.find("Secret", name, ns)
+                if sec is None:
+                    self.err(where, f"envFrom a Secret ({name}) hides which variables it sets; use env[].valueFrom.secretKeyRef")
+                for k in ((sec or {}).get("data") or {}) | ((sec or {}).get("stringData") or {}):
+                    env[prefix + k] = (None, f"Secret {name}")
+        for e in c.get("env") or []:
+            if "value" in e or "valueFrom" not in e:
+                env[e["name"]] = (str(e.get("value", "")), "env")
+            else:
+                vf = e["valueFrom"]
+                if "configMapKeyRef" in vf:
+                    ref = vf["configMapKeyRef"]
+                    cm = self.find("ConfigMap", ref["name"], ns)
+                    val = ((cm or {}).get("data") or {}).get(ref["key"])
+                    self.ok(val is not None or ref.get("optional"), where, f"{e['name']}: ConfigMap {ref['name']} key {ref['key']} not in the rendered set")
+                    env[e["name"]] = (val, f"ConfigMap {ref['name']}")
+                elif "secretKeyRef" in vf:
+                    ref = vf["secretKeyRef"]
+                    self.check_secret_ref(ref, ns, f"{where} {e['name']}")
+                    env[e["name"]] = (None, f"Secret {ref['name']} key {ref['key']}")
+                else:
+                    env[e["name"]] = (None, "fieldRef")
+        return env
+
+    def check_secret_ref(self, ref, ns, where):
+        """A Secret reference: rendered (key must exist), written by a CNPG Cluster, or made by hand."""
+        sec = self.find("Secret", ref["name"], ns)
+        if sec is not None:
+            keys = set((sec.get("data") or {})) | set((sec.get("stringData") or {}))
+            self.ok(ref["key"] in keys, where, f"Secret {ref['name']} has no key {ref['key']} (it has {sorted(keys)})")
+            return
+        if ref["name"].endswith("-app"):
+            cluster = self.find("Cluster", ref["name"][: -len("-app")], ns)
+            if cluster is not None:
+                self.ok(ref["key"] in CNPG_APP_SECRET_KEYS, where, f"CloudNativePG writes no key {ref['key']!r} in {ref['name']}")
+
+    def check_env(self, b: Binary, env, where):
+        for name, (value, source) in env.items():
+            self.checks += 1
+            if name.startswith(b.prefix):
+                try:
+                    path, kind = b.lookup(name)
+                except ValueError as e:
+                    self.err(where, f"{name} ({source}) is no configuration key of {b.name}: {e}")
+                    continue
+                if value is not None:
+                    problem = check_value(kind, value)
+                    if problem and not (value == "" and kind[0] == "string"):
+                        self.err(where, f"{name}={value!r}: {problem}")
+            elif re.match(r"^VRS_[A-Z0-9]+__", name):
+                self.err(where, f"{name} ({source}) is read by another service, not by {b.name} (its variables start {b.prefix})")
+            elif name in b.plain:
+                continue
+            else:
+                self.err(where, f"{name} ({source}) is read by nothing in {b.name} (its variables start {b.prefix}; other variables it reads: {', '.join(sorted(b.plain))})")
+
+    def setting(self, b: Binary, env, path):
+        var = b.prefix + "__".join(p.upper() for p in path)
+        if var in env:
+            return var, env[var][0]
+        if b.name == "registration" and path == ("database", "url") and "DATABASE_URL" in env:
+            return "DATABASE_URL", env["DATABASE_URL"][0]
+        return None, None
+
+    def check_required(self, b: Binary, env, where):
+        for path in REQUIRED[b.name]:
+            var, _ = self.setting(b, env, path)
+            self.ok(var is not None, where, f"{b.prefix + '__'.join(p.upper() for p in path)} must be set (the default does not work in a pod)")
+        if b.name == "registration":
+            var, _ = self.setting(b, env, ("database", "url"))
+            self.ok(var is not None, where, "DATABASE_URL must be set (the default is SQLite under var/)")
+
+    def port_of(self, c, ref, where, what):
+        """A probe's port (number or container port name) as a number."""
+        if isinstance(ref, int):
+            return ref
+        for p in c.get("ports") or []:
+            if p.get("name") == ref:
+                return p.get("containerPort")
+        self.err(where, f"{what} names port {ref!r}, which the container does not declare")
+        return None
+
+    def check_ports(self, b: Binary, c, env, where):
+        var, value = self.setting(b, env, b.listen)
+        if var is None or value is None:
+            return
+        try:
+            ip, port = parse_socket(value)
+        except ValueError as e:
+            self.err(where, f"{var}: {e}")
+            return
+        self.ok(ip.is_unspecified, where, f"{var}={value} binds {ip} only: other pods and the kubelet cannot reach it; use 0.0.0.0:{port}")
+        ports = c.get("ports") or []
+        self.ok(len(ports) == 1, where, f"declares {len(ports)} container ports; {b.name} listens on exactly one ({port})")
+        for p in ports:
+            self.ok(p.get("containerPort") == port, where, f"containerPort {p.get('containerPort')} ({p.get('name')}) is not the port {var} listens on ({port})")
+            self.ok(p.get("protocol", "TCP") == "TCP", where, f"containerPort {p.get('containerPort')} is not TCP")
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            spec = c.get(probe)
+            if not self.ok(spec is not None, where, f"no {probe}"):
+                continue
+            for handler in ("grpc", "tcpSocket", "httpGet"):
+                if handler in (spec or {}):
+                    got = self.port_of(c, spec[handler].get("port"), where, f"{probe}.{handler}")
+                    self.ok(got == port, where, f"{probe}.{handler} probes port {got}, but {var} listens on {port}")
+
+    def mounts(self, c, spec):
+        vols = {v["name"]: v for v in spec.get("volumes") or []}
+        out = []
+        for m in c.get("volumeMounts") or []:
+            out.append((m["mountPath"].rstrip("/"), m, vols.get(m["name"])))
+        return out
+
+    def check_files(self, b: Binary, c, spec, env, where):
+        for name, (value, _source) in env.items():
+            if not name.startswith(b.prefix) or not name.endswith("_FILE") or not value:
+                continue
+            path = value
+            if not self.ok(path.startswith("/"), where, f"{name}={path} is relative: the image's working directory is read-only"):
+                continue
+            best = None
+            for mount_path, m, vol in self.mounts(c, spec):
+                if (path + "/").startswith(mount_path + "/") and (best is None or len(mount_path) > len(best[0])):
+                    best = (mount_path, m, vol)
+            if not self.ok(best is not None, where, f"{name}={path} is on no mounted volume"):
+                continue
+            mount_path, m, vol = best
+            self.ok(vol is not None, where, f"volumeMount {m['name']} has no volume")
+            if vol is None:
+                continue
+            rel = path[len(mount_path) + 1 :]
+            if m.get("subPath"):
+                continue
+            for src in ("secret", "configMap"):
+                if src in vol and vol[src].get("items"):
+                    items = {i["path"] for i in vol[src]["items"]}
+                    self.ok(rel in items, where, f"{name}={path}: the {src} volume {vol['name']} projects only {sorted(items)}")
+
+    def check_tls(self, b: Binary, c, env, where) -> bool:
+        tls_vars = [b.prefix + "TLS__" + k for k in ("CA_FILE", "CERT_FILE", "KEY_FILE")]
+        set_ = [v for v in tls_vars if env.get(v, ("", ""))[0]]
+        self.ok(len(set_) in (0, 3), where, f"TLS is all or nothing: {', '.join(set_)} set, {', '.join(v for v in tls_vars if v not in set_)} not")
+        on = len(set_) > 0
+        if on:
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                self.ok("grpc" not in (c.get(probe) or {}), where, f"{probe} uses the kubelet's gRPC client, which cannot speak TLS (see k8s/README.md, Probes)")
+        return on
+
+    def check_urls(self, env, ns, where):
+        beacon = (env.get("VRS_REGISTRATION__DRAW__BEACON") or ("local", ""))[0] or "local"
+        for var, (value, _src) in env.items():
+            if not var.startswith("VRS_REGISTRATION__") or not var.endswith("_URL") or not value:
+                continue
+            if var.endswith("DATABASE__URL") or var.endswith("PORTAL__URL"):
+                continue
+            if var == "VRS_REGISTRATION__DRAW__BEACON_URL" and beacon != "local":
+                continue
+            m = re.fullmatch(r"(https?)://([^/:]+)(?::(\d+))?/?", value)
+            if not self.ok(m is not None, where, f"{var}={value} is not scheme://host:port"):
+                continue
+            host, port = m.group(2), int(m.group(3) or (443 if m.group(1) == "https" else 80))
+            parts = host.split(".")
+            if len(parts) > 1 and not (len(parts) >= 3 and parts[2] == "svc") and not (len(parts) == 2):
+                continue  # outside the cluster
+            svc_ns = parts[1] if len(parts) > 1 else ns
+            svc = self.find("Service", parts[0], svc_ns)
+            if not self.ok(svc is not None, where, f"{var}={value}: no Service {parts[0]} in namespace {svc_ns}"):
+                continue
+            sports = [p.get("port") for p in (svc.get("spec") or {}).get("ports") or []]
+            self.ok(port in sports, where, f"{var}={value}: Service {parts[0]} has ports {sports}, not {port}")
+
+    def check_hardening(self, spec, c, where):
+        psc = spec.get("securityContext") or {}
+        csc = c.get("securityContext") or {}
+        self.ok(csc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, where, "runAsNonRoot is not true")
+        self.ok(csc.get("readOnlyRootFilesystem") is True, where, "readOnlyRootFilesystem is not true")
+        self.ok(csc.get("allowPrivilegeEscalation") is False, where, "allowPrivilegeEscalation is not false")
+        self.ok("ALL" in ((csc.get("capabilities") or {}).get("drop") or []), where, "capabilities.drop lacks ALL")
+        seccomp = (csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+        self.ok(seccomp in ("RuntimeDefault", "Localhost"), where, "no RuntimeDefault seccomp profile")
+
+    # ---- services and policies -----------------------------------------------------
+
+    def check_services(self):
+        for svc in self.of_kind("Service"):
+            md = svc["metadata"]
+            where = f"Service/{md['name']}"
+            sel = (svc.get("spec") or {}).get("selector")
+            if not sel:
+                continue  # headless or external: not ours to check
+            pods = self.selected({"matchLabels": sel}, md.get("namespace"))
+            if not self.ok(bool(pods), where, f"selector {sel} matches no pod template"):
+                continue
+            for p in svc["spec"].get("ports") or []:
+                target = p.get("targetPort", p.get("port"))
+                for w in pods:
+                    cports = [cp for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or []]
+                    if isinstance(target, int):
+                        hit = any(cp.get("containerPort") == target for cp in cports)
+                    else:
+                        hit = any(cp.get("name") == target for cp in cports)
+                    self.ok(hit, where, f"port {p.get('port')}: targetPort {target!r} is no container port of {w['kind']}/{w['metadata']['name']} ({[(cp.get('name'), cp.get('containerPort')) for cp in cports]})")
+
+    def check_policies(self):
+        for pdb in self.of_kind("PodDisruptionBudget"):
+            md = pdb["metadata"]
+            pods = self.selected(pdb["spec"].get("selector"), md.get("namespace"))
+            self.ok(bool(pods), f"PodDisruptionBudget/{md['name']}", "selects no pod template")
+            for w in pods:
+                replicas = (w.get("spec") or {}).get("replicas", 1)
+                need = pdb["spec"].get("minAvailable")
+                if isinstance(need, int):
+                    self.ok(replicas > need, f"PodDisruptionBudget/{md['name']}", f"minAvailable {need} with {replicas} replicas of {w['metadata']['name']} blocks every eviction")
+        for hpa in self.of_kind("HorizontalPodAutoscaler"):
+            md = hpa["metadata"]
+            ref = hpa["spec"]["scaleTargetRef"]
+            target = self.find(ref["kind"], ref["name"], md.get("namespace"))
+            self.ok(target is not None, f"HorizontalPodAutoscaler/{md['name']}", f"scales {ref['kind']}/{ref['name']}, which is not in the rendered set")
+            if target is not None:
+                for c in self.pod_spec(target).get("containers") or []:
+                    self.ok(bool(((c.get("resources") or {}).get("requests") or {}).get("cpu")), f"HorizontalPodAutoscaler/{md['name']}", f"container {c['name']} has no CPU request to scale on")
+        for np in self.of_kind("NetworkPolicy"):
+            md = np["metadata"]
+            where = f"NetworkPolicy/{md['name']}"
+            sel = np["spec"].get("podSelector")
+            if sel == {}:
+                continue  # the whole namespace
+            pods = self.selected(sel, md.get("namespace"))
+            if not self.ok(bool(pods), where, f"podSelector {sel} matches no pod template"):
+                continue
+            cports = {cp.get("containerPort") for w in pods for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or []}
+            cnames = {cp.get("name") for w in pods for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or []}
+            for rule in np["spec"].get("ingress") or []:
+                for p in rule.get("ports") or []:
+                    port = p.get("port")
+                    self.ok(port in cports or port in cnames, where, f"allows port {port}, which no selected pod listens on ({sorted(cports)})")
+                for peer in rule.get("from") or []:
+                    if "podSelector" in peer and "namespaceSelector" not in peer and peer["podSelector"]:
+                        self.ok(bool(self.selected(peer["podSelector"], md.get("namespace"))), where, f"from podSelector {peer['podSelector']} matches no pod template")
+
+    # ---- custom resources ---------------------------------------------------------
+
+    def check_crds(self):
+        builtin = re.compile(r"^(v1|(apps|batch|policy|autoscaling|networking\.k8s\.io|rbac\.authorization\.k8s\.io)/v\d+\w*)$")
+        for d in self.docs:
+            api, kind = d.get("apiVersion", ""), d.get("kind", "")
+            if builtin.match(api):
+                continue
+            where = f"{kind}/{(d.get('metadata') or {}).get('name')}"
+            if not self.ok((api, kind) in KNOWN_CRDS, where, f"{api} {kind}: a custom resource check_config.py does not know; add a check for it"):
+                continue
+            spec = d.get("spec") or {}
+            inst = spec.get("instances")
+            self.ok(isinstance(inst, int) and inst >= 1, where, "spec.instances must be a positive integer")
+            self.ok(isinstance((spec.get("storage") or {}).get("size"), str), where, "spec.storage.size must be set (e.g. 20Gi)")
+            initdb = (spec.get("bootstrap") or {}).get("initdb") or {}
+            self.ok(isinstance(initdb.get("database"), str) and isinstance(initdb.get("owner"), str), where, "spec.bootstrap.initdb.database and .owner must be set: the app Secret is written for them")
+            params = (spec.get("postgresql") or {}).get("parameters") or {}
+            for k, v in params.items():
+                self.ok(isinstance(v, str), where, f"spec.postgresql.parameters.{k} must be a string (CloudNativePG rejects {v!r})")
+            known = {"instances", "imageName", "primaryUpdateStrategy", "bootstrap", "postgresql", "storage", "walStorage", "resources", "affinity", "monitoring", "backup", "managed", "enableSuperuserAccess", "superuserSecret", "description", "minSyncReplicas", "maxSyncReplicas", "primaryUpdateMethod", "startDelay", "stopDelay", "switchoverDelay", "topologySpreadConstraints", "certificates", "inheritedMetadata", "env", "envFrom", "plugins", "projectedVolumeTemplate", "replica", "externalClusters", "imageCatalogRef", "logLevel", "nodeMaintenanceWindow", "priorityClassName", "serviceAccountTemplate", "smartShutdownTimeout", "tablespaces", "enablePDB", "failoverDelay", "ephemeralVolumeSource", "ephemeralVolumesSizeLimit", "seccompProfile", "podSecurityContext", "securityContext", "imagePullPolicy", "imagePullSecrets", "livenessProbeTimeout", "probes", "postgresGID", "postgresUID", "maxStartDelay", "maxStopDelay"}
+            for k in spec:
+                self.ok(k in known, where, f"spec.{k} is no field of a CloudNativePG Cluster")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
+    ap.add_argument("files", nargs="+", type=Path)
+    args = ap.parse_args()
+    failed = False
+    for f in args.files:
+        try:
+            docs = load_yaml_stream(f.read_text(encoding="utf-8"))
+        except YamlError as e:
+            print(f"FAIL {f}: cannot read: {e}")
+            failed = True
+            continue
+        checker = Checker(args.repo.resolve(), docs, str(f))
+        errors = checker.run()
+        if errors:
+            failed = True
+            print(f"FAIL {f}: {len(errors)} problem(s) in {checker.checks} checks")
+            for e in errors:
+                print(f"  - {e}")
+        else:
+            print(f"ok   {f}: {checker.checks} checks on {len(checker.docs)} resources")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Offline validation of the Kubernetes manifests: no cluster, no network.
+#
+#   bash k8s/validate.sh
+#
+# For every overlay under k8s/overlays/:
+#   1. render it with `kubectl kustomize` (kustomize v5, built into kubectl);
+#   2. validate every resource with `kubernetes-validate --strict` against the
+#      oldest Kubernetes we support and the newest schema bundled; custom
+#      resources have no schema there: only the kinds in ALLOWED_CRDS may be
+#      skipped (any other "Couldn't find schema", e.g. a mistyped apiVersion of
+#      a built-in kind, fails), and check_config.py checks them instead;
+#   3. run k8s/check_config.py: ports, probes, Services, NetworkPolicies and
+#      every VRS_* variable against the configuration structs in services/.
+# Then it breaks a few things on purpose in a copy of the prod rendering and
+# makes sure check_config.py notices each one.
+#
+# Needs kubectl (client only, kustomize v5) and kubernetes-validate
+# (pip install kubernetes-validate==1.37.0); see k8s/README.md.
+# Rendered files stay in $K8S_RENDER_DIR (default target/k8s) for inspection.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MIN_K8S="${MIN_K8S:-1.30.0}"
+ALLOWED_CRDS=("postgresql.cnpg.io/v1 Cluster")
+OUT="${K8S_RENDER_DIR:-target/k8s}"
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { echo "FAIL: $*" >&2; exit 1; }
+
+command -v kubectl >/dev/null || die "kubectl not found (see k8s/README.md, Tools)"
+command -v kubernetes-validate >/dev/null || die "kubernetes-validate not found: pip install kubernetes-validate==1.37.0"
+kustomize_major="$(kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\).*/\1/p')"
+[ "${kustomize_major:-0}" -ge 5 ] \
+  || die "kubectl's built-in kustomize is older than v5 (components, labels); use kubectl >= 1.27"
+
+mkdir -p "$OUT"
+rendered=()
+for dir in k8s/overlays/*/; do
+  name="$(basename "$dir")"
+  file="$OUT/$name.yaml"
+
+  step "render $name: kubectl kustomize $dir"
+  kubectl kustomize "$dir" > "$file"
+  echo "$(grep -c '^kind:' "$file") resources -> $file"
+
+  for version in "$MIN_K8S" latest; do
+    args=(--strict)
+    [ "$version" = latest ] || args+=(-k "$version")
+    step "kubernetes-validate ${args[*]} ($name, Kubernetes $version)"
+    log="$OUT/$name.validate-$version.log"
+    status=0
+    kubernetes-validate "${args[@]}" "$file" > "$log" 2>&1 || status=$?
+    grep -v '^INFO ' "$log" || true
+    passed="$(grep -c '^INFO .* passed for resource' "$log" || true)"
+    [ "$status" -eq 0 ] || die "kubernetes-validate rejected $file (exit $status; full log: $log)"
+    # Only the expected custom resources may go unvalidated.
+    unknown=0
+    while IFS= read -r line; do
+      kind="$(sed -n 's/.*find schema for kind \([^ ]*\) with api version \([^ ]*\) .*/\2 \1/p' <<<"$line")"
+      allowed=no
+      for crd in "${ALLOWED_CRDS[@]}"; do [ "$kind" = "$crd" ] && allowed=yes; done
+      if [ "$allowed" = yes ]; then
+        echo "   (custom resource $kind: no schema here; check_config.py checks it)"
+      else
+        echo "FAIL: no schema for $kind: not a Kubernetes $version kind and not in ALLOWED_CRDS" >&2
+        unknown=1
+      fi
+    done < <(grep "Couldn't find schema" "$log" || true)
+    [ "$unknown" -eq 0 ] || die "unknown kinds in $file"
+    echo "ok: $passed resources valid against Kubernetes $version (strict)"
+  done
+  rendered+=("$file")
+done
+[ "${#rendered[@]}" -gt 0 ] || die "no overlays under k8s/overlays"
+
+step "check_config.py: the manifests against services/*/src"
+python3 k8s/check_config.py "${rendered[@]}"
+
+step "check_config.py notices what it should (mutations of $OUT/prod.yaml)"
+mutations=(
+  # sed expression | what check_config.py must say
+  's/containerPort: 50062/containerPort: 50099/|containerPort 50099'
+  's/value: 0.0.0.0:50061/value: 0.0.0.0:50066/|is not the port VRS_IDENTITY__LISTEN listens on'
+  's/value: 0.0.0.0:50070/value: 127.0.0.1:50070/|binds 127.0.0.1 only'
+  's/name: VRS_REGISTRATION__DRAW__LOG_KEY_FILE/name: VRS_REGISTRATION__DRAW__LOG_KEYFILE/|no key '"'"'log_keyfile'"'"' under DRAW'
+  's/name: VRS_TAX__LISTEN/name: VRS_TAX_LISTEN/|VRS_TAX_LISTEN (env) is read by nothing'
+  's/VRS_REGISTRATION__WORKFLOW__ORDERING: draw-first/VRS_REGISTRATION__WORKFLOW__ORDERING: draw-last/|is none of check-first, draw-first'
+  's/VRS_REGISTRATION__AGENCIES__CUSTOMS_URL: http:\/\/customs:50063/VRS_REGISTRATION__AGENCIES__CUSTOMS_URL: http:\/\/customs:50036/|Service customs has ports [50063], not 50036'
+  's/value: \/etc\/vrs\/keys\/data.key/value: \/var\/lib\/vrs\/data.key/|is on no mounted volume'
+  's/port: 50064$/port: 50046/|allows port 50046'
+  's/secretName: vrs-tls-beacon/secretName: vrs-tls-beacon\n          items:\n          - key: tls.crt\n            path: tls.crt/|projects only'
+)
+for m in "${mutations[@]}"; do
+  expr="${m%%|*}"
+  want="${m#*|}"
+  broken="$OUT/prod.broken.yaml"
+  sed -e "$expr" "$OUT/prod.yaml" > "$broken"
+  ! cmp -s "$broken" "$OUT/prod.yaml" || die "mutation '$expr' changed nothing: update validate.sh"
+  if report="$(python3 k8s/check_config.py "$broken")"; then
+    die "check_config.py passed a broken manifest ($expr)"
+  fi
+  grep -qF -- "$want" <<<"$report" || { echo "$report" >&2; die "check_config.py failed on '$expr' but did not say: $want"; }
+  echo "caught: $expr"
+done
+rm -f "$OUT/prod.broken.yaml"
+
+printf '\nPASS: %s rendered, schema-valid (Kubernetes %s and latest, strict) and consistent with the services'"'"' configuration\n' \
+  "$(printf '%s ' "${rendered[@]}")" "$MIN_K8S"
