@@ -16,6 +16,7 @@ use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
 use crate::helpers::{Agency, Backend, Kind};
+use crate::portal::{Mode, Portal};
 
 const REPLICAS: usize = 3;
 const DRAWS: usize = 2_000;
@@ -74,6 +75,9 @@ async fn three_replicas_two_thousand_concurrent_draws() {
     ];
     // The token issuer's key, as the police identity provider would hold it.
     let issuer_file = dir.path().join("issuer.key");
+    // One portal for all replicas, flaky: every replica delivers, with leases.
+    let status_portal = Portal::start().await;
+    status_portal.set(Mode::Flaky);
     let beacon_stop = CancellationToken::new();
     let beacon_server = beacon::build(&beacon::Config {
         listen: any,
@@ -115,6 +119,13 @@ async fn three_replicas_two_thousand_concurrent_draws() {
             .env("VRS_REGISTRATION__DRAW__LOG_KEY_FILE", dir.path().join("log.key"))
             .env("VRS_REGISTRATION__DRAW__RESOLVER_POLL_MS", "50")
             .env("VRS_REGISTRATION__AUTH__ISSUER", crate::helpers::ISSUER)
+            .env("VRS_REGISTRATION__PORTAL__URL", status_portal.url())
+            .env("VRS_REGISTRATION__PORTAL__TIMEOUT_MS", "500")
+            .env("VRS_REGISTRATION__PORTAL__RETRY_BASE_MS", "50")
+            .env("VRS_REGISTRATION__PORTAL__RETRY_MAX_MS", "500")
+            .env("VRS_REGISTRATION__PORTAL__MAX_ATTEMPTS", "10000")
+            .env("VRS_REGISTRATION__PORTAL__BATCH", "64")
+            .env("VRS_REGISTRATION__PORTAL__LEASE_MS", "5000")
             .env("VRS_REGISTRATION__TLS__CA_FILE", &replica_tls.ca_file)
             .env("VRS_REGISTRATION__TLS__CERT_FILE", &replica_tls.cert_file)
             .env("VRS_REGISTRATION__TLS__KEY_FILE", &replica_tls.key_file)
@@ -270,5 +281,69 @@ async fn three_replicas_two_thousand_concurrent_draws() {
         }
         Err(e) => panic!("python3 not runnable: {e}"),
     }
+
+    // The portal got every dossier's events from three replicas: once each,
+    // in history order (plus FEE_DUE after PLATE_ASSIGNED).
+    let supervisor = crate::helpers::with_token(
+        &connect(addrs[0].1, &pki.trust_only()).await,
+        &crate::helpers::token(&issuer, "supervisor-01", &[vrs_kit::token::Role::Supervisor], None),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = supervisor
+            .clone()
+            .get_outbox_status(pb::GetOutboxStatusRequest {})
+            .await
+            .expect("status")
+            .into_inner();
+        if s.pending == 0 {
+            assert_eq!(s.dead, 0);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "outbox not drained: {s:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut events = 0;
+    for (id, _) in &ids {
+        let app = supervisor
+            .clone()
+            .get_application(pb::GetApplicationRequest {
+                application_id: id.clone(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        let mut expected = Vec::new();
+        for h in &app.history {
+            let name = h
+                .to_state()
+                .as_str_name()
+                .trim_start_matches("APPLICATION_STATE_")
+                .to_owned();
+            if name == "PLATE_ASSIGNED" {
+                expected.push(name);
+                expected.push("FEE_DUE".to_owned());
+            } else {
+                expected.push(name);
+            }
+        }
+        let got: Vec<String> = crate::portal_sync::sequence(&status_portal, &app.dossier_code)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(got, expected, "{}", app.dossier_code);
+        events += got.len();
+    }
+    let duplicates = status_portal.with_seen(|s| s.duplicates);
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "multiprocess: the portal got {events} events of {} drawn dossiers exactly once, in order, \
+             from {REPLICAS} replicas ({duplicates} redeliveries dropped by key, {} calls)\n",
+            ids.len(),
+            status_portal.calls()
+        )
+        .as_bytes(),
+    );
     beacon_stop.cancel();
 }
