@@ -42,5 +42,18 @@ pub mod pb {
     }
 }
 
+impl pb::registration::v1::Owner {
+    /// The owner's identifier as declared: the personal ID of an individual,
+    /// the tax code of an organisation; empty when the kind is missing.
+    pub fn id(&self) -> &str {
+        use pb::registration::v1::owner::Kind;
+        match &self.kind {
+            Some(Kind::Individual(i)) => &i.personal_id,
+            Some(Kind::Organisation(o)) => &o.tax_code,
+            None => "",
+        }
+    }
+}
+
 /// Encoded `FileDescriptorSet` of all packages, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vrs_descriptor.bin"));

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use prost::Message;
 use tonic::{Request, Response, Status};
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::registration_service_server::RegistrationService;
@@ -13,7 +12,7 @@ use crate::auth::{Authenticator, Caller, Grant, Rpc};
 use crate::domain::checks::Reason;
 use crate::domain::workflow::{Event, State};
 use crate::error::Error;
-use crate::service::{ACTOR_CITIZEN, Action, Registry};
+use crate::service::{ACTOR_CITIZEN, Action, Registry, stored_declaration};
 use crate::store::Record;
 
 pub struct Api {
@@ -62,14 +61,14 @@ impl Api {
         reason_code: Result<String, Status>,
         note: &str,
     ) -> Result<pb::Application, Status> {
-        let (caller, _) = self.caller_for(req, rpc, id).await?;
+        let (caller, rec) = self.caller_for(req, rpc, id).await?;
         let action = Action {
             event,
             actor: caller.subject,
             reason_code: reason_code?,
             note: bounded_note(note)?,
         };
-        Ok(self.view(&self.registry.act(id, action).await?)?)
+        Ok(self.view(&self.registry.act(rec, action).await?)?)
     }
 }
 
@@ -155,7 +154,7 @@ impl RegistrationService for Api {
         let (_, rec) = self
             .caller_for(&request, Rpc::WithdrawApplication, &request.get_ref().application_id)
             .await?;
-        citizen_owns(&request, &stored_declaration(&rec)?)?;
+        citizen_owns(&request, &stored_declaration(&rec.app)?)?;
         let r = request.into_inner();
         let action = Action {
             event: Event::Withdrawn,
@@ -163,9 +162,7 @@ impl RegistrationService for Api {
             reason_code: "WITHDRAWN_BY_CITIZEN".into(),
             note: bounded_note(&r.note)?,
         };
-        Ok(Response::new(
-            self.view(&self.registry.act(&r.application_id, action).await?)?,
-        ))
+        Ok(Response::new(self.view(&self.registry.act(rec, action).await?)?))
     }
 
     async fn draw_plate(
@@ -175,7 +172,7 @@ impl RegistrationService for Api {
         let (_, rec) = self
             .caller_for(&request, Rpc::DrawPlate, &request.get_ref().application_id)
             .await?;
-        citizen_owns(&request, &stored_declaration(&rec)?)?;
+        citizen_owns(&request, &stored_declaration(&rec.app)?)?;
         let id = &request.get_ref().application_id;
         let outcome = self.registry.plates().draw_plate(&rec.app).await?;
         let rec = self.registry.get(id).await?;
@@ -224,8 +221,8 @@ impl RegistrationService for Api {
         request: Request<pb::IssueCertificateRequest>,
     ) -> Result<Response<pb::Application>, Status> {
         let id = &request.get_ref().application_id;
-        let (caller, _) = self.caller_for(&request, Rpc::IssueCertificate, id).await?;
-        let rec = self.registry.issue_certificate(id, &caller.subject).await?;
+        let (caller, rec) = self.caller_for(&request, Rpc::IssueCertificate, id).await?;
+        let rec = self.registry.issue_certificate(rec, &caller.subject).await?;
         Ok(Response::new(self.view(&rec)?))
     }
 
@@ -333,17 +330,14 @@ impl RegistrationService for Api {
         request: Request<pb::ReissueCertificateRequest>,
     ) -> Result<Response<pb::Application>, Status> {
         let r = request.get_ref();
-        let (caller, _) = self
+        let (caller, rec) = self
             .caller_for(&request, Rpc::ReissueCertificate, &r.application_id)
             .await?;
         let reason = required_code("reason_code", &r.reason_code)?;
         if !["LOST", "DAMAGED"].contains(&reason.as_str()) {
             return Err(Error::invalid("reason_code", "one of LOST, DAMAGED").into());
         }
-        let rec = self
-            .registry
-            .reissue_certificate(&r.application_id, &reason, &caller.subject)
-            .await?;
+        let rec = self.registry.reissue_certificate(rec, &reason, &caller.subject).await?;
         Ok(Response::new(self.view(&rec)?))
     }
 
@@ -352,18 +346,12 @@ impl RegistrationService for Api {
         request: Request<pb::RecordPhysicalCheckRequest>,
     ) -> Result<Response<pb::Application>, Status> {
         let r = request.get_ref();
-        let (caller, _) = self
+        let (caller, rec) = self
             .caller_for(&request, Rpc::RecordPhysicalCheck, &r.application_id)
             .await?;
         let rec = self
             .registry
-            .record_physical_check(
-                &r.application_id,
-                &caller.subject,
-                &r.chassis_number,
-                &r.engine_number,
-                &r.note,
-            )
+            .record_physical_check(rec, &caller.subject, &r.chassis_number, &r.engine_number, &r.note)
             .await?;
         Ok(Response::new(self.view(&rec)?))
     }
@@ -583,11 +571,6 @@ fn citizen_owns<T>(req: &Request<T>, decl: &pb::SubmitApplicationRequest) -> Res
     Ok(())
 }
 
-fn stored_declaration(rec: &Record) -> Result<pb::SubmitApplicationRequest, Error> {
-    pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
-        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))
-}
-
 fn bounded_note(note: &str) -> Result<String, Status> {
     if note.chars().count() > 256 {
         return Err(Error::invalid("note", "at most 256 characters").into());
@@ -613,8 +596,8 @@ fn state_change(h: &crate::store::entities::history::Model) -> pb::StateChange {
 
 /// The API view of a stored application.
 pub fn to_pb(rec: &Record) -> Result<pb::Application, Error> {
-    let decl = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
-        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))?;
+    let decl = stored_declaration(&rec.app)?;
+    let physical_check_required = crate::service::physical_check_required(&decl);
     let state = State::parse(&rec.app.state)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown stored state {:?}", rec.app.state)))?;
     let reasons = |json: &str| -> Result<Vec<pb::Reason>, Error> {
@@ -651,7 +634,7 @@ pub fn to_pb(rec: &Record) -> Result<pb::Application, Error> {
         fee_legal_source: String::new(),
         certificate_number: rec.app.certificate_number.clone().unwrap_or_default(),
         blocked_reason: rec.app.blocked_reason.clone().unwrap_or_default(),
-        physical_check_required: crate::service::physical_check_required(&rec.app),
+        physical_check_required,
         physical_checks: rec
             .physical_checks
             .iter()

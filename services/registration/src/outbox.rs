@@ -226,10 +226,9 @@ impl Outbox {
         let app = self
             .registry
             .store()
-            .find(&ev.application_id)
+            .find_application(&ev.application_id)
             .await?
-            .ok_or_else(|| crate::error::Error::NotFound(format!("application {}", ev.application_id)))?
-            .app;
+            .ok_or_else(|| crate::error::Error::NotFound(format!("application {}", ev.application_id)))?;
         let fee_due_vnd = (ev.status == crate::store::FEE_DUE)
             .then(|| self.registry.fee_for_app(&app).map(|f| f.amount_vnd))
             .flatten();

@@ -142,8 +142,7 @@ impl Registry {
     ) -> Result<Record> {
         // A dossier is corrected (or retried) only by its owner: the owner comes
         // from the portal's VNeID session, so it never legitimately changes.
-        let stored = pb::SubmitApplicationRequest::decode(existing.app.declaration.as_slice())
-            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))?;
+        let stored = stored_declaration(&existing.app)?;
         if crate::domain::declaration::owner_id(&stored) != crate::domain::declaration::owner_id(&decl.to_pb()) {
             return Err(Error::PermissionDenied(
                 "this dossier code belongs to another owner's dossier".into(),
@@ -215,8 +214,7 @@ impl Registry {
     /// What the agencies hold now about an application's declaration, for the
     /// clerk to read beside it. Agencies that cannot answer are UNAVAILABLE.
     pub async fn inspect(&self, rec: &Record) -> Result<crate::lookups::Answers> {
-        let req = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
-            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))?;
+        let req = stored_declaration(&rec.app)?;
         let (decl, _) = Declaration::validate(&req, today_vn())
             .map_err(|v| Error::Internal(anyhow::anyhow!("stored declaration no longer valid: {v:?}")))?;
         self.agencies
@@ -233,8 +231,7 @@ impl Registry {
         if !matches!(state, State::Submitted | State::AwaitingAgency) {
             return Ok(());
         }
-        let req = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
-            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))?;
+        let req = stored_declaration(&rec.app)?;
         let today = today_vn();
         let (decl, _) = Declaration::validate(&req, today)
             .map_err(|v| Error::Internal(anyhow::anyhow!("stored declaration no longer valid: {v:?}")))?;
@@ -332,9 +329,10 @@ impl Registry {
         }
     }
 
-    /// A clerk's or citizen's action, checked against the workflow.
-    pub async fn act(&self, id: &str, action: Action) -> Result<Record> {
-        let rec = self.get(id).await?;
+    /// A clerk's or citizen's action on `rec` (as the caller loaded it to
+    /// check its office), checked against the workflow.
+    pub async fn act(&self, rec: Record, action: Action) -> Result<Record> {
+        let id = rec.app.id.as_str();
         if action.event == Event::Withdrawn && self.plates.draw_pending(id).await? {
             return Err(Error::Precondition(
                 "a plate draw is in progress for this application; it cannot be withdrawn until it is resolved".into(),
@@ -378,7 +376,7 @@ impl Registry {
     /// A clerk's physical check of chassis and engine numbers, compared with the declaration.
     pub async fn record_physical_check(
         &self,
-        id: &str,
+        rec: Record,
         actor: &str,
         chassis_read: &str,
         engine_read: &str,
@@ -407,15 +405,14 @@ impl Registry {
                     .collect(),
             ));
         }
-        let rec = self.get(id).await?;
+        let id = rec.app.id.as_str();
         let state = parse_state(&rec.app.state)?;
         if !matches!(state, State::Verified | State::PlateAssigned | State::FeePaid) {
             return Err(Error::Precondition(format!(
                 "a physical check is recorded before approval; the application is {state}"
             )));
         }
-        let decl = pb::SubmitApplicationRequest::decode(rec.app.declaration.as_slice())
-            .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
+        let decl = stored_declaration(&rec.app)?;
         let vehicle = decl.vehicle.unwrap_or_default();
         let chassis_matches = EngineNumber::normalise(chassis_read) == EngineNumber::normalise(&vehicle.chassis_number);
         let engine_matches = EngineNumber::normalise(engine_read) == EngineNumber::normalise(&vehicle.engine_number);
@@ -455,7 +452,7 @@ impl Registry {
     }
 
     pub fn fee_for_app(&self, app: &application::Model) -> Option<Fee> {
-        let req = pb::SubmitApplicationRequest::decode(app.declaration.as_slice()).ok()?;
+        let req = stored_declaration(app).ok()?;
         let v = req.vehicle?;
         let class = match v.vehicle_class() {
             pb::VehicleClass::Motorbike => VehicleClass::Motorbike,
@@ -548,12 +545,12 @@ impl Registry {
     }
 
     /// A clerk issues the registration certificate: a number unique nationwide.
-    pub async fn issue_certificate(&self, id: &str, actor: &str) -> Result<Record> {
+    pub async fn issue_certificate(&self, rec: Record, actor: &str) -> Result<Record> {
         use crate::store::entities::certificate;
         use sea_orm::{
             ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
         };
-        let rec = self.get(id).await?;
+        let id = rec.app.id.as_str();
         let state = parse_state(&rec.app.state)?;
         let to = workflow::next(self.ordering, state, Event::CertificateIssued)?;
         let now = crate::now_ms();
@@ -600,13 +597,13 @@ impl Registry {
 
     /// Replaces a lost or damaged certificate: the next `-R<n>` number, the old
     /// number void, a history row (and portal event); the state stays.
-    pub async fn reissue_certificate(&self, id: &str, reason: &str, actor: &str) -> Result<Record> {
+    pub async fn reissue_certificate(&self, rec: Record, reason: &str, actor: &str) -> Result<Record> {
         use crate::store::entities::{certificate, void_certificate};
         use sea_orm::{
             ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
             sea_query::Expr,
         };
-        let rec = self.get(id).await?;
+        let id = rec.app.id.as_str();
         let state = parse_state(&rec.app.state)?;
         if !matches!(state, State::Issued | State::Delivered) {
             return Err(Error::Precondition(format!(
@@ -785,11 +782,16 @@ pub async fn run_worker(registry: Arc<Registry>, shutdown: tokio_util::sync::Can
 
 /// Whether approval needs a clerk's physical check first: vehicles without
 /// full electronic data, i.e. imported ones (DESIGN §2, step 5).
-pub fn physical_check_required(app: &application::Model) -> bool {
-    pb::SubmitApplicationRequest::decode(app.declaration.as_slice())
-        .ok()
-        .and_then(|d| d.vehicle)
+pub fn physical_check_required(decl: &pb::SubmitApplicationRequest) -> bool {
+    decl.vehicle
+        .as_ref()
         .is_some_and(|v| v.origin() == pb::VehicleOrigin::Imported)
+}
+
+/// The declaration of a stored application, as its protobuf request.
+pub fn stored_declaration(app: &application::Model) -> Result<pb::SubmitApplicationRequest> {
+    pb::SubmitApplicationRequest::decode(app.declaration.as_slice())
+        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))
 }
 
 /// Approval is refused while a check contradicts the declaration, and for
@@ -804,7 +806,7 @@ fn physical_check_passed(rec: &Record) -> Result<()> {
         .physical_checks
         .last()
         .is_some_and(|c| c.chassis_matches && c.engine_matches);
-    if physical_check_required(&rec.app) && !passed {
+    if physical_check_required(&stored_declaration(&rec.app)?) && !passed {
         return Err(Error::Precondition(
             "an imported vehicle needs a physical check of chassis and engine numbers before approval".into(),
         ));

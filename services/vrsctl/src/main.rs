@@ -758,11 +758,7 @@ type Client =
     RegistrationServiceClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>>;
 
 fn owner_id(owner: &Option<pb::Owner>) -> String {
-    match owner.as_ref().and_then(|o| o.kind.as_ref()) {
-        Some(pb::owner::Kind::Individual(i)) => i.personal_id.clone(),
-        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.clone(),
-        None => String::new(),
-    }
+    owner.as_ref().map_or("", |o| o.id()).to_owned()
 }
 
 /// The citizen the portal acts for: `--citizen`, or the dossier's owner.

@@ -74,11 +74,7 @@ pub enum OwnerDecl {
 
 /// The owner's identifier in a request: personal ID or tax code (trimmed).
 pub fn owner_id(req: &pb::SubmitApplicationRequest) -> String {
-    match req.owner.as_ref().and_then(|o| o.kind.as_ref()) {
-        Some(pb::owner::Kind::Individual(i)) => i.personal_id.trim().to_owned(),
-        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.trim().to_owned(),
-        None => String::new(),
-    }
+    req.owner.as_ref().map_or("", |o| o.id()).trim().to_owned()
 }
 
 /// The vehicle as declared.

@@ -1146,10 +1146,9 @@ async fn lock_pool<C: ConnectionTrait>(conn: &C, pool_id: &str) -> Result<(), Db
 
 /// The owner's identifier and the vehicle class of a stored declaration.
 fn owner_and_class(req: &pb::SubmitApplicationRequest) -> Result<(String, &'static str), Error> {
-    let owner = match req.owner.as_ref().and_then(|o| o.kind.as_ref()) {
-        Some(pb::owner::Kind::Individual(i)) => i.personal_id.clone(),
-        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.clone(),
-        None => return Err(internal("stored declaration without owner")),
+    let owner = match req.owner.as_ref().map(|o| o.id()) {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        _ => return Err(internal("stored declaration without owner")),
     };
     let class = match req.vehicle.as_ref().map(|v| v.vehicle_class()) {
         Some(pb::VehicleClass::Motorbike) => "motorbike",

@@ -146,10 +146,27 @@ impl Store {
     }
 
     pub async fn find(&self, id: &str) -> Result<Option<Record>, DbErr> {
+        match self.find_application(id).await? {
+            Some(app) => self.complete(app).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The application row alone, its declaration opened: one query, for
+    /// callers that need neither history nor evidence (the outbox).
+    pub async fn find_application(&self, id: &str) -> Result<Option<application::Model>, DbErr> {
         let Some(app) = application::Entity::find_by_id(id.to_owned()).one(&self.db).await? else {
             return Ok(None);
         };
-        self.complete(app).await.map(Some)
+        self.opened(app).map(Some)
+    }
+
+    fn opened(&self, mut app: application::Model) -> Result<application::Model, DbErr> {
+        app.declaration = self
+            .privacy
+            .open(&app.declaration, &app.id)
+            .map_err(|e| DbErr::Custom(format!("application {}: {e}", app.id)))?;
+        Ok(app)
     }
 
     pub async fn find_by_dossier(&self, dossier_code: &str) -> Result<Option<Record>, DbErr> {
@@ -158,7 +175,7 @@ impl Store {
             .one(&self.db)
             .await?;
         match app {
-            Some(app) => self.complete(app).await.map(Some),
+            Some(app) => self.complete(self.opened(app)?).await.map(Some),
             None => Ok(None),
         }
     }
@@ -172,11 +189,8 @@ impl Store {
         self.privacy.seal(plain, row).map_err(|e| DbErr::Custom(e.to_string()))
     }
 
-    async fn complete(&self, mut app: application::Model) -> Result<Record, DbErr> {
-        app.declaration = self
-            .privacy
-            .open(&app.declaration, &app.id)
-            .map_err(|e| DbErr::Custom(format!("application {}: {e}", app.id)))?;
+    /// History, evidence and checks of an application whose declaration is opened.
+    async fn complete(&self, app: application::Model) -> Result<Record, DbErr> {
         let history = history::Entity::find()
             .filter(history::Column::ApplicationId.eq(app.id.as_str()))
             .order_by_asc(history::Column::Seq)
@@ -340,7 +354,7 @@ impl Store {
             .await?;
         let mut out = Vec::with_capacity(apps.len());
         for app in apps {
-            out.push(self.complete(app).await?);
+            out.push(self.complete(self.opened(app)?).await?);
         }
         Ok(out)
     }

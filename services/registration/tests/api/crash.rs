@@ -15,7 +15,7 @@ use vrs_kit::token::Role;
 use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
 
-use crate::helpers::{Agency, Backend, Client, Kind, both_databases, for_owner, token, with_token};
+use crate::helpers::{Agency, Backend, Client, Kind, both_databases, for_owner, register_fully, token, with_token};
 use crate::multiprocess::{connect, free_port};
 use crate::portal::{Mode, Portal};
 
@@ -254,48 +254,16 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
             .await
             .expect("get")
             .into_inner();
-        let id = a.application_id.clone();
-        client
-            .clone()
-            .confirm_payment(pb::ConfirmPaymentRequest {
-                application_id: id.clone(),
-                payment_reference: format!("K9-{}", &id[..8]),
-                amount_vnd: a.fee_due_vnd,
-            })
-            .await
-            .expect("pay");
-        let mut clerk = with_token(
+        let clerk = with_token(
             &channel,
             &token(&issuer, "clerk-017", &[Role::Clerk], Some(&a.office_code)),
         );
-        if a.physical_check_required {
-            let v = a.vehicle.clone().expect("vehicle");
-            clerk
-                .record_physical_check(pb::RecordPhysicalCheckRequest {
-                    application_id: id.clone(),
-                    chassis_number: v.chassis_number,
-                    engine_number: v.engine_number,
-                    note: String::new(),
-                })
-                .await
-                .expect("check");
-        }
-        clerk
-            .approve_application(pb::ApproveApplicationRequest {
-                application_id: id.clone(),
-                note: String::new(),
-            })
-            .await
-            .expect("approve");
-        clerk
-            .issue_certificate(pb::IssueCertificateRequest {
-                application_id: id.clone(),
-            })
-            .await
-            .expect("issue");
+        register_fully(&client, &clerk, &a).await;
         client
             .clone()
-            .confirm_delivery(pb::ConfirmDeliveryRequest { application_id: id })
+            .confirm_delivery(pb::ConfirmDeliveryRequest {
+                application_id: a.application_id.clone(),
+            })
             .await
             .expect("deliver");
     }
@@ -304,21 +272,8 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
         &connect(addr, &pki.trust_only()).await,
         &token(&issuer, "supervisor-01", &[Role::Supervisor], None),
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let s = supervisor
-            .clone()
-            .get_outbox_status(pb::GetOutboxStatusRequest {})
-            .await
-            .expect("status")
-            .into_inner();
-        if s.pending == 0 {
-            assert_eq!(s.dead, 0);
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "outbox not drained: {s:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = crate::portal_sync::drained(&supervisor, Duration::from_secs(90)).await;
+    assert_eq!(status.dead, 0);
 
     // Every dossier: the portal's events are exactly its history, in order, once.
     let mut total = 0;
@@ -332,24 +287,7 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
             .expect("get")
             .into_inner();
         assert_eq!(app.state(), pb::ApplicationState::Delivered, "{}", app.dossier_code);
-        let mut expected = Vec::new();
-        for h in &app.history {
-            let name = h
-                .to_state()
-                .as_str_name()
-                .trim_start_matches("APPLICATION_STATE_")
-                .to_owned();
-            expected.push(name.clone());
-            if name == "PLATE_ASSIGNED" {
-                expected.push("FEE_DUE".to_owned());
-            }
-        }
-        let got: Vec<String> = crate::portal_sync::sequence(&portal, &app.dossier_code)
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
-        assert_eq!(got, expected, "{}", app.dossier_code);
-        total += got.len();
+        total += crate::portal_sync::portal_matches_history(&portal, &app);
     }
     let (duplicates, bad) = portal.with_seen(|s| (s.duplicates, s.bad_keys));
     assert_eq!(bad, 0);

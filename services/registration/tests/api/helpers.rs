@@ -345,15 +345,59 @@ pub async fn tls_channel(addr: SocketAddr, tls: &TlsConfig) -> Channel {
 /// A portal call made for the citizen (or organisation) that owns `owner`:
 /// the portal names who acts in `x-citizen-id`.
 pub fn for_owner<T>(msg: T, owner: &Option<pb::Owner>) -> tonic::Request<T> {
-    let id = match owner.as_ref().and_then(|o| o.kind.as_ref()) {
-        Some(pb::owner::Kind::Individual(i)) => i.personal_id.clone(),
-        Some(pb::owner::Kind::Organisation(o)) => o.tax_code.clone(),
-        None => String::new(),
-    };
+    let id = owner.as_ref().map_or("", |o| o.id());
     let mut r = tonic::Request::new(msg);
     r.metadata_mut()
         .insert(registration::api::CITIZEN_HEADER, id.parse().expect("ascii id"));
     r
+}
+
+/// Records a matching physical check, as `clerk`, where approval needs one.
+pub async fn pass_physical_check(clerk: &Client, app: &pb::Application) {
+    if !app.physical_check_required {
+        return;
+    }
+    let v = app.vehicle.clone().expect("vehicle");
+    clerk
+        .clone()
+        .record_physical_check(pb::RecordPhysicalCheckRequest {
+            application_id: app.application_id.clone(),
+            chassis_number: v.chassis_number,
+            engine_number: v.engine_number,
+            note: "numbers match".into(),
+        })
+        .await
+        .expect("physical check");
+}
+
+/// Takes an application with a plate to ISSUED under draw-first: the fee paid
+/// (by `portal`), the physical check where needed, approval and the certificate
+/// (by `clerk` of its office).
+pub async fn register_fully(portal: &Client, clerk: &Client, a: &pb::Application) -> pb::Application {
+    let id = a.application_id.clone();
+    portal
+        .clone()
+        .confirm_payment(pb::ConfirmPaymentRequest {
+            application_id: id.clone(),
+            payment_reference: format!("PAY-{}", &id[..8]),
+            amount_vnd: a.fee_due_vnd,
+        })
+        .await
+        .expect("pay");
+    pass_physical_check(clerk, a).await;
+    let mut clerk = clerk.clone();
+    clerk
+        .approve_application(pb::ApproveApplicationRequest {
+            application_id: id.clone(),
+            note: String::new(),
+        })
+        .await
+        .expect("approve");
+    clerk
+        .issue_certificate(pb::IssueCertificateRequest { application_id: id })
+        .await
+        .expect("issue")
+        .into_inner()
 }
 
 /// A token from `issuer` for one hour.
@@ -386,50 +430,13 @@ impl TestApp {
 
     /// Records a matching physical check where approval needs one.
     pub async fn pass_physical_check(&self, app: &pb::Application) {
-        if !app.physical_check_required {
-            return;
-        }
-        let v = app.vehicle.clone().expect("vehicle");
-        self.clerk(app)
-            .record_physical_check(pb::RecordPhysicalCheckRequest {
-                application_id: app.application_id.clone(),
-                chassis_number: v.chassis_number,
-                engine_number: v.engine_number,
-                note: "numbers match".into(),
-            })
-            .await
-            .expect("physical check");
+        pass_physical_check(&self.clerk(app), app).await;
     }
 
-    /// Takes an application with a plate to ISSUED under draw-first: the fee
-    /// paid, the physical check where needed, approval, the certificate.
+    /// Takes an application with a plate to ISSUED under draw-first.
     pub async fn register_fully(&self, application_id: &str) -> pb::Application {
         let a = self.get(application_id).await;
-        let mut portal = self.client.clone();
-        portal
-            .confirm_payment(pb::ConfirmPaymentRequest {
-                application_id: application_id.to_owned(),
-                payment_reference: format!("PAY-{}", &application_id[..8]),
-                amount_vnd: a.fee_due_vnd,
-            })
-            .await
-            .expect("pay");
-        self.pass_physical_check(&a).await;
-        let mut clerk = self.clerk(&a);
-        clerk
-            .approve_application(pb::ApproveApplicationRequest {
-                application_id: application_id.to_owned(),
-                note: String::new(),
-            })
-            .await
-            .expect("approve");
-        clerk
-            .issue_certificate(pb::IssueCertificateRequest {
-                application_id: application_id.to_owned(),
-            })
-            .await
-            .expect("issue")
-            .into_inner()
+        register_fully(&self.client, &self.clerk(&a), &a).await
     }
 
     pub fn supervisor(&self) -> Client {

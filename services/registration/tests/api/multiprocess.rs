@@ -288,21 +288,8 @@ async fn three_replicas_two_thousand_concurrent_draws() {
         &connect(addrs[0].1, &pki.trust_only()).await,
         &crate::helpers::token(&issuer, "supervisor-01", &[vrs_kit::token::Role::Supervisor], None),
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let s = supervisor
-            .clone()
-            .get_outbox_status(pb::GetOutboxStatusRequest {})
-            .await
-            .expect("status")
-            .into_inner();
-        if s.pending == 0 {
-            assert_eq!(s.dead, 0);
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "outbox not drained: {s:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let status = crate::portal_sync::drained(&supervisor, Duration::from_secs(120)).await;
+    assert_eq!(status.dead, 0);
     let mut events = 0;
     for (id, _) in &ids {
         let app = supervisor
@@ -313,26 +300,7 @@ async fn three_replicas_two_thousand_concurrent_draws() {
             .await
             .expect("get")
             .into_inner();
-        let mut expected = Vec::new();
-        for h in &app.history {
-            let name = h
-                .to_state()
-                .as_str_name()
-                .trim_start_matches("APPLICATION_STATE_")
-                .to_owned();
-            if name == "PLATE_ASSIGNED" {
-                expected.push(name);
-                expected.push("FEE_DUE".to_owned());
-            } else {
-                expected.push(name);
-            }
-        }
-        let got: Vec<String> = crate::portal_sync::sequence(&status_portal, &app.dossier_code)
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
-        assert_eq!(got, expected, "{}", app.dossier_code);
-        events += got.len();
+        events += crate::portal_sync::portal_matches_history(&status_portal, &app);
     }
     let duplicates = status_portal.with_seen(|s| s.duplicates);
     let _ = std::io::Write::write_all(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use vrs_kit::world::{Case, Origin};
 use vrs_proto::pb::registration::v1 as pb;
 
-use crate::helpers::{Backend, TestApp, both_databases, spawn_app_with, violated_fields};
+use crate::helpers::{Backend, Client, both_databases, spawn_app_with, violated_fields};
 use crate::portal::{Mode, Portal};
 
 both_databases!(
@@ -26,12 +26,13 @@ fn fast_outbox(cfg: &mut registration::config::Config, portal: &Portal) {
     cfg.portal.batch = 32;
 }
 
-/// Waits until the outbox has nothing pending (or panics after `limit`).
-pub async fn drained(app: &TestApp, limit: Duration) -> pb::OutboxStatus {
+/// Waits until the outbox has nothing pending (or panics after `limit`),
+/// asking as `supervisor`.
+pub async fn drained(supervisor: &Client, limit: Duration) -> pb::OutboxStatus {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let s = app
-            .supervisor()
+        let s = supervisor
+            .clone()
             .get_outbox_status(pb::GetOutboxStatusRequest {})
             .await
             .expect("outbox status")
@@ -42,6 +43,25 @@ pub async fn drained(app: &TestApp, limit: Duration) -> pb::OutboxStatus {
         assert!(tokio::time::Instant::now() < deadline, "outbox not drained: {s:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Asserts that the portal holds exactly `app`'s history as events (plus
+/// FEE_DUE after PLATE_ASSIGNED), once each, in order; returns how many.
+pub fn portal_matches_history(portal: &Portal, app: &pb::Application) -> usize {
+    let mut expected = Vec::new();
+    for h in &app.history {
+        let name = h.to_state().as_str_name().trim_start_matches("APPLICATION_STATE_");
+        expected.push(name.to_owned());
+        if name == "PLATE_ASSIGNED" {
+            expected.push("FEE_DUE".to_owned());
+        }
+    }
+    let got: Vec<String> = sequence(portal, &app.dossier_code)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(got, expected, "{}", app.dossier_code);
+    got.len()
 }
 
 /// (status, reason code) of a dossier's events as the portal accepted them,
@@ -224,7 +244,7 @@ async fn one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order
         .await
         .expect("delivered");
 
-    let status = drained(&app, Duration::from_secs(60)).await;
+    let status = drained(&app.supervisor(), Duration::from_secs(60)).await;
     assert_eq!(status.dead, 0);
     // At rest, the declaration is sealed: neither the personal ID nor the name is in the row.
     {
@@ -351,7 +371,7 @@ async fn a_refused_event_is_dead_lettered_and_holds_back_its_dossier(backend: Ba
         .expect("retry")
         .into_inner();
     assert_eq!(requeued.requeued, 1);
-    let status = drained(&app, Duration::from_secs(20)).await;
+    let status = drained(&app.supervisor(), Duration::from_secs(20)).await;
     assert_eq!((status.dead, status.delivered), (0, 2));
     let statuses: Vec<String> = sequence(&portal, "G01.007002").into_iter().map(|(s, _)| s).collect();
     assert_eq!(statuses, ["SUBMITTED", "VERIFIED"]);
