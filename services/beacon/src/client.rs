@@ -161,7 +161,7 @@ fn check_randomness(round: &BeaconRound, served: &[u8]) -> Result<(), ClientErro
 /// The local beacon, over gRPC.
 #[derive(Clone)]
 pub struct LocalBeacon {
-    client: BeaconServiceClient<Channel>,
+    client: BeaconServiceClient<vrs_kit::telemetry::propagation::TracedChannel>,
     params: BeaconParams,
 }
 
@@ -196,7 +196,7 @@ impl LocalBeacon {
 
     /// Uses an existing channel and fetches the beacon's parameters once.
     pub async fn from_channel(channel: Channel) -> Result<Self, ClientError> {
-        let mut client = BeaconServiceClient::new(channel);
+        let mut client = BeaconServiceClient::new(vrs_kit::telemetry::propagation::propagating(channel));
         let info = client
             .get_info(pb::GetInfoRequest {})
             .await

@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    vrs_kit::telemetry::init("beacon");
+    let _telemetry = vrs_kit::telemetry::init("beacon");
     let path = vrs_kit::config::file_from_args()?;
     let cfg: beacon::Config = vrs_kit::config::load("beacon", path.as_deref())?;
     let server = beacon::build(&cfg).await?;

@@ -48,6 +48,8 @@ pub struct AgencyConfig<const PORT: u16> {
     pub faults: FaultConfig,
     /// mTLS: only clients with a certificate from our CA get in.
     pub tls: crate::tls::TlsConfig,
+    /// A plaintext port serving gRPC health alone, for kubelet probes (off by default).
+    pub probe_listen: Option<SocketAddr>,
 }
 
 impl<const PORT: u16> Default for AgencyConfig<PORT> {
@@ -57,6 +59,7 @@ impl<const PORT: u16> Default for AgencyConfig<PORT> {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, PORT)),
             faults: FaultConfig::default(),
             tls: Default::default(),
+            probe_listen: None,
         }
     }
 }
@@ -71,6 +74,7 @@ impl<'de, const PORT: u16> Deserialize<'de> for AgencyConfig<PORT> {
             listen: Option<SocketAddr>,
             faults: FaultConfig,
             tls: crate::tls::TlsConfig,
+            probe_listen: Option<SocketAddr>,
         }
         let fields = Fields::deserialize(deserializer)?;
         let defaults = AgencyConfig::<PORT>::default();
@@ -78,6 +82,7 @@ impl<'de, const PORT: u16> Deserialize<'de> for AgencyConfig<PORT> {
             listen: fields.listen.unwrap_or(defaults.listen),
             faults: fields.faults,
             tls: fields.tls,
+            probe_listen: fields.probe_listen,
         })
     }
 }
@@ -89,6 +94,7 @@ impl<const PORT: u16> AgencyConfig<PORT> {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             faults: FaultConfig::default(),
             tls: Default::default(),
+            probe_listen: None,
         }
     }
 }
@@ -101,7 +107,7 @@ pub async fn run<const PORT: u16, F>(name: &'static str, build: F) -> anyhow::Re
 where
     F: AsyncFnOnce(&AgencyConfig<PORT>, Arc<World>) -> anyhow::Result<(GrpcServer, Faults)>,
 {
-    crate::telemetry::init(name);
+    let _telemetry = crate::telemetry::init(name);
     let path = crate::config::file_from_args()?;
     let cfg: AgencyConfig<PORT> = crate::config::load(name, path.as_deref())?;
     let (server, _faults) = build(&cfg, World::standard()).await?;
@@ -115,7 +121,9 @@ pub async fn bind<const PORT: u16>(name: &str, cfg: &AgencyConfig<PORT>) -> anyh
     let server = GrpcServer::bind(cfg.listen)
         .await
         .with_context(|| format!("binding the {name} service to {}", cfg.listen))?
-        .with_tls(&cfg.tls, crate::tls::ClientAuth::Required)?;
+        .with_tls(&cfg.tls, crate::tls::ClientAuth::Required)?
+        .with_probe_port(cfg.probe_listen)
+        .await?;
     Ok((server, Faults::new(&cfg.faults)))
 }
 
@@ -327,6 +335,7 @@ mod tests {
             listen: server.local_addr(),
             faults: FaultConfig::default(),
             tls: Default::default(),
+            probe_listen: None,
         };
         let err = bind("customs", &cfg)
             .await

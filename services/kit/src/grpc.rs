@@ -1,9 +1,25 @@
 //! Serving tonic services the same way everywhere: bind first (port 0 in
 //! tests, the bound address is exposed), add standard health checking and
-//! server reflection v1 + v1alpha, mark each service SERVING, and on shutdown
-//! mark them NOT_SERVING before draining in-flight calls.
+//! server reflection v1 + v1alpha, trace every call and record its duration
+//! ([`crate::telemetry::propagation::ServerLayer`]), and mark each service
+//! SERVING.
+//!
+//! Readiness: with [`GrpcServer::with_readiness`] a probe (the database, the
+//! beacon…) runs every few seconds and each named service's health status
+//! follows it, so a load balancer sends nothing to a replica that could only
+//! fail. The server as a whole (service `""`) stays SERVING: that is liveness,
+//! and restarting a replica because its database is down helps no one.
+//!
+//! Shutdown (SIGTERM from Kubernetes): every service turns NOT_SERVING at
+//! once while the server keeps answering for the drain delay (the time load
+//! balancers take to notice); then it stops accepting connections and lets
+//! in-flight calls finish within the grace period.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -24,6 +40,20 @@ pub struct GrpcServer {
     /// Longest any call may run, whatever deadline the client sent (or none).
     timeout: std::time::Duration,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    /// The health service alone, for a plaintext probe port.
+    health_service: Routes,
+    probe_listener: Option<TcpListener>,
+    readiness: Option<Readiness>,
+    drain_delay: Duration,
+    grace: Duration,
+}
+
+/// A check of what the server needs besides itself; `Err` says what is missing.
+pub type Probe = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+struct Readiness {
+    probe: Probe,
+    every: Duration,
 }
 
 type Body = tonic::body::Body;
@@ -42,6 +72,7 @@ impl GrpcServer {
             .register_encoded_file_descriptor_set(vrs_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
+        let probe_routes = Routes::new(health_service.clone());
         let routes = Routes::new(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
@@ -53,7 +84,41 @@ impl GrpcServer {
             names: Vec::new(),
             timeout: std::time::Duration::from_secs(60),
             tls: None,
+            health_service: probe_routes,
+            probe_listener: None,
+            readiness: None,
+            drain_delay: Duration::ZERO,
+            grace: Duration::from_secs(30),
         })
+    }
+
+    /// Also serves gRPC health alone, in plaintext, on `addr`: for kubelet
+    /// probes, which cannot present a client certificate. It reveals nothing
+    /// but SERVING or NOT_SERVING.
+    pub async fn with_probe_port(mut self, addr: Option<SocketAddr>) -> anyhow::Result<Self> {
+        if let Some(addr) = addr {
+            self.probe_listener = Some(TcpListener::bind(addr).await?);
+        }
+        Ok(self)
+    }
+
+    /// The probe port's bound address, if there is one.
+    pub fn probe_addr(&self) -> Option<SocketAddr> {
+        self.probe_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Runs `probe` every `every`; while it fails, every service is NOT_SERVING.
+    pub fn with_readiness(mut self, probe: Probe, every: Duration) -> Self {
+        self.readiness = Some(Readiness { probe, every });
+        self
+    }
+
+    /// On shutdown: answer NOT_SERVING for `drain_delay` before refusing
+    /// connections, then give in-flight calls up to `grace` to finish.
+    pub fn with_drain(mut self, drain_delay: Duration, grace: Duration) -> Self {
+        self.drain_delay = drain_delay;
+        self.grace = grace;
+        self
     }
 
     /// Adds an application service.
@@ -95,7 +160,7 @@ impl GrpcServer {
         self.health.clone()
     }
 
-    /// Serves until `shutdown` is cancelled, then reports NOT_SERVING and drains.
+    /// Serves until `shutdown` is cancelled, then drains as the module says.
     pub async fn serve(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let GrpcServer {
             listener,
@@ -105,28 +170,110 @@ impl GrpcServer {
             names,
             timeout,
             tls,
+            health_service,
+            probe_listener,
+            readiness,
+            drain_delay,
+            grace,
         } = self;
-        for name in &names {
-            health.set_service_status(*name, ServingStatus::Serving).await;
+        let mut ready = Ok(());
+        if let Some(r) = &readiness {
+            ready = check(r).await;
         }
+        set_status(&health, &names, &ready).await;
         health.set_service_status("", ServingStatus::Serving).await;
         tracing::info!(%addr, services = ?names, "gRPC server listening");
-        let drain = async move {
-            shutdown.cancelled().await;
-            for name in &names {
-                health.set_service_status(*name, ServingStatus::NotServing).await;
+        // Refusing connections starts only after the drain delay.
+        let stop_accepting = CancellationToken::new();
+        let watcher = {
+            let (stop_accepting, shutdown) = (stop_accepting.clone(), shutdown.clone());
+            async move {
+                loop {
+                    let wait = readiness.as_ref().map_or(Duration::from_secs(3600), |r| r.every);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    if let Some(r) = &readiness {
+                        let now = check(r).await;
+                        if now != ready && !shutdown.is_cancelled() {
+                            set_status(&health, &names, &now).await;
+                            ready = now;
+                        }
+                    }
+                }
+                set_status(&health, &names, &Err("shutting down".into())).await;
+                health.set_service_status("", ServingStatus::NotServing).await;
+                tokio::time::sleep(drain_delay).await;
+                stop_accepting.cancel();
             }
-            health.set_service_status("", ServingStatus::NotServing).await;
         };
+        let probe_server = probe_listener.map(|l| {
+            let stop = stop_accepting.clone();
+            tonic::transport::Server::builder()
+                .add_routes(health_service)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(l), async move { stop.cancelled().await })
+        });
         let mut builder = tonic::transport::Server::builder().timeout(timeout);
         if let Some(tls) = tls {
             builder = builder.tls_config(tls)?;
         }
-        builder
+        let served = builder
+            .layer(crate::telemetry::propagation::ServerLayer::new())
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
-            .await?;
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                stop_accepting.clone().cancelled_owned(),
+            );
+        let out_of_grace = async {
+            stop_accepting.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        let probes = async {
+            match probe_server {
+                Some(p) => p.await,
+                None => Ok(()),
+            }
+        };
+        let (result, (), probes) = tokio::join!(
+            async {
+                tokio::select! {
+                    r = served => r,
+                    () = out_of_grace => {
+                        tracing::warn!(%addr, grace_ms = grace.as_millis() as u64, "grace period over; abandoning calls still in flight");
+                        Ok(())
+                    }
+                }
+            },
+            watcher,
+            probes,
+        );
+        result?;
+        probes?;
         tracing::info!(%addr, "gRPC server stopped");
         Ok(())
+    }
+}
+
+async fn check(r: &Readiness) -> Result<(), String> {
+    match tokio::time::timeout(r.every.max(Duration::from_secs(1)), (r.probe)()).await {
+        Ok(res) => res,
+        Err(_) => Err("readiness probe timed out".into()),
+    }
+}
+
+async fn set_status(health: &HealthReporter, names: &[&'static str], ready: &Result<(), String>) {
+    let status = match ready {
+        Ok(()) => ServingStatus::Serving,
+        Err(why) => {
+            tracing::warn!(reason = %why, "not ready: health is NOT_SERVING");
+            ServingStatus::NotServing
+        }
+    };
+    if ready.is_ok() {
+        tracing::info!("ready: health is SERVING");
+    }
+    for name in names {
+        health.set_service_status(*name, status).await;
     }
 }

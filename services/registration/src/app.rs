@@ -28,6 +28,7 @@ pub struct Application {
     server: GrpcServer,
     registry: Arc<Registry>,
     outbox: Outbox,
+    metrics_every: std::time::Duration,
 }
 
 impl Application {
@@ -72,10 +73,15 @@ impl Application {
         let log_api = TransparencyLogServiceServer::new(LogApi::new(registry.clone(), auth))
             .max_decoding_message_size(cfg.server.max_message_bytes)
             .max_encoding_message_size(64 * 1024 * 1024);
+        let ms = std::time::Duration::from_millis;
         let server = GrpcServer::bind(cfg.server.listen)
             .await?
-            .with_timeout(std::time::Duration::from_millis(cfg.server.request_timeout_ms))
+            .with_timeout(ms(cfg.server.request_timeout_ms))
             .with_tls(&cfg.tls, vrs_kit::tls::ClientAuth::Optional)?
+            .with_probe_port(cfg.server.probe_listen)
+            .await?
+            .with_readiness(readiness(&registry), ms(cfg.server.readiness_interval_ms))
+            .with_drain(ms(cfg.server.drain_delay_ms), ms(cfg.server.shutdown_grace_ms))
             .add_service(api)
             .add_service(log_api);
         let outbox = Outbox::new(registry.clone(), cfg.portal.clone())?;
@@ -83,6 +89,7 @@ impl Application {
             server,
             registry,
             outbox,
+            metrics_every: ms(cfg.server.metrics_interval_ms),
         })
     }
 
@@ -90,26 +97,63 @@ impl Application {
         self.server.local_addr()
     }
 
+    /// The plaintext health port, if configured.
+    pub fn probe_addr(&self) -> Option<SocketAddr> {
+        self.server.probe_addr()
+    }
+
     pub fn registry(&self) -> Arc<Registry> {
         self.registry.clone()
     }
 
-    /// Serves and runs the lookup worker until `shutdown`; then stops taking
-    /// calls, lets in-flight calls and the worker's current pass finish.
+    /// Serves and runs the background workers until `shutdown`; then stops
+    /// taking calls and lets in-flight calls finish (see [`GrpcServer::serve`]).
+    /// The workers stop only after that: a DrawPlate still in flight needs the
+    /// committer and the resolver to get its plate.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let worker = tokio::spawn(run_worker(self.registry.clone(), shutdown.clone()));
+        let workers = CancellationToken::new();
+        let worker = tokio::spawn(run_worker(self.registry.clone(), workers.clone()));
         let plates = self.registry.plates().clone();
-        let committer = tokio::spawn(plates.clone().run_committer(shutdown.clone()));
-        let resolver = tokio::spawn(plates.run_resolver(shutdown.clone()));
-        let outbox = tokio::spawn(crate::outbox::run(self.outbox, shutdown.clone()));
+        let committer = tokio::spawn(plates.clone().run_committer(workers.clone()));
+        let resolver = tokio::spawn(plates.run_resolver(workers.clone()));
+        let outbox = tokio::spawn(crate::outbox::run(self.outbox, workers.clone()));
+        let gauges = tokio::spawn(crate::outbox::run_gauges(
+            self.registry.clone(),
+            self.metrics_every,
+            workers.clone(),
+        ));
         let served = self.server.serve(shutdown.clone()).await;
-        shutdown.cancel();
+        workers.cancel();
         worker.await?;
         committer.await?;
         resolver.await?;
         outbox.await?;
+        gauges.await?;
+        tracing::info!("registration service stopped");
         served
     }
+}
+
+/// Ready when the database answers and the beacon serves a verified round:
+/// without either, every write or every draw would fail.
+fn readiness(registry: &Arc<Registry>) -> vrs_kit::grpc::Probe {
+    let registry = registry.clone();
+    Arc::new(move || {
+        let registry = registry.clone();
+        Box::pin(async move {
+            registry
+                .store()
+                .connection()
+                .ping()
+                .await
+                .map_err(|e| format!("database: {e}"))?;
+            match registry.plates().beacon().round(1).await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err("beacon: no round published yet".into()),
+                Err(e) => Err(format!("beacon: {e}")),
+            }
+        })
+    })
 }
 
 /// The configured beacon. The local beacon is retried for a while at start-up,

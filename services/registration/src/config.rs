@@ -106,6 +106,18 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// Longest any call may run (DrawPlate waits for its beacon round within it).
     pub request_timeout_ms: u64,
+    /// A plaintext port serving gRPC health alone, for kubelet probes (which
+    /// cannot present a client certificate). Off by default.
+    pub probe_listen: Option<SocketAddr>,
+    /// How often readiness (the database, the beacon) is checked.
+    pub readiness_interval_ms: u64,
+    /// After SIGTERM: how long to keep answering, NOT_SERVING, before refusing
+    /// connections, so load balancers stop sending first (a few seconds in Kubernetes).
+    pub drain_delay_ms: u64,
+    /// After that: how long in-flight calls get to finish before they are abandoned.
+    pub shutdown_grace_ms: u64,
+    /// How often the database-backed gauges (outbox) are sampled.
+    pub metrics_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,6 +176,11 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_message_bytes: 64 * 1024,
             request_timeout_ms: 60_000,
+            probe_listen: None,
+            readiness_interval_ms: 5_000,
+            drain_delay_ms: 0,
+            shutdown_grace_ms: 25_000,
+            metrics_interval_ms: 10_000,
         }
     }
 }

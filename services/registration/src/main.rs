@@ -7,7 +7,7 @@ use registration::config::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    vrs_kit::telemetry::init("registration");
+    let _telemetry = vrs_kit::telemetry::init("registration");
     let (config_file, flags) = vrs_kit::config::file_and_flags_from_args(&["--migrate-only"])?;
     let cfg = Config::load(config_file.as_deref())?;
     if flags.iter().any(|f| f == "--migrate-only") {

@@ -15,6 +15,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Statement};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::error::Result;
 use crate::service::Registry;
@@ -173,10 +174,22 @@ impl Outbox {
         let event_id = format!("{}:{}", ev.application_id, ev.seq);
         // An event that cannot even be rendered counts as a failed attempt, so
         // that it ends as a visible dead letter rather than retrying unseen.
-        let outcome = match self.render(&ev).await {
-            Ok(event) => self.post(&event).await,
-            Err(e) => Err(Failure::Transient(format!("cannot render the event: {e}"))),
-        };
+        // The delivery belongs to the trace of the step that wrote the event.
+        let span = tracing::info_span!(
+            "portal.deliver",
+            otel.kind = "client",
+            event_id = %event_id,
+            attempt = ev.attempts + 1,
+        );
+        vrs_kit::telemetry::propagation::continue_from(&span, ev.trace_parent.as_deref());
+        let outcome = async {
+            match self.render(&ev).await {
+                Ok(event) => self.post(&event).await,
+                Err(e) => Err(Failure::Transient(format!("cannot render the event: {e}"))),
+            }
+        }
+        .instrument(span)
+        .await;
         let now = crate::now_ms();
         let attempts = ev.attempts + 1;
         let mut upd = outbox::Entity::update_many().col_expr(outbox::Column::Attempts, Expr::value(attempts));
@@ -247,9 +260,12 @@ impl Outbox {
     }
 
     async fn post(&self, event: &PortalEvent) -> std::result::Result<(), Failure> {
+        let mut trace = reqwest::header::HeaderMap::new();
+        vrs_kit::telemetry::propagation::inject(&mut trace);
         let res = self
             .client
             .post(&self.cfg.url)
+            .headers(trace)
             .header("Idempotency-Key", &event.event_id)
             .json(event)
             .send()
@@ -285,6 +301,54 @@ pub async fn status(registry: &Registry) -> Result<Status> {
         delivered: count(DELIVERED).await?,
         oldest_pending_age_ms: oldest.map(|t| (crate::now_ms() - t).max(0)).unwrap_or(0),
     })
+}
+
+/// Reads [`status`] every `every` for the `vrs.outbox.*` gauges: the database
+/// is read here, never in a metric callback (which must not block).
+pub async fn run_gauges(registry: Arc<Registry>, every: Duration, shutdown: CancellationToken) {
+    let last = Arc::new(std::sync::Mutex::new(Status::default()));
+    let meter = vrs_kit::telemetry::meter();
+    let gauges: [(&'static str, &'static str, fn(&Status) -> u64); 3] = [
+        (
+            "vrs.outbox.pending",
+            "Status changes not yet delivered to the portal",
+            |s| s.pending,
+        ),
+        (
+            "vrs.outbox.dead",
+            "Dead letters: events the portal refused or that failed every attempt",
+            |s| s.dead,
+        ),
+        ("vrs.outbox.lag", "Age in ms of the oldest undelivered event", |s| {
+            u64::try_from(s.oldest_pending_age_ms).unwrap_or(0)
+        }),
+    ];
+    for (name, description, pick) in gauges {
+        let last = last.clone();
+        meter
+            .u64_observable_gauge(name)
+            .with_description(description)
+            .with_callback(move |obs| {
+                if let Ok(s) = last.lock() {
+                    obs.observe(pick(&s), &[]);
+                }
+            })
+            .build();
+    }
+    loop {
+        match status(&registry).await {
+            Ok(s) => {
+                if let Ok(mut l) = last.lock() {
+                    *l = s;
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "outbox status for metrics failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Puts dead letters back in the queue (after the portal is fixed); returns how many.

@@ -20,7 +20,7 @@ use vrs_kit::world::World;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    vrs_kit::telemetry::init("vrs-stack");
+    let _telemetry = vrs_kit::telemetry::init("vrs-stack");
     let config_file = vrs_kit::config::file_from_args()?;
     let shutdown = vrs_kit::shutdown::on_signal();
     let world: Arc<World> = World::standard();

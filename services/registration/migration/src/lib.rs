@@ -16,6 +16,7 @@ mod m20261126_000004_outbox;
 mod m20261126_000005_void_certificates;
 mod m20261126_000006_vehicle_key;
 mod m20261126_000007_key_fingerprints;
+mod m20261126_000008_outbox_trace;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_void_certificates::Migration),
             Box::new(m20261126_000006_vehicle_key::Migration),
             Box::new(m20261126_000007_key_fingerprints::Migration),
+            Box::new(m20261126_000008_outbox_trace::Migration),
         ]
     }
 }

@@ -10,11 +10,15 @@
 pub mod breaker;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
 use tonic::Code;
-use tonic::transport::Channel;
+use tracing::Instrument as _;
 use vrs_kit::evidence::sha256_of;
+use vrs_kit::telemetry::propagation::{TracedChannel, propagating};
 use vrs_proto::pb::customs::v1::{self as customs, customs_service_client::CustomsServiceClient};
 use vrs_proto::pb::identity::v1::{self as identity, identity_service_client::IdentityServiceClient};
 use vrs_proto::pb::register::v1::{self as register, vehicle_register_service_client::VehicleRegisterServiceClient};
@@ -85,22 +89,25 @@ pub struct Unreachable(pub Vec<(Agency, String)>);
 
 /// Clients of all four agencies with their breakers.
 pub struct Agencies {
-    identity: IdentityServiceClient<Channel>,
-    tax: TaxServiceClient<Channel>,
-    customs: CustomsServiceClient<Channel>,
-    register: VehicleRegisterServiceClient<Channel>,
-    breakers: [Breaker; 4],
+    identity: IdentityServiceClient<TracedChannel>,
+    tax: TaxServiceClient<TracedChannel>,
+    customs: CustomsServiceClient<TracedChannel>,
+    register: VehicleRegisterServiceClient<TracedChannel>,
+    breakers: Arc<[Breaker; 4]>,
+    /// `vrs.agency.lookups` by agency and outcome (answered, retried, failed, circuit_open).
+    lookups: Counter<u64>,
     timeout: Duration,
     retries: u32,
     retry_base: Duration,
 }
 
-fn channel(url: &str, timeout: Duration, tls: &vrs_kit::tls::TlsConfig) -> anyhow::Result<Channel> {
-    Ok(tls
-        .endpoint(url)?
-        .connect_timeout(timeout)
-        .tcp_nodelay(true)
-        .connect_lazy())
+fn channel(url: &str, timeout: Duration, tls: &vrs_kit::tls::TlsConfig) -> anyhow::Result<TracedChannel> {
+    Ok(propagating(
+        tls.endpoint(url)?
+            .connect_timeout(timeout)
+            .tcp_nodelay(true)
+            .connect_lazy(),
+    ))
 }
 
 impl Agencies {
@@ -109,12 +116,30 @@ impl Agencies {
     pub fn new(cfg: &AgenciesConfig, tls: &vrs_kit::tls::TlsConfig) -> anyhow::Result<Agencies> {
         let t = cfg.call_timeout();
         let breaker = || Breaker::new(cfg.breaker_failures, Duration::from_millis(cfg.breaker_cooldown_ms));
+        let breakers = Arc::new([breaker(), breaker(), breaker(), breaker()]);
+        let meter = vrs_kit::telemetry::meter();
+        let watched = breakers.clone();
+        // Observed at each export, so it costs nothing between exports.
+        meter
+            .u64_observable_gauge("vrs.agency.breaker.open")
+            .with_description("1 while an agency's circuit breaker is open (calls fail fast), else 0")
+            .with_callback(move |obs| {
+                for agency in [Agency::Identity, Agency::Tax, Agency::Customs, Agency::Register] {
+                    let open = watched[agency as usize].is_open();
+                    obs.observe(u64::from(open), &[KeyValue::new("agency", agency.as_str())]);
+                }
+            })
+            .build();
         Ok(Agencies {
             identity: IdentityServiceClient::new(channel(&cfg.identity_url, t, tls)?),
             tax: TaxServiceClient::new(channel(&cfg.tax_url, t, tls)?),
             customs: CustomsServiceClient::new(channel(&cfg.customs_url, t, tls)?),
             register: VehicleRegisterServiceClient::new(channel(&cfg.register_url, t, tls)?),
-            breakers: [breaker(), breaker(), breaker(), breaker()],
+            breakers,
+            lookups: meter
+                .u64_counter("vrs.agency.lookups")
+                .with_description("Agency call attempts by agency and outcome")
+                .build(),
             timeout: t,
             retries: cfg.retries,
             retry_base: Duration::from_millis(cfg.retry_base_ms),
@@ -232,14 +257,45 @@ impl Agencies {
         F: Fn(tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
+        let span = tracing::info_span!(
+            "agency.call",
+            otel.name = format!("{} lookup", agency.as_str()),
+            otel.kind = "client",
+            agency = agency.as_str(),
+        );
+        self.call_inner(agency, req, send).instrument(span).await
+    }
+
+    async fn call_inner<Req, Resp, F, Fut>(
+        &self,
+        agency: Agency,
+        req: Req,
+        send: F,
+    ) -> Result<(Resp, Evidence), (Agency, String)>
+    where
+        Req: prost::Message + prost::Name + Clone,
+        Resp: prost::Message + prost::Name + HasRequestHash + HasRecord,
+        F: Fn(tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
         let expected_hash = sha256_of(&req);
         let breaker = self.breaker(agency);
+        let count = |outcome: &'static str| {
+            self.lookups.add(
+                1,
+                &[
+                    KeyValue::new("agency", agency.as_str()),
+                    KeyValue::new("outcome", outcome),
+                ],
+            );
+        };
         let mut last = String::new();
         for attempt in 0..=self.retries {
             if attempt > 0 {
                 tokio::time::sleep(backoff(self.retry_base, attempt)).await;
             }
             if breaker.permit() == Permit::Refuse {
+                count("circuit_open");
                 return Err((agency, "circuit open".into()));
             }
             let mut request = tonic::Request::new(req.clone());
@@ -256,9 +312,11 @@ impl Agencies {
                         breaker.record_failure();
                         tracing::error!(agency = agency.as_str(), "agency answer does not echo our request hash");
                         last = "answer does not match the request".into();
+                        count("failed");
                         continue;
                     }
                     breaker.record_success();
+                    count("answered");
                     let evidence = Evidence {
                         agency,
                         request_sha256: hex::encode(&expected_hash),
@@ -270,6 +328,7 @@ impl Agencies {
                 }
                 Err(status) => {
                     let transient = is_transient(status.code());
+                    count("failed");
                     if transient {
                         breaker.record_failure();
                     }

@@ -32,6 +32,8 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use tracing::field::Empty;
 use vrs_draw::audit::{Ledger, apply_effect};
 use vrs_draw::entry::{DrawCommit, Entry, PlateAssign, PlateRevoke, PoolChange, PoolOpen};
 use vrs_draw::note::{Checkpoint, NoteSigner};
@@ -95,7 +97,11 @@ pub struct Plates {
     mirror: Mutex<Ledger>,
     /// Available numbers per pool as of the last sync: a cheap, possibly stale
     /// answer for choosing a pool, so DrawPlate calls do not queue on the mirror.
-    available: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    available: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+    /// Entries in the log as this replica last read it (`vrs.log.size`).
+    log_size: Arc<std::sync::atomic::AtomicU64>,
+    /// `vrs.draws.resolved` by pool.
+    draws: opentelemetry::metrics::Counter<u64>,
     commits: mpsc::Sender<CommitRequest>,
     commit_rx: std::sync::Mutex<Option<mpsc::Receiver<CommitRequest>>>,
     /// Woken after each resolver pass, so that waiting DrawPlate calls look again.
@@ -124,6 +130,31 @@ impl Plates {
         privacy: crate::privacy::Privacy,
     ) -> Plates {
         let (tx, rx) = mpsc::channel(cfg.commit_batch.max(1) * 4);
+        let available = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, u32>::new()));
+        let log_size = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let meter = vrs_kit::telemetry::meter();
+        let counts = available.clone();
+        meter
+            .u64_observable_gauge("vrs.pool.remaining")
+            .with_description("Numbers still free in each pool this replica has seen in the log")
+            .with_callback(move |obs| {
+                if let Ok(counts) = counts.lock() {
+                    for (pool, n) in counts.iter() {
+                        obs.observe(u64::from(*n), &[opentelemetry::KeyValue::new("pool", pool.clone())]);
+                    }
+                }
+            })
+            .build();
+        let size = log_size.clone();
+        meter
+            .u64_observable_gauge("vrs.log.size")
+            .with_description("Entries in the transparency log, as this replica last read it")
+            .with_callback(move |obs| obs.observe(size.load(std::sync::atomic::Ordering::Relaxed), &[]))
+            .build();
+        let draws = meter
+            .u64_counter("vrs.draws.resolved")
+            .with_description("Draws resolved (plates assigned by the beacon round) by pool")
+            .build();
         Plates {
             db,
             cfg,
@@ -131,7 +162,9 @@ impl Plates {
             beacon,
             signer,
             mirror: Mutex::new(Ledger::new()),
-            available: std::sync::Mutex::new(std::collections::HashMap::new()),
+            available,
+            log_size,
+            draws,
             commits: tx,
             commit_rx: std::sync::Mutex::new(Some(rx)),
             resolved: Notify::new(),
@@ -163,6 +196,7 @@ impl Plates {
                 }
                 touched.insert(r.pool_id);
             }
+            self.log_size.store(ledger.size(), std::sync::atomic::Ordering::Relaxed);
             if let Ok(mut counts) = self.available.lock() {
                 for p in touched {
                     if let Some(state) = ledger.pool(&p) {
@@ -841,8 +875,14 @@ impl Plates {
                 continue;
             };
             // One pool's failure must not hold up the others.
-            match self.resolve_batch(&pool_id, value).await {
-                Ok(n) => resolved += n,
+            let span = tracing::info_span!("draw.resolve", pool = %pool_id, round = value.round, draws = Empty);
+            match self.resolve_batch(&pool_id, value).instrument(span.clone()).await {
+                Ok(n) => {
+                    span.record("draws", n);
+                    self.draws
+                        .add(n as u64, &[opentelemetry::KeyValue::new("pool", pool_id.clone())]);
+                    resolved += n;
+                }
                 Err(e) => tracing::error!(pool = %pool_id, round, error = ?e, "resolving a batch failed"),
             }
         }
@@ -1121,6 +1161,11 @@ impl Plates {
             .one(&self.db)
             .await?
             .is_some_and(|d| d.result_seq.is_none()))
+    }
+
+    /// The randomness beacon draws are resolved with.
+    pub fn beacon(&self) -> &Arc<dyn BeaconSource> {
+        &self.beacon
     }
 
     pub fn db(&self) -> &DatabaseConnection {

@@ -299,6 +299,8 @@ pub mod outbox {
         pub next_attempt_at_ms: i64,
         pub last_error: String,
         pub delivered_at_ms: Option<i64>,
+        /// W3C `traceparent` of the step that wrote the row: delivery continues that trace.
+        pub trace_parent: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

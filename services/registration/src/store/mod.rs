@@ -505,6 +505,7 @@ pub const FEE_DUE: &str = "FEE_DUE";
 /// The portal events of one history row, numbered from `seq`: its new state,
 /// and after a plate assignment also [`FEE_DUE`].
 fn portal_events(id: &str, seq: i32, to: State, reason_code: &str, note: &str, at_ms: i64) -> Vec<outbox::ActiveModel> {
+    let trace_parent = vrs_kit::telemetry::propagation::traceparent();
     let row = |seq: i32, status: &str, reason: &str, detail: &str| outbox::ActiveModel {
         application_id: Set(id.to_owned()),
         seq: Set(seq),
@@ -517,6 +518,7 @@ fn portal_events(id: &str, seq: i32, to: State, reason_code: &str, note: &str, a
         next_attempt_at_ms: Set(at_ms),
         last_error: Set(String::new()),
         delivered_at_ms: Set(None),
+        trace_parent: Set(trace_parent.clone()),
         ..Default::default()
     };
     // Only notes the system writes (plate, certificate and payment numbers) go

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures::StreamExt;
+use portal_standin::{Mode, Portal};
 use tokio_util::sync::CancellationToken;
 use vrs_kit::tls::{LocalPki, TlsConfig};
 use vrs_kit::token::Role;
@@ -17,13 +18,12 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::helpers::{Agency, Backend, Client, Kind, both_databases, for_owner, register_fully, token, with_token};
 use crate::multiprocess::{connect, free_port};
-use crate::portal::{Mode, Portal};
 
 both_databases!(killed_mid_run_with_the_portal_down_loses_nothing);
 
 const DOSSIERS: usize = 30;
 
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -41,13 +41,29 @@ fn spawn(
     portal: &str,
     tls: &TlsConfig,
 ) -> Killed {
+    Killed(
+        command(db_url, addr, dir, agencies, beacon, portal, tls)
+            .spawn()
+            .expect("registration starts"),
+    )
+}
+
+/// The `registration` process these tests run: configured by environment, as in a deployment.
+pub(crate) fn command(
+    db_url: &str,
+    addr: SocketAddr,
+    dir: &Path,
+    agencies: &[Agency; 4],
+    beacon: SocketAddr,
+    portal: &str,
+    tls: &TlsConfig,
+) -> Command {
     let urls = ["IDENTITY", "TAX", "CUSTOMS", "REGISTER"];
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_registration"));
     for (name, agency) in urls.iter().zip(agencies) {
         cmd.env(format!("VRS_REGISTRATION__AGENCIES__{name}_URL"), agency.url());
     }
-    let child = cmd
-        .env("DATABASE_URL", db_url)
+    cmd.env("DATABASE_URL", db_url)
         .env("VRS_REGISTRATION__SERVER__LISTEN", addr.to_string())
         .env("VRS_REGISTRATION__DRAW__BEACON_URL", format!("http://{beacon}"))
         .env("VRS_REGISTRATION__DRAW__LOG_KEY_FILE", dir.join("log.key"))
@@ -79,14 +95,12 @@ fn spawn(
                 .append(true)
                 .open(log_path(dir))
                 .expect("log file"),
-        ))
-        .spawn()
-        .expect("registration starts");
-    Killed(child)
+        ));
+    cmd
 }
 
 /// Both runs' logs, kept after the test for a post-mortem.
-fn log_path(dir: &Path) -> String {
+pub(crate) fn log_path(dir: &Path) -> String {
     let tag = dir.file_name().and_then(|n| n.to_str()).unwrap_or("run");
     format!("{}/crash-{tag}.log", env!("CARGO_TARGET_TMPDIR"))
 }
@@ -150,7 +164,7 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
         Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("registration.db").display()),
         Backend::Postgres(server) => crate::helpers::fresh_postgres(server).await,
     };
-    let mut portal = Portal::start().await;
+    let mut portal = Portal::start().await.expect("portal stand-in");
     portal.down();
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let first = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url(), &tls);
@@ -175,7 +189,7 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
         .map(|a| a.expect("acknowledged while the portal is down"))
         .collect();
     // The portal comes back, flaky; the rest are submitted and drawn while the process is killed.
-    portal.up().await;
+    portal.up().await.expect("portal back");
     portal.set(Mode::Flaky);
     let in_flight = {
         let client = client.clone();
@@ -239,7 +253,7 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
             .await
             .expect("draw after restart");
     }
-    portal.up().await;
+    portal.up().await.expect("portal back");
     portal.set(Mode::Flaky);
 
     // The rest of every dossier while events flow: payment, the physical check

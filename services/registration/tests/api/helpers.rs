@@ -130,6 +130,7 @@ impl Agency {
                         listen: addr,
                         faults: faults_cfg,
                         tls: tls.clone(),
+                        probe_listen: None,
                     },
                     world.clone(),
                 )
@@ -141,6 +142,7 @@ impl Agency {
                         listen: addr,
                         faults: faults_cfg,
                         tls: tls.clone(),
+                        probe_listen: None,
                     },
                     world.clone(),
                 )
@@ -152,6 +154,7 @@ impl Agency {
                         listen: addr,
                         faults: faults_cfg,
                         tls: tls.clone(),
+                        probe_listen: None,
                     },
                     world.clone(),
                 )
@@ -163,6 +166,7 @@ impl Agency {
                         listen: addr,
                         faults: faults_cfg,
                         tls: tls.clone(),
+                        probe_listen: None,
                     },
                     world.clone(),
                 )

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures::StreamExt;
+use portal_standin::{Mode, Portal};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use vrs_draw::receipt::{Receipt, Trust, verify};
@@ -16,7 +17,6 @@ use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
 use crate::helpers::{Agency, Backend, Kind};
-use crate::portal::{Mode, Portal};
 
 const REPLICAS: usize = 3;
 const DRAWS: usize = 2_000;
@@ -76,7 +76,7 @@ async fn three_replicas_two_thousand_concurrent_draws() {
     // The token issuer's key, as the police identity provider would hold it.
     let issuer_file = dir.path().join("issuer.key");
     // One portal for all replicas, flaky: every replica delivers, with leases.
-    let status_portal = Portal::start().await;
+    let status_portal = Portal::start().await.expect("portal stand-in");
     status_portal.set(Mode::Flaky);
     let beacon_stop = CancellationToken::new();
     let beacon_server = beacon::build(&beacon::Config {

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use portal_standin::{Mode, Portal};
 use vrs_kit::world::{Case, Origin};
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::helpers::{Backend, Client, both_databases, spawn_app_with, violated_fields};
-use crate::portal::{Mode, Portal};
 
 both_databases!(
     one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order,
@@ -48,20 +48,7 @@ pub async fn drained(supervisor: &Client, limit: Duration) -> pb::OutboxStatus {
 /// Asserts that the portal holds exactly `app`'s history as events (plus
 /// FEE_DUE after PLATE_ASSIGNED), once each, in order; returns how many.
 pub fn portal_matches_history(portal: &Portal, app: &pb::Application) -> usize {
-    let mut expected = Vec::new();
-    for h in &app.history {
-        let name = h.to_state().as_str_name().trim_start_matches("APPLICATION_STATE_");
-        expected.push(name.to_owned());
-        if name == "PLATE_ASSIGNED" {
-            expected.push("FEE_DUE".to_owned());
-        }
-    }
-    let got: Vec<String> = sequence(portal, &app.dossier_code)
-        .into_iter()
-        .map(|(s, _)| s)
-        .collect();
-    assert_eq!(got, expected, "{}", app.dossier_code);
-    got.len()
+    portal.check_history(app).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// (status, reason code) of a dossier's events as the portal accepted them,
@@ -75,7 +62,7 @@ pub fn sequence(portal: &Portal, dossier: &str) -> Vec<(String, String)> {
 }
 
 async fn one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order(backend: Backend) {
-    let portal = Portal::start().await;
+    let portal = Portal::start().await.expect("portal stand-in");
     portal.set(Mode::Flaky);
     let app = spawn_app_with(backend, |cfg| fast_outbox(cfg, &portal)).await;
     // An imported car: the clerk must check chassis and engine on the vehicle.
@@ -331,7 +318,7 @@ async fn one_dossier_from_submission_to_delivery_reaches_a_flaky_portal_in_order
 }
 
 async fn a_refused_event_is_dead_lettered_and_holds_back_its_dossier(backend: Backend) {
-    let portal = Portal::start().await;
+    let portal = Portal::start().await.expect("portal stand-in");
     portal.set(Mode::Refuse);
     let app = spawn_app_with(backend, |cfg| fast_outbox(cfg, &portal)).await;
     let a = app
