@@ -61,6 +61,8 @@ pub struct Config {
     pub period_ms: u64,
     /// mTLS: only clients with a certificate from our CA may read rounds.
     pub tls: vrs_kit::tls::TlsConfig,
+    /// A plaintext port serving gRPC health alone, for kubelet probes (off by default).
+    pub probe_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -71,6 +73,7 @@ impl Default for Config {
             key_file: PathBuf::from("var/beacon.key"),
             period_ms: 1000,
             tls: Default::default(),
+            probe_listen: None,
         }
     }
 }
@@ -86,7 +89,9 @@ pub async fn build(cfg: &Config) -> anyhow::Result<GrpcServer> {
     let server = GrpcServer::bind(cfg.listen)
         .await
         .with_context(|| format!("binding the beacon service to {}", cfg.listen))?
-        .with_tls(&cfg.tls, vrs_kit::tls::ClientAuth::Required)?;
+        .with_tls(&cfg.tls, vrs_kit::tls::ClientAuth::Required)?
+        .with_probe_port(cfg.probe_listen)
+        .await?;
     tracing::info!(
         beacon_id = %params.beacon_id,
         public_key = %hex::encode(&params.public_key),

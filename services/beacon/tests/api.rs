@@ -63,6 +63,7 @@ fn config(dir: &TempDir) -> Config {
         key_file: dir.0.join("keys/beacon.key"),
         period_ms: PERIOD_MS,
         tls: Default::default(),
+        probe_listen: None,
     }
 }
 

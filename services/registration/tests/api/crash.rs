@@ -155,6 +155,7 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
         key_file: dir.path().join("beacon.key"),
         period_ms: crate::helpers::BEACON_PERIOD_MS,
         tls: pki.issue("beacon").expect("certificate"),
+        probe_listen: None,
     })
     .await
     .expect("beacon");

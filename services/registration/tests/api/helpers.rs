@@ -274,6 +274,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         key_file: dir.path().join("beacon.key"),
         period_ms: BEACON_PERIOD_MS,
         tls: pki.issue("beacon").expect("beacon certificate"),
+        probe_listen: None,
     };
     let beacon_server = beacon::build(&beacon_cfg).await.expect("beacon starts");
     let beacon_addr = beacon_server.local_addr();

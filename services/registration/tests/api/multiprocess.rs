@@ -84,6 +84,7 @@ async fn three_replicas_two_thousand_concurrent_draws() {
         key_file: dir.path().join("beacon.key"),
         period_ms: 1_000,
         tls: pki.issue("beacon").expect("certificate"),
+        probe_listen: None,
     })
     .await
     .expect("beacon");

@@ -58,6 +58,7 @@ async fn start_beacon(listen: SocketAddr, dir: &std::path::Path, pki: &LocalPki)
         key_file: dir.join("beacon.key"),
         period_ms: crate::helpers::BEACON_PERIOD_MS,
         tls: pki.issue("beacon").expect("certificate"),
+        probe_listen: None,
     })
     .await
     .expect("beacon");
