@@ -131,6 +131,14 @@ async fn one_submission_is_one_trace_across_registration_agencies_and_portal() {
         }
     }
 
+    // The database writes of the step are in it too.
+    let insert = trace
+        .iter()
+        .find(|s| s.name == "INSERT application")
+        .expect("the insert's span");
+    assert_eq!(attr(insert, "db.system").as_deref(), Some("sqlite"));
+    assert_eq!(ancestry(insert, &by_id).last().map(String::as_str), Some(SUBMIT));
+
     // The webhook deliveries, done later by the outbox worker, are in the same trace.
     let deliveries: Vec<&SpanData> = trace.iter().copied().filter(|s| s.name == "portal.deliver").collect();
     assert!(
@@ -139,7 +147,10 @@ async fn one_submission_is_one_trace_across_registration_agencies_and_portal() {
     );
     for d in &deliveries {
         assert_eq!(d.span_kind, SpanKind::Client);
-        assert_eq!(by_id.get(&d.parent_span_id).map(|p| p.name.as_ref()), Some(SUBMIT));
+        // Under the database write that queued the event, under the submit.
+        let chain = ancestry(d, &by_id);
+        assert!(chain[1].starts_with("INSERT ") || chain[1].starts_with("UPDATE "), "{chain:?}");
+        assert_eq!(chain.last().map(String::as_str), Some(SUBMIT), "{chain:?}");
     }
     // And the portal got our trace context with each event.
     let traceparents = portal.with_seen(|seen| seen.traceparents.clone());

@@ -100,6 +100,15 @@ pub struct Store {
 
 impl Store {
     /// Connects and brings the schema up to date with the real migrations.
+    /// `sqlite` or `postgresql`, as OpenTelemetry names database systems.
+    fn system(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => "postgresql",
+            sea_orm::DatabaseBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
     pub async fn connect(url: &str, max_connections: u32, privacy: crate::privacy::Privacy) -> Result<Store, DbErr> {
         ensure_sqlite_dir(url)?;
         let mut opts = ConnectOptions::new(url.to_owned());
@@ -124,6 +133,7 @@ impl Store {
     }
 
     /// Inserts a new application in SUBMITTED with its first history row.
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "INSERT application", otel.kind = "client", db.system = self.system()))]
     pub async fn insert(&self, mut app: application::Model, actor: &str) -> Result<(), StoreError> {
         app.declaration = self.seal(&app.declaration, &app.id)?;
         let txn = self.db.begin().await?;
@@ -145,6 +155,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "SELECT application", otel.kind = "client", db.system = self.system()))]
     pub async fn find(&self, id: &str) -> Result<Option<Record>, DbErr> {
         match self.find_application(id).await? {
             Some(app) => self.complete(app).await.map(Some),
@@ -154,6 +165,7 @@ impl Store {
 
     /// The application row alone, its declaration opened: one query, for
     /// callers that need neither history nor evidence (the outbox).
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "SELECT application", otel.kind = "client", db.system = self.system()))]
     pub async fn find_application(&self, id: &str) -> Result<Option<application::Model>, DbErr> {
         let Some(app) = application::Entity::find_by_id(id.to_owned()).one(&self.db).await? else {
             return Ok(None);
@@ -169,6 +181,7 @@ impl Store {
         Ok(app)
     }
 
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "SELECT application by dossier", otel.kind = "client", db.system = self.system()))]
     pub async fn find_by_dossier(&self, dossier_code: &str) -> Result<Option<Record>, DbErr> {
         let app = application::Entity::find()
             .filter(application::Column::DossierCode.eq(dossier_code))
@@ -216,6 +229,7 @@ impl Store {
 
     /// Applies `changes` if the row still has `expected_version`, in one
     /// transaction with its history entry and evidence.
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "UPDATE application", otel.kind = "client", db.system = self.system()))]
     pub async fn update(
         &self,
         id: &str,
@@ -327,6 +341,7 @@ impl Store {
     }
 
     /// One page of an office's queue, oldest first.
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "SELECT queue", otel.kind = "client", db.system = self.system()))]
     pub async fn list(
         &self,
         office_code: &str,
@@ -365,6 +380,7 @@ impl Store {
     }
 
     /// One actor's history rows, newest first, before `before` (a history row id).
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "SELECT history by actor", otel.kind = "client", db.system = self.system()))]
     pub async fn actions(&self, actor: &str, before: Option<i64>, limit: u64) -> Result<Vec<history::Model>, DbErr> {
         let mut q = history::Entity::find().filter(history::Column::Actor.eq(actor));
         if let Some(b) = before {
@@ -375,6 +391,7 @@ impl Store {
 
     /// Appends a physical check with its history row (and so its portal event),
     /// setting or clearing the block, under the optimistic version check.
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "INSERT physical_check", otel.kind = "client", db.system = self.system()))]
     pub async fn record_physical_check(
         &self,
         current: &application::Model,
