@@ -149,7 +149,10 @@ async fn one_submission_is_one_trace_across_registration_agencies_and_portal() {
         assert_eq!(d.span_kind, SpanKind::Client);
         // Under the database write that queued the event, under the submit.
         let chain = ancestry(d, &by_id);
-        assert!(chain[1].starts_with("INSERT ") || chain[1].starts_with("UPDATE "), "{chain:?}");
+        assert!(
+            chain[1].starts_with("INSERT ") || chain[1].starts_with("UPDATE "),
+            "{chain:?}"
+        );
         assert_eq!(chain.last().map(String::as_str), Some(SUBMIT), "{chain:?}");
     }
     // And the portal got our trace context with each event.
