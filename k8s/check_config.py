@@ -16,21 +16,36 @@ What is checked, for every container that runs one of the workspace's binaries
   <SERVICE> is the one this binary reads (lists are comma-separated); literal
   values must parse as the
   field's type (ports, integers, booleans, enum variants);
-- other variables are ones the code reads (DATABASE_URL, RUST_LOG, VRS_LOG_FORMAT);
-- the listen address is set, binds all interfaces, and its port is the
-  container's only port and the port of every probe;
+- other variables are ones the code reads (DATABASE_URL, RUST_LOG, VRS_LOG_FORMAT),
+  or standard OpenTelemetry variables (OTEL_*) that the SDK and OTLP exporter
+  in use read, in a binary that initialises telemetry; their values are
+  checked where the code is particular (exporters otlp/none, OTLP over gRPC,
+  no https:// without a TLS feature of opentelemetry-otlp);
+- the listen address and the probe address (the plaintext health port) are
+  set and bind all interfaces; the container declares exactly these two ports,
+  the probe address's as `probe`;
+- the startup, liveness and readiness probes are the kubelet's native gRPC
+  probes of the probe port, never of the service port (mutual TLS there, and
+  the kubelet's gRPC client speaks plaintext only); startup and liveness ask
+  service "" (the process), readiness one of the gRPC services the binary
+  serves (read from proto/ and the crate's `...Server::new` calls);
+- registration's drain delay and shutdown grace (or their defaults, read from
+  the source) fit in terminationGracePeriodSeconds with a margin, and the drain
+  delay is not zero;
 - key, certificate and CA files lie on a mounted volume (the root file system
   is read-only), in the Secret's items when it lists them; the TLS triple is
-  all-or-nothing, the same on every service, and with TLS on no probe uses the
-  kubelet's plaintext gRPC client;
+  all-or-nothing and the same on every service;
 - agency and beacon URLs name a Service and one of its ports;
 - the pod is hardened (non-root, read-only root, no privilege escalation,
   every capability dropped, RuntimeDefault seccomp).
 
 And for the whole set: every Service selects pods and its targetPorts are
 their container ports; PodDisruptionBudgets, HPAs and NetworkPolicies select
-existing pods, NetworkPolicy ports are container ports of the pods they
-protect; referenced ConfigMaps exist; CloudNativePG Clusters (no schema in
+existing pods, NetworkPolicy ports are container ports of every pod they
+protect; the service ports of the agencies and the beacon are isolated by a
+NetworkPolicy and open to registration's pods only (their probe ports may be
+open to all); workloads that export telemetry do so under distinct service
+names; referenced ConfigMaps exist; CloudNativePG Clusters (no schema in
 kubernetes-validate) get a structural check and their `<name>-app` Secret
 references a known key.
 """
@@ -159,6 +174,13 @@ class Schema:
                     pending = ""
                 if variants is not None:
                     self.enums.setdefault(m.group(1), []).append((path, variants))
+        # gRPC services by short name: {"TaxService": ["vrs.tax.v1.TaxService"]}.
+        self.proto_services: dict[str, list[str]] = {}
+        for path in sorted(repo.glob("proto/**/*.proto")):
+            text = re.sub(r"//.*", "", path.read_text(encoding="utf-8"))
+            pkg = re.search(r"^\s*package\s+([\w.]+)\s*;", text, flags=re.M)
+            for m in re.finditer(r"^\s*service\s+(\w+)\s*\{", text, flags=re.M):
+                self.proto_services.setdefault(m.group(1), []).append(f"{pkg.group(1)}.{m.group(1)}" if pkg else m.group(1))
 
     def _pick(self, table: dict, name: str, near: Path, what: str):
         found = table.get(name, [])
@@ -252,13 +274,56 @@ AGENCY_LOADER = ("services/kit/src/agency.rs", r"let cfg: AgencyConfig<PORT> = c
 # Settings a container must give: the defaults (127.0.0.1, relative var/ paths)
 # do not work in a pod with a read-only root file system.
 REQUIRED = {
-    "registration": [("server", "listen"), ("privacy", "data_key_file"), ("draw", "log_key_file"), ("auth", "issuer_public_key")],
-    "identity": [("listen",)],
-    "tax": [("listen",)],
-    "customs": [("listen",)],
-    "register": [("listen",)],
-    "beacon": [("listen",), ("key_file",)],
+    "registration": [("server", "listen"), ("server", "probe_listen"), ("privacy", "data_key_file"), ("draw", "log_key_file"), ("auth", "issuer_public_key")],
+    "identity": [("listen",), ("probe_listen",)],
+    "tax": [("listen",), ("probe_listen",)],
+    "customs": [("listen",), ("probe_listen",)],
+    "register": [("listen",), ("probe_listen",)],
+    "beacon": [("listen",), ("key_file",), ("probe_listen",)],
 }
+# The plaintext port serving gRPC health alone (services/kit/src/grpc.rs,
+# with_probe_port), for the kubelet's probes: its config key (one per binary)
+# and the name its container port must have.
+PROBE_KEY = "probe_listen"
+PROBE_PORT_NAME = "probe"
+
+# Who may call each server's service port (NetworkPolicies). Not listed: open
+# to the cluster (registration's API). Probe ports may be open to anyone.
+CALLERS = {name: {"registration"} for name in ("identity", "tax", "customs", "register", "beacon")}
+
+# Shutdown settings (ms) of a binary: after SIGTERM it answers NOT_SERVING for
+# the drain delay, then lets in-flight calls finish within the grace; both
+# must end before terminationGracePeriodSeconds (then SIGKILL), with a margin
+# for closing the database pool and flushing telemetry. Defaults are read
+# from the struct's `impl Default`.
+SHUTDOWN = {
+    "registration": (("server", "drain_delay_ms"), ("server", "shutdown_grace_ms"), "services/registration/src/config.rs", "ServerConfig"),
+}
+SHUTDOWN_MARGIN_S = 5
+DEFAULT_TERMINATION_GRACE_S = 30
+
+# OpenTelemetry. A binary that calls vrs_kit::telemetry::init reads these
+# standard variables: the ones opentelemetry_sdk and opentelemetry-otlp 0.33
+# read for traces and metrics (the binaries export no logs over OTLP), and the
+# ones telemetry.rs reads itself (checked below against that file). Anything
+# else spelled OTEL_* does nothing, most likely a typo.
+TELEMETRY_RS = "services/kit/src/telemetry.rs"
+TELEMETRY_INIT = r"telemetry::init\(\s*(?:\"([^\"]+)\"|(\w+))\s*\)"
+OTEL_CODE_VARS = {"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_SERVICE_NAME"}
+OTEL_SDK_VARS = {
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT",
+    "OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+} | {
+    f"OTEL_EXPORTER_OTLP_{signal}{key}"
+    for signal in ("", "TRACES_", "METRICS_")
+    for key in ("ENDPOINT", "HEADERS", "TIMEOUT", "COMPRESSION", "PROTOCOL", "INSECURE")
+}
+OTEL_SAMPLERS = {"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"}
 # The Job that only migrates needs the database and nothing else.
 MIGRATE_ONLY_FLAG = "--migrate-only"
 
@@ -291,22 +356,55 @@ class Binary:
             if "try_from_default_env" in text:
                 plain.add("RUST_LOG")
         self.plain = plain
-        self.listen = self._find_listen()
+        self.listen = self._find_socket("listen")
+        self.probe_listen = self._find_socket(PROBE_KEY)
+        self.services = self._find_services(repo, schema, crate)
+        # The name it passes to telemetry::init (OTEL_SERVICE_NAME overrides
+        # it); None: it does not initialise telemetry, OTEL_* means nothing.
+        self.telemetry_name = None
+        sources = sorted((repo / crate / "src").rglob("*.rs"))
+        if root == "AgencyConfig":
+            sources.append(repo / AGENCY_LOADER[0])
+        for src in sources:
+            for m in re.finditer(TELEMETRY_INIT, src.read_text(encoding="utf-8")):
+                # A variable: agency::run's `name`, the agency's own.
+                self.telemetry_name = m.group(1) or name
+        if self.telemetry_name is not None:
+            telemetry = (repo / TELEMETRY_RS).read_text(encoding="utf-8")
+            for needle in ('"OTEL_SDK_DISABLED"', '"OTEL_{signal}_EXPORTER"', '"OTEL_SERVICE_NAME"', "with_tonic()"):
+                if needle not in telemetry:
+                    raise SystemExit(f"check_config: {TELEMETRY_RS} no longer has {needle}; update the OTEL_* rules in check_config.py")
 
-    def _find_listen(self):
+    def _find_socket(self, key):
         found = []
 
         def walk(tree, path):
             for k, v in tree.items():
                 if isinstance(v, dict):
                     walk(v, path + (k,))
-                elif k == "listen" and v[0] == "socket":
+                elif k == key and v[0] == "socket":
                     found.append(path + (k,))
 
         walk(self.tree, ())
         if len(found) != 1:
-            raise SystemExit(f"check_config: {self.name}: expected one `listen` address in its config, found {found}")
+            raise SystemExit(f"check_config: {self.name}: expected one `{key}` address in its config, found {found}")
         return found[0]
+
+    def _find_services(self, repo: Path, schema: Schema, crate: str) -> set:
+        """Full names of the gRPC services the binary serves: each
+        `<Service>Server::new(` in the crate, looked up in proto/."""
+        served = set()
+        for src in (repo / crate / "src").rglob("*.rs"):
+            served |= set(re.findall(r"\b(\w+)Server::new\(", src.read_text(encoding="utf-8")))
+        out = set()
+        for short in served:
+            full = schema.proto_services.get(short, [])
+            if len(full) > 1:
+                raise SystemExit(f"check_config: gRPC service {short} is declared in several proto packages: {full}")
+            out |= set(full)
+        if not out:
+            raise SystemExit(f"check_config: {crate} serves no gRPC service declared in proto/ (no `<Service>Server::new(` found)")
+        return out
 
     def lookup(self, var: str):
         """(path, kind) for VRS_<NAME>__A__B, or raises ValueError with the reason."""
@@ -329,6 +427,16 @@ class Binary:
                 # Lists are comma-separated (vrs_kit::config registers every list key).
                 return tuple(keys), node
         raise ValueError("names a whole section, not a key")
+
+
+def struct_int_defaults(path: Path, struct: str) -> dict:
+    """{field: int} for the integer literals (`25_000`) in `impl Default for struct`."""
+    text = path.read_text(encoding="utf-8")
+    m = re.search(r"impl\s+Default\s+for\s+" + struct + r"\s*\{", text)
+    if not m:
+        raise SystemExit(f"check_config: no `impl Default for {struct}` in {path}")
+    body = _body(text, m.end() - 1)
+    return {k: int(v.replace("_", "")) for k, v in re.findall(r"^\s*(\w+)\s*:\s*([0-9][0-9_]*)\s*,", body, flags=re.M)}
 
 
 def check_value(kind, value: str):
@@ -369,6 +477,74 @@ def parse_socket(value: str):
     return ip, port
 
 
+def otlp_has_tls(repo: Path) -> bool:
+    """Whether opentelemetry-otlp is built with a TLS feature (else https:// endpoints fail)."""
+    for cargo in [repo / "Cargo.toml", *sorted(repo.glob("services/*/Cargo.toml"))]:
+        for line in cargo.read_text(encoding="utf-8").splitlines():
+            if re.match(r"\s*opentelemetry-otlp\s*=", line) and re.search(r'"tls[\w-]*"', line):
+                return True
+    return False
+
+
+def check_otel(name: str, value: str, otlp_tls: bool):
+    """What is wrong with OTEL_* = value, or None."""
+    v = value.strip()
+    if name == "OTEL_SDK_DISABLED" or name.endswith("_INSECURE"):
+        if v.lower() not in ("true", "false"):
+            return f"{value!r} is not true or false"
+    elif name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER"):
+        if v.lower() not in ("otlp", "none"):
+            return f"{value!r}: {TELEMETRY_RS} knows otlp and none only (anything else falls back to whether an endpoint is set)"
+    elif name.endswith("_PROTOCOL"):
+        if v != "grpc":
+            return f"{value!r}: the exporters are built for OTLP over gRPC only (with_tonic); use grpc or leave it out"
+    elif name.endswith("_ENDPOINT"):
+        m = re.fullmatch(r"(https?)://([^/:\s]+)(?::(\d+))?(/\S*)?", v)
+        if not m:
+            return f"{value!r} is not http(s)://host:port"
+        if m.group(1) == "https" and not otlp_tls:
+            return "https:// needs a TLS feature of opentelemetry-otlp, which Cargo.toml does not enable (the exporter refuses to start)"
+        if m.group(3) == "4318":
+            return "4318 is OTLP/HTTP; the exporters speak OTLP/gRPC (the collector's port 4317)"
+    elif name == "OTEL_SERVICE_NAME":
+        if not v:
+            return "is empty"
+    elif name == "OTEL_RESOURCE_ATTRIBUTES":
+        for item in filter(None, (i.strip() for i in v.split(","))):
+            key, eq, _ = item.partition("=")
+            if not eq or not key.strip():
+                return f"{item!r} is not key=value"
+            if key.strip() == "service.name":
+                return "sets service.name, which OTEL_SERVICE_NAME or the binary's own name overrides: use OTEL_SERVICE_NAME"
+    elif name == "OTEL_TRACES_SAMPLER":
+        if v not in OTEL_SAMPLERS:
+            return f"{value!r} is none of {', '.join(sorted(OTEL_SAMPLERS))}"
+    elif name.endswith(("_TIMEOUT", "_INTERVAL", "_DELAY", "_SIZE", "_EXPORTS", "_LIMIT")):
+        if not re.fullmatch(r"[0-9]+", v):
+            return f"{value!r} is not a whole number (milliseconds or a count)"
+    return None
+
+
+def otel_exports(env) -> bool:
+    """Whether a process with this environment exports traces or metrics
+    (telemetry.rs, otlp_wanted); values from Secrets count as set."""
+    def var(n):
+        if n not in env:
+            return None
+        v = env[n][0]
+        return "?" if v is None else (v.strip() or None)
+
+    if (var("OTEL_SDK_DISABLED") or "").lower() == "true":
+        return False
+    for signal in ("TRACES", "METRICS"):
+        chosen = (var(f"OTEL_{signal}_EXPORTER") or "").lower()
+        if chosen == "otlp":
+            return True
+        if chosen != "none" and (var("OTEL_EXPORTER_OTLP_ENDPOINT") or var(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")):
+            return True
+    return False
+
+
 # --------------------------------------------------------------------------
 # The checks.
 # --------------------------------------------------------------------------
@@ -386,6 +562,11 @@ class Checker:
         self.checks = 0
         self.schema = Schema(repo)
         self.binaries: dict[str, Binary] = {}
+        self.otlp_tls = otlp_has_tls(repo)
+        # (workload, binary, service port) of every server container, for the NetworkPolicy checks.
+        self.servers: list = []
+        # service.name -> workloads exporting telemetry under it.
+        self.telemetry_names: dict[str, list[str]] = {}
 
     def err(self, where: str, msg: str):
         self.errors.append(f"{where}: {msg}")
@@ -482,8 +663,15 @@ class Checker:
             + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in sorted(tls_state.items()))
             + " (clients dial https:// exactly when their own TLS is on)",
         )
+        for service_name, workloads in sorted(self.telemetry_names.items()):
+            self.ok(
+                len(workloads) == 1,
+                "OpenTelemetry",
+                f"{' and '.join(workloads)} export as service.name {service_name!r}: their traces and metrics mix; give each its own OTEL_SERVICE_NAME",
+            )
         self.check_services()
         self.check_policies()
+        self.check_isolation()
         return self.errors
 
     # ---- workloads ----------------------------------------------------------------
@@ -505,14 +693,20 @@ class Checker:
             env = self.container_env(c, ns, where)
             self.check_env(b, env, where)
             self.check_hardening(spec, c, where)
+            if b.telemetry_name is not None and otel_exports(env):
+                name = (env.get("OTEL_SERVICE_NAME") or (None,))[0] or b.telemetry_name
+                self.telemetry_names.setdefault(name, []).append(f"{w['kind']}/{md.get('name')}")
             if migrate_only:
                 self.ok("DATABASE_URL" in env or "VRS_REGISTRATION__DATABASE__URL" in env, where, "the migration needs DATABASE_URL")
                 continue
             self.check_required(b, env, where)
-            self.check_ports(b, c, env, where)
-            self.check_files(b, c, spec, env, where)
             tls = self.check_tls(b, c, env, where)
             tls_state[f"{md.get('name')}"] = tls
+            port = self.check_ports(b, c, env, where, tls)
+            if port is not None:
+                self.servers.append((w, b, port))
+            self.check_shutdown(b, spec, env, where)
+            self.check_files(b, c, spec, env, where)
             if b.name == "registration":
                 self.check_urls(env, ns, where)
 
@@ -580,6 +774,15 @@ class Checker:
                         self.err(where, f"{name}={value!r}: {problem}")
             elif re.match(r"^VRS_[A-Z0-9]+__", name):
                 self.err(where, f"{name} ({source}) is read by another service, not by {b.name} (its variables start {b.prefix})")
+            elif name.startswith("OTEL_"):
+                if b.telemetry_name is None:
+                    self.err(where, f"{name} ({source}): {b.name} does not initialise OpenTelemetry (no telemetry::init)")
+                elif name not in OTEL_SDK_VARS | OTEL_CODE_VARS:
+                    self.err(where, f"{name} ({source}) is no OpenTelemetry variable that {b.name} reads (not a standard one the SDK or the OTLP exporter reads, nor one {TELEMETRY_RS} reads); a typo?")
+                elif value is not None:
+                    problem = check_otel(name, value, self.otlp_tls)
+                    if problem:
+                        self.err(where, f"{name}={value!r}: {problem}")
             elif name in b.plain:
                 continue
             else:
@@ -611,29 +814,86 @@ class Checker:
         self.err(where, f"{what} names port {ref!r}, which the container does not declare")
         return None
 
-    def check_ports(self, b: Binary, c, env, where):
-        var, value = self.setting(b, env, b.listen)
+    def socket_setting(self, b: Binary, env, path, where, purpose):
+        """(variable, port) of a socket address setting that must bind every interface."""
+        var, value = self.setting(b, env, path)
         if var is None or value is None:
-            return
+            return var, None
         try:
             ip, port = parse_socket(value)
         except ValueError as e:
             self.err(where, f"{var}: {e}")
-            return
-        self.ok(ip.is_unspecified, where, f"{var}={value} binds {ip} only: other pods and the kubelet cannot reach it; use 0.0.0.0:{port}")
+            return var, None
+        self.ok(ip.is_unspecified, where, f"{var}={value} binds {ip} only: {purpose} cannot reach it; use 0.0.0.0:{port}")
+        return var, port
+
+    def check_ports(self, b: Binary, c, env, where, tls: bool):
+        """The service port and the probe port, the container's ports, the probes.
+        Returns the service port."""
+        var, port = self.socket_setting(b, env, b.listen, where, "other pods and the kubelet")
+        if port is None:
+            return None
+        pvar, probe_port = self.socket_setting(b, env, b.probe_listen, where, "the kubelet (it probes the pod's IP)")
+        pvar = pvar or b.prefix + "__".join(k.upper() for k in b.probe_listen)
+        # "8081 (VRS_X__PROBE_LISTEN)", or what is missing (check_required reports it).
+        pdesc = f"{probe_port} ({pvar})" if probe_port is not None else f"({pvar}, not set)"
+        if probe_port is not None:
+            self.ok(probe_port != port, where, f"{pvar} and {var} both use port {port}: the probe port is a second, plaintext listener")
         ports = c.get("ports") or []
-        self.ok(len(ports) == 1, where, f"declares {len(ports)} container ports; {b.name} listens on exactly one ({port})")
+        self.ok(len(ports) == 2, where, f"declares {len(ports)} container ports; {b.name} listens on exactly two: {port} ({var}) and the probe port {pdesc}")
         for p in ports:
-            self.ok(p.get("containerPort") == port, where, f"containerPort {p.get('containerPort')} ({p.get('name')}) is not the port {var} listens on ({port})")
+            if p.get("name") == PROBE_PORT_NAME:
+                self.ok(probe_port is None or p.get("containerPort") == probe_port, where, f"containerPort {p.get('containerPort')} ({PROBE_PORT_NAME}) is not the port {pvar} listens on ({probe_port})")
+            else:
+                self.ok(p.get("containerPort") == port, where, f"containerPort {p.get('containerPort')} ({p.get('name')}) is not the port {var} listens on ({port})")
             self.ok(p.get("protocol", "TCP") == "TCP", where, f"containerPort {p.get('containerPort')} is not TCP")
+        self.ok(any(p.get("name") == PROBE_PORT_NAME for p in ports), where, f"declares no container port named {PROBE_PORT_NAME!r} for the probe port {pdesc}")
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             spec = c.get(probe)
             if not self.ok(spec is not None, where, f"no {probe}"):
                 continue
-            for handler in ("grpc", "tcpSocket", "httpGet"):
-                if handler in (spec or {}):
-                    got = self.port_of(c, spec[handler].get("port"), where, f"{probe}.{handler}")
-                    self.ok(got == port, where, f"{probe}.{handler} probes port {got}, but {var} listens on {port}")
+            handlers = [h for h in ("grpc", "tcpSocket", "httpGet", "exec") if h in (spec or {})]
+            if not self.ok(handlers == ["grpc"], where, f"{probe} uses {', '.join(handlers) or 'nothing'}: use the kubelet's gRPC probe (grpc.health.v1) of the probe port {pdesc}"):
+                continue
+            got = self.port_of(c, spec["grpc"].get("port"), where, f"{probe}.grpc")
+            if got == port:
+                self.err(where, f"{probe}.grpc probes port {got}, the service port ({var})"
+                         + (", which wants mutual TLS: the kubelet's gRPC client speaks plaintext only and every probe fails" if tls else "")
+                         + f"; probe the plaintext probe port {pdesc}")
+            elif probe_port is not None:
+                self.ok(got == probe_port, where, f"{probe}.grpc probes port {got}, but {pvar} listens on {probe_port}")
+            service = spec["grpc"].get("service") or ""
+            if probe == "readinessProbe":
+                self.ok(service in b.services, where,
+                        f"readinessProbe asks service {service!r}"
+                        + (" (the process: SERVING as long as it runs, whatever its database or beacon)" if not service else f", which {b.name} does not serve")
+                        + f"; readiness must name a service: {', '.join(sorted(b.services))}")
+            else:
+                self.ok(service == "", where, f"{probe} asks service {service!r}; it must ask \"\" (leave `service` out): a named service is readiness (registration's is NOT_SERVING while the database or the beacon is away), and a failing {probe} restarts the container")
+        return port
+
+    def check_shutdown(self, b: Binary, spec, env, where):
+        """Drain delay + grace fit in terminationGracePeriodSeconds, with a margin."""
+        if b.name not in SHUTDOWN:
+            return
+        drain_path, grace_path, file, struct = SHUTDOWN[b.name]
+        defaults = struct_int_defaults(self.repo / file, struct)
+        values = {}
+        for path in (drain_path, grace_path):
+            var, value = self.setting(b, env, path)
+            if var is not None and value is not None and re.fullmatch(r"[0-9]+", value.strip()):
+                values[path] = (int(value), f"{var}={int(value)}")
+            elif var is None:
+                if path[-1] not in defaults:
+                    raise SystemExit(f"check_config: no integer default for {path[-1]} in impl Default for {struct} ({file})")
+                values[path] = (defaults[path[-1]], f"{b.prefix + '__'.join(k.upper() for k in path)}={defaults[path[-1]]} (the default)")
+            else:
+                return  # from a Secret, or not a number (reported by check_env)
+        (drain, dvar), (grace, gvar) = values[drain_path], values[grace_path]
+        self.ok(drain > 0, where, f"{dvar}: at SIGTERM the replica refuses connections at once, while its endpoint is still being removed; give it a few seconds")
+        tgps = spec.get("terminationGracePeriodSeconds", DEFAULT_TERMINATION_GRACE_S)
+        need = -(-(drain + grace) // 1000) + SHUTDOWN_MARGIN_S
+        self.ok(tgps >= need, where, f"terminationGracePeriodSeconds {tgps} leaves no margin after {dvar} and {gvar}: the kubelet kills the process first; use at least {need}")
 
     def mounts(self, c, spec):
         vols = {v["name"]: v for v in spec.get("volumes") or []}
@@ -671,11 +931,7 @@ class Checker:
         tls_vars = [b.prefix + "TLS__" + k for k in ("CA_FILE", "CERT_FILE", "KEY_FILE")]
         set_ = [v for v in tls_vars if env.get(v, ("", ""))[0]]
         self.ok(len(set_) in (0, 3), where, f"TLS is all or nothing: {', '.join(set_)} set, {', '.join(v for v in tls_vars if v not in set_)} not")
-        on = len(set_) > 0
-        if on:
-            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-                self.ok("grpc" not in (c.get(probe) or {}), where, f"{probe} uses the kubelet's gRPC client, which cannot speak TLS (see k8s/README.md, Probes)")
-        return on
+        return len(set_) > 0
 
     def check_urls(self, env, ns, where):
         beacon = (env.get("VRS_REGISTRATION__DRAW__BEACON") or ("local", ""))[0] or "local"
@@ -759,15 +1015,87 @@ class Checker:
             pods = self.selected(sel, md.get("namespace"))
             if not self.ok(bool(pods), where, f"podSelector {sel} matches no pod template"):
                 continue
-            cports = {cp.get("containerPort") for w in pods for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or []}
-            cnames = {cp.get("name") for w in pods for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or []}
             for rule in np["spec"].get("ingress") or []:
                 for p in rule.get("ports") or []:
                     port = p.get("port")
-                    self.ok(port in cports or port in cnames, where, f"allows port {port}, which no selected pod listens on ({sorted(cports)})")
+                    if port is None:
+                        continue  # every port
+                    for w in pods:
+                        wports = [cp for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or []]
+                        numbers = sorted(cp.get("containerPort") for cp in wports)
+                        hit = port in numbers or port in {cp.get("name") for cp in wports}
+                        self.ok(hit, where, f"allows port {port}, which {w['kind']}/{w['metadata']['name']} does not listen on ({numbers})")
                 for peer in rule.get("from") or []:
                     if "podSelector" in peer and "namespaceSelector" not in peer and peer["podSelector"]:
                         self.ok(bool(self.selected(peer["podSelector"], md.get("namespace"))), where, f"from podSelector {peer['podSelector']} matches no pod template")
+
+    @staticmethod
+    def admits(rule, port: int, names: set) -> bool:
+        """Whether a NetworkPolicy ingress rule lets TCP traffic to `port` (named `names`) through."""
+        ports = rule.get("ports")
+        if not ports:
+            return True
+        for p in ports:
+            if p.get("protocol", "TCP") != "TCP":
+                continue
+            pp = p.get("port")
+            if pp is None:
+                return True
+            if isinstance(pp, int) and pp <= port <= (p.get("endPort") or pp):
+                return True
+            if isinstance(pp, str) and pp in names:
+                return True
+        return False
+
+    def server_binaries(self, w) -> set:
+        """The workspace's servers a workload runs (not the migration)."""
+        out = set()
+        for c in self.pod_spec(w).get("containers") or []:
+            command = list(c.get("command") or []) + list(c.get("args") or [])
+            if command and Path(command[0]).name in BINARIES and MIGRATE_ONLY_FLAG not in command[1:]:
+                out.add(Path(command[0]).name)
+        return out
+
+    def check_isolation(self):
+        """The service port of each server in CALLERS is isolated by a
+        NetworkPolicy and reachable from its callers' pods only; whatever else
+        is opened (the probe port) must not include it."""
+        for w, b, port in self.servers:
+            callers = CALLERS.get(b.name)
+            if callers is None:
+                continue
+            md = w.get("metadata") or {}
+            ns = md.get("namespace")
+            where = f"{w['kind']}/{md.get('name')}"
+            labels = self.pod_labels(w)
+            names = {cp.get("name") for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or [] if cp.get("containerPort") == port}
+            who = " and ".join(sorted(callers))
+            policies = [
+                np
+                for np in self.of_kind("NetworkPolicy")
+                if (np.get("metadata") or {}).get("namespace") == ns
+                and (np["spec"].get("podSelector") == {} or self.selects(np["spec"].get("podSelector"), labels))
+                and "Ingress" in (np["spec"].get("policyTypes") or ["Ingress"])
+            ]
+            if not self.ok(bool(policies), where, f"no NetworkPolicy isolates it: every pod may call its service port {port}; only {who} may"):
+                continue
+            for np in policies:
+                npw = f"NetworkPolicy/{np['metadata']['name']}"
+                for rule in np["spec"].get("ingress") or []:
+                    if not self.admits(rule, port, names):
+                        continue
+                    what = f"port {port} of {where}, the {b.name} service port: only {who} may call it"
+                    peers = rule.get("from") or []
+                    if not self.ok(bool(peers), npw, f"lets every source reach {what} (a rule for the probe port must name that port alone)"):
+                        continue
+                    for peer in peers:
+                        if set(peer) != {"podSelector"}:
+                            self.err(npw, f"lets {peer} reach {what} (a podSelector alone may)")
+                            continue
+                        sel = peer["podSelector"]
+                        pods = [x for x in self.workloads() + self.operator_pods() if (x.get("metadata") or {}).get("namespace") == ns and (sel == {} or self.selects(sel, self.pod_labels(x)))]
+                        strangers = [f"{x['kind']}/{x['metadata']['name']}" for x in pods if not (self.server_binaries(x) & callers)]
+                        self.ok(bool(pods) and not strangers, npw, f"lets {', '.join(strangers) or 'no pod'} ({sel}) reach {what}")
 
     # ---- custom resources ---------------------------------------------------------
 

@@ -10,8 +10,10 @@
 #      resources have no schema there: only the kinds in ALLOWED_CRDS may be
 #      skipped (any other "Couldn't find schema", e.g. a mistyped apiVersion of
 #      a built-in kind, fails), and check_config.py checks them instead;
-#   3. run k8s/check_config.py: ports, probes, Services, NetworkPolicies and
-#      every VRS_* variable against the configuration structs in services/.
+#   3. run k8s/check_config.py: ports, probes, Services, NetworkPolicies,
+#      registration's shutdown timing and every VRS_* variable against the
+#      configuration structs in services/, OTEL_* against what the telemetry
+#      code reads.
 # Then it breaks a few things on purpose in a copy of the prod rendering and
 # makes sure check_config.py notices each one.
 #
@@ -90,6 +92,19 @@ mutations=(
   's/value: \/etc\/vrs\/keys\/data.key/value: \/var\/lib\/vrs\/data.key/|is on no mounted volume'
   's/port: 50064$/port: 50046/|allows port 50046'
   's/secretName: vrs-tls-beacon/secretName: vrs-tls-beacon\n          items:\n          - key: tls.crt\n            path: tls.crt/|projects only'
+  # Probes: tax's liveness probe on its mTLS port, identity's probe listener
+  # moved without its port, customs' readiness asking "" instead of its service.
+  '/VRS_TAX__LISTEN/,/ name: tax$/s/port: 8081$/port: 50062/|livenessProbe.grpc probes port 50062, the service port (VRS_TAX__LISTEN), which wants mutual TLS'
+  '/name: VRS_IDENTITY__PROBE_LISTEN/{n;s/0.0.0.0:8081/0.0.0.0:8082/}|containerPort 8081 (probe) is not the port VRS_IDENTITY__PROBE_LISTEN listens on (8082)'
+  '/service: vrs.customs.v1.CustomsService/d|readiness must name a service: vrs.customs.v1.CustomsService'
+  # The probe port's open rule turned onto an agency's service port.
+  's/- port: 8081$/- port: 50061/|lets every source reach port 50061 of Deployment/identity, the identity service port: only registration may call it'
+  # Registration's drain (5 s) and grace (20 s) no longer fit.
+  's/terminationGracePeriodSeconds: 35/terminationGracePeriodSeconds: 25/|terminationGracePeriodSeconds 25 leaves no margin'
+  # Telemetry: a misspelt variable, the OTLP/HTTP port, two workloads under one service name.
+  's/name: OTEL_SERVICE_NAME/name: OTEL_SERVICENAME/|OTEL_SERVICENAME (env) is no OpenTelemetry variable'
+  's/observability:4317/observability:4318/|4318 is OTLP/HTTP'
+  's/value: registration-migrate$/value: registration/|export as service.name '"'"'registration'"'"''
 )
 for m in "${mutations[@]}"; do
   expr="${m%%|*}"
