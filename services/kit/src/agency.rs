@@ -19,6 +19,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -50,6 +51,9 @@ pub struct AgencyConfig<const PORT: u16> {
     pub tls: crate::tls::TlsConfig,
     /// A plaintext port serving gRPC health alone, for kubelet probes (off by default).
     pub probe_listen: Option<SocketAddr>,
+    /// After SIGTERM, how long to answer NOT_SERVING before refusing
+    /// connections (see [`GrpcServer::with_drain`]); 0 locally.
+    pub drain_delay_ms: u64,
 }
 
 impl<const PORT: u16> Default for AgencyConfig<PORT> {
@@ -60,6 +64,7 @@ impl<const PORT: u16> Default for AgencyConfig<PORT> {
             faults: FaultConfig::default(),
             tls: Default::default(),
             probe_listen: None,
+            drain_delay_ms: 0,
         }
     }
 }
@@ -75,6 +80,7 @@ impl<'de, const PORT: u16> Deserialize<'de> for AgencyConfig<PORT> {
             faults: FaultConfig,
             tls: crate::tls::TlsConfig,
             probe_listen: Option<SocketAddr>,
+            drain_delay_ms: u64,
         }
         let fields = Fields::deserialize(deserializer)?;
         let defaults = AgencyConfig::<PORT>::default();
@@ -83,6 +89,7 @@ impl<'de, const PORT: u16> Deserialize<'de> for AgencyConfig<PORT> {
             faults: fields.faults,
             tls: fields.tls,
             probe_listen: fields.probe_listen,
+            drain_delay_ms: fields.drain_delay_ms,
         })
     }
 }
@@ -95,6 +102,7 @@ impl<const PORT: u16> AgencyConfig<PORT> {
             faults: FaultConfig::default(),
             tls: Default::default(),
             probe_listen: None,
+            drain_delay_ms: 0,
         }
     }
 }
@@ -123,7 +131,8 @@ pub async fn bind<const PORT: u16>(name: &str, cfg: &AgencyConfig<PORT>) -> anyh
         .with_context(|| format!("binding the {name} service to {}", cfg.listen))?
         .with_tls(&cfg.tls, crate::tls::ClientAuth::Required)?
         .with_probe_port(cfg.probe_listen)
-        .await?;
+        .await?
+        .with_drain(Duration::from_millis(cfg.drain_delay_ms), Duration::from_secs(25));
     Ok((server, Faults::new(&cfg.faults)))
 }
 
@@ -336,6 +345,7 @@ mod tests {
             faults: FaultConfig::default(),
             tls: Default::default(),
             probe_listen: None,
+            drain_delay_ms: 0,
         };
         let err = bind("customs", &cfg)
             .await

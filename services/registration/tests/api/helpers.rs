@@ -130,7 +130,7 @@ impl Agency {
                         listen: addr,
                         faults: faults_cfg,
                         tls: tls.clone(),
-                        probe_listen: None,
+                        ..Default::default()
                     },
                     world.clone(),
                 )
@@ -142,7 +142,7 @@ impl Agency {
                         listen: addr,
                         faults: faults_cfg,
                         tls: tls.clone(),
-                        probe_listen: None,
+                        ..Default::default()
                     },
                     world.clone(),
                 )
@@ -154,7 +154,7 @@ impl Agency {
                         listen: addr,
                         faults: faults_cfg,
                         tls: tls.clone(),
-                        probe_listen: None,
+                        ..Default::default()
                     },
                     world.clone(),
                 )
@@ -166,7 +166,7 @@ impl Agency {
                         listen: addr,
                         faults: faults_cfg,
                         tls: tls.clone(),
-                        probe_listen: None,
+                        ..Default::default()
                     },
                     world.clone(),
                 )
