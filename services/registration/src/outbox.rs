@@ -308,7 +308,9 @@ pub async fn status(registry: &Registry) -> Result<Status> {
 pub async fn run_gauges(registry: Arc<Registry>, every: Duration, shutdown: CancellationToken) {
     let last = Arc::new(std::sync::Mutex::new(Status::default()));
     let meter = vrs_kit::telemetry::meter();
-    let gauges: [(&'static str, &'static str, fn(&Status) -> u64); 3] = [
+    /// Name, description, and the figure it reports.
+    type Gauge = (&'static str, &'static str, fn(&Status) -> u64);
+    let gauges: [Gauge; 3] = [
         (
             "vrs.outbox.pending",
             "Status changes not yet delivered to the portal",

@@ -5,7 +5,7 @@
 //! Its own test binary: the in-memory pipeline must be installed before
 //! anything creates an instrument, and only one subscriber fits a process.
 
-#[allow(dead_code, unused_imports, unused_macros)]
+#[allow(unused_imports, unused_macros)]
 #[path = "api/helpers.rs"]
 mod helpers;
 
@@ -21,7 +21,7 @@ use helpers::{Backend, spawn_app_with};
 
 const SUBMIT: &str = "vrs.registration.v1.RegistrationService/SubmitApplication";
 
-fn attr<'a>(span: &'a SpanData, key: &str) -> Option<String> {
+fn attr(span: &SpanData, key: &str) -> Option<String> {
     span.attributes
         .iter()
         .find(|kv| kv.key.as_str() == key)
