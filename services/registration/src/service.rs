@@ -466,7 +466,7 @@ impl Registry {
     /// reference; the amount must be the fee due.
     pub async fn confirm_payment(&self, id: &str, reference: &str, amount_vnd: u64) -> Result<Record> {
         use crate::store::entities::payment;
-        use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
         let reference = reference.trim();
         if reference.is_empty()
             || reference.len() > 64
@@ -505,7 +505,7 @@ impl Registry {
             ));
         }
         let now = crate::now_ms();
-        let txn = db.begin().await?;
+        let txn = crate::store::begin_write(db).await?;
         let inserted = payment::ActiveModel {
             payment_reference: Set(reference.to_owned()),
             application_id: Set(id.to_owned()),
@@ -548,13 +548,13 @@ impl Registry {
     pub async fn issue_certificate(&self, rec: Record, actor: &str) -> Result<Record> {
         use crate::store::entities::certificate;
         use sea_orm::{
-            ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
+            ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
         };
         let id = rec.app.id.as_str();
         let state = parse_state(&rec.app.state)?;
         let to = workflow::next(self.ordering, state, Event::CertificateIssued)?;
         let now = crate::now_ms();
-        let txn = self.store.connection().begin().await?;
+        let txn = self.store.begin_write().await?;
         let row = certificate::ActiveModel {
             application_id: Set(id.to_owned()),
             // Provisional: the number derives from the row's id, known after the insert.
@@ -600,7 +600,7 @@ impl Registry {
     pub async fn reissue_certificate(&self, rec: Record, reason: &str, actor: &str) -> Result<Record> {
         use crate::store::entities::{certificate, void_certificate};
         use sea_orm::{
-            ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+            ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
             sea_query::Expr,
         };
         let id = rec.app.id.as_str();
@@ -611,7 +611,7 @@ impl Registry {
             )));
         }
         let db = self.store.connection();
-        let txn = db.begin().await?;
+        let txn = crate::store::begin_write(db).await?;
         let cert = certificate::Entity::find()
             .filter(certificate::Column::ApplicationId.eq(id))
             .one(&txn)

@@ -28,7 +28,7 @@ use prost::Message;
 use sea_orm::sea_query::{CaseStatement, Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -102,6 +102,9 @@ pub struct Plates {
     log_size: Arc<std::sync::atomic::AtomicU64>,
     /// `vrs.draws.resolved` by pool.
     draws: opentelemetry::metrics::Counter<u64>,
+    /// The (pool, round) batches due at the last resolver pass: one gone since
+    /// was resolved (maybe by another replica), and its waiters are woken.
+    due_last_pass: std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
     commits: mpsc::Sender<CommitRequest>,
     commit_rx: std::sync::Mutex<Option<mpsc::Receiver<CommitRequest>>>,
     /// Woken after each resolver pass, so that waiting DrawPlate calls look again.
@@ -165,6 +168,7 @@ impl Plates {
             available,
             log_size,
             draws,
+            due_last_pass: std::sync::Mutex::new(std::collections::HashSet::new()),
             commits: tx,
             commit_rx: std::sync::Mutex::new(Some(rx)),
             resolved: Notify::new(),
@@ -297,7 +301,7 @@ impl Plates {
 
     async fn open_pool(&self, family: &str, rank: i32, pool_id: &str) -> Result<(), DbErr> {
         let now = crate::now_ms();
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin_write(&self.db).await?;
         pool::ActiveModel {
             pool_id: Set(pool_id.to_owned()),
             family: Set(family.to_owned()),
@@ -439,10 +443,14 @@ impl Plates {
             // Nothing can happen before the round is published: wait for it, then
             // look again when a resolver here says so, or every half second (another replica's).
             let until_round = self.beacon.params().publish_time_ms(d.round as u64) - crate::now_ms();
+            // Once the round is out, this replica's resolver wakes the waiters
+            // whenever a due batch is resolved, here or by another replica, so
+            // the fallback can be long: thousands of waiters polling every half
+            // second were most of the database's load in a backlog.
             let pause = if until_round > 0 {
                 Duration::from_millis(until_round as u64 + 50)
             } else {
-                Duration::from_millis(500)
+                Duration::from_millis(5_000)
             };
             let _ = tokio::time::timeout((deadline - now).min(pause), notified).await;
         }
@@ -533,7 +541,7 @@ impl Plates {
         };
         let now = crate::now_ms();
         let salt = random32()?;
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin_write(&self.db).await?;
         lock_pool(&txn, &p.pool_id).await?;
         let entry = Entry::PlateAssign(PlateAssign {
             pool_id: p.pool_id.clone(),
@@ -606,7 +614,7 @@ impl Plates {
     pub async fn revoke(&self, application_id: &str, reason: &str, actor: &str) -> Result<String, Error> {
         use crate::domain::workflow::State;
         let now = crate::now_ms();
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin_write(&self.db).await?;
         let p = plate::Entity::find()
             .filter(plate::Column::ApplicationId.eq(application_id))
             .filter(plate::Column::Status.eq("issued"))
@@ -669,7 +677,7 @@ impl Plates {
             .await?;
         let n = expired.len();
         for p in expired {
-            let txn = self.db.begin().await?;
+            let txn = crate::store::begin_write(&self.db).await?;
             lock_pool(&txn, &p.pool_id).await?;
             let gone = plate::Entity::delete_many()
                 .filter(plate::Column::PoolId.eq(p.pool_id.as_str()))
@@ -738,7 +746,7 @@ impl Plates {
         let params = self.beacon.params();
         // A round well after now: the commit is public before the randomness exists.
         let round = params.round_at(now) + self.cfg.rounds_ahead.max(2);
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin_write(&self.db).await?;
         // Claim the applications first. A claim another replica holds makes this
         // insert wait for its transaction and then skip the row, never fail.
         let mut salts = std::collections::HashMap::new();
@@ -856,6 +864,7 @@ impl Plates {
             .into_tuple()
             .all(&self.db)
             .await?;
+        let due_set: std::collections::HashSet<(String, i64)> = due.iter().cloned().collect();
         let mut resolved = 0;
         // Each round is fetched and its signature verified once per pass, not once per pool.
         let mut rounds: std::collections::HashMap<u64, Option<BeaconRound>> = std::collections::HashMap::new();
@@ -888,6 +897,18 @@ impl Plates {
         }
         if resolved > 0 {
             self.checkpoint().await?;
+        }
+        // Batches due last pass and gone now were resolved, here or elsewhere:
+        // the DrawPlate calls waiting for them may look.
+        let gone = match self.due_last_pass.lock() {
+            Ok(mut last) => {
+                let gone = last.iter().any(|b| !due_set.contains(b));
+                *last = due_set;
+                gone
+            }
+            Err(_) => true,
+        };
+        if resolved > 0 || gone {
             self.resolved.notify_waiters();
         }
         Ok(resolved)
@@ -896,8 +917,13 @@ impl Plates {
     /// Resolves one pool's commits for one round, in log order, in one transaction.
     async fn resolve_batch(&self, pool_id: &str, value: &BeaconRound) -> Result<usize, Error> {
         let now = crate::now_ms();
-        let txn = self.db.begin().await?;
-        lock_pool(&txn, pool_id).await?;
+        let txn = crate::store::begin_write(&self.db).await?;
+        if !try_lock_pool(&txn, pool_id).await? {
+            // Another replica is resolving this pool right now; it will resolve this
+            // round's draws too, and this resolver moves on to other pools.
+            txn.commit().await?;
+            return Ok(0);
+        }
         let pending = draw::Entity::find()
             .filter(draw::Column::PoolId.eq(pool_id))
             .filter(draw::Column::Round.eq(value.round as i64))
@@ -924,9 +950,15 @@ impl Plates {
                 .cloned()
                 .ok_or_else(|| internal(format!("pool {pool_id} is not in the log")))?
         };
-        let snapshot = pool.bitmap();
+        // The pool as it stood before every SNAPSHOT_EVERY-th result: a receipt
+        // replays at most that many results from the nearest one, instead of
+        // every earlier result of the batch (quadratic in the batch size).
+        let mut snapshots = Vec::with_capacity(pending.len() / SNAPSHOT_EVERY + 1);
         let mut results = Vec::with_capacity(pending.len());
-        for d in &pending {
+        for (i, d) in pending.iter().enumerate() {
+            if i % SNAPSHOT_EVERY == 0 {
+                snapshots.push((i, pool.bitmap()));
+            }
             let bytes = commits
                 .get(&d.commit_seq)
                 .ok_or_else(|| internal("commit entry missing"))?;
@@ -947,13 +979,18 @@ impl Plates {
         }
         let entries: Vec<Entry> = results.iter().cloned().map(Entry::DrawResult).collect();
         let first = log::append(&txn, &entries, now).await?;
-        pool_snapshot::ActiveModel {
-            pool_id: Set(pool_id.to_owned()),
-            seq: Set(first as i64),
-            bitmap: Set(snapshot),
+        let snapshots: Vec<pool_snapshot::ActiveModel> = snapshots
+            .into_iter()
+            .map(|(i, bitmap)| pool_snapshot::ActiveModel {
+                pool_id: Set(pool_id.to_owned()),
+                seq: Set((first + i as u64) as i64),
+                bitmap: Set(bitmap),
+            })
+            .collect();
+        // A pool's bitmap is 12.5 KB: a few per statement keep statements small.
+        for chunk in snapshots.chunks(16) {
+            pool_snapshot::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
         }
-        .insert(&txn)
-        .await?;
         let from_states = self.plate_from_states();
         let to = State::PlateAssigned;
         let mut plates = Vec::with_capacity(pending.len());
@@ -1177,6 +1214,9 @@ impl Plates {
     }
 }
 
+/// Results between stored pool snapshots within a resolved batch.
+const SNAPSHOT_EVERY: usize = 32;
+
 /// Locks a pool's row until the end of the transaction (PostgreSQL; SQLite's
 /// single writer already serialises).
 async fn lock_pool<C: ConnectionTrait>(conn: &C, pool_id: &str) -> Result<(), DbErr> {
@@ -1187,6 +1227,19 @@ async fn lock_pool<C: ConnectionTrait>(conn: &C, pool_id: &str) -> Result<(), Db
             .await?;
     }
     Ok(())
+}
+
+/// Like [`lock_pool`], but gives up at once (`false`) if another transaction
+/// holds the pool (PostgreSQL `SKIP LOCKED`; SQLite's writer lock is held already).
+async fn try_lock_pool<C: ConnectionTrait>(conn: &C, pool_id: &str) -> Result<bool, DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        let got = pool::Entity::find_by_id(pool_id.to_owned())
+            .lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked)
+            .one(conn)
+            .await?;
+        return Ok(got.is_some());
+    }
+    Ok(true)
 }
 
 /// The owner's identifier and the vehicle class of a stored declaration.

@@ -109,6 +109,11 @@ impl Store {
         }
     }
 
+    /// Begins a transaction that will write (see [`begin_write`]).
+    pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+        begin_write(&self.db).await
+    }
+
     pub async fn connect(url: &str, max_connections: u32, privacy: crate::privacy::Privacy) -> Result<Store, DbErr> {
         ensure_sqlite_dir(url)?;
         let mut opts = ConnectOptions::new(url.to_owned());
@@ -136,7 +141,7 @@ impl Store {
     #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "INSERT application", otel.kind = "client", db.system = self.system()))]
     pub async fn insert(&self, mut app: application::Model, actor: &str) -> Result<(), StoreError> {
         app.declaration = self.seal(&app.declaration, &app.id)?;
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let id = app.id.clone();
         let at = app.created_at_ms;
         application::ActiveModel::from(app)
@@ -240,7 +245,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         use application::Column as C;
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let mut upd = application::Entity::update_many()
             .col_expr(C::Version, Expr::value(expected_version + 1))
             .col_expr(C::UpdatedAtMs, Expr::value(now_ms));
@@ -401,7 +406,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         use application::Column as C;
-        let txn = self.db.begin().await?;
+        let txn = begin_write(&self.db).await?;
         let res = application::Entity::update_many()
             .col_expr(C::Version, Expr::value(current.version + 1))
             .col_expr(C::UpdatedAtMs, Expr::value(now_ms))
@@ -518,6 +523,19 @@ pub async fn append_history_in<C: sea_orm::ConnectionTrait>(
 
 /// Status reported to the portal after a plate is assigned: the fee is now due.
 pub const FEE_DUE: &str = "FEE_DUE";
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at
+/// `BEGIN IMMEDIATE`: a deferred transaction that reads first and writes later
+/// fails with SQLITE_BUSY_SNAPSHOT ("database is locked", code 517) whenever
+/// another writer committed in between, and `busy_timeout` cannot cure that;
+/// waiting at BEGIN can. PostgreSQL ignores the option.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
 
 /// The portal events of one history row, numbered from `seq`: its new state,
 /// and after a plate assignment also [`FEE_DUE`].
