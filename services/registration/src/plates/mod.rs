@@ -177,10 +177,15 @@ impl Plates {
     }
 
     /// Brings the mirror up to date with the log as `conn` sees it.
+    ///
+    /// The database is read without holding the mirror. Holding it across the
+    /// read inverted the lock order with the resolver, which holds a connection
+    /// (and on SQLite the write lock) while it waits for the mirror: a receipt
+    /// holding the mirror while waiting for a pooled connection stalled both
+    /// until a timeout, and under load the pool never recovered.
     async fn sync<C: ConnectionTrait>(&self, conn: &C) -> Result<tokio::sync::MutexGuard<'_, Ledger>, DbErr> {
-        let mut ledger = self.mirror.lock().await;
         loop {
-            let from = ledger.size() as i64;
+            let from = self.mirror.lock().await.size() as i64;
             let rows = log_entry::Entity::find()
                 .filter(log_entry::Column::Seq.gte(from))
                 .order_by_asc(log_entry::Column::Seq)
@@ -188,9 +193,14 @@ impl Plates {
                 .all(conn)
                 .await?;
             let n = rows.len();
+            let mut ledger = self.mirror.lock().await;
             let mut touched = std::collections::HashSet::new();
             let mut contiguous = true;
             for r in rows {
+                // Another task may have applied some of these meanwhile.
+                if (r.seq as u64) < ledger.size() {
+                    continue;
+                }
                 if r.seq as u64 != ledger.size() {
                     contiguous = false;
                     break;
