@@ -131,31 +131,37 @@ impl Outbox {
         let backend = db.get_database_backend();
         // An event is due when nothing earlier of its application is undelivered
         // (a dead letter holds back the rest of its application until retried).
+        // Replicas share the queue: on PostgreSQL each claims rows the others
+        // have not locked (SKIP LOCKED), so three replicas split a backlog
+        // instead of all selecting the same rows and two of three claims failing.
+        let skip_locked = if backend == sea_orm::DatabaseBackend::Postgres {
+            " FOR UPDATE OF o SKIP LOCKED"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT o.* FROM outbox o WHERE o.delivery = '{PENDING}' AND o.next_attempt_at_ms <= {now} \
              AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.application_id = o.application_id \
              AND p.seq < o.seq AND p.delivery <> '{DELIVERED}') \
-             ORDER BY o.next_attempt_at_ms, o.id LIMIT {}",
+             ORDER BY o.next_attempt_at_ms, o.id LIMIT {}{skip_locked}",
             self.cfg.batch.max(1)
         );
-        let due = outbox::Entity::find()
-            .from_raw_sql(Statement::from_string(backend, sql))
-            .all(db)
-            .await?;
         let lease = now + i64::try_from(self.cfg.lease_ms).unwrap_or(i64::MAX / 2);
-        let mut claimed = Vec::with_capacity(due.len());
-        for ev in due {
-            let res = outbox::Entity::update_many()
+        let txn = crate::store::begin_write(db).await?;
+        let claimed = outbox::Entity::find()
+            .from_raw_sql(Statement::from_string(backend, sql))
+            .all(&txn)
+            .await?;
+        if !claimed.is_empty() {
+            // One statement claims the batch: every row gets the same lease,
+            // which fences the outcome each delivery records.
+            outbox::Entity::update_many()
                 .col_expr(outbox::Column::NextAttemptAtMs, Expr::value(lease))
-                .filter(outbox::Column::Id.eq(ev.id))
-                .filter(outbox::Column::Delivery.eq(PENDING))
-                .filter(outbox::Column::NextAttemptAtMs.eq(ev.next_attempt_at_ms))
-                .exec(db)
+                .filter(outbox::Column::Id.is_in(claimed.iter().map(|ev| ev.id)))
+                .exec(&txn)
                 .await?;
-            if res.rows_affected == 1 {
-                claimed.push(ev);
-            }
         }
+        txn.commit().await?;
         let n = claimed.len();
         use futures::StreamExt;
         futures::stream::iter(claimed)
