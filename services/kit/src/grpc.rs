@@ -43,6 +43,8 @@ pub struct GrpcServer {
     health_service: Routes,
     probe_listener: Option<TcpListener>,
     readiness: Option<Readiness>,
+    /// Checked with readiness and reported under their own names, without gating it.
+    dependencies: Vec<(&'static str, Probe)>,
     drain_delay: Duration,
     grace: Duration,
 }
@@ -86,6 +88,7 @@ impl GrpcServer {
             health_service: probe_routes,
             probe_listener: None,
             readiness: None,
+            dependencies: Vec::new(),
             drain_delay: Duration::ZERO,
             grace: Duration::from_secs(30),
         })
@@ -109,6 +112,15 @@ impl GrpcServer {
     /// Runs `probe` every `every`; while it fails, every service is NOT_SERVING.
     pub fn with_readiness(mut self, probe: Probe, every: Duration) -> Self {
         self.readiness = Some(Readiness { probe, every });
+        self
+    }
+
+    /// Also checks `probe` every readiness interval and reports it as health
+    /// service `name`, without making the server unready: for a dependency
+    /// some calls need and others do not, so that operators see it but a load
+    /// balancer does not drop every replica at once when a shared one fails.
+    pub fn with_dependency(mut self, name: &'static str, probe: Probe) -> Self {
+        self.dependencies.push((name, probe));
         self
     }
 
@@ -160,6 +172,8 @@ impl GrpcServer {
     }
 
     /// Serves until `shutdown` is cancelled, then drains as the module says.
+    /// Returns at the latest `drain delay + grace` after `shutdown`, whatever
+    /// clients do (a health `Watch` stream never ends by itself).
     pub async fn serve(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let GrpcServer {
             listener,
@@ -172,14 +186,20 @@ impl GrpcServer {
             health_service,
             probe_listener,
             readiness,
+            dependencies,
             drain_delay,
             grace,
         } = self;
+        let every = readiness
+            .as_ref()
+            .map_or(Duration::from_secs(5), |r| r.every)
+            .max(Duration::from_millis(100));
         let mut ready = Ok(());
         if let Some(r) = &readiness {
-            ready = check(r).await;
+            ready = check(&r.probe, every).await;
         }
         set_status(&health, &names, &ready).await;
+        report_dependencies(&health, &dependencies, every).await;
         health.set_service_status("", ServingStatus::Serving).await;
         tracing::info!(%addr, services = ?names, "gRPC server listening");
         // Refusing connections starts only after the drain delay.
@@ -187,20 +207,28 @@ impl GrpcServer {
         let watcher = {
             let (stop_accepting, shutdown) = (stop_accepting.clone(), shutdown.clone());
             async move {
-                loop {
-                    let wait = readiness.as_ref().map_or(Duration::from_secs(3600), |r| r.every);
+                while readiness.is_some() || !dependencies.is_empty() {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = tokio::time::sleep(every) => {}
                     }
-                    if let Some(r) = &readiness {
-                        let now = check(r).await;
-                        if now != ready && !shutdown.is_cancelled() {
-                            set_status(&health, &names, &now).await;
-                            ready = now;
-                        }
+                    // A check in flight must not delay the shutdown.
+                    let now = tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        now = async {
+                            report_dependencies(&health, &dependencies, every).await;
+                            match &readiness {
+                                Some(r) => check(&r.probe, every).await,
+                                None => Ok(()),
+                            }
+                        } => now,
+                    };
+                    if now != ready {
+                        set_status(&health, &names, &now).await;
+                        ready = now;
                     }
                 }
+                shutdown.cancelled().await;
                 set_status(&health, &names, &Err("shutting down".into())).await;
                 health.set_service_status("", ServingStatus::NotServing).await;
                 tokio::time::sleep(drain_delay).await;
@@ -218,34 +246,33 @@ impl GrpcServer {
             builder = builder.tls_config(tls)?;
         }
         let served = builder
-            .layer(crate::telemetry::propagation::ServerLayer::new())
+            .layer(crate::telemetry::propagation::ServerLayer::new(timeout))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming(listener), stop_accepting.clone().cancelled_owned());
-        let out_of_grace = async {
-            stop_accepting.cancelled().await;
-            tokio::time::sleep(grace).await;
-        };
         let probes = async {
             match probe_server {
                 Some(p) => p.await,
                 None => Ok(()),
             }
         };
-        let (result, (), probes) = tokio::join!(
+        let out_of_grace = async {
+            stop_accepting.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        let both = async { tokio::join!(served, probes) };
+        let (result, ()) = tokio::join!(
             async {
                 tokio::select! {
-                    r = served => r,
+                    (served, probes) = both => served.and(probes),
                     () = out_of_grace => {
-                        tracing::warn!(%addr, grace_ms = grace.as_millis() as u64, "grace period over; abandoning calls still in flight");
+                        tracing::warn!(%addr, grace_ms = grace.as_millis() as u64, "grace period over; abandoning calls and streams still open");
                         Ok(())
                     }
                 }
             },
             watcher,
-            probes,
         );
         result?;
-        probes?;
         tracing::info!(%addr, "gRPC server stopped");
         Ok(())
     }
@@ -257,10 +284,24 @@ fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-async fn check(r: &Readiness) -> Result<(), String> {
-    match tokio::time::timeout(r.every.max(Duration::from_secs(1)), (r.probe)()).await {
+async fn check(probe: &Probe, every: Duration) -> Result<(), String> {
+    match tokio::time::timeout(every.max(Duration::from_secs(1)), probe()).await {
         Ok(res) => res,
-        Err(_) => Err("readiness probe timed out".into()),
+        Err(_) => Err("probe timed out".into()),
+    }
+}
+
+/// Reports each dependency under its own health name; they do not gate readiness.
+async fn report_dependencies(health: &HealthReporter, dependencies: &[(&'static str, Probe)], every: Duration) {
+    for (name, probe) in dependencies {
+        let status = match check(probe, every).await {
+            Ok(()) => ServingStatus::Serving,
+            Err(why) => {
+                tracing::warn!(dependency = name, reason = %why, "dependency unavailable");
+                ServingStatus::NotServing
+            }
+        };
+        health.set_service_status(*name, status).await;
     }
 }
 

@@ -71,7 +71,16 @@ impl Drop for Telemetry {
 /// Initialises logs, traces and metrics for the process once; later calls
 /// return an empty guard.
 pub fn init(service: &str) -> Telemetry {
-    let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_owned());
+    let name = std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| service.to_owned());
+    if let Ok(p) = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
+        && !p.trim().is_empty()
+        && p.trim() != "grpc"
+    {
+        eprintln!("OTEL_EXPORTER_OTLP_PROTOCOL={p} is not supported: exporting OTLP over gRPC (port 4317)");
+    }
     let tracer_exporter = match otlp_wanted("TRACES") {
         true => match opentelemetry_otlp::SpanExporter::builder().with_tonic().build() {
             Ok(exporter) => Some(exporter),

@@ -81,6 +81,7 @@ impl Application {
             .with_probe_port(cfg.server.probe_listen)
             .await?
             .with_readiness(readiness(&registry), ms(cfg.server.readiness_interval_ms))
+            .with_dependency("beacon", beacon_check(&registry))
             .with_drain(ms(cfg.server.drain_delay_ms), ms(cfg.server.shutdown_grace_ms))
             .add_service(api)
             .add_service(log_api);
@@ -134,8 +135,7 @@ impl Application {
     }
 }
 
-/// Ready when the database answers and the beacon serves a verified round:
-/// without either, every write or every draw would fail.
+/// Ready when the database answers: without it every call fails.
 fn readiness(registry: &Arc<Registry>) -> vrs_kit::grpc::Probe {
     let registry = registry.clone();
     Arc::new(move || {
@@ -146,11 +146,24 @@ fn readiness(registry: &Arc<Registry>) -> vrs_kit::grpc::Probe {
                 .connection()
                 .ping()
                 .await
-                .map_err(|e| format!("database: {e}"))?;
+                .map_err(|e| format!("database: {e}"))
+        })
+    })
+}
+
+/// The beacon serves a verified round. Reported as health service `beacon`
+/// but not gating readiness: every replica shares the beacon, so making them
+/// all unready would turn away submissions, payments and clerks' work that do
+/// not need it; draws wait for their round and resolve when it is back.
+fn beacon_check(registry: &Arc<Registry>) -> vrs_kit::grpc::Probe {
+    let registry = registry.clone();
+    Arc::new(move || {
+        let registry = registry.clone();
+        Box::pin(async move {
             match registry.plates().beacon().round(1).await {
                 Ok(Some(_)) => Ok(()),
-                Ok(None) => Err("beacon: no round published yet".into()),
-                Err(e) => Err(format!("beacon: {e}")),
+                Ok(None) => Err("no round published yet".into()),
+                Err(e) => Err(e.to_string()),
             }
         })
     })

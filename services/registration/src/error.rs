@@ -69,7 +69,14 @@ impl From<StoreError> for Error {
 
 impl From<sea_orm::DbErr> for Error {
     fn from(e: sea_orm::DbErr) -> Self {
-        Error::Internal(anyhow::Error::new(e))
+        match e {
+            // Every pooled connection busy past the acquire timeout: overload,
+            // not a fault of ours or the caller's; the call may be retried.
+            sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => {
+                Error::Unavailable("the database is busy; retry shortly".into())
+            }
+            other => Error::Internal(anyhow::Error::new(other)),
+        }
     }
 }
 

@@ -547,9 +547,7 @@ impl Registry {
     /// A clerk issues the registration certificate: a number unique nationwide.
     pub async fn issue_certificate(&self, rec: Record, actor: &str) -> Result<Record> {
         use crate::store::entities::certificate;
-        use sea_orm::{
-            ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
-        };
+        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
         let id = rec.app.id.as_str();
         let state = parse_state(&rec.app.state)?;
         let to = workflow::next(self.ordering, state, Event::CertificateIssued)?;
@@ -599,10 +597,7 @@ impl Registry {
     /// number void, a history row (and portal event); the state stays.
     pub async fn reissue_certificate(&self, rec: Record, reason: &str, actor: &str) -> Result<Record> {
         use crate::store::entities::{certificate, void_certificate};
-        use sea_orm::{
-            ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-            sea_query::Expr,
-        };
+        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, sea_query::Expr};
         let id = rec.app.id.as_str();
         let state = parse_state(&rec.app.state)?;
         if !matches!(state, State::Issued | State::Delivered) {

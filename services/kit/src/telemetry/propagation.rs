@@ -87,12 +87,15 @@ pub fn trace_id(span: &tracing::Span) -> String {
 #[derive(Clone)]
 pub struct ServerLayer {
     duration: Histogram<f64>,
+    /// The server's own bound on a call: a call dropped after it was cut off
+    /// (DEADLINE_EXCEEDED), one dropped sooner was cancelled by its client.
+    timeout: std::time::Duration,
 }
 
 impl ServerLayer {
     /// Instruments bind to the meter provider installed now: build it after
-    /// [`super::init`].
-    pub fn new() -> Self {
+    /// [`super::init`]. `timeout` is the server's bound on a call.
+    pub fn new(timeout: std::time::Duration) -> Self {
         let duration = super::meter()
             .f64_histogram("rpc.server.call.duration")
             .with_unit("s")
@@ -101,13 +104,7 @@ impl ServerLayer {
                 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ])
             .build();
-        ServerLayer { duration }
-    }
-}
-
-impl Default for ServerLayer {
-    fn default() -> Self {
-        Self::new()
+        ServerLayer { duration, timeout }
     }
 }
 
@@ -118,6 +115,7 @@ impl<S> tower::Layer<S> for ServerLayer {
         Traced {
             inner,
             duration: self.duration.clone(),
+            timeout: self.timeout,
         }
     }
 }
@@ -127,6 +125,59 @@ impl<S> tower::Layer<S> for ServerLayer {
 pub struct Traced<S> {
     inner: S,
     duration: Histogram<f64>,
+    timeout: std::time::Duration,
+}
+
+/// Records a call's duration and status once: when it answers, or when it is
+/// dropped unanswered (tonic's timeout and a client's cancel both drop it).
+struct Recording {
+    duration: Histogram<f64>,
+    timeout: std::time::Duration,
+    started: Instant,
+    service: String,
+    method: String,
+    span: tracing::Span,
+    done: bool,
+}
+
+impl Recording {
+    fn finish(&mut self, code: i64) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        self.span.record("rpc.grpc.status_code", code);
+        if code != 0 {
+            self.span.record("otel.status_code", "ERROR");
+        }
+        // Paths of no service we serve are one series, not one per path a
+        // stranger sends (the API accepts clients without certificates).
+        let unknown = code == tonic::Code::Unimplemented as i64;
+        let (service, method) = if unknown {
+            ("unknown".to_owned(), "unknown".to_owned())
+        } else {
+            (std::mem::take(&mut self.service), std::mem::take(&mut self.method))
+        };
+        self.duration.record(
+            self.started.elapsed().as_secs_f64(),
+            &[
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", service),
+                KeyValue::new("rpc.method", method),
+                KeyValue::new("rpc.grpc.status_code", code),
+            ],
+        );
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        let code = if self.started.elapsed() >= self.timeout {
+            tonic::Code::DeadlineExceeded
+        } else {
+            tonic::Code::Cancelled
+        };
+        self.finish(code as i64);
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -171,9 +222,16 @@ where
             span.record("trace_id", trace_id(&span));
             span
         };
-        let started = Instant::now();
+        let mut recording = Recording {
+            duration: self.duration.clone(),
+            timeout: self.timeout,
+            started: Instant::now(),
+            service,
+            method,
+            span: span.clone(),
+            done: false,
+        };
         let call = self.inner.call(req);
-        let duration = self.duration.clone();
         Box::pin(
             async move {
                 let res = call.await;
@@ -188,20 +246,7 @@ where
                         .unwrap_or(0),
                     Err(_) => tonic::Code::Unknown as i64,
                 };
-                let current = tracing::Span::current();
-                current.record("rpc.grpc.status_code", code);
-                if code != 0 {
-                    current.record("otel.status_code", "ERROR");
-                }
-                duration.record(
-                    started.elapsed().as_secs_f64(),
-                    &[
-                        KeyValue::new("rpc.system", "grpc"),
-                        KeyValue::new("rpc.service", service),
-                        KeyValue::new("rpc.method", method),
-                        KeyValue::new("rpc.grpc.status_code", code),
-                    ],
-                );
+                recording.finish(code);
                 res
             }
             .instrument(span),

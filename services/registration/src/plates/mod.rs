@@ -450,16 +450,19 @@ impl Plates {
                     d.round
                 )));
             }
-            // Nothing can happen before the round is published: wait for it, then
-            // look again when a resolver here says so, or every half second (another replica's).
+            // Nothing can happen before the round is published: wait for it. Once it
+            // is out, this replica's resolver wakes the waiters when the batch is
+            // no longer due, whether it resolved it or another replica did: the
+            // batch is put in its watch list here, so the next pass notices. The
+            // fallback poll can then be long (thousands of waiters polling every
+            // half second were most of the database's load in a backlog).
             let until_round = self.beacon.params().publish_time_ms(d.round as u64) - crate::now_ms();
-            // Once the round is out, this replica's resolver wakes the waiters
-            // whenever a due batch is resolved, here or by another replica, so
-            // the fallback can be long: thousands of waiters polling every half
-            // second were most of the database's load in a backlog.
             let pause = if until_round > 0 {
                 Duration::from_millis(until_round as u64 + 50)
             } else {
+                if let Ok(mut watched) = self.due_last_pass.lock() {
+                    watched.insert((d.pool_id.clone(), d.round));
+                }
                 Duration::from_millis(5_000)
             };
             let _ = tokio::time::timeout((deadline - now).min(pause), notified).await;
@@ -878,7 +881,14 @@ impl Plates {
         let mut resolved = 0;
         // Each round is fetched and its signature verified once per pass, not once per pool.
         let mut rounds: std::collections::HashMap<u64, Option<BeaconRound>> = std::collections::HashMap::new();
+        // A pool whose earlier round could not be resolved now (locked by another
+        // replica or by a revocation, or failed) must not have a later round
+        // resolved first: its draws would see a pool that depends on timing.
+        let mut held_back: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (pool_id, round) in due {
+            if held_back.contains(&pool_id) {
+                continue;
+            }
             let round = round as u64;
             if let std::collections::hash_map::Entry::Vacant(slot) = rounds.entry(round) {
                 let value = match self.beacon.round(round).await {
@@ -896,13 +906,19 @@ impl Plates {
             // One pool's failure must not hold up the others.
             let span = tracing::info_span!("draw.resolve", pool = %pool_id, round = value.round, draws = Empty);
             match self.resolve_batch(&pool_id, value).instrument(span.clone()).await {
-                Ok(n) => {
+                Ok(Some(n)) => {
                     span.record("draws", n);
                     self.draws
                         .add(n as u64, &[opentelemetry::KeyValue::new("pool", pool_id.clone())]);
                     resolved += n;
                 }
-                Err(e) => tracing::error!(pool = %pool_id, round, error = ?e, "resolving a batch failed"),
+                Ok(None) => {
+                    held_back.insert(pool_id);
+                }
+                Err(e) => {
+                    tracing::error!(pool = %pool_id, round, error = ?e, "resolving a batch failed");
+                    held_back.insert(pool_id);
+                }
             }
         }
         if resolved > 0 {
@@ -924,15 +940,16 @@ impl Plates {
         Ok(resolved)
     }
 
-    /// Resolves one pool's commits for one round, in log order, in one transaction.
-    async fn resolve_batch(&self, pool_id: &str, value: &BeaconRound) -> Result<usize, Error> {
+    /// Resolves one pool's commits for one round, in log order, in one
+    /// transaction; `None` when another transaction holds the pool.
+    async fn resolve_batch(&self, pool_id: &str, value: &BeaconRound) -> Result<Option<usize>, Error> {
         let now = crate::now_ms();
         let txn = crate::store::begin_write(&self.db).await?;
         if !try_lock_pool(&txn, pool_id).await? {
-            // Another replica is resolving this pool right now; it will resolve this
-            // round's draws too, and this resolver moves on to other pools.
+            // Another replica is resolving this pool, or a revocation holds it:
+            // this resolver moves on to other pools and comes back next pass.
             txn.commit().await?;
-            return Ok(0);
+            return Ok(None);
         }
         let pending = draw::Entity::find()
             .filter(draw::Column::PoolId.eq(pool_id))
@@ -944,7 +961,7 @@ impl Plates {
             .await?;
         if pending.is_empty() {
             txn.commit().await?;
-            return Ok(0);
+            return Ok(Some(0));
         }
         let commits: std::collections::HashMap<i64, Vec<u8>> = log_entry::Entity::find()
             .filter(log_entry::Column::Seq.is_in(pending.iter().map(|d| d.commit_seq)))
@@ -1063,7 +1080,7 @@ impl Plates {
             draws = results.len(),
             "draws resolved"
         );
-        Ok(results.len())
+        Ok(Some(results.len()))
     }
 
     /// States from which a plate may be assigned under the configured ordering.
@@ -1244,7 +1261,10 @@ async fn lock_pool<C: ConnectionTrait>(conn: &C, pool_id: &str) -> Result<(), Db
 async fn try_lock_pool<C: ConnectionTrait>(conn: &C, pool_id: &str) -> Result<bool, DbErr> {
     if conn.get_database_backend() == DbBackend::Postgres {
         let got = pool::Entity::find_by_id(pool_id.to_owned())
-            .lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked)
+            .lock_with_behavior(
+                sea_orm::sea_query::LockType::Update,
+                sea_orm::sea_query::LockBehavior::SkipLocked,
+            )
             .one(conn)
             .await?;
         return Ok(got.is_some());

@@ -1,6 +1,7 @@
 //! The process lifecycle Kubernetes relies on, on a real `registration`
-//! process: readiness follows the beacon; SIGTERM turns health NOT_SERVING at
-//! once while a call in flight still finishes, then the process exits 0.
+//! process: the beacon's state is reported without making the replica unready;
+//! SIGTERM turns health NOT_SERVING at once while a call in flight still
+//! finishes, then the process exits 0.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -69,7 +70,7 @@ async fn start_beacon(listen: SocketAddr, dir: &std::path::Path, pki: &LocalPki)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readiness_follows_the_beacon_and_sigterm_drains_then_exits_zero() {
+async fn the_beacon_is_reported_and_sigterm_drains_then_exits_zero() {
     vrs_kit::telemetry::init_for_tests();
     let world = World::standard();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -102,23 +103,25 @@ async fn readiness_follows_the_beacon_and_sigterm_drains_then_exits_zero() {
     until(probes, SERVICE, Some(ServingStatus::Serving), Duration::from_secs(10)).await;
     assert_eq!(probe(probes, "").await, Some(ServingStatus::Serving));
 
-    // Readiness: without the beacon no draw can resolve, so the replica is not
-    // ready; the process itself stays live.
+    // The beacon down: reported as such, but the replica stays ready, since
+    // submissions and payments do not need it (and every replica shares it).
+    until(probes, "beacon", Some(ServingStatus::Serving), Duration::from_secs(10)).await;
     beacon_stop.cancel();
     until(
         probes,
-        SERVICE,
+        "beacon",
         Some(ServingStatus::NotServing),
         Duration::from_secs(10),
     )
     .await;
     assert_eq!(
-        probe(probes, "").await,
+        probe(probes, SERVICE).await,
         Some(ServingStatus::Serving),
-        "liveness is unaffected"
+        "still ready"
     );
+    assert_eq!(probe(probes, "").await, Some(ServingStatus::Serving), "still live");
     let (_, beacon_stop) = start_beacon(beacon, dir.path(), &pki).await;
-    until(probes, SERVICE, Some(ServingStatus::Serving), Duration::from_secs(10)).await;
+    until(probes, "beacon", Some(ServingStatus::Serving), Duration::from_secs(10)).await;
 
     // A submission that takes a while: the identity agency answers slowly (within its deadline).
     agencies[0].faults.set_latency(Duration::from_millis(900));
