@@ -67,7 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     tracing::info!(
         vehicles = world_vehicles,
         replicas,
-        database = %stack::redact(&args.db),
+        database = %registration::store::database_url::redact(&args.db),
         "starting the stack"
     );
     let mut stack = Stack::start(&StackConfig {
@@ -106,7 +106,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         .collect();
     replica_env.extend(args.replica_env.iter().cloned());
     let config = RunConfig {
-        database: stack::redact(&args.db),
+        database: registration::store::database_url::redact(&args.db),
         replicas,
         world_vehicles,
         replica_env,

@@ -17,6 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use portal_standin::Portal;
+use registration::store::database_url::{create_fresh, redact};
 use sea_orm::{ConnectionTrait, Database};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -164,7 +165,9 @@ impl Stack {
             let url = format!("sqlite://{}?mode=rwc", path.join("registration.db").display());
             (url, None)
         } else {
-            let (url, name) = fresh_postgres(&cfg.db).await?;
+            let (url, name) = create_fresh(&cfg.db, "vrs_load")
+                .await
+                .with_context(|| format!("creating a database on the PostgreSQL at {}", redact(&cfg.db)))?;
             (url, Some((cfg.db.clone(), name)))
         };
         let issuer_file = path.join("issuer.key");
@@ -427,57 +430,4 @@ fn spawn_replica(index: usize, bin: &Path, env: &[(String, String)], dir: &Path)
         log,
         child: Some(child),
     })
-}
-
-/// Creates a fresh database on the server; returns its URL and name.
-async fn fresh_postgres(server_url: &str) -> anyhow::Result<(String, String)> {
-    let name = format!("vrs_load_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(server_url)
-        .await
-        .with_context(|| format!("PostgreSQL at {} unreachable", redact(server_url)))?;
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-    admin.close().await.ok();
-    Ok((with_database(server_url, &name), name))
-}
-
-/// `postgres://u@h:p/db?x` with `db` replaced.
-pub fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| i + scheme_end);
-    let mut out = format!("{}/{db}", &base[..host_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-/// A database URL without its password, for messages and the report.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_urls() {
-        assert_eq!(
-            with_database("postgres://p@127.0.0.1:5432/test", "x"),
-            "postgres://p@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://p@h/test?sslmode=disable", "x"),
-            "postgres://p@h/x?sslmode=disable"
-        );
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://…@h:5432/db");
-    }
 }

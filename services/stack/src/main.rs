@@ -60,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
     let mut cfg = registration::config::Config::load(config_file.as_deref())?;
     cfg.tls = tls(cfg.tls, "registration")?;
     let app = registration::app::Application::build(&cfg).await?;
-    tracing::info!(addr = %app.local_addr(), database = %redact(&cfg.database.url), "registration service ready; try `cargo run -p vrsctl -- sample`");
+    tracing::info!(addr = %app.local_addr(), database = %registration::store::database_url::redact(&cfg.database.url), "registration service ready; try `cargo run -p vrsctl -- sample`");
     tasks.spawn(app.run(shutdown.clone()));
 
     // The first part to stop (by error or by the shutdown signal) stops the rest.
@@ -74,12 +74,4 @@ async fn main() -> anyhow::Result<()> {
         shutdown.cancel();
     }
     result
-}
-
-/// A database URL without its password, for the log.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
 }

@@ -16,7 +16,6 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use tonic::Code;
-use tracing::Instrument as _;
 use vrs_kit::evidence::sha256_of;
 use vrs_kit::telemetry::propagation::{TracedChannel, propagating};
 use vrs_proto::pb::customs::v1::{self as customs, customs_service_client::CustomsServiceClient};
@@ -244,29 +243,15 @@ impl Agencies {
         }
     }
 
-    /// One agency call with breaker, deadline, retries and evidence check.
+    /// One agency call with breaker, deadline, retries and evidence check, in
+    /// a client span that the agency's server span continues.
+    #[tracing::instrument(
+        level = "info",
+        name = "agency.call",
+        skip_all,
+        fields(otel.name = %format_args!("{} lookup", agency.as_str()), otel.kind = "client", agency = agency.as_str())
+    )]
     async fn call<Req, Resp, F, Fut>(
-        &self,
-        agency: Agency,
-        req: Req,
-        send: F,
-    ) -> Result<(Resp, Evidence), (Agency, String)>
-    where
-        Req: prost::Message + prost::Name + Clone,
-        Resp: prost::Message + prost::Name + HasRequestHash + HasRecord,
-        F: Fn(tonic::Request<Req>) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
-    {
-        let span = tracing::info_span!(
-            "agency.call",
-            otel.name = format!("{} lookup", agency.as_str()),
-            otel.kind = "client",
-            agency = agency.as_str(),
-        );
-        self.call_inner(agency, req, send).instrument(span).await
-    }
-
-    async fn call_inner<Req, Resp, F, Fut>(
         &self,
         agency: Agency,
         req: Req,

@@ -32,22 +32,6 @@ impl Drop for Killed {
     }
 }
 
-fn spawn(
-    db_url: &str,
-    addr: SocketAddr,
-    dir: &Path,
-    agencies: &[Agency; 4],
-    beacon: SocketAddr,
-    portal: &str,
-    tls: &TlsConfig,
-) -> Killed {
-    Killed(
-        command(db_url, addr, dir, agencies, beacon, portal, tls)
-            .spawn()
-            .expect("registration starts"),
-    )
-}
-
 /// The `registration` process these tests run: configured by environment, as in a deployment.
 pub(crate) fn command(
     db_url: &str,
@@ -168,7 +152,11 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
     let mut portal = Portal::start().await.expect("portal stand-in");
     portal.down();
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let first = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url(), &tls);
+    let first = Killed(
+        command(&db_url, addr, dir.path(), &agencies, beacon, &portal.url(), &tls)
+            .spawn()
+            .expect("registration starts"),
+    );
     let issuer = ed25519_dalek::SigningKey::from_bytes(
         &registration::app::load_or_create_seed(&dir.path().join("issuer.key")).expect("issuer key"),
     );
@@ -222,7 +210,11 @@ async fn killed_mid_run_with_the_portal_down_loses_nothing(backend: Backend) {
     portal.down();
 
     // Restarted on the same database; the portal resubmits everything (idempotent) and draws.
-    let _second = spawn(&db_url, addr, dir.path(), &agencies, beacon, &portal.url(), &tls);
+    let _second = Killed(
+        command(&db_url, addr, dir.path(), &agencies, beacon, &portal.url(), &tls)
+            .spawn()
+            .expect("registration restarts"),
+    );
     let client = with_token(
         &connect(addr, &pki.trust_only()).await,
         &token(&issuer, "portal", &[Role::Portal], None),

@@ -18,7 +18,6 @@ use ed25519_dalek::SigningKey;
 use registration::app::Application;
 use registration::config::Config;
 use registration::service::Registry;
-use sea_orm::{ConnectionTrait, Database};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -521,35 +520,10 @@ async fn database_url(backend: &Backend) -> (String, Option<tempfile::TempDir>) 
 
 /// Creates a fresh database on the server and returns its URL.
 pub async fn fresh_postgres(server_url: &str) -> String {
-    let name = format!("vrs_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(server_url)
+    registration::store::database_url::create_fresh(server_url, "vrs_test")
         .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at VRS_TEST_PG_URL unreachable: {e}"));
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    with_database(server_url, &name)
-}
-
-/// `postgres://u@h:p/db?x` with `db` replaced.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{db}", &base[..host_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
+        .unwrap_or_else(|e| panic!("creating a test database on VRS_TEST_PG_URL: {e}"))
+        .0
 }
 
 /// The field paths of a status's BadRequest details.
@@ -569,16 +543,4 @@ pub fn reason_codes(app: &pb::Application) -> Vec<String> {
 /// A dossier code unique within a test.
 pub fn dossier(prefix: &str, n: usize) -> String {
     format!("{prefix}.{n:06}")
-}
-
-#[test]
-fn database_names_are_replaced() {
-    assert_eq!(
-        with_database("postgres://p@127.0.0.1:5432/test", "x"),
-        "postgres://p@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://p@h/test?sslmode=disable", "x"),
-        "postgres://p@h/x?sslmode=disable"
-    );
 }
