@@ -58,6 +58,7 @@ impl Application {
             beacon,
             signer,
             privacy,
+            cfg.database.max_connections,
         ));
         let registry = Arc::new(Registry::new(store, agencies, plates, cfg));
         let auth = Arc::new(Authenticator::new(&cfg.auth)?);
