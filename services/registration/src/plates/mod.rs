@@ -487,10 +487,11 @@ impl Plates {
                 .await?
                 .ok_or_else(|| internal("draw row vanished"))?;
             if let (Some(_), Some(plate)) = (d.result_seq, d.plate.clone()) {
-                let method = if d.method == "retained" {
-                    Method::Retained
-                } else {
-                    Method::Draw
+                // A repeated call for an auction win must not look for a receipt.
+                let method = match d.method.as_str() {
+                    "retained" => Method::Retained,
+                    "auction" => Method::Auction,
+                    _ => Method::Draw,
                 };
                 let receipt = match method {
                     Method::Draw => Some(serde_json::to_string_pretty(&self.receipt_of(&d).await?).map_err(internal)?),

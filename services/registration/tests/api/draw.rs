@@ -363,6 +363,9 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
     assert_eq!(not_listed.code(), tonic::Code::FailedPrecondition);
     let fifth = draw(&app, &ids[4]).await.expect("confirm");
     assert_eq!((fifth.method.as_str(), fifth.plate.as_str()), ("auction", "31A-123.45"));
+    let again = draw(&app, &ids[4]).await.expect("confirm again (a portal retrying)");
+    assert_eq!((again.method.as_str(), again.plate.as_str()), ("auction", "31A-123.45"));
+    assert!(again.receipt.is_none(), "an auction win has no draw receipt");
 
     // A retention that has run out returns the number to its pool, by a logged release.
     let mut c = app.caller("clerk-017", &[Role::Clerk], Some("HN-TEST"));
