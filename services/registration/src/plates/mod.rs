@@ -471,16 +471,7 @@ impl Plates {
     /// Waits until the application's draw is resolved and under a checkpoint.
     async fn await_outcome(&self, application_id: &str) -> Result<Outcome, Error> {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(self.cfg.draw_timeout_ms);
-        // The draw's batch, once read: its wake-up is registered before each
-        // read, so a resolution between the read and the wait is not missed.
-        let mut batch: Option<(String, i64)> = None;
         loop {
-            let wake = batch.as_ref().map(|b| self.batch_wake(b));
-            let notified = wake.as_ref().map(|w| w.notified());
-            tokio::pin!(notified);
-            if let Some(n) = notified.as_mut().as_pin_mut() {
-                n.enable();
-            }
             let reading = self.reading().await?;
             let d = draw::Entity::find_by_id(application_id)
                 .one(&self.db)
@@ -506,34 +497,25 @@ impl Plates {
                     d.round
                 )));
             }
-            // Nothing can happen before the round is published: wait for it. Once it
-            // is out, this replica's resolver wakes the waiters when the batch is
-            // no longer due, whether it resolved it or another replica did: the
-            // batch is put in its watch list here, so the next pass notices. The
-            // fallback poll can then be long (thousands of waiters polling every
-            // half second were most of the database's load in a backlog).
-            let until_round = self.beacon.params().publish_time_ms(d.round as u64) - crate::now_ms();
-            let registered = batch.replace((d.pool_id.clone(), d.round)).is_some();
-            let pause = if until_round > 0 {
-                Duration::from_millis(until_round as u64 + 50)
-            } else if !registered {
-                // The round is out and this call has not yet registered for its
-                // batch's wake-up: register, then read again.
-                continue;
-            } else {
-                if let Ok(mut watched) = self.due_last_pass.lock() {
-                    watched.insert((d.pool_id.clone(), d.round));
-                }
-                Duration::from_millis(5_000)
-            };
             drop(reading);
-            let wait = (deadline - now).min(pause);
-            match notified.as_pin_mut() {
-                Some(n) => {
-                    let _ = tokio::time::timeout(wait, n).await;
-                }
-                None => tokio::time::sleep(wait).await,
+            // Wait for the batch to be resolved, here or by another replica. The
+            // wake-up is registered before the batch goes on the resolver's watch
+            // list, so whichever pass sees it resolved after this read wakes
+            // this call: one read now, one when the plate is out, rather than
+            // a read at the round's publication that mostly finds nothing yet.
+            // The fallback poll can then be long (thousands of waiters polling
+            // every half second were most of the database's load in a backlog).
+            let batch = (d.pool_id.clone(), d.round);
+            let wake = self.batch_wake(&batch);
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Ok(mut watched) = self.due_last_pass.lock() {
+                watched.insert(batch);
             }
+            let until_round = self.beacon.params().publish_time_ms(d.round as u64) - crate::now_ms();
+            let fallback = Duration::from_millis(until_round.max(0) as u64 + 5_000);
+            let _ = tokio::time::timeout((deadline - now).min(fallback), notified).await;
         }
     }
 
@@ -1001,8 +983,11 @@ impl Plates {
                 .due_last_pass
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            done.extend(last.drain().filter(|b| !due_set.contains(b)));
+            // Watched batches whose round is not out yet stay watched.
+            let (waiting, out): (Vec<_>, Vec<_>) = last.drain().partition(|b| b.1 > latest as i64);
+            done.extend(out.into_iter().filter(|b| !due_set.contains(b)));
             *last = due_set;
+            last.extend(waiting);
         }
         self.wake_batches(&done);
         Ok(resolved)
