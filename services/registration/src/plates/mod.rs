@@ -69,6 +69,18 @@ impl Method {
             Method::Auction => "auction",
         }
     }
+
+    /// The stored form back (`as_str`).
+    pub fn parse(s: &str) -> Option<Method> {
+        [Method::Draw, Method::Retained, Method::Auction]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// A receipt as the API returns it.
+fn receipt_text(r: &Receipt) -> Result<String, Error> {
+    serde_json::to_string_pretty(r).map_err(internal)
 }
 
 /// What DrawPlate returns.
@@ -102,9 +114,10 @@ pub struct Plates {
     log_size: Arc<std::sync::atomic::AtomicU64>,
     /// `vrs.draws.resolved` by pool.
     draws: opentelemetry::metrics::Counter<u64>,
-    /// The (pool, round) batches due at the last resolver pass: one gone since
-    /// was resolved (maybe by another replica), and its waiters are woken.
-    due_last_pass: std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
+    /// The (pool, round) batches due at the last resolver pass, and those
+    /// DrawPlate calls wait on: one whose round is out and that is no longer
+    /// due was resolved (maybe by another replica), and its waiters are woken.
+    watched: std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
     commits: mpsc::Sender<CommitRequest>,
     commit_rx: std::sync::Mutex<Option<mpsc::Receiver<CommitRequest>>>,
     /// One wake-up per (pool, round) batch that DrawPlate calls wait on: woken
@@ -184,7 +197,7 @@ impl Plates {
             available,
             log_size,
             draws,
-            due_last_pass: std::sync::Mutex::new(std::collections::HashSet::new()),
+            watched: std::sync::Mutex::new(std::collections::HashSet::new()),
             commits: tx,
             commit_rx: std::sync::Mutex::new(Some(rx)),
             waiting: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -391,56 +404,57 @@ impl Plates {
     /// Gets an application its plate (see the module docs). Idempotent.
     pub async fn draw_plate(&self, app: &application::Model) -> Result<Outcome, Error> {
         let reading = self.reading().await?;
-        if draw::Entity::find_by_id(app.id.as_str()).one(&self.db).await?.is_none() {
-            let state = State::parse(&app.state).ok_or_else(|| internal("unknown stored state"))?;
-            workflow::next(self.ordering, state, Event::PlateAssigned)?;
-            let req = pb::SubmitApplicationRequest::decode(app.declaration.as_slice()).map_err(internal)?;
-            let (owner_id, class) = owner_and_class(&req)?;
-            let key = self.privacy.owner_key(&owner_id);
-            let locality = self
-                .cfg
-                .office_localities
-                .get(&app.office_code)
-                .cloned()
-                .unwrap_or(app.locality_code.clone());
-            // Transport businesses get yellow plates from their own pools.
-            let colour = if req.vehicle.as_ref().is_some_and(|v| v.commercial_use) {
-                "yellow"
-            } else {
-                "white"
-            };
-            let family = format!("{locality}-{class}-{colour}");
-            if let Some(retained) = self.owner_plate(&key, &family, "retained").await? {
-                return self.assign_withheld(app, state, retained, Method::Retained).await;
-            }
-            if let Some(won) = self.owner_plate(&key, &family, "auction").await? {
-                return self.assign_withheld(app, state, won, Method::Auction).await;
-            }
-            let series = if class == "car" {
-                &self.cfg.car_series
-            } else {
-                &self.cfg.motorbike_series
-            };
-            let pool_id = self.current_pool(&family, series).await?;
-            let (tx, rx) = oneshot::channel();
-            let request = CommitRequest {
-                application_id: app.id.clone(),
-                pool_id,
-                owner_key: key,
-                reply: tx,
-            };
+        // A repeated call: the row just read is where waiting starts.
+        if let Some(d) = draw::Entity::find_by_id(app.id.as_str()).one(&self.db).await? {
             drop(reading);
-            self.commits
-                .send(request)
-                .await
-                .map_err(|_| Error::Unavailable("shutting down".into()))?;
-            rx.await
-                .map_err(|_| Error::Unavailable("shutting down".into()))?
-                .map_err(|e| Error::Unavailable(format!("draw not committed: {e}")))?;
-        } else {
-            drop(reading);
+            return self.await_outcome(&app.id, Some(d)).await;
         }
-        self.await_outcome(&app.id).await
+        let state = State::parse(&app.state).ok_or_else(|| internal("unknown stored state"))?;
+        workflow::next(self.ordering, state, Event::PlateAssigned)?;
+        let req = pb::SubmitApplicationRequest::decode(app.declaration.as_slice()).map_err(internal)?;
+        let (owner_id, class) = owner_and_class(&req)?;
+        let key = self.privacy.owner_key(&owner_id);
+        let locality = self
+            .cfg
+            .office_localities
+            .get(&app.office_code)
+            .cloned()
+            .unwrap_or(app.locality_code.clone());
+        // Transport businesses get yellow plates from their own pools.
+        let colour = if req.vehicle.as_ref().is_some_and(|v| v.commercial_use) {
+            "yellow"
+        } else {
+            "white"
+        };
+        let family = format!("{locality}-{class}-{colour}");
+        if let Some(retained) = self.owner_plate(&key, &family, "retained").await? {
+            return self.assign_withheld(app, state, retained, Method::Retained).await;
+        }
+        if let Some(won) = self.owner_plate(&key, &family, "auction").await? {
+            return self.assign_withheld(app, state, won, Method::Auction).await;
+        }
+        let series = if class == "car" {
+            &self.cfg.car_series
+        } else {
+            &self.cfg.motorbike_series
+        };
+        let pool_id = self.current_pool(&family, series).await?;
+        let (tx, rx) = oneshot::channel();
+        let request = CommitRequest {
+            application_id: app.id.clone(),
+            pool_id,
+            owner_key: key,
+            reply: tx,
+        };
+        drop(reading);
+        self.commits
+            .send(request)
+            .await
+            .map_err(|_| Error::Unavailable("shutting down".into()))?;
+        rx.await
+            .map_err(|_| Error::Unavailable("shutting down".into()))?
+            .map_err(|e| Error::Unavailable(format!("draw not committed: {e}")))?;
+        self.await_outcome(&app.id, None).await
     }
 
     /// The wake-up of a (pool, round) batch (see `waiting`).
@@ -469,23 +483,23 @@ impl Plates {
     }
 
     /// Waits until the application's draw is resolved and under a checkpoint.
-    async fn await_outcome(&self, application_id: &str) -> Result<Outcome, Error> {
+    /// `known`: the draw row, when the caller has just read it.
+    async fn await_outcome(&self, application_id: &str, mut known: Option<draw::Model>) -> Result<Outcome, Error> {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(self.cfg.draw_timeout_ms);
         loop {
             let reading = self.reading().await?;
-            let d = draw::Entity::find_by_id(application_id)
-                .one(&self.db)
-                .await?
-                .ok_or_else(|| internal("draw row vanished"))?;
+            let d = match known.take() {
+                Some(d) => d,
+                None => draw::Entity::find_by_id(application_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| internal("draw row vanished"))?,
+            };
             if let (Some(_), Some(plate)) = (d.result_seq, d.plate.clone()) {
                 // A repeated call for an auction win must not look for a receipt.
-                let method = match d.method.as_str() {
-                    "retained" => Method::Retained,
-                    "auction" => Method::Auction,
-                    _ => Method::Draw,
-                };
+                let method = Method::parse(&d.method).ok_or_else(|| internal("unknown stored draw method"))?;
                 let receipt = match method {
-                    Method::Draw => Some(serde_json::to_string_pretty(&self.receipt_of(&d).await?).map_err(internal)?),
+                    Method::Draw => Some(receipt_text(&self.receipt_of(&d).await?)?),
                     Method::Retained | Method::Auction => None,
                 };
                 return Ok(Outcome { plate, method, receipt });
@@ -510,7 +524,7 @@ impl Plates {
             let notified = wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Ok(mut watched) = self.due_last_pass.lock() {
+            if let Ok(mut watched) = self.watched.lock() {
                 watched.insert(batch);
             }
             let until_round = self.beacon.params().publish_time_ms(d.round as u64) - crate::now_ms();
@@ -979,10 +993,7 @@ impl Plates {
         // Batches due last pass and gone now were resolved, here or elsewhere:
         // the DrawPlate calls waiting for them may look.
         {
-            let mut last = self
-                .due_last_pass
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut last = self.watched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // Watched batches whose round is not out yet stay watched.
             let (waiting, out): (Vec<_>, Vec<_>) = last.drain().partition(|b| b.1 > latest as i64);
             done.extend(out.into_iter().filter(|b| !due_set.contains(b)));
@@ -1188,14 +1199,14 @@ impl Plates {
 
     /// The receipt of a drawn plate, as JSON.
     pub async fn receipt_json(&self, application_id: &str) -> Result<String, Error> {
-        serde_json::to_string_pretty(&self.receipt(application_id).await?).map_err(internal)
+        receipt_text(&self.receipt(application_id).await?)
     }
 
     pub async fn receipt(&self, application_id: &str) -> Result<Receipt, Error> {
         let d = draw::Entity::find_by_id(application_id)
             .one(&self.db)
             .await?
-            .filter(|d| d.method == "draw")
+            .filter(|d| d.method == Method::Draw.as_str())
             .ok_or_else(|| Error::NotFound(format!("drawn plate of application {application_id}")))?;
         self.receipt_of(&d).await
     }
