@@ -1,22 +1,33 @@
 //! Replay of the whole log (draw spec §8): rebuilds the tree and every pool
 //! from the entries alone, re-derives every draw, and names each entry that
 //! breaks a rule. The registration service uses the same [`Ledger`] to know
-//! its pools' state; auditors use [`Auditor`].
+//! its pools' state, to write commits and to resolve them; auditors use
+//! [`Auditor`], which adds the checks that need pinned beacon keys.
+//!
+//! Per pool the ledger keeps the state in log order and, for the draws still
+//! pending, the available set each one's commit named (spec §5.1). Commits
+//! with no availability change between them share one snapshot, so a burst of
+//! thousands of pending draws holds a handful of bitmaps.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::beacon;
-use crate::entry::{DrawCommit, Entry};
+use crate::draw::{self, Drawn};
+use crate::entry::{DrawCommit, DrawResult, Entry, NONE};
 use crate::merkle::{Hash, Tree, leaf_hash};
-use crate::pool::{PoolState, Status};
-use crate::receipt::resolve;
+use crate::pool::{PoolId, PoolState, Status};
+use crate::receipt::RULES_VERSION;
+use crate::sampler;
 
 /// One rule an entry breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Log index of the offending entry.
     pub index: u64,
-    /// Stable name: `decode`, `pool`, `transition`, `link`, `duplicate`, `beacon`, `draw`, `gap`, `checkpoint`.
+    /// Stable name (spec §8): `decode`, `pool`, `rules`, `transition`, `frozen`,
+    /// `previous`, `commit-state`, `commit-before-beacon`, `link`, `duplicate`,
+    /// `order`, `beacon`, `draw`, `gap`.
     pub rule: &'static str,
     pub detail: String,
 }
@@ -55,13 +66,192 @@ pub struct BeaconKey {
     pub period_ms: u64,
 }
 
+impl BeaconKey {
+    /// When `round` is published (spec §9), Unix ms; `None` for round 0.
+    pub fn publish_ms(&self, round: u64) -> Option<i128> {
+        (round >= 1).then(|| i128::from(self.genesis_unix_ms) + i128::from(round - 1) * i128::from(self.period_ms))
+    }
+
+    /// The timing rule of spec §5.3: round ≥ 1 and `at_ms + period ≤ publish(round)`.
+    pub fn committed_in_time(&self, at_ms: u64, round: u64) -> bool {
+        self.publish_ms(round)
+            .is_some_and(|t| i128::from(at_ms) + i128::from(self.period_ms) <= t)
+    }
+}
+
+/// What a new draw-commit of a pool must say (spec §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitState {
+    pub previous_commit: u64,
+    pub available_count: u32,
+    pub pool_digest: Hash,
+}
+
+/// A draw the resolver computed: its result, and the available set its
+/// commit named (shared with the other commits that named the same set).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub result: DrawResult,
+    /// Log index of the first pending commit that named this set.
+    pub set_since: u64,
+    pub set: Arc<PoolState>,
+}
+
+/// Why a pending draw cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("every number of pool {0}'s set is taken by earlier draws")]
+    Exhausted(String),
+    #[error("pool id {0:?} is not a valid pool")]
+    BadPool(String),
+    #[error("pool {0} is not in the log")]
+    UnknownPool(String),
+}
+
+/// The available set a pending commit named, shared by consecutive commits.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    /// Log index of the first commit that named it.
+    since: u64,
+    /// The pool's `version` when it was taken.
+    version: u64,
+    set: Arc<PoolState>,
+}
+
+/// One pool as the ledger tracks it.
+#[derive(Debug, Clone)]
+struct PoolBook {
+    /// The state in log order.
+    state: PoolState,
+    /// Bumped by every change of the available set.
+    version: u64,
+    /// Open commits, in commit order.
+    open: VecDeque<u64>,
+    /// Log index of the pool's latest draw-commit.
+    latest_commit: Option<u64>,
+    /// The sets named by the open commits, oldest first.
+    snapshots: VecDeque<Snapshot>,
+    /// Numbers drawn while a commit of the pool was open: number → the result's
+    /// log index. `taken(C)` is the part logged after C (spec §5.2).
+    drawn: HashMap<u32, u64>,
+    /// `drawn`'s size after its last pruning.
+    pruned_at: usize,
+}
+
+impl PoolBook {
+    fn new() -> PoolBook {
+        PoolBook {
+            state: PoolState::open(),
+            version: 0,
+            open: VecDeque::new(),
+            latest_commit: None,
+            snapshots: VecDeque::new(),
+            drawn: HashMap::new(),
+            pruned_at: 0,
+        }
+    }
+
+    /// Moves a number, counting changes of the available set.
+    fn change(&mut self, n: u32, from: Status, to: Status) -> Result<(), crate::pool::IllegalChange> {
+        self.state.change(n, from, to)?;
+        if from == Status::Available || to == Status::Available {
+            self.version += 1;
+        }
+        Ok(())
+    }
+
+    fn commit_state(&mut self) -> CommitState {
+        CommitState {
+            previous_commit: self.latest_commit.unwrap_or(NONE),
+            available_count: self.state.available_count(),
+            pool_digest: self.state.digest(),
+        }
+    }
+
+    /// Records a commit at `index` as open, naming the current set.
+    fn open_commit(&mut self, index: u64) {
+        if self.snapshots.back().is_none_or(|s| s.version != self.version) {
+            self.state.digest(); // the copy carries its digest
+            self.snapshots.push_back(Snapshot {
+                since: index,
+                version: self.version,
+                set: Arc::new(self.state.clone()),
+            });
+        }
+        self.open.push_back(index);
+        self.latest_commit = Some(index);
+    }
+
+    /// The set the open commit at `index` named.
+    fn snapshot_of(&self, index: u64) -> Option<&Snapshot> {
+        self.snapshots.iter().rev().find(|s| s.since <= index)
+    }
+
+    /// Closes the open commit at `index` (the oldest unless the log is out of
+    /// order) and records the number its result drew at `result_index`.
+    fn close_commit(&mut self, index: u64, result_index: u64, number: u32) {
+        if let Some(at) = self.open.iter().position(|&c| c == index) {
+            self.open.remove(at);
+        }
+        let Some(&oldest) = self.open.front() else {
+            self.snapshots.clear();
+            self.drawn.clear();
+            self.pruned_at = 0;
+            return;
+        };
+        self.drawn.insert(number, result_index);
+        while self.snapshots.len() > 1 && self.snapshots[1].since <= oldest {
+            self.snapshots.pop_front();
+        }
+        // Draws logged before the oldest open commit no longer count for anyone.
+        if self.drawn.len() > 64 && self.drawn.len() >= 2 * self.pruned_at {
+            self.drawn.retain(|_, at| *at > oldest);
+            self.pruned_at = self.drawn.len();
+        }
+    }
+
+    /// The rule of spec §5.2 for the open commit at `commit_index`: `also`
+    /// holds numbers drawn after every open commit but not logged yet.
+    fn pick(&self, commit_index: u64, seed: [u8; 32], set: &PoolState, also: &HashMap<u32, ()>) -> Option<Drawn> {
+        let taken = |m: u32| also.contains_key(&m) || self.drawn.get(&m).is_some_and(|&at| at > commit_index);
+        let in_set = || {
+            self.drawn
+                .iter()
+                .filter(|&(m, &at)| at > commit_index && !also.contains_key(m))
+                .map(|(m, _)| *m)
+                .chain(also.keys().copied())
+                .filter(|m| set.status(*m) == Some(Status::Available))
+                .count()
+        };
+        draw::pick(seed, set, taken, in_set)
+    }
+}
+
+/// A growable set of log indices (commits already answered).
+#[derive(Debug, Default, Clone)]
+struct IndexSet(Vec<u64>);
+
+impl IndexSet {
+    fn insert(&mut self, i: u64) {
+        let (w, b) = ((i / 64) as usize, i % 64);
+        if self.0.len() <= w {
+            self.0.resize(w + 1, 0);
+        }
+        self.0[w] |= 1 << b;
+    }
+    fn contains(&self, i: u64) -> bool {
+        self.0.get((i / 64) as usize).is_some_and(|w| w >> (i % 64) & 1 == 1)
+    }
+}
+
 /// The log's tree and every pool's state, built entry by entry.
 #[derive(Debug, Default, Clone)]
 pub struct Ledger {
     tree: Tree,
-    pools: HashMap<String, PoolState>,
+    pools: HashMap<String, PoolBook>,
     /// Commits still waiting for their result: log index → (leaf hash, commit).
     open_commits: BTreeMap<u64, (Hash, DrawCommit)>,
+    answered: IndexSet,
 }
 
 impl Ledger {
@@ -80,17 +270,84 @@ impl Ledger {
         self.tree.size()
     }
 
+    /// A pool's state in log order.
     pub fn pool(&self, id: &str) -> Option<&PoolState> {
-        self.pools.get(id)
-    }
-
-    pub fn pool_mut(&mut self, id: &str) -> Option<&mut PoolState> {
-        self.pools.get_mut(id)
+        self.pools.get(id).map(|b| &b.state)
     }
 
     /// Commits without a result, oldest first.
     pub fn open_commits(&self) -> impl Iterator<Item = (u64, &DrawCommit)> {
         self.open_commits.iter().map(|(i, (_, c))| (*i, c))
+    }
+
+    /// Open commits of one pool, in commit order.
+    pub fn pending(&self, pool_id: &str) -> impl Iterator<Item = (u64, &DrawCommit)> {
+        let open = self.pools.get(pool_id).map(|b| &b.open);
+        open.into_iter()
+            .flatten()
+            .filter_map(|i| self.open_commits.get(i).map(|(_, c)| (*i, c)))
+    }
+
+    /// What a draw-commit of `pool_id` appended next must carry (spec §5.1);
+    /// `None` if the pool was never opened.
+    pub fn commit_state(&mut self, pool_id: &str) -> Option<CommitState> {
+        self.pools.get_mut(pool_id).map(PoolBook::commit_state)
+    }
+
+    /// Resolves the pool's open commits in commit order (spec §5.2), as long as
+    /// `value` gives the beacon signature and randomness of their round and at
+    /// most `limit` of them. Nothing is changed: the results become part of the
+    /// ledger when they are appended like any other entry.
+    pub fn resolve(
+        &self,
+        pool_id: &str,
+        limit: usize,
+        mut value: impl FnMut(&DrawCommit) -> Option<(Vec<u8>, Hash)>,
+        at_ms: u64,
+    ) -> Result<Vec<Resolved>, ResolveError> {
+        let pid = PoolId::parse(pool_id).ok_or_else(|| ResolveError::BadPool(pool_id.to_owned()))?;
+        let book = self
+            .pools
+            .get(pool_id)
+            .ok_or_else(|| ResolveError::UnknownPool(pool_id.to_owned()))?;
+        let mut drawn_now = HashMap::new();
+        let mut out = Vec::new();
+        for &c in book.open.iter().take(limit) {
+            let Some((hash, commit)) = self.open_commits.get(&c) else {
+                break;
+            };
+            let Some((signature, randomness)) = value(commit) else {
+                break;
+            };
+            let snap = book
+                .snapshot_of(c)
+                .ok_or_else(|| ResolveError::UnknownPool(pool_id.to_owned()))?;
+            let seed = sampler::seed(hash, commit.round, &randomness);
+            let d = book
+                .pick(c, seed, &snap.set, &drawn_now)
+                .ok_or_else(|| ResolveError::Exhausted(pool_id.to_owned()))?;
+            drawn_now.insert(d.number, ());
+            out.push(Resolved {
+                result: DrawResult {
+                    commit_index: c,
+                    commit_hash: *hash,
+                    pool_id: pool_id.to_owned(),
+                    beacon_id: commit.beacon_id.clone(),
+                    round: commit.round,
+                    signature,
+                    randomness,
+                    seed,
+                    attempts: d.attempts,
+                    index: d.index,
+                    number: d.number,
+                    plate: pid.plate(d.number),
+                    at_ms,
+                },
+                set_since: snap.since,
+                set: snap.set.clone(),
+            });
+        }
+        Ok(out)
     }
 
     /// Appends an entry and applies its effects. An entry that breaks a rule
@@ -110,60 +367,102 @@ impl Ledger {
             }
         };
         let pool_id = entry.pool_id().to_owned();
-        if !matches!(entry, Entry::PoolOpen(_)) && !self.pools.contains_key(&pool_id) {
-            find("pool", format!("pool {pool_id} was never opened"));
-            return findings;
-        }
-        match entry {
-            Entry::PoolOpen(_) => {
-                if let std::collections::hash_map::Entry::Vacant(slot) = self.pools.entry(pool_id.clone()) {
-                    slot.insert(PoolState::open());
-                } else {
-                    find("pool", format!("pool {pool_id} opened twice"));
+        if let Entry::PoolOpen(o) = &entry {
+            if o.rules_version != RULES_VERSION {
+                find("rules", format!("unknown rules version {:?}", o.rules_version));
+            }
+            match self.pools.entry(pool_id) {
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    find("pool", format!("pool {} opened twice", o.key()));
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(PoolBook::new());
                 }
             }
+            return findings;
+        }
+        let Some(book) = self.pools.get_mut(&pool_id) else {
+            find("pool", format!("pool {pool_id} was never opened"));
+            return findings;
+        };
+        match entry {
+            Entry::PoolOpen(_) => {}
             Entry::PoolWithhold(c) | Entry::PoolRelease(c) => {
-                let (from, to) = if bytes[4] == crate::entry::KIND_POOL_WITHHOLD {
+                let withhold = bytes[4] == crate::entry::KIND_POOL_WITHHOLD;
+                if !c.numbers.windows(2).all(|w| w[0] < w[1]) {
+                    find("pool", "numbers are not strictly ascending".into());
+                }
+                if withhold && let Some(open) = book.open.front() {
+                    find(
+                        "frozen",
+                        format!("a withholding while the draw committed at entry {open} is pending; it has no effect"),
+                    );
+                    return findings;
+                }
+                let (from, to) = if withhold {
                     (Status::Available, Status::Withheld)
                 } else {
                     (Status::Withheld, Status::Available)
                 };
-                if !c.numbers.windows(2).all(|w| w[0] < w[1]) {
-                    find("pool", "numbers are not strictly ascending".into());
-                }
-                if let Some(pool) = self.pools.get_mut(&pool_id) {
-                    for n in c.numbers {
-                        if let Err(e) = pool.change(n, from, to) {
-                            find("transition", e.to_string());
-                        }
+                for n in c.numbers {
+                    if let Err(e) = book.change(n, from, to) {
+                        find("transition", e.to_string());
                     }
                 }
             }
             Entry::PlateAssign(a) => {
-                if let Some(pool) = self.pools.get_mut(&pool_id)
-                    && let Err(e) = pool.change(a.number, Status::Withheld, Status::Issued)
-                {
+                if let Err(e) = book.change(a.number, Status::Withheld, Status::Issued) {
                     find("transition", e.to_string());
                 }
             }
             Entry::PlateRevoke(r) => {
-                if let Some(pool) = self.pools.get_mut(&pool_id)
-                    && let Err(e) = pool.change(r.number, Status::Issued, Status::Withheld)
-                {
+                if let Err(e) = book.change(r.number, Status::Issued, Status::Withheld) {
                     find("transition", e.to_string());
                 }
             }
             Entry::DrawCommit(c) => {
+                if c.rules_version != RULES_VERSION {
+                    find("rules", format!("unknown rules version {:?}", c.rules_version));
+                }
+                let expected = book.commit_state();
+                if c.previous_commit != expected.previous_commit {
+                    find(
+                        "previous",
+                        format!(
+                            "names entry {} as the pool's previous commit; it is {}",
+                            show_index(c.previous_commit),
+                            show_index(expected.previous_commit)
+                        ),
+                    );
+                }
+                if expected.available_count == 0 {
+                    find("commit-state", format!("pool {pool_id} has no available number"));
+                } else if c.available_count != expected.available_count || c.pool_digest != expected.pool_digest {
+                    find(
+                        "commit-state",
+                        format!(
+                            "names a set of {} numbers; the pool has {} (or another digest)",
+                            c.available_count, expected.available_count
+                        ),
+                    );
+                }
+                book.open_commit(index);
                 self.open_commits.insert(index, (leaf, c));
             }
             Entry::DrawResult(r) => {
                 let Some((hash, commit)) = self.open_commits.remove(&r.commit_index) else {
+                    let rule = if self.answered.contains(r.commit_index) {
+                        "duplicate"
+                    } else {
+                        "link"
+                    };
                     find(
-                        "link",
+                        rule,
                         format!("answers entry {}, which is not an open commit", r.commit_index),
                     );
                     return findings;
                 };
+                self.answered.insert(r.commit_index);
                 if hash != r.commit_hash {
                     find("link", format!("commit hash differs from entry {}'s", r.commit_index));
                 }
@@ -173,42 +472,52 @@ impl Ledger {
                         format!("pool, beacon or round differs from entry {}'s", r.commit_index),
                     );
                 }
-                let Some(pool) = self.pools.get_mut(&commit.pool_id) else {
-                    return findings;
-                };
-                // Re-derive the draw from the commit and the logged beacon value.
-                let commit_bytes = Entry::DrawCommit(commit.clone()).encode();
-                match resolve(
-                    r.commit_index,
-                    &commit_bytes,
-                    &commit,
-                    &r.signature,
-                    r.randomness,
-                    pool,
-                    r.at_ms,
-                ) {
-                    Ok(expected) if expected == r => {}
-                    Ok(expected) => {
-                        find(
-                            "draw",
-                            format!(
-                                "does not follow from its commit and the pool: expected index {} number {} ({}), logged index {} number {} ({})",
-                                expected.index, expected.number, expected.plate, r.index, r.number, r.plate
-                            ),
-                        );
-                        // Keep the pool as the log says, so later findings are about later entries.
-                        let _ = pool.change(expected.number, Status::Issued, Status::Withheld);
-                        let _ = pool.change(expected.number, Status::Withheld, Status::Available);
-                        if pool.change(r.number, Status::Available, Status::Issued).is_err() {
-                            find("transition", format!("number {} is not available", r.number));
-                        }
-                    }
-                    Err(e) => find("draw", e.to_string()),
+                if let Some(&oldest) = book.open.front()
+                    && oldest != r.commit_index
+                {
+                    find(
+                        "order",
+                        format!(
+                            "answers entry {} while the pool's earlier commit at entry {oldest} is open",
+                            r.commit_index
+                        ),
+                    );
                 }
+                // Re-derive the draw from the commit's set and the logged beacon value.
+                let seed = sampler::seed(&hash, commit.round, &r.randomness);
+                let expected = book
+                    .snapshot_of(r.commit_index)
+                    .and_then(|s| book.pick(r.commit_index, seed, &s.set, &HashMap::new()));
+                let plate = PoolId::parse(&commit.pool_id).map(|p| p.plate(r.number));
+                match expected {
+                    Some(d)
+                        if d.attempts == r.attempts
+                            && d.index == r.index
+                            && d.number == r.number
+                            && seed == r.seed
+                            && plate.as_deref() == Some(r.plate.as_str()) => {}
+                    Some(d) => find(
+                        "draw",
+                        format!(
+                            "does not follow from its commit: expected attempts {} index {} number {}, logged attempts {} index {} number {} ({})",
+                            d.attempts, d.index, d.number, r.attempts, r.index, r.number, r.plate
+                        ),
+                    ),
+                    None => find("draw", "the commit's set has no free number".into()),
+                }
+                // The number as logged, so later findings are about later entries.
+                if let Err(e) = book.change(r.number, Status::Available, Status::Issued) {
+                    find("transition", e.to_string());
+                }
+                book.close_commit(r.commit_index, index, r.number);
             }
         }
         findings
     }
+}
+
+fn show_index(i: u64) -> String {
+    if i == NONE { "NONE".into() } else { i.to_string() }
 }
 
 /// A full audit: the ledger plus beacon checks and gap detection.
@@ -232,23 +541,26 @@ impl Auditor {
 
     pub fn push(&mut self, bytes: &[u8]) {
         let index = self.ledger.size();
-        if let Ok(Entry::DrawResult(r)) = Entry::decode(bytes) {
-            self.check_beacon(index, &r.beacon_id, r.round, &r.signature, &r.randomness);
-        }
-        if let Ok(Entry::DrawCommit(c)) = Entry::decode(bytes)
-            && let Some(b) = self.beacons.get(&c.beacon_id)
-        {
-            let publish = b.genesis_unix_ms + (c.round.saturating_sub(1) * b.period_ms) as i64;
-            if c.at_ms as i64 >= publish {
-                self.findings.push(Finding {
-                    index,
-                    rule: "commit-before-beacon",
-                    detail: format!(
-                        "committed at {} ms, round {} published at {publish} ms",
-                        c.at_ms, c.round
-                    ),
-                });
+        match Entry::decode(bytes) {
+            Ok(Entry::DrawResult(r)) => self.check_beacon(index, &r.beacon_id, r.round, &r.signature, &r.randomness),
+            Ok(Entry::DrawCommit(c)) => {
+                if let Some(b) = self.beacons.get(&c.beacon_id)
+                    && !b.committed_in_time(c.at_ms, c.round)
+                {
+                    self.findings.push(Finding {
+                        index,
+                        rule: "commit-before-beacon",
+                        detail: format!(
+                            "committed at {} ms; round {} is published at {:?} ms, less than a period ({} ms) later",
+                            c.at_ms,
+                            c.round,
+                            b.publish_ms(c.round),
+                            b.period_ms
+                        ),
+                    });
+                }
             }
+            _ => {}
         }
         let found = self.ledger.append(bytes);
         self.findings.extend(found);
@@ -296,9 +608,8 @@ impl Auditor {
         self.ledger
             .open_commits()
             .filter_map(|(index, c)| {
-                let b = self.beacons.get(&c.beacon_id)?;
-                let publish = b.genesis_unix_ms + (c.round.saturating_sub(1) * b.period_ms) as i64;
-                (publish + grace_ms < now_ms).then(|| Finding {
+                let publish = self.beacons.get(&c.beacon_id)?.publish_ms(c.round)?;
+                (publish + i128::from(grace_ms) < i128::from(now_ms)).then(|| Finding {
                     index,
                     rule: "gap",
                     detail: format!("commit for round {} of {} has no result", c.round, c.beacon_id),
@@ -340,7 +651,7 @@ pub fn beacon_keys(trust: &crate::receipt::Trust) -> HashMap<String, BeaconKey> 
 /// log key and origin, replays `entries` from index 0, compares the root, and
 /// reports every finding, including commits whose round was published more
 /// than `grace_ms` before `now_ms` and that have no result. An unverifiable
-/// checkpoint is an error, not a finding: nothing can be audited against it.
+/// checkpoint or trust file is an error, not a finding: nothing can be audited against it.
 pub fn replay<E: AsRef<[u8]>>(
     trust: &crate::receipt::Trust,
     note: &str,
@@ -348,6 +659,7 @@ pub fn replay<E: AsRef<[u8]>>(
     now_ms: i64,
     grace_ms: i64,
 ) -> Result<Report, String> {
+    trust.check().map_err(|e| format!("trust: {e}"))?;
     let verifier = crate::note::NoteVerifier::parse(&trust.log_key).map_err(|e| format!("trust: {e}"))?;
     let cp = verifier.open(note).map_err(|e| format!("checkpoint: {e}"))?;
     if cp.origin != trust.log_origin {

@@ -139,12 +139,16 @@ pub fn verify_round(public_key: &[u8], round: u64, signature: &[u8]) -> Result<[
     }
 }
 
-/// The identifier of a local beacon: `"vrs-local-"` and the first 8 hex
-/// characters of `SHA-256(public key)`.
+/// The identifier of a local beacon (spec §9): `"vrs-local-"` and the lower-case
+/// hex of the first 4 bytes of SHA-256 over the 96 raw bytes of the compressed
+/// public key (not its hex text).
 pub fn beacon_id(public_key: &[u8]) -> String {
     let digest = Sha256::digest(public_key);
-    format!("vrs-local-{}", hex::encode(&digest[..4]))
+    format!("{LOCAL_ID_PREFIX}{}", hex::encode(&digest[..4]))
 }
+
+/// Beacon ids of local beacons start with this; the rest follows from the key.
+pub const LOCAL_ID_PREFIX: &str = "vrs-local-";
 
 /// A beacon's secret key: a non-zero scalar. Its `Debug` never shows the key.
 #[derive(Clone)]

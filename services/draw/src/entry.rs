@@ -11,13 +11,13 @@
 //! | `PoolRelease` | withheld → available |
 //! | `PlateAssign` | withheld → issued (retained plate reissued, auction win confirmed) |
 //! | `PlateRevoke` | issued → withheld (retained for the owner) |
-//! | `DrawCommit` | none: fixes pool, rules and beacon round before the randomness exists |
+//! | `DrawCommit` | none: fixes the pool's available set, rules and beacon round before the randomness exists |
 //! | `DrawResult` | the drawn number: available → issued |
 
 use crate::encoding::{DecodeError, Reader, Writer};
 
-/// First bytes of every entry.
-pub const MAGIC: &[u8; 4] = b"VRS1";
+/// First bytes of every entry of rules v2 (v1 logs started with `VRS1`).
+pub const MAGIC: &[u8; 4] = b"VRS2";
 
 pub const KIND_POOL_OPEN: u8 = 0x01;
 pub const KIND_POOL_WITHHOLD: u8 = 0x02;
@@ -78,8 +78,10 @@ pub struct PlateRevoke {
     pub at_ms: u64,
 }
 
-/// "I will draw for this application from this pool with the randomness of
-/// this future beacon round."
+/// "I will draw for this application from this pool, as it stands now, with
+/// the randomness of this future beacon round." The pool's available set is
+/// named here (its size and digest), before the randomness exists, so nothing
+/// appended later can change what the draw picks from (spec §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrawCommit {
     pub pool_id: String,
@@ -87,8 +89,18 @@ pub struct DrawCommit {
     pub application_commitment: [u8; 32],
     pub beacon_id: String,
     pub round: u64,
+    /// Log index of the pool's previous draw-commit, or [`NONE`]: results follow
+    /// this chain, so a receipt can show that the draw before it was answered first.
+    pub previous_commit: u64,
+    /// Available numbers of the pool at the commit's position.
+    pub available_count: u32,
+    /// Digest of that available set (spec §5).
+    pub pool_digest: [u8; 32],
     pub at_ms: u64,
 }
+
+/// `previous_commit` of a pool's first draw-commit.
+pub const NONE: u64 = u64::MAX;
 
 /// The outcome of a committed draw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,10 +116,10 @@ pub struct DrawResult {
     pub signature: Vec<u8>,
     pub randomness: [u8; 32],
     pub seed: [u8; 32],
-    /// Available numbers of the pool just before this draw.
-    pub available_count: u32,
-    /// Digest of the available set just before this draw (spec §5).
-    pub pool_digest: [u8; 32],
+    /// Candidates read from the seed's stream: 1, or more when earlier-committed
+    /// draws had taken the first ones.
+    pub attempts: u32,
+    /// Position of the drawn number in the commit's available set.
     pub index: u32,
     pub number: u32,
     pub plate: String,
@@ -202,6 +214,9 @@ impl Entry {
                     .raw(&e.application_commitment)
                     .str(&e.beacon_id)
                     .u64(e.round)
+                    .u64(e.previous_commit)
+                    .u32(e.available_count)
+                    .raw(&e.pool_digest)
                     .u64(e.at_ms);
             }
             Entry::DrawResult(e) => {
@@ -214,8 +229,7 @@ impl Entry {
                     .bytes(&e.signature)
                     .raw(&e.randomness)
                     .raw(&e.seed)
-                    .u32(e.available_count)
-                    .raw(&e.pool_digest)
+                    .u32(e.attempts)
                     .u32(e.index)
                     .u32(e.number)
                     .str(&e.plate)
@@ -277,6 +291,9 @@ impl Entry {
                 application_commitment: r.hash()?,
                 beacon_id: r.str()?,
                 round: r.u64()?,
+                previous_commit: r.u64()?,
+                available_count: r.u32()?,
+                pool_digest: r.hash()?,
                 at_ms: r.u64()?,
             }),
             KIND_DRAW_RESULT => Entry::DrawResult(DrawResult {
@@ -288,8 +305,7 @@ impl Entry {
                 signature: r.bytes()?,
                 randomness: r.hash()?,
                 seed: r.hash()?,
-                available_count: r.u32()?,
-                pool_digest: r.hash()?,
+                attempts: r.u32()?,
                 index: r.u32()?,
                 number: r.u32()?,
                 plate: r.str()?,
@@ -310,7 +326,7 @@ mod tests {
         vec![
             Entry::PoolOpen(PoolOpen {
                 pool_id: "30-car-white-A".into(),
-                rules_version: "vrs-draw-rules-v1".into(),
+                rules_version: "vrs-draw-rules-v2".into(),
                 legal_basis: "Circular 79/2024/TT-BCA".into(),
                 at_ms: 1_790_000_000_000,
             }),
@@ -330,10 +346,13 @@ mod tests {
             }),
             Entry::DrawCommit(DrawCommit {
                 pool_id: "30-car-white-A".into(),
-                rules_version: "vrs-draw-rules-v1".into(),
+                rules_version: "vrs-draw-rules-v2".into(),
                 application_commitment: [7; 32],
                 beacon_id: "drand-quicknet".into(),
                 round: 657_413,
+                previous_commit: NONE,
+                available_count: 99_993,
+                pool_digest: [3; 32],
                 at_ms: 1_790_000_000_003,
             }),
             Entry::DrawResult(DrawResult {
@@ -345,8 +364,7 @@ mod tests {
                 signature: vec![0xb7; 48],
                 randomness: [1; 32],
                 seed: [2; 32],
-                available_count: 99_993,
-                pool_digest: [3; 32],
+                attempts: 1,
                 index: 48_216,
                 number: 48_217,
                 plate: "30A-482.17".into(),
@@ -371,7 +389,11 @@ mod tests {
             assert_eq!(Entry::decode(&longer), Err(DecodeError::Trailing(1)));
             assert!(Entry::decode(&bytes[..bytes.len() - 1]).is_err());
         }
-        assert!(matches!(Entry::decode(b"VRS1\x7f"), Err(DecodeError::Kind(0x7f))));
+        assert!(matches!(Entry::decode(b"VRS2\x7f"), Err(DecodeError::Kind(0x7f))));
         assert!(Entry::decode(b"XXXX\x01").is_err());
+        // A v1 entry (other magic) is not a v2 entry.
+        let mut v1 = samples()[0].encode();
+        v1[3] = b'1';
+        assert!(Entry::decode(&v1).is_err());
     }
 }

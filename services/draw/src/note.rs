@@ -31,6 +31,8 @@ pub enum NoteError {
     Key,
     #[error("no valid signature by {0}")]
     Unsigned(String),
+    #[error("a signature by {0} does not verify")]
+    BadSignature(String),
 }
 
 /// A checkpoint: the log's origin, size and root.
@@ -47,20 +49,20 @@ impl Checkpoint {
         format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
     }
 
+    /// The body of spec §6.3: exactly origin, size and root, each ending in a newline.
     fn parse_body(body: &str) -> Result<Checkpoint, NoteError> {
-        let mut lines = body.split('\n');
-        let origin = lines
-            .next()
-            .filter(|l| !l.is_empty())
-            .ok_or(NoteError::Malformed("origin"))?;
-        let size = lines
-            .next()
+        let lines: Vec<&str> = body.strip_suffix('\n').unwrap_or(body).split('\n').collect();
+        let [origin, size, root] = lines[..] else {
+            return Err(NoteError::Malformed("the text is not exactly origin, size and root"));
+        };
+        if origin.is_empty() {
+            return Err(NoteError::Malformed("origin"));
+        }
+        let size = Some(size)
             .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) && (l.len() == 1 || !l.starts_with('0')))
             .and_then(|l| l.parse().ok())
             .ok_or(NoteError::Malformed("tree size"))?;
-        let root: Hash = lines
-            .next()
-            .and_then(|l| B64.decode(l).ok())
+        let root: Hash = crate::receipt::canonical_b64(root)
             .and_then(|b| b.try_into().ok())
             .ok_or(NoteError::Malformed("root hash"))?;
         Ok(Checkpoint {
@@ -155,11 +157,14 @@ impl NoteVerifier {
         let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(NoteError::Key);
         };
+        if !valid_key_name(name) || id_hex.len() != 8 || id_hex.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(NoteError::Key);
+        }
         let id: [u8; 4] = hex::decode(id_hex)
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or(NoteError::Key)?;
-        let enc = B64.decode(key_b64).map_err(|_| NoteError::Key)?;
+        let enc = crate::receipt::canonical_b64(key_b64).ok_or(NoteError::Key)?;
         let (&alg, public) = enc.split_first().ok_or(NoteError::Key)?;
         let public: [u8; 32] = public.try_into().map_err(|_| NoteError::Key)?;
         if alg != ALG_ED25519 || key_id(name, &public) != id {
@@ -177,39 +182,60 @@ impl NoteVerifier {
         &self.name
     }
 
-    /// Verifies a signed checkpoint note and returns its checkpoint. Signatures
-    /// by other keys are ignored; one valid signature by this key is required.
+    /// Opens a signed checkpoint note (spec §6.3, c2sp.org/signed-note) and
+    /// returns its checkpoint. Signatures by other keys are ignored; at least
+    /// one by this key must verify, and one by this key that fails rejects the
+    /// whole note (c2sp's SHOULD, made a MUST so that verifiers agree).
     pub fn open(&self, note: &str) -> Result<Checkpoint, NoteError> {
-        let (body, sigs) = note
-            .split_once("\n\n")
-            .ok_or(NoteError::Malformed("no signature block"))?;
-        let body = format!("{body}\n");
+        if note.chars().any(|c| c < ' ' && c != '\n') {
+            return Err(NoteError::Malformed("control character"));
+        }
         if !note.ends_with('\n') {
             return Err(NoteError::Malformed("no final newline"));
         }
-        for line in sigs.lines() {
-            let Some(rest) = line.strip_prefix("\u{2014} ") else {
-                return Err(NoteError::Malformed("signature line"));
-            };
-            let Some((name, blob)) = rest.split_once(' ') else {
-                return Err(NoteError::Malformed("signature line"));
-            };
-            if name != self.name {
-                continue;
-            }
-            let Ok(blob) = B64.decode(blob) else { continue };
-            if blob.len() != 68 || blob[..4] != self.id {
-                continue;
-            }
-            let Ok(sig) = Signature::from_slice(&blob[4..]) else {
-                continue;
-            };
-            if self.key.verify(body.as_bytes(), &sig).is_ok() {
-                return Checkpoint::parse_body(&body);
-            }
+        // The text ends at the last blank line (the text itself may hold blank lines).
+        let split = note.rfind("\n\n").ok_or(NoteError::Malformed("no signature block"))?;
+        let (text, sigs) = (&note[..=split], &note[split + 2..]);
+        let lines: Vec<&str> = sigs.strip_suffix('\n').unwrap_or(sigs).split('\n').collect();
+        if sigs.is_empty() {
+            return Err(NoteError::Malformed("no signature line"));
         }
-        Err(NoteError::Unsigned(self.name.clone()))
+        if lines.len() > MAX_SIGNATURES {
+            return Err(NoteError::Malformed("more than 16 signature lines"));
+        }
+        let mut verified = false;
+        for line in lines {
+            let (name, blob) = line
+                .strip_prefix("\u{2014} ")
+                .and_then(|rest| rest.split_once(' '))
+                .filter(|(name, blob)| valid_key_name(name) && !blob.contains(' '))
+                .ok_or(NoteError::Malformed("signature line"))?;
+            let blob = crate::receipt::canonical_b64(blob)
+                .filter(|b| b.len() >= 5)
+                .ok_or(NoteError::Malformed("signature line"))?;
+            if name != self.name || blob[..4] != self.id {
+                continue;
+            }
+            let good =
+                Signature::from_slice(&blob[4..]).is_ok_and(|sig| self.key.verify(text.as_bytes(), &sig).is_ok());
+            if !good {
+                return Err(NoteError::BadSignature(self.name.clone()));
+            }
+            verified = true;
+        }
+        if !verified {
+            return Err(NoteError::Unsigned(self.name.clone()));
+        }
+        Checkpoint::parse_body(text)
     }
+}
+
+/// Signature lines a note may carry (c2sp: verifiers must accept at least 16).
+pub const MAX_SIGNATURES: usize = 16;
+
+/// A key name: non-empty, no white space, no `+`.
+fn valid_key_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(|c: char| c.is_whitespace() || c == '+')
 }
 
 #[cfg(test)]
@@ -247,5 +273,67 @@ mod tests {
         let vk = signer.verifier_key();
         let forged = vk.replacen("vrs-log+", "vrs-loh+", 1);
         assert_eq!(NoteVerifier::parse(&forged), Err(NoteError::Key));
+    }
+
+    /// The signature line of a note (everything after the blank line).
+    fn line(note: &str) -> &str {
+        note.rsplit_once("\n\n").expect("signed").1
+    }
+
+    #[test]
+    fn c2sp_rules_for_signature_lines() {
+        let signer = NoteSigner::from_seed("vrs-log", &[1; 32]).expect("key");
+        let v = NoteVerifier::parse(&signer.verifier_key()).expect("vkey");
+        let note = signer.sign(&checkpoint());
+        // Another key under our name (other id) and a witness: ignored.
+        let same_name = NoteSigner::from_seed("vrs-log", &[2; 32]).expect("key");
+        let witness = NoteSigner::from_seed("witness.example/w", &[3; 32]).expect("key");
+        let cosigned = format!(
+            "{note}{}{}",
+            line(&same_name.sign(&checkpoint())),
+            line(&witness.sign(&checkpoint()))
+        );
+        assert_eq!(v.open(&cosigned), Ok(checkpoint()));
+        // A failing line by our key rejects the note, even beside a valid one.
+        let ours = line(&note).trim_end().to_owned();
+        let (head, sig) = ours.rsplit_once(' ').expect("line");
+        let mut bad = B64.decode(sig).expect("b64");
+        bad[10] ^= 1;
+        let failing = format!("{note}{head} {}\n", B64.encode(bad));
+        assert_eq!(v.open(&failing), Err(NoteError::BadSignature("vrs-log".into())));
+        // Sixteen lines are accepted, seventeen are not.
+        let mut many = note.clone();
+        for _ in 0..15 {
+            many.push_str(line(&witness.sign(&checkpoint())));
+        }
+        assert!(v.open(&many).is_ok());
+        many.push_str(line(&witness.sign(&checkpoint())));
+        assert!(matches!(v.open(&many), Err(NoteError::Malformed(_))));
+        // Malformed lines and control characters reject the note.
+        for broken in [
+            format!("{note}\u{2014} lonely\n"),
+            format!("{note}- vrs-log AAAAAAA=\n"),
+            format!("{note}\u{2014} vrs-log  {}\n", sig),
+            note.replacen('\n', "\r\n", 1),
+            note.replacen("vrs-log ", "vrs-log\t", 1),
+            note.trim_end().to_owned(),
+        ] {
+            assert!(matches!(v.open(&broken), Err(NoteError::Malformed(_))), "{broken:?}");
+        }
+    }
+
+    #[test]
+    fn the_text_ends_at_the_last_blank_line_and_has_three_lines() {
+        let signer = NoteSigner::from_seed("vrs-log", &[1; 32]).expect("key");
+        let v = NoteVerifier::parse(&signer.verifier_key()).expect("vkey");
+        let extended = Checkpoint {
+            origin: "vn.gov.vrs/plate-draw-log\n\nextension".into(),
+            ..checkpoint()
+        };
+        // Signed over a text holding a blank line: it verifies, but is no checkpoint.
+        assert_eq!(
+            v.open(&signer.sign(&extended)),
+            Err(NoteError::Malformed("the text is not exactly origin, size and root"))
+        );
     }
 }

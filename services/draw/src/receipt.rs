@@ -1,76 +1,76 @@
-//! Resolving a committed draw, and the receipt that proves it (draw spec §6–§7).
+//! The receipt a citizen keeps and its offline verification (draw spec §7).
+//!
+//! A receipt is read under a strict grammar (§7.1: no duplicate or unknown
+//! members, integers as plain digits, canonical base64, lower-case hex), so two
+//! honest verifiers can never disagree on what a receipt says, and then checked
+//! in the order of §7.3; the first check that fails is reported by name.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use crate::beacon;
-use crate::entry::{DrawCommit, DrawResult, Entry};
+use crate::draw;
+use crate::entry::{DrawCommit, DrawResult, Entry, NONE};
 use crate::merkle::{Hash, leaf_hash, verify_inclusion};
 use crate::note::NoteVerifier;
-use crate::pool::{PoolId, PoolState, Status};
+use crate::pool::{BITMAP_BYTES, PoolId, PoolState};
 use crate::sampler;
 
 /// Receipt format version.
-pub const RECEIPT_VERSION: &str = "vrs-receipt-v1";
-/// The rules this implementation draws by (written into every commit).
-pub const RULES_VERSION: &str = "vrs-draw-rules-v1";
+pub const RECEIPT_VERSION: &str = "vrs-receipt-v2";
+/// The rules this implementation draws by (written into pool-open and every commit).
+pub const RULES_VERSION: &str = "vrs-draw-rules-v2";
+/// Largest integer a receipt may carry: every JSON implementation reads it exactly.
+pub const MAX_JSON_INT: u64 = (1 << 53) - 1;
+/// Longest inclusion proof (a tree of 2^64 entries needs 64 hashes).
+const MAX_PROOF: usize = 64;
 
-/// Why a commit cannot be resolved.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResolveError {
-    #[error("pool {0} has no available number")]
-    Exhausted(String),
-    #[error("pool id {0:?} is not a valid pool")]
-    BadPool(String),
-}
+/// Strict JSON integers: digits only (serde_json hands `-0`, fractions and
+/// exponents to `visit_f64`, negatives to `visit_i64`: both refused), at most 2^53 − 1.
+mod strict {
+    use serde::Deserializer;
+    use serde::de::{Error, Visitor};
 
-/// Resolves a commit with its beacon round against the pool state just before
-/// it (log order): computes the result and marks the drawn number issued.
-pub fn resolve(
-    commit_index: u64,
-    commit_bytes: &[u8],
-    commit: &DrawCommit,
-    signature: &[u8],
-    randomness: [u8; 32],
-    pool: &mut PoolState,
-    at_ms: u64,
-) -> Result<DrawResult, ResolveError> {
-    let pool_id = PoolId::parse(&commit.pool_id).ok_or_else(|| ResolveError::BadPool(commit.pool_id.clone()))?;
-    let available_count = pool.available_count();
-    if available_count == 0 {
-        return Err(ResolveError::Exhausted(commit.pool_id.clone()));
+    struct Int;
+
+    impl Visitor<'_> for Int {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an integer written with digits only, at most 2^53 - 1")
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u64, E> {
+            if v <= super::MAX_JSON_INT {
+                Ok(v)
+            } else {
+                Err(E::custom(format!("{v} is above 2^53 - 1")))
+            }
+        }
     }
-    let commit_hash = leaf_hash(commit_bytes);
-    let seed = sampler::seed(&commit_hash, commit.round, &randomness);
-    let pool_digest = pool.digest();
-    let index = sampler::draw_index(seed, available_count);
-    let number = pool
-        .nth_available(index)
-        .ok_or_else(|| ResolveError::Exhausted(commit.pool_id.clone()))?;
-    pool.change(number, Status::Available, Status::Issued)
-        .map_err(|_| ResolveError::Exhausted(commit.pool_id.clone()))?;
-    Ok(DrawResult {
-        commit_index,
-        commit_hash,
-        pool_id: commit.pool_id.clone(),
-        beacon_id: commit.beacon_id.clone(),
-        round: commit.round,
-        signature: signature.to_vec(),
-        randomness,
-        seed,
-        available_count,
-        pool_digest,
-        index,
-        number,
-        plate: pool_id.plate(number),
-        at_ms,
-    })
+
+    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_u64(Int)
+    }
+
+    pub fn int_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        // At most 2^53 − 1, so it fits.
+        d.deserialize_u64(Int).map(|v| v as i64)
+    }
+
+    /// A member that must be present, possibly `null` (serde would take a
+    /// missing `Option` for `None`).
+    pub fn nullable<'de, D: Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        Option::<T>::deserialize(d)
+    }
+
+    use serde::Deserialize;
 }
 
 /// An entry with its position in the log and its inclusion proof.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoggedEntry {
+    #[serde(deserialize_with = "strict::int")]
     pub index: u64,
     /// Base64 of the entry bytes.
     pub entry: String,
@@ -78,15 +78,21 @@ pub struct LoggedEntry {
     pub proof: Vec<String>,
 }
 
-/// The beacon round used, with the parameters needed to place it in time.
+/// The beacon round used, with the parameters needed to place it in time:
+/// for people reading the receipt; the `beacon` check holds it to the pinned
+/// and logged values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BeaconEvidence {
     pub beacon_id: String,
     pub scheme: String,
     /// Hex of the compressed G2 public key.
     pub public_key: String,
+    #[serde(deserialize_with = "strict::int_i64")]
     pub genesis_unix_ms: i64,
+    #[serde(deserialize_with = "strict::int")]
     pub period_ms: u64,
+    #[serde(deserialize_with = "strict::int")]
     pub round: u64,
     /// Hex of the G1 signature.
     pub signature: String,
@@ -96,18 +102,24 @@ pub struct BeaconEvidence {
 
 /// What a citizen keeps: everything needed to check the draw offline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Receipt {
     pub version: String,
     pub plate: String,
     pub application_id: String,
     /// Hex of the 32-byte salt of the application commitment.
     pub salt: String,
-    /// The signed checkpoint note both entries are included under.
+    /// The signed checkpoint note every entry below is included under.
     pub checkpoint: String,
     pub commit: LoggedEntry,
     pub result: LoggedEntry,
+    /// The result answering the commit's `previous_commit`; `null` when it is `NONE`.
+    #[serde(deserialize_with = "strict::nullable")]
+    pub previous: Option<LoggedEntry>,
+    /// One result per rejected candidate, in candidate order: the draw that took it.
+    pub taken: Vec<LoggedEntry>,
     pub beacon: BeaconEvidence,
-    /// Base64 of the pool's availability bitmap just before the draw (spec §5).
+    /// Base64 of the availability bitmap the commit named (spec §5).
     pub pool_bitmap: String,
 }
 
@@ -130,11 +142,35 @@ pub struct Trust {
     pub beacons: Vec<TrustedBeacon>,
 }
 
+impl Trust {
+    /// Refuses pinned trust that cannot be right (spec §7.2): a malformed log
+    /// key, a beacon key that is not hex, a period of 0, or a local beacon
+    /// whose id does not follow from its key (§9).
+    pub fn check(&self) -> Result<(), String> {
+        NoteVerifier::parse(&self.log_key).map_err(|e| format!("log key: {e}"))?;
+        for b in &self.beacons {
+            let key = hex::decode(&b.public_key).map_err(|_| format!("beacon {}: key is not hex", b.beacon_id))?;
+            if b.period_ms == 0 {
+                return Err(format!("beacon {}: period 0", b.beacon_id));
+            }
+            if b.beacon_id.starts_with(beacon::LOCAL_ID_PREFIX) && beacon::beacon_id(&key) != b.beacon_id {
+                return Err(format!(
+                    "beacon {}: a local beacon's id must be {} for this key",
+                    b.beacon_id,
+                    beacon::beacon_id(&key)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The first check a receipt fails, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{check}: {detail}")]
 pub struct ReceiptError {
-    /// Stable name of the check (spec §7), e.g. `beacon`, `result-inclusion`.
+    /// Stable name of the check (spec §7.3), e.g. `beacon`, `result-inclusion`;
+    /// `trust` when the pinned trust itself is refused.
     pub check: &'static str,
     pub detail: String,
 }
@@ -146,25 +182,107 @@ fn fail<T>(check: &'static str, detail: impl Into<String>) -> Result<T, ReceiptE
     })
 }
 
-fn b64(check: &'static str, s: &str) -> Result<Vec<u8>, ReceiptError> {
-    B64.decode(s).or_else(|_| fail(check, "not base64"))
+/// Canonical base64 (§7.1): decodes, and is exactly the encoding of what it decodes to.
+pub fn canonical_b64(s: &str) -> Option<Vec<u8>> {
+    B64.decode(s).ok().filter(|b| B64.encode(b) == s)
 }
 
-fn hex32(check: &'static str, s: &str) -> Result<[u8; 32], ReceiptError> {
-    hex::decode(s)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .map_or_else(|| fail(check, "not 32 bytes of hex"), Ok)
+/// Lower-case hex of even length.
+fn lower_hex(s: &str) -> Option<Vec<u8>> {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        .then(|| hex::decode(s).ok())
+        .flatten()
 }
 
-fn proof(check: &'static str, p: &[String]) -> Result<Vec<Hash>, ReceiptError> {
-    p.iter()
-        .map(|h| {
-            b64(check, h)?
-                .try_into()
-                .or_else(|_| fail(check, "proof hash is not 32 bytes"))
-        })
-        .collect()
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    lower_hex(s).and_then(|b| b.try_into().ok())
+}
+
+/// A logged entry's bytes and proof, once `format` has passed.
+struct Logged {
+    index: u64,
+    bytes: Vec<u8>,
+    proof: Vec<Hash>,
+}
+
+fn logged(name: &str, l: &LoggedEntry) -> Result<Logged, ReceiptError> {
+    let Some(bytes) = canonical_b64(&l.entry).filter(|b| b.len() >= 5) else {
+        return fail("format", format!("{name}.entry is not canonical base64 of an entry"));
+    };
+    if l.index > MAX_JSON_INT {
+        return fail("format", format!("{name}.index is above 2^53 - 1"));
+    }
+    if l.proof.len() > MAX_PROOF {
+        return fail("format", format!("{name}.proof has more than {MAX_PROOF} hashes"));
+    }
+    let proof = l
+        .proof
+        .iter()
+        .map(|h| canonical_b64(h).and_then(|b| <Hash>::try_from(b).ok()))
+        .collect::<Option<Vec<Hash>>>();
+    let Some(proof) = proof else {
+        return fail(
+            "format",
+            format!("{name}.proof holds a hash that is not canonical base64 of 32 bytes"),
+        );
+    };
+    Ok(Logged {
+        index: l.index,
+        bytes,
+        proof,
+    })
+}
+
+/// Everything `format` establishes beyond the JSON grammar serde enforces.
+struct Formatted {
+    salt: [u8; 32],
+    commit: Logged,
+    result: Logged,
+    previous: Option<Logged>,
+    taken: Vec<Logged>,
+    bitmap: Vec<u8>,
+}
+
+fn format(r: &Receipt) -> Result<Formatted, ReceiptError> {
+    if r.version != RECEIPT_VERSION {
+        return fail("format", format!("version {:?} is not {RECEIPT_VERSION}", r.version));
+    }
+    if r.application_id.is_empty() {
+        return fail("format", "application_id is empty");
+    }
+    let Some(salt) = hex32(&r.salt) else {
+        return fail("format", "salt is not 64 lower-case hex digits");
+    };
+    let b = &r.beacon;
+    if lower_hex(&b.public_key).is_none() || lower_hex(&b.signature).is_none() || hex32(&b.randomness).is_none() {
+        return fail(
+            "format",
+            "beacon.public_key, signature or randomness is not lower-case hex (randomness: 64 digits)",
+        );
+    }
+    if [b.genesis_unix_ms as u64, b.period_ms, b.round]
+        .iter()
+        .any(|v| *v > MAX_JSON_INT)
+    {
+        return fail("format", "a beacon integer is above 2^53 - 1");
+    }
+    let Some(bitmap) = canonical_b64(&r.pool_bitmap).filter(|b| b.len() == BITMAP_BYTES) else {
+        return fail("format", "pool_bitmap is not canonical base64 of 16384 bytes");
+    };
+    Ok(Formatted {
+        salt,
+        commit: logged("commit", &r.commit)?,
+        result: logged("result", &r.result)?,
+        previous: r.previous.as_ref().map(|p| logged("previous", p)).transpose()?,
+        taken: r
+            .taken
+            .iter()
+            .enumerate()
+            .map(|(i, t)| logged(&format!("taken[{i}]"), t))
+            .collect::<Result<_, _>>()?,
+        bitmap,
+    })
 }
 
 /// What a valid receipt establishes.
@@ -173,119 +291,120 @@ pub struct Verified {
     pub plate: String,
     pub pool_id: String,
     pub round: u64,
+    pub attempts: u32,
     pub index: u32,
     pub available_count: u32,
     pub checkpoint_size: u64,
 }
 
-/// Verifies a receipt offline against pinned keys, check by check (spec §7).
-pub fn verify(receipt: &Receipt, trust: &Trust) -> Result<Verified, ReceiptError> {
-    if receipt.version != RECEIPT_VERSION {
-        return fail("version", format!("unknown receipt version {:?}", receipt.version));
+impl Receipt {
+    /// Reads a receipt under the grammar of spec §7.1 (check `format`).
+    pub fn parse(text: &str) -> Result<Receipt, ReceiptError> {
+        serde_json::from_str(text).or_else(|e| fail("format", e.to_string()))
     }
-    // 1. The checkpoint is signed by the pinned log key.
+}
+
+/// Reads and verifies a receipt's JSON text (spec §7.3).
+pub fn verify_json(text: &str, trust: &Trust) -> Result<Verified, ReceiptError> {
+    trust.check().or_else(|e| fail("trust", e))?;
+    verify(&Receipt::parse(text)?, trust)
+}
+
+/// Verifies a receipt offline against pinned keys, check by check (spec §7.3).
+pub fn verify(receipt: &Receipt, trust: &Trust) -> Result<Verified, ReceiptError> {
+    trust.check().or_else(|e| fail("trust", e))?;
+    let f = format(receipt)?;
+
+    // The checkpoint is signed by the pinned log key, for the pinned origin.
     let log_key = NoteVerifier::parse(&trust.log_key).or_else(|e| fail("trust", e.to_string()))?;
     let cp = log_key
         .open(&receipt.checkpoint)
         .or_else(|e| fail("checkpoint", e.to_string()))?;
+    if cp.origin != trust.log_origin {
+        return fail("checkpoint", format!("origin {:?} is not the pinned one", cp.origin));
+    }
+    let included = |l: &Logged| verify_inclusion(l.index, cp.size, &leaf_hash(&l.bytes), &l.proof, &cp.root);
 
-    // 2. Both entries are in the log under that checkpoint.
-    let commit_bytes = b64("commit-inclusion", &receipt.commit.entry)?;
-    let result_bytes = b64("result-inclusion", &receipt.result.entry)?;
-    let commit_leaf = leaf_hash(&commit_bytes);
-    let result_leaf = leaf_hash(&result_bytes);
-    if !verify_inclusion(
-        receipt.commit.index,
-        cp.size,
-        &commit_leaf,
-        &proof("commit-inclusion", &receipt.commit.proof)?,
-        &cp.root,
-    ) {
-        return fail(
-            "commit-inclusion",
-            format!("entry {} is not in the log of size {}", receipt.commit.index, cp.size),
-        );
+    // Both entries are in the log under that checkpoint.
+    for (check, l) in [("commit-inclusion", &f.commit), ("result-inclusion", &f.result)] {
+        if !included(l) {
+            return fail(
+                check,
+                format!("entry {} is not in the log of size {}", l.index, cp.size),
+            );
+        }
     }
-    if !verify_inclusion(
-        receipt.result.index,
-        cp.size,
-        &result_leaf,
-        &proof("result-inclusion", &receipt.result.proof)?,
-        &cp.root,
-    ) {
-        return fail(
-            "result-inclusion",
-            format!("entry {} is not in the log of size {}", receipt.result.index, cp.size),
-        );
-    }
-    let Ok(Entry::DrawCommit(commit)) = Entry::decode(&commit_bytes) else {
+    let commit_leaf = leaf_hash(&f.commit.bytes);
+    let Ok(Entry::DrawCommit(commit)) = Entry::decode(&f.commit.bytes) else {
         return fail("commit-entry", "not a draw-commit entry");
     };
-    let Ok(Entry::DrawResult(result)) = Entry::decode(&result_bytes) else {
+    let Ok(Entry::DrawResult(result)) = Entry::decode(&f.result.bytes) else {
         return fail("result-entry", "not a draw-result entry");
     };
+    if commit.rules_version != RULES_VERSION {
+        return fail("rules", format!("unknown rules version {:?}", commit.rules_version));
+    }
 
-    // 3. The result answers this commit, later in the log.
-    if receipt.commit.index >= receipt.result.index {
+    // The result answers this commit, later in the log.
+    if f.commit.index >= f.result.index {
         return fail("order", "the result is not after the commit in the log");
     }
-    if result.commit_index != receipt.commit.index || result.commit_hash != commit_leaf {
+    if result.commit_index != f.commit.index || result.commit_hash != commit_leaf {
         return fail("link", "the result names another commit");
     }
     if result.pool_id != commit.pool_id || result.beacon_id != commit.beacon_id || result.round != commit.round {
         return fail("link", "the result's pool, beacon or round differs from the commit's");
     }
-    if commit.round == 0 {
-        return fail("commit-before-beacon", "round 0 does not exist");
-    }
-    if commit.rules_version != RULES_VERSION {
-        return fail("rules", format!("unknown rules version {:?}", commit.rules_version));
-    }
 
-    // 4. The draw is this application's.
-    let salt = hex32("commitment", &receipt.salt)?;
-    if sampler::application_commitment(&salt, &receipt.application_id) != commit.application_commitment {
+    // The draw is this application's.
+    if sampler::application_commitment(&f.salt, &receipt.application_id) != commit.application_commitment {
         return fail("commitment", "salt and application id do not open the commitment");
     }
 
-    // 5. The beacon round is genuine (pinned key) and was published after the commit.
-    let Some(pinned) = trust.beacons.iter().find(|b| b.beacon_id == commit.beacon_id) else {
-        return fail("beacon", format!("beacon {:?} is not trusted", commit.beacon_id));
+    // The beacon round is genuine (pinned key), and the receipt says so truthfully.
+    let pinned = check_beacon(receipt, trust, &commit, &result)?;
+
+    // The round came out at least a period after the commit.
+    let timing = crate::audit::BeaconKey {
+        public_key: Vec::new(),
+        genesis_unix_ms: pinned.genesis_unix_ms,
+        period_ms: pinned.period_ms,
     };
-    let pk = hex::decode(&pinned.public_key).or_else(|_| fail("trust", "beacon key is not hex"))?;
-    let randomness = beacon::verify_round(&pk, commit.round, &result.signature)
-        .or_else(|e| fail("beacon", format!("round {}: {e}", commit.round)))?;
-    if randomness != result.randomness {
-        return fail("beacon", "randomness is not SHA-256 of the round's signature");
-    }
-    let round_ms =
-        i128::from(pinned.genesis_unix_ms) + i128::from(commit.round.saturating_sub(1)) * i128::from(pinned.period_ms);
-    if i128::from(commit.at_ms) >= round_ms {
+    if !timing.committed_in_time(commit.at_ms, commit.round) {
         return fail(
             "commit-before-beacon",
-            format!("committed at {} ms, round published at {round_ms} ms", commit.at_ms),
+            format!(
+                "committed at {} ms; round {} is published at {:?} ms, less than a period ({} ms) later",
+                commit.at_ms,
+                commit.round,
+                timing.publish_ms(commit.round),
+                pinned.period_ms
+            ),
         );
     }
 
-    // 6. Seed, index and number follow from the randomness and the pool.
-    if sampler::seed(&commit_leaf, commit.round, &randomness) != result.seed {
+    // The draw committed just before this one in the pool was answered first.
+    check_previous(&f, &commit, &included)?;
+
+    // Seed, candidates and number follow from the randomness and the committed set.
+    if sampler::seed(&commit_leaf, commit.round, &result.randomness) != result.seed {
         return fail("seed", "the seed does not follow from commit, round and randomness");
     }
-    let bitmap = b64("pool", &receipt.pool_bitmap)?;
-    let Some(mut pool) = PoolState::from_bitmap(&bitmap) else {
+    let Some(mut set) = PoolState::from_bitmap(&f.bitmap) else {
         return fail("pool", "malformed availability bitmap");
     };
-    if pool.digest() != result.pool_digest {
-        return fail("pool", "the bitmap is not the pool state the log committed to");
+    if set.digest() != commit.pool_digest {
+        return fail("pool", "the bitmap is not the set the commit named");
     }
-    if pool.available_count() != result.available_count {
-        return fail("pool", "available count differs from the bitmap");
+    if set.available_count() != commit.available_count || commit.available_count == 0 {
+        return fail("pool", "available count differs from the bitmap, or is 0");
     }
-    if sampler::draw_index(result.seed, result.available_count) != result.index {
-        return fail("index", "the index does not follow from the seed");
+    let (index, number) = check_taken(&f, &commit, &result, &set, &included)?;
+    if index != result.index {
+        return fail("index", format!("candidate {} is at index {index}", result.attempts));
     }
-    if pool.nth_available(result.index) != Some(result.number) {
-        return fail("plate", "the number is not the index-th available number");
+    if number != result.number {
+        return fail("plate", "the number is not the drawn candidate");
     }
     let pool_id = PoolId::parse(&result.pool_id).map_or_else(|| fail("plate", "invalid pool id"), Ok)?;
     if pool_id.plate(result.number) != result.plate || result.plate != receipt.plate {
@@ -295,13 +414,139 @@ pub fn verify(receipt: &Receipt, trust: &Trust) -> Result<Verified, ReceiptError
         plate: result.plate,
         pool_id: result.pool_id,
         round: result.round,
+        attempts: result.attempts,
         index: result.index,
-        available_count: result.available_count,
+        available_count: commit.available_count,
         checkpoint_size: cp.size,
     })
 }
 
-/// The pieces a receipt is assembled from.
+/// Check `beacon`: the pinned beacon, a valid signature, and an honest `beacon` object.
+fn check_beacon<'t>(
+    receipt: &Receipt,
+    trust: &'t Trust,
+    commit: &DrawCommit,
+    result: &DrawResult,
+) -> Result<&'t TrustedBeacon, ReceiptError> {
+    let Some(pinned) = trust.beacons.iter().find(|b| b.beacon_id == commit.beacon_id) else {
+        return fail("beacon", format!("beacon {:?} is not trusted", commit.beacon_id));
+    };
+    let pk = hex::decode(&pinned.public_key).or_else(|_| fail("trust", "beacon key is not hex"))?;
+    let randomness = beacon::verify_round(&pk, commit.round, &result.signature)
+        .or_else(|e| fail("beacon", format!("round {}: {e}", commit.round)))?;
+    if randomness != result.randomness {
+        return fail("beacon", "randomness is not SHA-256 of the round's signature");
+    }
+    let b = &receipt.beacon;
+    let honest = b.beacon_id == commit.beacon_id
+        && b.round == commit.round
+        && b.scheme == beacon::SCHEME
+        && b.public_key == pinned.public_key.to_ascii_lowercase()
+        && b.genesis_unix_ms == pinned.genesis_unix_ms
+        && b.period_ms == pinned.period_ms
+        && b.signature == hex::encode(&result.signature)
+        && b.randomness == hex::encode(result.randomness);
+    if !honest {
+        return fail(
+            "beacon",
+            "the receipt's beacon object differs from the pinned beacon or the logged round",
+        );
+    }
+    Ok(pinned)
+}
+
+/// Check `previous`: the result of the pool's previous commit came first.
+fn check_previous(f: &Formatted, commit: &DrawCommit, included: &impl Fn(&Logged) -> bool) -> Result<(), ReceiptError> {
+    match (&f.previous, commit.previous_commit) {
+        (None, NONE) => Ok(()),
+        (Some(_), NONE) => fail(
+            "previous",
+            "the commit is its pool's first, yet a previous result is given",
+        ),
+        (None, c) => fail(
+            "previous",
+            format!("the result answering the previous commit (entry {c}) is missing"),
+        ),
+        (Some(p), c) => {
+            if !included(p) {
+                return fail(
+                    "previous",
+                    format!("entry {} is not in the log of size of the checkpoint", p.index),
+                );
+            }
+            let Ok(Entry::DrawResult(prev)) = Entry::decode(&p.bytes) else {
+                return fail("previous", "not a draw-result entry");
+            };
+            if prev.commit_index != c || prev.pool_id != commit.pool_id {
+                return fail(
+                    "previous",
+                    format!("it does not answer the pool's previous commit (entry {c})"),
+                );
+            }
+            if p.index >= f.result.index {
+                return fail(
+                    "previous",
+                    format!(
+                        "the previous commit was answered at entry {}, after this result: results out of commit order",
+                        p.index
+                    ),
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Check `taken`: each rejected candidate was drawn by an earlier commit of
+/// the pool, logged between this commit and its result. Returns the accepted
+/// candidate's (index, number).
+fn check_taken(
+    f: &Formatted,
+    commit: &DrawCommit,
+    result: &DrawResult,
+    set: &PoolState,
+    included: &impl Fn(&Logged) -> bool,
+) -> Result<(u32, u32), ReceiptError> {
+    if result.attempts == 0 || f.taken.len() as u64 != u64::from(result.attempts) - 1 {
+        return fail(
+            "taken",
+            format!(
+                "{} attempts need {} taken entries, the receipt has {}",
+                result.attempts,
+                result.attempts.saturating_sub(1),
+                f.taken.len()
+            ),
+        );
+    }
+    let mut candidates = draw::candidates(result.seed, set);
+    for (j, t) in f.taken.iter().enumerate() {
+        let Some((_, number)) = candidates.next() else {
+            return fail("taken", "no candidate");
+        };
+        let Ok(Entry::DrawResult(other)) = Entry::decode(&t.bytes) else {
+            return fail("taken", format!("taken[{j}] is not a draw-result entry"));
+        };
+        let proves = included(t)
+            && other.pool_id == commit.pool_id
+            && other.number == number
+            && other.commit_index < f.commit.index
+            && f.commit.index < t.index
+            && t.index < f.result.index;
+        if !proves {
+            return fail(
+                "taken",
+                format!(
+                    "candidate {} ({}) is not shown taken by a draw committed earlier in the pool and logged before this result",
+                    j + 1,
+                    number
+                ),
+            );
+        }
+    }
+    candidates.next().map_or_else(|| fail("index", "no candidate"), Ok)
+}
+
+/// The pieces a receipt is assembled from: entries as `(log index, bytes)`.
 pub struct ReceiptParts<'a> {
     pub application_id: &'a str,
     pub salt: &'a [u8; 32],
@@ -311,7 +556,10 @@ pub struct ReceiptParts<'a> {
     pub tree: &'a crate::merkle::Tree,
     pub commit: (u64, &'a [u8]),
     pub result: (u64, &'a [u8]),
+    pub previous: Option<(u64, &'a [u8])>,
+    pub taken: Vec<(u64, &'a [u8])>,
     pub beacon: BeaconEvidence,
+    /// The bitmap of the set the commit named.
     pub pool_bitmap: &'a [u8],
     pub plate: &'a str,
 }
@@ -335,8 +583,60 @@ impl Receipt {
             checkpoint: p.checkpoint.into(),
             commit: logged(p.commit)?,
             result: logged(p.result)?,
+            previous: p.previous.map(logged).map_or(Some(None), |l| l.map(Some))?,
+            taken: p.taken.into_iter().map(logged).collect::<Option<_>>()?,
             beacon: p.beacon,
             pool_bitmap: B64.encode(p.pool_bitmap),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_hex_must_be_canonical() {
+        assert_eq!(canonical_b64("AAE="), Some(vec![0, 1]));
+        for bad in ["AAF=", "AAE", " AAE=", "AA\nE=", "AAE=\n", "AA=E"] {
+            assert_eq!(canonical_b64(bad), None, "{bad:?}");
+        }
+        assert!(lower_hex("0aff").is_some());
+        assert!(lower_hex("0AFF").is_none());
+        assert!(lower_hex("0af").is_none());
+    }
+
+    #[test]
+    fn integers_are_digits_only() {
+        let parse =
+            |s: &str| serde_json::from_str::<LoggedEntry>(&format!(r#"{{"index": {s}, "entry": "", "proof": []}}"#));
+        assert_eq!(parse("3").expect("plain").index, 3);
+        assert_eq!(parse("9007199254740991").expect("2^53-1").index, MAX_JSON_INT);
+        for bad in [
+            "3.0",
+            "3e0",
+            "-0",
+            "-1",
+            "9007199254740992",
+            "\"3\"",
+            "03",
+            "NaN",
+            "null",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn members_are_exactly_the_grammars() {
+        let ok = r#"{"index": 1, "entry": "", "proof": []}"#;
+        assert!(serde_json::from_str::<LoggedEntry>(ok).is_ok());
+        for bad in [
+            r#"{"index": 1, "index": 2, "entry": "", "proof": []}"#,
+            r#"{"index": 1, "entry": "", "proof": [], "extra": 0}"#,
+            r#"{"index": 1, "proof": []}"#,
+        ] {
+            assert!(serde_json::from_str::<LoggedEntry>(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,23 +1,28 @@
 //! Receipts and audit, end to end on an in-memory log: honest draws verify;
-//! every kind of tampering is caught and named. With `VRS_GOLDEN_DIR=<dir>`
-//! the receipts (valid and tampered), `trust.json` and `cases.json` are
-//! written there for the independent verifier (contracts/draw/verify_receipt.py).
+//! every kind of tampering — the insider attacks of spec §5.4 included — is
+//! caught and named. With `VRS_GOLDEN_DIR=<dir>` the receipts (valid and
+//! tampered), `trust.json` and `cases.json` are written there for the
+//! independent verifier (contracts/draw/verify_receipt.py).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::json;
-use vrs_draw::audit::{Auditor, BeaconKey};
+use serde_json::{Value, json};
+use vrs_draw::audit::{Auditor, BeaconKey, Ledger, apply_effect};
 use vrs_draw::beacon::{self, SecretKey};
+use vrs_draw::draw::{candidates, pick};
 use vrs_draw::entry::{DrawCommit, DrawResult, Entry, PoolChange, PoolOpen};
 use vrs_draw::merkle::{Tree, leaf_hash};
 use vrs_draw::note::{Checkpoint, NoteSigner};
-use vrs_draw::pool::{PoolState, special_patterns};
-use vrs_draw::receipt::{BeaconEvidence, RULES_VERSION, Receipt, ReceiptParts, Trust, TrustedBeacon, resolve, verify};
-use vrs_draw::sampler::{application_commitment, draw_index, seed};
+use vrs_draw::pool::{PoolId, PoolState, Status, special_patterns};
+use vrs_draw::receipt::{BeaconEvidence, RULES_VERSION, Receipt, ReceiptParts, Trust, TrustedBeacon, verify_json};
+use vrs_draw::sampler::{application_commitment, seed};
 
 const POOL: &str = "30-car-white-A";
+/// A pool with six free numbers: earlier draws take our candidates.
+const SMALL: &str = "30-car-white-B";
+const SMALL_FREE: [u32; 6] = [10_001, 20_002, 30_003, 40_004, 50_005, 60_006];
 const ORIGIN: &str = "vn.gov.vrs/plate-draw-log/test";
 
 /// Where a beacon's values come from in a scenario.
@@ -51,7 +56,7 @@ impl Env {
     }
 
     fn quicknet() -> Env {
-        let recorded: serde_json::Value =
+        let recorded: Value =
             serde_json::from_str(include_str!("../../../contracts/beacons/drand-quicknet.json")).expect("json");
         let rounds = recorded["rounds"]
             .as_array()
@@ -74,15 +79,27 @@ impl Env {
         }
     }
 
-    fn publish_ms(&self, round: u64) -> i64 {
-        self.genesis_ms + ((round - 1) * self.period_ms) as i64
+    fn publish_ms(&self, round: u64) -> u64 {
+        (self.genesis_ms + ((round - 1) * self.period_ms) as i64) as u64
     }
 
-    fn signature(&self, round: u64) -> Vec<u8> {
+    /// A comfortable commit time for `round`: two periods before it is published.
+    fn commit_ms(&self, round: u64) -> u64 {
+        self.publish_ms(round) - 2 * self.period_ms
+    }
+
+    fn signature(&self, round: u64) -> Option<Vec<u8>> {
         match &self.beacon {
-            BeaconKind::Local(k) => k.sign_round(round).to_vec(),
-            BeaconKind::Quicknet(r) => r.get(&round).cloned().expect("recorded round"),
+            BeaconKind::Local(k) => Some(k.sign_round(round).to_vec()),
+            BeaconKind::Quicknet(r) => r.get(&round).cloned(),
         }
+    }
+
+    fn value(&self, round: u64) -> Option<(Vec<u8>, [u8; 32])> {
+        self.signature(round).map(|s| {
+            let r = beacon::randomness(&s);
+            (s, r)
+        })
     }
 
     /// Rounds this beacon can produce, ascending.
@@ -110,8 +127,7 @@ impl Env {
         }
     }
 
-    fn evidence(&self, round: u64) -> BeaconEvidence {
-        let sig = self.signature(round);
+    fn evidence(&self, round: u64, signature: &[u8]) -> BeaconEvidence {
         BeaconEvidence {
             beacon_id: self.beacon_id.clone(),
             scheme: beacon::SCHEME.into(),
@@ -119,168 +135,295 @@ impl Env {
             genesis_unix_ms: self.genesis_ms,
             period_ms: self.period_ms,
             round,
-            randomness: hex::encode(beacon::randomness(&sig)),
-            signature: hex::encode(sig),
+            randomness: hex::encode(beacon::randomness(signature)),
+            signature: hex::encode(signature),
         }
+    }
+}
+
+/// A log under construction, checked by a ledger as it grows: an honest
+/// registry's log has no finding; an insider's may (`strict` off).
+#[derive(Clone)]
+struct Log {
+    entries: Vec<Vec<u8>>,
+    ledger: Ledger,
+    strict: bool,
+}
+
+impl Log {
+    fn new() -> Log {
+        Log {
+            entries: Vec::new(),
+            ledger: Ledger::new(),
+            strict: true,
+        }
+    }
+
+    fn push(&mut self, e: &Entry) -> u64 {
+        let bytes = e.encode();
+        let findings = self.ledger.append(&bytes);
+        if self.strict {
+            assert!(findings.is_empty(), "an honest log breaks a rule: {findings:?}");
+        }
+        self.entries.push(bytes);
+        self.entries.len() as u64 - 1
+    }
+
+    fn open(&mut self, pool: &str, withheld: Vec<u32>) {
+        self.push(&Entry::PoolOpen(PoolOpen {
+            pool_id: pool.into(),
+            rules_version: RULES_VERSION.into(),
+            legal_basis: "Circular 79/2024/TT-BCA".into(),
+            at_ms: 1,
+        }));
+        self.push(&Entry::PoolWithhold(PoolChange {
+            pool_id: pool.into(),
+            reason: "SPECIAL_PATTERN".into(),
+            legal_basis: "Decree 156/2024/ND-CP".into(),
+            numbers: withheld,
+            at_ms: 2,
+        }));
+    }
+
+    fn release(&mut self, pool: &str, number: u32) -> u64 {
+        self.push(&Entry::PoolRelease(PoolChange {
+            pool_id: pool.into(),
+            reason: "RETENTION_EXPIRED".into(),
+            legal_basis: "Circular 79/2024/TT-BCA".into(),
+            numbers: vec![number],
+            at_ms: 3,
+        }))
+    }
+
+    /// A draw-commit naming the pool as the ledger has it.
+    fn commit_entry(
+        &mut self,
+        env: &Env,
+        pool: &str,
+        app: &str,
+        salt: &[u8; 32],
+        round: u64,
+        at_ms: u64,
+    ) -> DrawCommit {
+        let state = self.ledger.commit_state(pool).expect("opened pool");
+        DrawCommit {
+            pool_id: pool.into(),
+            rules_version: RULES_VERSION.into(),
+            application_commitment: application_commitment(salt, app),
+            beacon_id: env.beacon_id.clone(),
+            round,
+            previous_commit: state.previous_commit,
+            available_count: state.available_count,
+            pool_digest: state.pool_digest,
+            at_ms,
+        }
+    }
+
+    fn commit(&mut self, env: &Env, pool: &str, app: &str, salt: &[u8; 32], round: u64) -> u64 {
+        let c = self.commit_entry(env, pool, app, salt, round, env.commit_ms(round));
+        self.push(&Entry::DrawCommit(c))
+    }
+
+    /// Resolves the pool's pending draws as the registry does; the results' indices.
+    fn resolve(&mut self, env: &Env, pool: &str) -> Vec<u64> {
+        let results = self
+            .ledger
+            .resolve(pool, usize::MAX, |c| env.value(c.round), 9)
+            .expect("resolvable");
+        results
+            .into_iter()
+            .map(|r| self.push(&Entry::DrawResult(r.result)))
+            .collect()
     }
 }
 
 /// A log with one draw of interest.
 #[derive(Clone)]
 struct Draw {
-    entries: Vec<Vec<u8>>,
+    log: Log,
     commit_index: u64,
     result_index: u64,
     app_id: String,
     salt: [u8; 32],
-    bitmap: Vec<u8>,
-    round: u64,
 }
 
-fn commit(env: &Env, app: &str, salt: &[u8; 32], round: u64) -> DrawCommit {
-    DrawCommit {
-        pool_id: POOL.into(),
-        rules_version: RULES_VERSION.into(),
-        application_commitment: application_commitment(salt, app),
-        beacon_id: env.beacon_id.clone(),
-        round,
-        at_ms: (env.publish_ms(round) - 2_000) as u64,
-    }
-}
+const APP: &str = "3f2b8c1e-0d4a-4b6e-9f7a-1c2d3e4f5a6b";
 
-/// An honest log: pool opened, special patterns withheld, `prior` earlier
-/// draws, then our commit, an unrelated commit for the same round, and both results.
-fn honest(env: &Env, prior: usize) -> Draw {
-    let mut entries = vec![
-        Entry::PoolOpen(PoolOpen {
-            pool_id: POOL.into(),
-            rules_version: RULES_VERSION.into(),
-            legal_basis: "Circular 79/2024/TT-BCA".into(),
-            at_ms: 1,
-        })
-        .encode(),
-        Entry::PoolWithhold(PoolChange {
-            pool_id: POOL.into(),
-            reason: "SPECIAL_PATTERN".into(),
-            legal_basis: "Decree 156/2024/ND-CP".into(),
-            numbers: special_patterns(),
-            at_ms: 2,
-        })
-        .encode(),
-    ];
-    let mut pool = PoolState::open();
-    for n in special_patterns() {
-        pool.change(n, vrs_draw::pool::Status::Available, vrs_draw::pool::Status::Withheld)
-            .expect("withhold");
-    }
+/// An honest log: `prior` draws resolved one by one, then our draw between two
+/// others of the same round, with a release logged while ours is pending
+/// (releases may come at any time: they count for later commits only).
+fn honest(env: &Env, prior: usize, our_commit_ms: Option<u64>) -> Draw {
+    let mut log = Log::new();
+    log.open(POOL, special_patterns());
     let rounds = env.rounds();
-    let draw = |entries: &mut Vec<Vec<u8>>, app: &str, salt: [u8; 32], round: u64| {
-        let c = commit(env, app, &salt, round);
-        let bytes = Entry::DrawCommit(c.clone()).encode();
-        let ci = entries.len() as u64;
-        entries.push(bytes.clone());
-        (ci, c, bytes)
-    };
     for i in 0..prior {
         let round = rounds[i % (rounds.len() - 1)];
-        let (ci, c, bytes) = draw(&mut entries, &format!("prior-{i}"), [i as u8; 32], round);
-        let sig = env.signature(round);
-        let r = resolve(
-            ci,
-            &bytes,
-            &c,
-            &sig,
-            beacon::randomness(&sig),
-            &mut pool,
-            c.at_ms + 3_000,
-        )
-        .expect("draw");
-        entries.push(Entry::DrawResult(r).encode());
+        log.commit(env, POOL, &format!("prior-{i}"), &[i as u8; 32], round);
+        log.resolve(env, POOL);
     }
     let round = *rounds.last().expect("a round");
     let salt = [0xa5; 32];
-    let app_id = "3f2b8c1e-0d4a-4b6e-9f7a-1c2d3e4f5a6b".to_string();
-    let (ci, c, bytes) = draw(&mut entries, &app_id, salt, round);
-    let (oi, oc, obytes) = draw(&mut entries, "other-application", [0x11; 32], round);
-    let sig = env.signature(round);
-    let bitmap = pool.bitmap();
-    let r = resolve(
-        ci,
-        &bytes,
-        &c,
-        &sig,
-        beacon::randomness(&sig),
-        &mut pool,
-        c.at_ms + 3_000,
-    )
-    .expect("draw");
-    let ri = entries.len() as u64;
-    entries.push(Entry::DrawResult(r).encode());
-    let o = resolve(
-        oi,
-        &obytes,
-        &oc,
-        &sig,
-        beacon::randomness(&sig),
-        &mut pool,
-        oc.at_ms + 3_000,
-    )
-    .expect("draw");
-    entries.push(Entry::DrawResult(o).encode());
+    log.commit(env, POOL, "other-before", &[0x11; 32], round);
+    let at = our_commit_ms.unwrap_or(env.commit_ms(round));
+    let c = log.commit_entry(env, POOL, APP, &salt, round, at);
+    let ci = log.push(&Entry::DrawCommit(c));
+    log.release(POOL, 55_555);
+    log.commit(env, POOL, "other-after", &[0x22; 32], round);
+    let results = log.resolve(env, POOL);
     Draw {
-        entries,
+        log,
         commit_index: ci,
-        result_index: ri,
-        app_id,
+        result_index: results[1],
+        app_id: APP.into(),
         salt,
-        bitmap,
-        round,
     }
 }
 
-fn receipt_with(env: &Env, d: &Draw, signer: &NoteSigner) -> Receipt {
+/// A pool of six free numbers, three draws committed before ours: our first
+/// candidates are often taken. The first salt that makes ours skip one.
+fn crowded(env: &Env) -> Draw {
+    let round = *env.rounds().last().expect("a round");
+    for s in 0..=255u8 {
+        let mut log = Log::new();
+        let withheld: Vec<u32> = (1..=99_999).filter(|n| !SMALL_FREE.contains(n)).collect();
+        log.open(SMALL, withheld);
+        for i in 0..3u8 {
+            log.commit(env, SMALL, &format!("earlier-{i}"), &[0x40 + i; 32], round);
+        }
+        let salt = [s; 32];
+        let ci = log.commit(env, SMALL, APP, &salt, round);
+        let results = log.resolve(env, SMALL);
+        let Ok(Entry::DrawResult(r)) = Entry::decode(&log.entries[results[3] as usize]) else {
+            panic!("a result")
+        };
+        if r.attempts >= 2 {
+            return Draw {
+                log,
+                commit_index: ci,
+                result_index: results[3],
+                app_id: APP.into(),
+                salt,
+            };
+        }
+    }
+    panic!("no salt made a candidate collide")
+}
+
+fn decode_result(bytes: &[u8]) -> DrawResult {
+    match Entry::decode(bytes) {
+        Ok(Entry::DrawResult(r)) => r,
+        other => panic!("not a result: {other:?}"),
+    }
+}
+
+fn decode_commit(bytes: &[u8]) -> DrawCommit {
+    match Entry::decode(bytes) {
+        Ok(Entry::DrawCommit(c)) => c,
+        other => panic!("not a commit: {other:?}"),
+    }
+}
+
+/// The available set of `pool` at position `at`, replayed from the entries.
+fn set_at(entries: &[Vec<u8>], pool: &str, at: u64) -> PoolState {
+    let mut state = PoolState::open();
+    for e in &entries[..at as usize] {
+        if let Ok(entry) = Entry::decode(e)
+            && entry.pool_id() == pool
+        {
+            let _ = apply_effect(&mut state, &entry);
+        }
+    }
+    state
+}
+
+/// The receipt a registry builds for `d` from its log: the previous commit's
+/// result, the results that took skipped candidates, the committed set.
+fn receipt_with(env: &Env, d: &Draw, note: impl FnOnce(&NoteSigner, &Checkpoint) -> String) -> Receipt {
+    let entries = &d.log.entries;
     let mut tree = Tree::new();
-    for e in &d.entries {
+    for e in entries {
         tree.push(leaf_hash(e));
     }
     let size = tree.size();
-    let note = signer.sign(&Checkpoint {
-        origin: ORIGIN.into(),
-        size,
-        root: tree.root(size).expect("root"),
-    });
-    let result = match Entry::decode(&d.entries[d.result_index as usize]) {
-        Ok(Entry::DrawResult(r)) => r,
-        other => panic!("not a result: {other:?}"),
-    };
+    let note = note(
+        &env.signer,
+        &Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root: tree.root(size).expect("root"),
+        },
+    );
+    let commit = decode_commit(&entries[d.commit_index as usize]);
+    let result = decode_result(&entries[d.result_index as usize]);
+    let results: Vec<(u64, DrawResult)> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match Entry::decode(e) {
+            Ok(Entry::DrawResult(r)) if r.pool_id == commit.pool_id => Some((i as u64, r)),
+            _ => None,
+        })
+        .collect();
+    let previous = results
+        .iter()
+        .find(|(_, r)| r.commit_index == commit.previous_commit)
+        .map(|(i, _)| *i);
+    let set = set_at(entries, &commit.pool_id, d.commit_index);
+    let taken: Vec<u64> = candidates(result.seed, &set)
+        .take(result.attempts.saturating_sub(1) as usize)
+        .filter_map(|(_, number)| {
+            results
+                .iter()
+                .find(|(i, r)| r.number == number && *i > d.commit_index && *i < d.result_index)
+                .map(|(i, _)| *i)
+        })
+        .collect();
+    let bytes = |i: u64| (i, entries[i as usize].as_slice());
     Receipt::assemble(ReceiptParts {
         application_id: &d.app_id,
         salt: &d.salt,
         checkpoint: &note,
         checkpoint_size: size,
         tree: &tree,
-        commit: (d.commit_index, &d.entries[d.commit_index as usize]),
-        result: (d.result_index, &d.entries[d.result_index as usize]),
-        beacon: env.evidence(d.round),
-        pool_bitmap: &d.bitmap,
+        commit: bytes(d.commit_index),
+        result: bytes(d.result_index),
+        previous: previous.map(bytes),
+        taken: taken.into_iter().map(bytes).collect(),
+        beacon: env.evidence(result.round, &result.signature),
+        pool_bitmap: &set.bitmap(),
         plate: &result.plate,
     })
     .expect("assemble")
 }
 
 fn receipt(env: &Env, d: &Draw) -> Receipt {
-    receipt_with(env, d, &env.signer)
+    receipt_with(env, d, |s, cp| s.sign(cp))
+}
+
+fn text(r: &Receipt) -> String {
+    serde_json::to_string_pretty(r).expect("json")
 }
 
 /// Rewrites our result entry with `f` (the operator cheating and re-signing).
 fn with_result(d: &Draw, f: impl FnOnce(&mut DrawResult)) -> Draw {
     let mut d = d.clone();
-    let Ok(Entry::DrawResult(mut r)) = Entry::decode(&d.entries[d.result_index as usize]) else {
-        panic!("result expected")
-    };
+    let mut r = decode_result(&d.log.entries[d.result_index as usize]);
     f(&mut r);
-    d.entries[d.result_index as usize] = Entry::DrawResult(r).encode();
+    d.log.entries[d.result_index as usize] = Entry::DrawResult(r).encode();
     d
+}
+
+/// Our result as the rule gives it for `set` when `taken` numbers are out.
+fn redraw(d: &Draw, set: &PoolState, taken: &HashSet<u32>) -> Draw {
+    let commit_bytes = d.log.entries[d.commit_index as usize].clone();
+    let commit = decode_commit(&commit_bytes);
+    with_result(d, |res| {
+        res.seed = seed(&leaf_hash(&commit_bytes), commit.round, &res.randomness);
+        let got = pick(res.seed, set, |m| taken.contains(&m), || taken.len()).expect("a number");
+        res.attempts = got.attempts;
+        res.index = got.index;
+        res.number = got.number;
+        res.plate = PoolId::parse(&commit.pool_id).expect("pool").plate(got.number);
+    })
 }
 
 fn flip_b64(s: &str, at: usize) -> String {
@@ -290,121 +433,449 @@ fn flip_b64(s: &str, at: usize) -> String {
     B64.encode(b)
 }
 
-/// Every tampered variant, with the check that must reject it.
-fn tampered(env: &Env, d: &Draw) -> Vec<(&'static str, &'static str, Receipt)> {
+/// Our commit rebuilt by `f`, and everything after it re-derived as an insider would.
+fn with_commit(env: &Env, d: &Draw, f: impl FnOnce(&mut DrawCommit)) -> Draw {
+    let mut log = Log::new();
+    log.strict = false;
+    for e in &d.log.entries[..d.commit_index as usize] {
+        log.push(&Entry::decode(e).expect("entry"));
+    }
+    let mut c = decode_commit(&d.log.entries[d.commit_index as usize]);
+    f(&mut c);
+    let ci = log.push(&Entry::DrawCommit(c.clone()));
+    let set = set_at(&log.entries, &c.pool_id, ci);
+    let (signature, randomness) = env.value(c.round).expect("round");
+    let commit_hash = leaf_hash(&log.entries[ci as usize]);
+    let s = seed(&commit_hash, c.round, &randomness);
+    let got = pick(s, &set, |_| false, || 0).expect("a number");
+    let ri = log.push(&Entry::DrawResult(DrawResult {
+        commit_index: ci,
+        commit_hash,
+        pool_id: c.pool_id.clone(),
+        beacon_id: c.beacon_id.clone(),
+        round: c.round,
+        signature,
+        randomness,
+        seed: s,
+        attempts: got.attempts,
+        index: got.index,
+        number: got.number,
+        plate: PoolId::parse(&c.pool_id).expect("pool").plate(got.number),
+        at_ms: 9,
+    }));
+    Draw {
+        log,
+        commit_index: ci,
+        result_index: ri,
+        app_id: d.app_id.clone(),
+        salt: d.salt,
+    }
+}
+
+/// The insider's log: ours committed, then (after seeing the round) a
+/// withholding of the number ours would get, then ours resolved either by v1's
+/// rule (the pool just before the result) or by skipping that number.
+fn withhold_slipped(d: &Draw, redraw_from_state_now: bool) -> Draw {
+    let mut log = Log::new();
+    log.strict = false;
+    let planned = decode_result(&d.log.entries[d.result_index as usize]);
+    for (i, e) in d.log.entries[..d.result_index as usize].iter().enumerate() {
+        log.push(&Entry::decode(e).expect("entry"));
+        if i as u64 == d.commit_index {
+            log.push(&Entry::PoolWithhold(PoolChange {
+                pool_id: POOL.into(),
+                reason: "AUCTION_LIST".into(),
+                legal_basis: "Decree 156/2024/ND-CP".into(),
+                numbers: vec![planned.number],
+                at_ms: 4,
+            }));
+        }
+    }
+    let ri = log.push(&Entry::DrawResult(planned.clone()));
+    let out = Draw {
+        log,
+        commit_index: d.commit_index,
+        result_index: ri,
+        app_id: d.app_id.clone(),
+        salt: d.salt,
+    };
+    if redraw_from_state_now {
+        let now = set_at(&out.log.entries, POOL, ri);
+        redraw(&out, &now, &HashSet::new())
+    } else {
+        let mut taken: HashSet<u32> = out.log.entries[d.commit_index as usize + 1..ri as usize]
+            .iter()
+            .filter_map(|e| match Entry::decode(e) {
+                Ok(Entry::DrawResult(r)) => Some(r.number),
+                _ => None,
+            })
+            .collect();
+        taken.insert(planned.number);
+        let set = set_at(&out.log.entries, POOL, d.commit_index);
+        redraw(&out, &set, &taken)
+    }
+}
+
+/// The insider's log: ours and the draw committed before it resolved in the
+/// wrong order, ours ignoring the earlier draw's number.
+fn results_swapped(d: &Draw) -> Draw {
+    let mut log = Log::new();
+    log.strict = false;
+    let mut pending = Vec::new();
+    for (i, e) in d.log.entries.iter().enumerate() {
+        match Entry::decode(e).expect("entry") {
+            Entry::DrawResult(r) if r.commit_index < d.commit_index && i as u64 > d.commit_index => {
+                pending.push(r);
+            }
+            Entry::DrawResult(r) if i as u64 == d.result_index => {
+                let set = set_at(&d.log.entries, POOL, d.commit_index);
+                let got = pick(r.seed, &set, |_| false, || 0).expect("a number");
+                let ri = log.push(&Entry::DrawResult(DrawResult {
+                    attempts: got.attempts,
+                    index: got.index,
+                    number: got.number,
+                    plate: PoolId::parse(POOL).expect("pool").plate(got.number),
+                    ..r
+                }));
+                for p in pending.drain(..) {
+                    log.push(&Entry::DrawResult(p));
+                }
+                return Draw {
+                    log,
+                    result_index: ri,
+                    ..d.clone()
+                };
+            }
+            other => {
+                log.push(&other);
+            }
+        }
+    }
+    panic!("our result not found")
+}
+
+/// Every tampered variant of the honest draw, with the check that must reject it.
+fn tampered(env: &Env, d: &Draw) -> Vec<(String, &'static str, String)> {
     let good = receipt(env, d);
-    let pool_now = PoolState::from_bitmap(&B64.decode(&good.pool_bitmap).expect("b64")).expect("bitmap");
-    let mut out = Vec::new();
+    let mut out: Vec<(String, &'static str, String)> = Vec::new();
+    let mut add = |name: &str, check: &'static str, r: String| out.push((name.into(), check, r));
 
     let other_signer = NoteSigner::generate("vrs-test-log").expect("key").0;
-    out.push((
+    add(
         "foreign-checkpoint-key",
         "checkpoint",
-        receipt_with(env, d, &other_signer),
-    ));
+        text(&receipt_with(env, d, |_, cp| other_signer.sign(cp))),
+    );
+    // A second line by the pinned key whose signature fails: the whole note is rejected.
+    add(
+        "checkpoint-known-key-failing-signature",
+        "checkpoint",
+        text(&receipt_with(env, d, |s, cp| {
+            let note = s.sign(cp);
+            let line = note.rsplit_once("\n\n").expect("split").1.to_owned();
+            let (head, sig) = line.trim_end().rsplit_once(' ').expect("line");
+            format!("{note}{head} {}\n", flip_b64(sig, 10))
+        })),
+    );
+    add(
+        "checkpoint-control-character",
+        "checkpoint",
+        text(&receipt_with(env, d, |s, cp| s.sign(cp).replacen('\n', "\r\n", 1))),
+    );
+    add(
+        "checkpoint-malformed-signature-line",
+        "checkpoint",
+        text(&receipt_with(env, d, |s, cp| {
+            format!("{}\u{2014} lonely-name\n", s.sign(cp))
+        })),
+    );
+    add(
+        "checkpoint-seventeen-signatures",
+        "checkpoint",
+        text(&receipt_with(env, d, |s, cp| {
+            let mut note = s.sign(cp);
+            for i in 0..16 {
+                let (other, _) = NoteSigner::generate(&format!("witness-{i}")).expect("key");
+                let sig = other.sign(cp);
+                note.push_str(sig.rsplit_once("\n\n").expect("split").1);
+            }
+            note
+        })),
+    );
+    // Signed correctly, but the text has a line more than origin, size and root.
+    add(
+        "checkpoint-extra-line",
+        "checkpoint",
+        text(&receipt_with(env, d, |s, cp| {
+            s.sign(&Checkpoint {
+                origin: format!("{}\nextension", cp.origin),
+                ..cp.clone()
+            })
+        })),
+    );
 
     let mut r = good.clone();
     r.commit.entry = flip_b64(&r.commit.entry, 20);
-    out.push(("commit-byte-flipped", "commit-inclusion", r));
+    add("commit-byte-flipped", "commit-inclusion", text(&r));
 
     let mut r = good.clone();
     r.result.entry = flip_b64(&r.result.entry, 60);
-    out.push(("result-byte-flipped", "result-inclusion", r));
+    add("result-byte-flipped", "result-inclusion", text(&r));
 
     let mut r = good.clone();
     if let Some(p) = r.result.proof.first_mut() {
         *p = flip_b64(p, 0);
     }
-    out.push(("proof-hash-flipped", "result-inclusion", r));
+    add("proof-hash-flipped", "result-inclusion", text(&r));
+
+    let v1 = with_commit(env, d, |c| c.rules_version = "vrs-draw-rules-v1".into());
+    add("commit-rules-v1", "rules", text(&receipt(env, &v1)));
+
+    let mut swapped_order = d.clone();
+    swapped_order
+        .log
+        .entries
+        .swap(d.commit_index as usize, d.result_index as usize);
+    swapped_order.commit_index = d.result_index;
+    swapped_order.result_index = d.commit_index;
+    let reordered = with_result(&swapped_order, |res| res.commit_index = d.result_index);
+    add("result-before-commit", "order", text(&receipt(env, &reordered)));
+
+    let relinked = with_result(d, |res| res.commit_hash[0] ^= 1);
+    add("commit-hash-altered", "link", text(&receipt(env, &relinked)));
 
     let mut r = good.clone();
     r.salt = hex::encode([0x5a; 32]);
-    out.push(("wrong-salt", "commitment", r));
+    add("wrong-salt", "commitment", text(&r));
 
     // The operator swaps in another round's beacon value and redraws consistently.
+    let set = set_at(&d.log.entries, POOL, d.commit_index);
+    let other_round = env.rounds()[0];
     let swapped = with_result(d, |res| {
-        let other_round = env.rounds()[0];
-        let sig = env.signature(other_round);
-        res.signature = sig.clone();
-        res.randomness = beacon::randomness(&sig);
-        res.seed = seed(&res.commit_hash, res.round, &res.randomness);
-        res.index = draw_index(res.seed, res.available_count);
-        res.number = pool_now.nth_available(res.index).expect("number");
-        res.plate = vrs_draw::pool::PoolId::parse(POOL).expect("pool").plate(res.number);
+        let (sig, rnd) = env.value(other_round).expect("round");
+        res.signature = sig;
+        res.randomness = rnd;
     });
-    out.push(("beacon-value-swapped", "beacon", receipt(env, &swapped)));
+    let swapped = redraw(&swapped, &set, &HashSet::new());
+    add("beacon-value-swapped", "beacon", text(&receipt(env, &swapped)));
 
-    // The operator steers: the next number instead of the drawn one.
-    let steered = with_result(d, |res| {
-        res.index = (res.index + 1) % res.available_count;
-        res.number = pool_now.nth_available(res.index).expect("number");
-        res.plate = vrs_draw::pool::PoolId::parse(POOL).expect("pool").plate(res.number);
-    });
-    out.push(("index-steered", "index", receipt(env, &steered)));
+    let mut r = good.clone();
+    r.beacon.round += 1;
+    add("beacon-object-misleading", "beacon", text(&r));
+
+    // A commit one millisecond past the timing boundary (spec §5.3).
+    let round = decode_commit(&d.log.entries[d.commit_index as usize]).round;
+    let late = with_commit(env, d, |c| c.at_ms = env.publish_ms(round) - env.period_ms + 1);
+    add(
+        "commit-after-boundary",
+        "commit-before-beacon",
+        text(&receipt(env, &late)),
+    );
+
+    let mut r = good.clone();
+    r.previous = None;
+    add("previous-missing", "previous", text(&r));
+
+    add("results-swapped", "previous", text(&receipt(env, &results_swapped(d))));
 
     let reseeded = with_result(d, |res| res.seed[0] ^= 1);
-    out.push(("seed-altered", "seed", receipt(env, &reseeded)));
-
-    let relinked = with_result(d, |res| res.commit_hash[0] ^= 1);
-    out.push(("commit-hash-altered", "link", receipt(env, &relinked)));
+    add("seed-altered", "seed", text(&receipt(env, &reseeded)));
 
     let mut r = good.clone();
     let mut bitmap = B64.decode(&r.pool_bitmap).expect("b64");
     bitmap[100] = 0; // eight numbers less
     r.pool_bitmap = B64.encode(bitmap);
-    out.push(("pool-bitmap-altered", "pool", r));
+    add("pool-bitmap-altered", "pool", text(&r));
+
+    // The insider attack of spec §5.4: a withholding slipped in after the commit.
+    let redrawn = withhold_slipped(d, true);
+    let mut r = receipt(env, &redrawn);
+    r.pool_bitmap = B64.encode(set_at(&redrawn.log.entries, POOL, redrawn.result_index).bitmap());
+    add("withhold-slipped-redrawn", "pool", text(&r));
+    add(
+        "withhold-slipped-skipped",
+        "taken",
+        text(&receipt(env, &withhold_slipped(d, false))),
+    );
+
+    // The operator steers: the next position instead of the drawn one.
+    let steered = with_result(d, |res| {
+        res.index = (res.index + 1) % set.available_count();
+        res.number = set.nth_available(res.index).expect("number");
+        res.plate = PoolId::parse(POOL).expect("pool").plate(res.number);
+    });
+    add("index-steered", "index", text(&receipt(env, &steered)));
 
     let mut r = good.clone();
     r.plate = "30A-999.98".into();
-    out.push(("plate-text-altered", "plate", r));
+    add("plate-text-altered", "plate", text(&r));
 
-    // A commit made after its round was already public.
-    let mut late = d.clone();
-    let Ok(Entry::DrawCommit(mut c)) = Entry::decode(&late.entries[late.commit_index as usize]) else {
-        panic!("commit expected")
-    };
-    c.at_ms = env.publish_ms(c.round) as u64 + 1;
-    let cbytes = Entry::DrawCommit(c.clone()).encode();
-    late.entries[late.commit_index as usize] = cbytes.clone();
-    let mut pool = PoolState::from_bitmap(&late.bitmap).expect("bitmap");
-    let sig = env.signature(c.round);
-    let res = resolve(
-        late.commit_index,
-        &cbytes,
-        &c,
-        &sig,
-        beacon::randomness(&sig),
-        &mut pool,
-        c.at_ms,
-    )
-    .expect("draw");
-    late.entries[late.result_index as usize] = Entry::DrawResult(res).encode();
-    out.push(("commit-after-round", "commit-before-beacon", receipt(env, &late)));
-
-    // Result placed before its commit in the log.
-    let mut swapped_order = d.clone();
-    swapped_order
-        .entries
-        .swap(d.commit_index as usize, d.result_index as usize);
-    let (ci, ri) = (d.result_index, d.commit_index);
-    swapped_order.commit_index = ci;
-    swapped_order.result_index = ri;
-    let reordered = with_result(&swapped_order, |res| res.commit_index = ci);
-    out.push(("result-before-commit", "order", receipt(env, &reordered)));
+    for (name, t) in malformed(&good) {
+        add(&format!("format-{name}"), "format", t);
+    }
     out
 }
 
-fn check_env(env: &Env, prior: usize) -> Vec<(String, bool, Option<&'static str>, Receipt)> {
-    let d = honest(env, prior);
+/// Receipts that break the grammar of spec §7.1, as JSON text.
+fn malformed(good: &Receipt) -> Vec<(&'static str, String)> {
+    let pretty = text(good);
+    let v: Value = serde_json::to_value(good).expect("value");
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut v = v.clone();
+        f(&mut v);
+        serde_json::to_string_pretty(&v).expect("json")
+    };
+    let index = good.commit.index;
+    let commit_index = format!("\"index\": {index},");
+    let entry = good.commit.entry.clone();
+    // Entries are base64 with padding when their length is not a multiple of 3.
+    let padded = entry.ends_with('=').then(|| {
+        let data = entry.trim_end_matches('=');
+        let pos = data.len() - 1;
+        // The last data character holds the zero padding bits: make one of them 1.
+        let bumped = B64.encode([0u8]).as_bytes()[0] + 1; // 'B' after 'A'
+        let c = if data.as_bytes()[pos] == bumped { b'C' } else { bumped };
+        format!("{}{}{}", &data[..pos], c as char, &entry[data.len()..])
+    });
+    let mut out = vec![
+        (
+            "index-as-string",
+            pretty.replacen(&commit_index, &format!("\"index\": \"{index}\","), 1),
+        ),
+        (
+            "index-as-float",
+            pretty.replacen(&commit_index, &format!("\"index\": {index}.0,"), 1),
+        ),
+        (
+            "index-with-exponent",
+            pretty.replacen(&commit_index, &format!("\"index\": {index}e0,"), 1),
+        ),
+        (
+            "period-negative-zero",
+            edit(&|v| v["beacon"]["period_ms"] = json!(0)).replacen("\"period_ms\": 0", "\"period_ms\": -0", 1),
+        ),
+        (
+            "integer-above-2-53",
+            edit(&|v| v["beacon"]["round"] = json!(9_007_199_254_740_993u64)),
+        ),
+        (
+            "duplicate-member",
+            pretty.replacen("{\n  \"version\"", "{\n  \"plate\": \"30A-000.01\",\n  \"version\"", 1),
+        ),
+        (
+            "duplicate-nested-member",
+            pretty.replacen(&commit_index, &format!("{commit_index}\n    \"index\": {index},"), 1),
+        ),
+        ("unknown-member", edit(&|v| v["note"] = json!("hello"))),
+        (
+            "unknown-nested-member",
+            edit(&|v| v["beacon"]["chain_hash"] = json!("00")),
+        ),
+        (
+            "missing-beacon",
+            edit(&|v| {
+                v.as_object_mut().expect("object").remove("beacon");
+            }),
+        ),
+        (
+            "missing-previous",
+            edit(&|v| {
+                v.as_object_mut().expect("object").remove("previous");
+            }),
+        ),
+        (
+            "beacon-missing-member",
+            edit(&|v| {
+                v["beacon"].as_object_mut().expect("object").remove("randomness");
+            }),
+        ),
+        (
+            "base64-with-line-break",
+            edit(&|v| {
+                let b = v["pool_bitmap"].as_str().expect("str").to_owned();
+                v["pool_bitmap"] = json!(format!("{}\n{}", &b[..76], &b[76..]));
+            }),
+        ),
+        (
+            "hex-upper-case",
+            edit(&|v| v["salt"] = json!(good.salt.to_ascii_uppercase())),
+        ),
+        ("byte-order-mark", format!("\u{feff}{pretty}")),
+        ("not-an-object", format!("[{pretty}]")),
+    ];
+    if let Some(padded) = padded {
+        out.push((
+            "base64-nonzero-padding-bits",
+            edit(&|v| v["commit"]["entry"] = json!(padded.clone())),
+        ));
+        out.push((
+            "base64-padding-missing",
+            edit(&|v| v["commit"]["entry"] = json!(entry.trim_end_matches('='))),
+        ));
+    }
+    out
+}
+
+struct Case {
+    name: String,
+    valid: bool,
+    check: Option<&'static str>,
+    text: String,
+}
+
+fn check_env(env: &Env, prior: usize) -> Vec<Case> {
     let trust = env.trust();
-    let good = receipt(env, &d);
-    let v = verify(&good, &trust).expect("an honest receipt verifies");
-    assert_eq!(v.plate, good.plate);
-    let mut cases = vec![(format!("valid-{prior}"), true, None, good)];
-    for (name, check, r) in tampered(env, &d) {
-        let err = verify(&r, &trust).expect_err(name);
+    let mut cases = Vec::new();
+    let mut valid = |name: String, r: &Receipt| {
+        let t = text(r);
+        let v = verify_json(&t, &trust).unwrap_or_else(|e| panic!("{name}: an honest receipt fails: {e}"));
+        assert_eq!(v.plate, r.plate);
+        cases.push(Case {
+            name,
+            valid: true,
+            check: None,
+            text: t,
+        });
+    };
+    let d = honest(env, prior, None);
+    valid(format!("valid-{prior}"), &receipt(env, &d));
+    let crowd = crowded(env);
+    let crowded_receipt = receipt(env, &crowd);
+    assert!(!crowded_receipt.taken.is_empty());
+    valid(format!("valid-crowded-{prior}"), &crowded_receipt);
+    let round = *env.rounds().last().expect("round");
+    let boundary = honest(env, prior, Some(env.publish_ms(round) - env.period_ms));
+    valid(format!("valid-commit-at-boundary-{prior}"), &receipt(env, &boundary));
+    // Lines by other keys — another name, or our name with another key id — are ignored.
+    let witnessed = receipt_with(env, &d, |s, cp| {
+        let (other, _) = NoteSigner::generate("vrs-test-log").expect("key");
+        let (witness, _) = NoteSigner::generate("witness.example/w1").expect("key");
+        let tail = |n: String| n.rsplit_once("\n\n").expect("split").1.to_owned();
+        format!("{}{}{}", s.sign(cp), tail(other.sign(cp)), tail(witness.sign(cp)))
+    });
+    valid(format!("valid-foreign-signatures-ignored-{prior}"), &witnessed);
+
+    let mut tampered_cases = tampered(env, &d);
+    let mut r = crowded_receipt.clone();
+    r.taken.clear();
+    tampered_cases.push(("taken-missing".into(), "taken", text(&r)));
+    let mut r = crowded_receipt.clone();
+    r.taken[0] = r.previous.clone().expect("previous");
+    if decode_result(&B64.decode(&r.taken[0].entry).expect("b64")).number
+        == decode_result(&B64.decode(&crowded_receipt.taken[0].entry).expect("b64")).number
+    {
+        r.taken[0] = r.commit.clone();
+    }
+    tampered_cases.push(("taken-wrong-draw".into(), "taken", text(&r)));
+    for (name, check, t) in tampered_cases {
+        let err = verify_json(&t, &trust).expect_err(&name);
         assert_eq!(err.check, check, "{name}: {err}");
-        cases.push((format!("tampered-{name}-{prior}"), false, Some(check), r));
+        cases.push(Case {
+            name: format!("tampered-{name}-{prior}"),
+            valid: false,
+            check: Some(check),
+            text: t,
+        });
     }
     cases
 }
@@ -424,7 +895,17 @@ fn quicknet_receipts_verify_with_real_rounds() {
     write_golden("quicknet", &env.trust(), &cases);
 }
 
-fn write_golden(name: &str, trust: &Trust, cases: &[(String, bool, Option<&'static str>, Receipt)]) {
+#[test]
+fn trust_with_a_local_beacon_id_that_is_not_its_keys_is_refused() {
+    let env = Env::local();
+    let d = honest(&env, 0, None);
+    let t = text(&receipt(&env, &d));
+    let mut trust = env.trust();
+    trust.beacons[0].beacon_id = "vrs-local-00000000".into();
+    assert_eq!(verify_json(&t, &trust).expect_err("refused").check, "trust");
+}
+
+fn write_golden(name: &str, trust: &Trust, cases: &[Case]) {
     let Some(root) = std::env::var_os("VRS_GOLDEN_DIR") else {
         return;
     };
@@ -436,10 +917,10 @@ fn write_golden(name: &str, trust: &Trust, cases: &[(String, bool, Option<&'stat
     )
     .expect("write");
     let mut index = Vec::new();
-    for (file, valid, check, r) in cases {
-        let f = format!("{file}.json");
-        std::fs::write(dir.join(&f), serde_json::to_string_pretty(r).expect("json")).expect("write");
-        index.push(json!({ "file": f, "valid": valid, "check": check }));
+    for c in cases {
+        let f = format!("{}.json", c.name);
+        std::fs::write(dir.join(&f), &c.text).expect("write");
+        index.push(json!({ "file": f, "valid": c.valid, "check": c.check }));
     }
     std::fs::write(
         dir.join("cases.json"),
@@ -472,40 +953,122 @@ fn audit(env: &Env, entries: &[Vec<u8>]) -> Vec<String> {
 }
 
 #[test]
-fn audit_replays_an_honest_log_clean_and_names_tampered_entries() {
+fn audit_replays_honest_logs_clean_and_names_tampered_entries() {
     let env = Env::local();
-    let d = honest(&env, 6);
-    assert!(audit(&env, &d.entries).is_empty(), "{:?}", audit(&env, &d.entries));
+    let d = honest(&env, 6, None);
+    assert!(
+        audit(&env, &d.log.entries).is_empty(),
+        "{:?}",
+        audit(&env, &d.log.entries)
+    );
+    let crowd = crowded(&env);
+    assert!(audit(&env, &crowd.log.entries).is_empty());
+    let (ci, ri) = (d.commit_index as usize, d.result_index as usize);
 
     // One byte changed in a stored result: the draw no longer follows.
-    let mut e = d.entries.clone();
-    let ri = d.result_index as usize;
+    let mut e = d.log.entries.clone();
     let at = e[ri].len() - 20; // inside the plate text or number
     e[ri][at] ^= 0x01;
     let f = audit(&env, &e);
     assert!(f.iter().any(|x| x.starts_with(&format!("{ri}:"))), "{f:?}");
 
-    // A byte of a commit: its result no longer links to it.
-    let mut e = d.entries.clone();
-    let ci = d.commit_index as usize;
+    // A byte of a commit: its result no longer links to it (and it names another set).
+    let mut e = d.log.entries.clone();
     e[ci][10] ^= 0x01;
     let f = audit(&env, &e);
     assert!(f.contains(&format!("{ri}:link")), "{f:?}");
 
-    // A dropped result leaves a gap at its commit.
-    let mut e = d.entries.clone();
+    // A dropped result leaves a gap at its commit, and the next result is out of order.
+    let mut e = d.log.entries.clone();
     e.remove(ri);
     let f = audit(&env, &e);
     assert!(f.contains(&format!("{ci}:gap")), "{f:?}");
+    assert!(f.contains(&format!("{ri}:order")), "{f:?}");
 
-    // Two draws of the same pool swapped: the first one out of order no longer follows from the pool.
-    let mut e = d.entries.clone();
-    e.swap(ri, ri + 1);
+    // A result repeated.
+    let mut e = d.log.entries.clone();
+    e.push(e[ri].clone());
     let f = audit(&env, &e);
-    assert!(f.contains(&format!("{ri}:draw")), "{f:?}");
+    assert!(f.contains(&format!("{}:duplicate", e.len() - 1)), "{f:?}");
 
     // Another round's beacon value.
-    let swapped = with_result(&d, |res| res.signature = env.signature(env.rounds()[0]));
-    let f = audit(&env, &swapped.entries);
+    let swapped = with_result(&d, |res| res.signature = env.signature(env.rounds()[0]).expect("round"));
+    let f = audit(&env, &swapped.log.entries);
     assert!(f.contains(&format!("{ri}:beacon")), "{f:?}");
+
+    // A commit that names a set other than the pool's, or the wrong previous commit.
+    let lied = with_commit(&env, &d, |c| c.available_count -= 1);
+    assert!(audit(&env, &lied.log.entries).contains(&format!("{ci}:commit-state")));
+    let lied = with_commit(&env, &d, |c| c.previous_commit = vrs_draw::entry::NONE);
+    assert!(audit(&env, &lied.log.entries).contains(&format!("{ci}:previous")));
+    let round = decode_commit(&d.log.entries[ci]).round;
+    let late = with_commit(&env, &d, |c| c.at_ms = env.publish_ms(round) - env.period_ms + 1);
+    assert!(audit(&env, &late.log.entries).contains(&format!("{ci}:commit-before-beacon")));
+    let on_time = with_commit(&env, &d, |c| c.at_ms = env.publish_ms(round) - env.period_ms);
+    assert!(!audit(&env, &on_time.log.entries).contains(&format!("{ci}:commit-before-beacon")));
+}
+
+#[test]
+fn insider_attacks_after_the_commit_are_named_by_the_audit() {
+    let env = Env::local();
+    let d = honest(&env, 2, None);
+    let ci = d.commit_index;
+    // A withholding slipped in after the commit: frozen, whatever the result says.
+    for redrawn in [true, false] {
+        let w = withhold_slipped(&d, redrawn);
+        let f = audit(&env, &w.log.entries);
+        assert!(f.contains(&format!("{}:frozen", ci + 1)), "{f:?}");
+        assert!(f.contains(&format!("{}:draw", w.result_index)), "{f:?}");
+    }
+    // The honest result after the same withholding draws the same plate.
+    let mut log = Log::new();
+    log.strict = false;
+    for e in &d.log.entries[..=ci as usize] {
+        log.push(&Entry::decode(e).expect("entry"));
+    }
+    let planned = decode_result(&d.log.entries[d.result_index as usize]);
+    log.push(&Entry::PoolWithhold(PoolChange {
+        pool_id: POOL.into(),
+        reason: "AUCTION_LIST".into(),
+        legal_basis: "x".into(),
+        numbers: vec![planned.number],
+        at_ms: 4,
+    }));
+    let results = log
+        .ledger
+        .resolve(POOL, usize::MAX, |c| env.value(c.round), 9)
+        .expect("resolve");
+    let ours = results
+        .iter()
+        .find(|r| r.result.commit_index == ci)
+        .expect("ours resolved");
+    assert_eq!(ours.result.number, planned.number, "the withholding moved the draw");
+
+    // Results swapped against commit order.
+    let s = results_swapped(&d);
+    let f = audit(&env, &s.log.entries);
+    assert!(f.contains(&format!("{}:order", s.result_index)), "{f:?}");
+}
+
+#[test]
+fn a_release_while_a_draw_is_pending_counts_for_later_commits_only() {
+    let env = Env::local();
+    let round = *env.rounds().last().expect("round");
+    let mut log = Log::new();
+    // Everything withheld but 1 and 2; then 3 released after the first commit.
+    log.open(SMALL, (3..=99_999).collect());
+    let first = log.commit(&env, SMALL, "a", &[1; 32], round);
+    log.release(SMALL, 3);
+    let second = log.commit(&env, SMALL, "b", &[2; 32], round);
+    let results = log.resolve(&env, SMALL);
+    let got: Vec<DrawResult> = results
+        .iter()
+        .map(|i| decode_result(&log.entries[*i as usize]))
+        .collect();
+    assert_eq!(decode_commit(&log.entries[first as usize]).available_count, 2);
+    assert_eq!(decode_commit(&log.entries[second as usize]).available_count, 3);
+    assert!([1, 2].contains(&got[0].number), "{}", got[0].number);
+    assert_ne!(got[0].number, got[1].number);
+    assert!(audit(&env, &log.entries).is_empty());
+    let _ = Status::Available;
 }

@@ -7,9 +7,10 @@
 //! construction (SPEC §4) rather than by test.
 
 use sha2::{Digest, Sha256};
-use vrs_draw::entry::DrawCommit;
+use vrs_draw::audit::Ledger;
+use vrs_draw::entry::{DrawCommit, Entry, PoolChange, PoolOpen};
 use vrs_draw::pool::{PoolState, Status, special_patterns};
-use vrs_draw::receipt::{RULES_VERSION, resolve};
+use vrs_draw::receipt::RULES_VERSION;
 use vrs_draw::sampler::draw_index;
 
 const DRAWS: u32 = 200_000;
@@ -69,29 +70,71 @@ fn indices_and_last_digits_are_uniform() {
 }
 
 #[test]
-fn a_pool_drawn_down_stays_unbiased() {
-    // 60,000 successive draws from one pool, each against the pool as the previous ones left it.
-    let mut p = pool();
-    let commit = DrawCommit {
-        pool_id: "30-car-white-A".into(),
+fn a_pool_drawn_down_in_batches_stays_unbiased() {
+    // 60,000 draws from one pool, committed 1,000 at a time before any of the
+    // batch is resolved: each picks from the set its commit named and skips the
+    // numbers the batch's earlier draws took (spec §5.2), as in a storm.
+    const POOL: &str = "30-car-white-A";
+    let mut ledger = Ledger::new();
+    let open = Entry::PoolOpen(PoolOpen {
+        pool_id: POOL.into(),
         rules_version: RULES_VERSION.into(),
-        application_commitment: [0; 32],
-        beacon_id: "test".into(),
-        round: 1,
+        legal_basis: String::new(),
         at_ms: 0,
-    };
+    });
+    let withhold = Entry::PoolWithhold(PoolChange {
+        pool_id: POOL.into(),
+        reason: "SPECIAL_PATTERN".into(),
+        legal_basis: String::new(),
+        numbers: special_patterns(),
+        at_ms: 0,
+    });
+    for e in [open, withhold] {
+        assert!(ledger.append(&e.encode()).is_empty());
+    }
     let mut digits = [0u64; 10];
     let mut halves = [0u64; 2];
-    let draws = 60_000u32;
-    for i in 0..draws {
-        let mut c = commit.clone();
-        c.application_commitment = seed(i);
-        let bytes = vrs_draw::entry::Entry::DrawCommit(c.clone()).encode();
-        let r = resolve(u64::from(i), &bytes, &c, &[], seed(i + DRAWS), &mut p, 0).expect("draw");
-        digits[(r.number % 10) as usize] += 1;
-        halves[usize::from(r.number > 50_000)] += 1;
+    let mut skipped = 0u32;
+    let (batches, batch) = (60u32, 1_000u32);
+    for b in 0..batches {
+        for i in 0..batch {
+            let state = ledger.commit_state(POOL).expect("pool");
+            let c = DrawCommit {
+                pool_id: POOL.into(),
+                rules_version: RULES_VERSION.into(),
+                application_commitment: seed(b * batch + i),
+                beacon_id: "test".into(),
+                round: u64::from(b) + 1,
+                previous_commit: state.previous_commit,
+                available_count: state.available_count,
+                pool_digest: state.pool_digest,
+                at_ms: 0,
+            };
+            assert!(ledger.append(&Entry::DrawCommit(c).encode()).is_empty());
+        }
+        let results = ledger
+            .resolve(
+                POOL,
+                usize::MAX,
+                |c| Some((Vec::new(), seed(DRAWS + c.round as u32))),
+                0,
+            )
+            .expect("draws");
+        assert_eq!(results.len(), batch as usize);
+        for r in results {
+            let r = r.result;
+            digits[(r.number % 10) as usize] += 1;
+            halves[usize::from(r.number > 50_000)] += 1;
+            skipped += r.attempts - 1;
+            assert!(ledger.append(&Entry::DrawResult(r).encode()).is_empty());
+        }
     }
-    assert_eq!(p.available_count(), 99_993 - draws);
+    let draws = batches * batch;
+    assert_eq!(ledger.pool(POOL).expect("pool").available_count(), 99_993 - draws);
+    assert!(
+        skipped > 0,
+        "no draw ever skipped a number an earlier pending draw took"
+    );
     let chi = chi_square(&digits, f64::from(draws) / 10.0);
     assert!(chi < 27.88, "last digit chi-square {chi:.1}: {digits:?}");
     let chi_h = chi_square(&halves, f64::from(draws) / 2.0);

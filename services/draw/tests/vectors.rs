@@ -2,11 +2,16 @@
 //! recomputes every vector and compares; `VRS_WRITE_VECTORS=1` rewrites the file
 //! (only when the specification itself changes).
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
-use vrs_draw::entry::{DrawCommit, DrawResult, Entry, PoolChange, PoolOpen};
+use vrs_draw::audit::{BeaconKey, Ledger};
+use vrs_draw::beacon::{self, SecretKey};
+use vrs_draw::draw::{candidates, pick};
+use vrs_draw::entry::{DrawCommit, Entry, PlateAssign, PlateRevoke, PoolChange, PoolOpen};
 use vrs_draw::merkle::{Tree, leaf_hash};
-use vrs_draw::pool::{PoolId, PoolState, Status, special_patterns};
-use vrs_draw::receipt::{RULES_VERSION, resolve};
+use vrs_draw::pool::{PoolId, PoolState, special_patterns};
+use vrs_draw::receipt::RULES_VERSION;
 use vrs_draw::sampler::{Stream, application_commitment, seed, uniform_index};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/draw/vectors.json");
@@ -35,17 +40,6 @@ fn compute() -> Value {
 
     let salt = h32(0x5a);
     let commitment = application_commitment(&salt, "6f1c2d0e-7a3b-4c5d-9e8f-0a1b2c3d4e5f");
-    let commit = DrawCommit {
-        pool_id: "30-car-white-A".into(),
-        rules_version: RULES_VERSION.into(),
-        application_commitment: commitment,
-        beacon_id: "drand-quicknet".into(),
-        round: 657_413,
-        // Two seconds before quicknet round 657413 was published (1694775603000).
-        at_ms: 1_694_775_601_000,
-    };
-    let commit_bytes = Entry::DrawCommit(commit.clone()).encode();
-    let commit_hash = leaf_hash(&commit_bytes);
     // Randomness of quicknet round 657413 (see contracts/beacons/drand-quicknet.json).
     let signature =
         hex::decode("b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be41076862b98fad56e91a6b85b89cd97b")
@@ -55,61 +49,113 @@ fn compute() -> Value {
         .try_into()
         .expect("32 bytes");
 
-    let mut pool = PoolState::open();
-    let fresh_digest = pool.digest();
-    for n in special_patterns() {
-        pool.change(n, Status::Available, Status::Withheld).expect("withhold");
+    let mut fresh = PoolState::open();
+    let fresh_digest = fresh.digest();
+    let pool_open = Entry::PoolOpen(PoolOpen {
+        pool_id: "30-car-white-A".into(),
+        rules_version: RULES_VERSION.into(),
+        legal_basis: "Circular 79/2024/TT-BCA".into(),
+        at_ms: 1_694_000_000_000,
+    });
+    let withhold = Entry::PoolWithhold(PoolChange {
+        pool_id: "30-car-white-A".into(),
+        reason: "SPECIAL_PATTERN".into(),
+        legal_basis: "Decree 156/2024/ND-CP".into(),
+        numbers: special_patterns(),
+        at_ms: 1_694_000_000_000,
+    });
+    // The log [pool-open, pool-withhold, draw-commit, draw-result], built by the ledger.
+    let mut ledger = Ledger::new();
+    for e in [&pool_open, &withhold] {
+        assert!(ledger.append(&e.encode()).is_empty());
     }
+    let mut pool = ledger.pool("30-car-white-A").expect("opened").clone();
     let withheld_digest = pool.digest();
     let nth: Vec<Value> = [0u32, 1, 55_553, 99_992]
         .iter()
         .map(|k| json!({ "k": k, "number": pool.nth_available(*k) }))
         .collect();
-    // The log below is [pool-open, pool-withhold, draw-commit, draw-result]: the commit is entry 2.
-    let result = resolve(
-        2,
-        &commit_bytes,
-        &commit,
-        &signature,
-        randomness,
-        &mut pool,
-        1_694_775_604_000,
-    )
-    .expect("draw");
+    let state = ledger.commit_state("30-car-white-A").expect("pool");
+    let commit = DrawCommit {
+        pool_id: "30-car-white-A".into(),
+        rules_version: RULES_VERSION.into(),
+        application_commitment: commitment,
+        beacon_id: "drand-quicknet".into(),
+        round: 657_413,
+        previous_commit: state.previous_commit,
+        available_count: state.available_count,
+        pool_digest: state.pool_digest,
+        // One period and a second before quicknet round 657413 was published (1694775603000).
+        at_ms: 1_694_775_599_000,
+    };
+    let commit_bytes = Entry::DrawCommit(commit.clone()).encode();
+    let commit_hash = leaf_hash(&commit_bytes);
+    assert!(ledger.append(&commit_bytes).is_empty());
+    let resolved = ledger
+        .resolve(
+            "30-car-white-A",
+            1,
+            |_| Some((signature.clone(), randomness)),
+            1_694_775_604_000,
+        )
+        .expect("draw");
+    let result = resolved[0].result.clone();
+    assert!(ledger.append(&Entry::DrawResult(result.clone()).encode()).is_empty());
 
-    let entries = [
+    // The same commit when draws committed before it took its first two candidates.
+    let first: Vec<(u32, u32)> = candidates(result.seed, &pool).take(3).collect();
+    let taken: HashSet<u32> = [first[0].1, first[1].1].into();
+    let skipped = pick(result.seed, &pool, |m| taken.contains(&m), || 2).expect("drawn");
+
+    let more = [
         (
-            "pool-open",
-            Entry::PoolOpen(PoolOpen {
+            "pool-release",
+            Entry::PoolRelease(PoolChange {
                 pool_id: "30-car-white-A".into(),
-                rules_version: RULES_VERSION.into(),
+                reason: "RETENTION_EXPIRED".into(),
                 legal_basis: "Circular 79/2024/TT-BCA".into(),
-                at_ms: 1_694_000_000_000,
+                numbers: vec![12_345],
+                at_ms: 1_694_000_000_001,
             }),
         ),
         (
-            "pool-withhold",
-            Entry::PoolWithhold(PoolChange {
+            "plate-assign",
+            Entry::PlateAssign(PlateAssign {
                 pool_id: "30-car-white-A".into(),
-                reason: "SPECIAL_PATTERN".into(),
-                legal_basis: "Decree 156/2024/ND-CP".into(),
-                numbers: special_patterns(),
-                at_ms: 1_694_000_000_000,
+                number: 12_345,
+                plate: "30A-123.45".into(),
+                reason: "RETAINED_REISSUE".into(),
+                legal_basis: "Circular 79/2024/TT-BCA".into(),
+                application_commitment: h32(0x11),
+                at_ms: 1_694_000_000_002,
             }),
         ),
-        ("draw-commit", Entry::DrawCommit(commit.clone())),
-        ("draw-result", Entry::DrawResult(DrawResult { ..result.clone() })),
+        (
+            "plate-revoke",
+            Entry::PlateRevoke(PlateRevoke {
+                pool_id: "30-car-white-A".into(),
+                number: 12_345,
+                plate: "30A-123.45".into(),
+                reason: "OWNERSHIP_TRANSFER".into(),
+                legal_basis: "Circular 79/2024/TT-BCA".into(),
+                owner_commitment: h32(0x22),
+                retained_until_ms: 1_851_000_000_000,
+                at_ms: 1_694_000_000_003,
+            }),
+        ),
     ];
-    let entries_json: Vec<Value> = entries
-        .iter()
-        .map(|(name, e)| {
-            let bytes = e.encode();
-            json!({ "kind": name, "hex": hex::encode(&bytes), "leaf_hash": hex::encode(leaf_hash(&bytes)) })
-        })
-        .collect();
-
+    let log = [
+        ("pool-open", pool_open),
+        ("pool-withhold", withhold),
+        ("draw-commit", Entry::DrawCommit(commit.clone())),
+        ("draw-result", Entry::DrawResult(result.clone())),
+    ];
+    let entry_json = |(name, e): &(&str, Entry)| {
+        let bytes = e.encode();
+        json!({ "kind": name, "hex": hex::encode(&bytes), "leaf_hash": hex::encode(leaf_hash(&bytes)) })
+    };
     let mut tree = Tree::new();
-    for (_, e) in &entries {
+    for (_, e) in &log {
         tree.push(leaf_hash(&e.encode()));
     }
     let proof_hex = |p: Vec<[u8; 32]>| p.iter().map(hex::encode).collect::<Vec<_>>();
@@ -124,14 +170,30 @@ fn compute() -> Value {
     .map(|(pool, n)| json!({ "pool_id": pool, "number": n, "plate": PoolId::parse(pool).expect("pool").plate(*n) }))
     .collect();
 
+    let quicknet = BeaconKey {
+        public_key: Vec::new(),
+        genesis_unix_ms: beacon::quicknet::GENESIS_UNIX * 1000,
+        period_ms: u64::from(beacon::quicknet::PERIOD_SECONDS) * 1000,
+    };
+    let publish = quicknet.publish_ms(657_413).expect("round") as u64;
+    let boundary = publish - quicknet.period_ms;
+    let one = SecretKey::from_bytes(&{
+        let mut k = [0u8; 32];
+        k[31] = 1;
+        k
+    })
+    .expect("key");
+
     json!({
-        "spec": "vrs-draw-rules-v1",
+        "spec": "vrs-draw-rules-v2",
         "chacha20_zero_key_words_le_u64": chacha,
         "sampler": sampler,
         "commitment": { "salt": hex::encode(salt), "application_id": "6f1c2d0e-7a3b-4c5d-9e8f-0a1b2c3d4e5f", "commitment": hex::encode(commitment) },
         "seed": { "commit_hash": hex::encode(commit_hash), "round": 657_413, "randomness": hex::encode(randomness), "seed": hex::encode(seed(&commit_hash, 657_413, &randomness)) },
-        "entries": entries_json,
+        "log": log.iter().map(entry_json).collect::<Vec<_>>(),
+        "more_entries": more.iter().map(entry_json).collect::<Vec<_>>(),
         "tree": {
+            "of": "the four entries of \"log\"",
             "size": tree.size(),
             "root": hex::encode(tree.root(4).expect("root")),
             "root_of_3": hex::encode(tree.root(3).expect("root")),
@@ -146,18 +208,44 @@ fn compute() -> Value {
         },
         "draw": {
             "pool_id": "30-car-white-A",
-            "pool_state": "fresh, then the special patterns withheld",
+            "pool_state": "fresh, then the special patterns withheld: the set the commit names",
             "commit_index": 2,
             "commit_hex": hex::encode(&commit_bytes),
+            "previous_commit": commit.previous_commit.to_string(),
+            "available_count": commit.available_count,
+            "pool_digest": hex::encode(commit.pool_digest),
             "round": 657_413,
             "signature": hex::encode(&signature),
             "randomness": hex::encode(randomness),
             "seed": hex::encode(result.seed),
-            "available_count": result.available_count,
-            "pool_digest": hex::encode(result.pool_digest),
+            "attempts": result.attempts,
             "index": result.index,
             "number": result.number,
             "plate": result.plate,
+        },
+        "draw_with_taken": {
+            "about": "the draw above, had draws committed earlier in the pool taken its first two candidates",
+            "seed": hex::encode(result.seed),
+            "n": pool.available_count(),
+            "candidates": first.iter().map(|(i, m)| json!({ "index": i, "number": m })).collect::<Vec<_>>(),
+            "taken": [first[0].1, first[1].1],
+            "attempts": skipped.attempts,
+            "index": skipped.index,
+            "number": skipped.number,
+            "plate": PoolId::parse("30-car-white-A").expect("pool").plate(skipped.number),
+        },
+        "timing": {
+            "beacon_id": "drand-quicknet",
+            "genesis_unix_ms": quicknet.genesis_unix_ms,
+            "period_ms": quicknet.period_ms,
+            "round": 657_413,
+            "published_ms": publish,
+            "commit_at_ms_valid": [boundary - 1, boundary],
+            "commit_at_ms_invalid": [boundary + 1, publish],
+        },
+        "local_beacon_id": {
+            "public_key": hex::encode(one.public_key()),
+            "beacon_id": beacon::beacon_id(&one.public_key()),
         },
         "plates": plates,
     })
