@@ -341,6 +341,9 @@ mod tests {
             application_commitment: [0; 32],
             beacon_id: "b".into(),
             round: 12,
+            previous_commit: vrs_draw::entry::NONE,
+            available_count: 1,
+            pool_digest: [0; 32],
             at_ms: 10_300,
         });
         let json = serde_json::json!({

@@ -297,7 +297,9 @@ impl Ledger {
     /// Resolves the pool's open commits in commit order (spec §5.2), as long as
     /// `value` gives the beacon signature and randomness of their round and at
     /// most `limit` of them. Nothing is changed: the results become part of the
-    /// ledger when they are appended like any other entry.
+    /// ledger when they are appended like any other entry. A commit whose set
+    /// has no number left for it (spec §5.1 rule 4 broken) ends the batch, and
+    /// is an error when it is the first.
     pub fn resolve(
         &self,
         pool_id: &str,
@@ -323,9 +325,13 @@ impl Ledger {
                 .snapshot_of(c)
                 .ok_or_else(|| ResolveError::UnknownPool(pool_id.to_owned()))?;
             let seed = sampler::seed(hash, commit.round, &randomness);
-            let d = book
-                .pick(c, seed, &snap.set, &drawn_now)
-                .ok_or_else(|| ResolveError::Exhausted(pool_id.to_owned()))?;
+            let Some(d) = book.pick(c, seed, &snap.set, &drawn_now) else {
+                // The draws before it still get their plates; this one never can.
+                if out.is_empty() {
+                    return Err(ResolveError::Exhausted(pool_id.to_owned()));
+                }
+                break;
+            };
             drawn_now.insert(d.number, ());
             out.push(Resolved {
                 result: DrawResult {
@@ -435,8 +441,15 @@ impl Ledger {
                         ),
                     );
                 }
-                if expected.available_count == 0 {
-                    find("commit-state", format!("pool {pool_id} has no available number"));
+                let owed = book.open.len();
+                if expected.available_count as usize <= owed {
+                    find(
+                        "commit-state",
+                        format!(
+                            "pool {pool_id} has {} available numbers, all owed to the {owed} draws pending: this draw could never be answered",
+                            expected.available_count
+                        ),
+                    );
                 } else if c.available_count != expected.available_count || c.pool_digest != expected.pool_digest {
                     find(
                         "commit-state",

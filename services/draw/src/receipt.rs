@@ -144,12 +144,19 @@ pub struct Trust {
 
 impl Trust {
     /// Refuses pinned trust that cannot be right (spec §7.2): a malformed log
-    /// key, a beacon key that is not hex, a period of 0, or a local beacon
+    /// key, a beacon pinned twice, a beacon key that is not 96 bytes of hex, a
+    /// period of 0, or a local beacon
     /// whose id does not follow from its key (§9).
     pub fn check(&self) -> Result<(), String> {
         NoteVerifier::parse(&self.log_key).map_err(|e| format!("log key: {e}"))?;
-        for b in &self.beacons {
-            let key = hex::decode(&b.public_key).map_err(|_| format!("beacon {}: key is not hex", b.beacon_id))?;
+        for (i, b) in self.beacons.iter().enumerate() {
+            if self.beacons[..i].iter().any(|o| o.beacon_id == b.beacon_id) {
+                return Err(format!("beacon {} is pinned twice", b.beacon_id));
+            }
+            let key = hex::decode(&b.public_key)
+                .ok()
+                .filter(|k| k.len() == beacon::PUBLIC_KEY_LEN)
+                .ok_or_else(|| format!("beacon {}: key is not 96 bytes of hex", b.beacon_id))?;
             if b.period_ms == 0 {
                 return Err(format!("beacon {}: period 0", b.beacon_id));
             }
@@ -519,6 +526,7 @@ fn check_taken(
         );
     }
     let mut candidates = draw::candidates(result.seed, set);
+    let mut shown_taken = Vec::with_capacity(f.taken.len());
     for (j, t) in f.taken.iter().enumerate() {
         let Some((_, number)) = candidates.next() else {
             return fail("taken", "no candidate");
@@ -542,8 +550,21 @@ fn check_taken(
                 ),
             );
         }
+        shown_taken.push(number);
     }
-    candidates.next().map_or_else(|| fail("index", "no candidate"), Ok)
+    let Some((index, number)) = candidates.next() else {
+        return fail("index", "no candidate");
+    };
+    if shown_taken.contains(&number) {
+        return fail(
+            "taken",
+            format!(
+                "candidate {} ({number}) is one the receipt shows taken",
+                result.attempts
+            ),
+        );
+    }
+    Ok((index, number))
 }
 
 /// The pieces a receipt is assembled from: entries as `(log index, bytes)`.

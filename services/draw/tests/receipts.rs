@@ -280,8 +280,9 @@ fn honest(env: &Env, prior: usize, our_commit_ms: Option<u64>) -> Draw {
 }
 
 /// A pool of six free numbers, three draws committed before ours: our first
-/// candidates are often taken. The first salt that makes ours skip one.
-fn crowded(env: &Env) -> Draw {
+/// candidates are often taken. The first salt for which `want` holds of our
+/// result, its first candidates and the numbers the earlier draws took.
+fn crowded(env: &Env, want: impl Fn(&DrawResult, &[u32], &HashSet<u32>) -> bool) -> Draw {
     let round = *env.rounds().last().expect("a round");
     for s in 0..=255u8 {
         let mut log = Log::new();
@@ -293,10 +294,14 @@ fn crowded(env: &Env) -> Draw {
         let salt = [s; 32];
         let ci = log.commit(env, SMALL, APP, &salt, round);
         let results = log.resolve(env, SMALL);
-        let Ok(Entry::DrawResult(r)) = Entry::decode(&log.entries[results[3] as usize]) else {
-            panic!("a result")
-        };
-        if r.attempts >= 2 {
+        let r = decode_result(&log.entries[results[3] as usize]);
+        let taken: HashSet<u32> = results[..3]
+            .iter()
+            .map(|i| decode_result(&log.entries[*i as usize]).number)
+            .collect();
+        let set = set_at(&log.entries, SMALL, ci);
+        let first: Vec<u32> = candidates(r.seed, &set).take(4).map(|(_, n)| n).collect();
+        if want(&r, &first, &taken) {
             return Draw {
                 log,
                 commit_index: ci,
@@ -306,7 +311,24 @@ fn crowded(env: &Env) -> Draw {
             };
         }
     }
-    panic!("no salt made a candidate collide")
+    panic!("no salt gave the wanted candidates")
+}
+
+/// Our draw as the first of its pool: no previous commit.
+fn first_in_pool(env: &Env) -> Draw {
+    let round = *env.rounds().last().expect("a round");
+    let mut log = Log::new();
+    log.open(POOL, special_patterns());
+    let salt = [0x77; 32];
+    let ci = log.commit(env, POOL, APP, &salt, round);
+    let results = log.resolve(env, POOL);
+    Draw {
+        log,
+        commit_index: ci,
+        result_index: results[0],
+        app_id: APP.into(),
+        salt,
+    }
 }
 
 fn decode_result(bytes: &[u8]) -> DrawResult {
@@ -802,6 +824,14 @@ fn malformed(good: &Receipt) -> Vec<(&'static str, String)> {
         ),
         ("byte-order-mark", format!("\u{feff}{pretty}")),
         ("not-an-object", format!("[{pretty}]")),
+        (
+            "lone-surrogate",
+            pretty.replacen(
+                &format!("\"application_id\": \"{}\"", good.application_id),
+                "\"application_id\": \"\\ud800\"",
+                1,
+            ),
+        ),
     ];
     if let Some(padded) = padded {
         out.push((
@@ -839,7 +869,7 @@ fn check_env(env: &Env, prior: usize) -> Vec<Case> {
     };
     let d = honest(env, prior, None);
     valid(format!("valid-{prior}"), &receipt(env, &d));
-    let crowd = crowded(env);
+    let crowd = crowded(env, |r, _, _| r.attempts >= 2);
     let crowded_receipt = receipt(env, &crowd);
     assert!(!crowded_receipt.taken.is_empty());
     valid(format!("valid-crowded-{prior}"), &crowded_receipt);
@@ -854,6 +884,10 @@ fn check_env(env: &Env, prior: usize) -> Vec<Case> {
         format!("{}{}{}", s.sign(cp), tail(other.sign(cp)), tail(witness.sign(cp)))
     });
     valid(format!("valid-foreign-signatures-ignored-{prior}"), &witnessed);
+    let first = first_in_pool(env);
+    let first_receipt = receipt(env, &first);
+    assert!(first_receipt.previous.is_none());
+    valid(format!("valid-first-in-pool-{prior}"), &first_receipt);
 
     let mut tampered_cases = tampered(env, &d);
     let mut r = crowded_receipt.clone();
@@ -867,6 +901,26 @@ fn check_env(env: &Env, prior: usize) -> Vec<Case> {
         r.taken[0] = r.commit.clone();
     }
     tampered_cases.push(("taken-wrong-draw".into(), "taken", text(&r)));
+    let mut r = first_receipt.clone();
+    r.previous = Some(r.result.clone());
+    tampered_cases.push(("previous-given-for-first".into(), "previous", text(&r)));
+    // The sampler returned a taken candidate twice; the operator stops at the
+    // repeat, which the receipt already shows taken.
+    let repeat = crowded(env, |r, c, t| r.attempts >= 3 && t.contains(&c[0]) && c[1] == c[0]);
+    let set = set_at(&repeat.log.entries, SMALL, repeat.commit_index);
+    let second = candidates(
+        decode_result(&repeat.log.entries[repeat.result_index as usize]).seed,
+        &set,
+    )
+    .nth(1)
+    .expect("candidate");
+    let claimed = with_result(&repeat, |res| {
+        res.attempts = 2;
+        res.index = second.0;
+        res.number = second.1;
+        res.plate = PoolId::parse(SMALL).expect("pool").plate(second.1);
+    });
+    tampered_cases.push(("taken-candidate-drawn".into(), "taken", text(&receipt(env, &claimed))));
     for (name, check, t) in tampered_cases {
         let err = verify_json(&t, &trust).expect_err(&name);
         assert_eq!(err.check, check, "{name}: {err}");
@@ -961,7 +1015,7 @@ fn audit_replays_honest_logs_clean_and_names_tampered_entries() {
         "{:?}",
         audit(&env, &d.log.entries)
     );
-    let crowd = crowded(&env);
+    let crowd = crowded(&env, |r, _, _| r.attempts >= 2);
     assert!(audit(&env, &crowd.log.entries).is_empty());
     let (ci, ri) = (d.commit_index as usize, d.result_index as usize);
 
@@ -1071,4 +1125,26 @@ fn a_release_while_a_draw_is_pending_counts_for_later_commits_only() {
     assert_ne!(got[0].number, got[1].number);
     assert!(audit(&env, &log.entries).is_empty());
     let _ = Status::Available;
+}
+
+#[test]
+fn a_commit_the_pool_could_never_answer_is_named() {
+    let env = Env::local();
+    let round = *env.rounds().last().expect("round");
+    let mut log = Log::new();
+    log.strict = false;
+    log.open(SMALL, (3..=99_999).collect());
+    log.commit(&env, SMALL, "a", &[1; 32], round);
+    log.commit(&env, SMALL, "b", &[2; 32], round);
+    let third = log.commit(&env, SMALL, "c", &[3; 32], round);
+    let f = audit(&env, &log.entries);
+    let named: Vec<&String> = f.iter().filter(|x| !x.ends_with(":gap")).collect();
+    assert_eq!(named, [&format!("{third}:commit-state")], "{f:?}");
+    // The first two are answered; the third can never be.
+    let results = log.resolve(&env, SMALL);
+    assert_eq!(results.len(), 2);
+    assert!(matches!(
+        log.ledger.resolve(SMALL, usize::MAX, |c| env.value(c.round), 9),
+        Err(vrs_draw::audit::ResolveError::Exhausted(_))
+    ));
 }

@@ -816,16 +816,18 @@ fn endpoint(cli: &Cli) -> anyhow::Result<tonic::transport::Endpoint> {
 
 fn verify_receipts(trust: &str, receipts: &[String]) -> anyhow::Result<()> {
     let trust: vrs_draw::receipt::Trust = serde_json::from_str(&std::fs::read_to_string(trust)?)?;
+    trust
+        .check()
+        .map_err(|e| anyhow::anyhow!("the trust file is refused: {e}"))?;
     let mut failed = 0;
     for path in receipts {
         let outcome = std::fs::read_to_string(path)
             .map_err(anyhow::Error::from)
-            .and_then(|t| Ok(serde_json::from_str::<vrs_draw::receipt::Receipt>(&t)?))
-            .map(|r| vrs_draw::receipt::verify(&r, &trust));
+            .map(|t| vrs_draw::receipt::verify_json(&t, &trust));
         match outcome {
             Ok(Ok(v)) => println!(
-                "OK   {path}: plate {} from pool {}, round {}, index {} of {} available, log size {}",
-                v.plate, v.pool_id, v.round, v.index, v.available_count, v.checkpoint_size
+                "OK   {path}: plate {} from pool {}, round {}, candidate {} at index {} of the {} numbers the commit named, log size {}",
+                v.plate, v.pool_id, v.round, v.attempts, v.index, v.available_count, v.checkpoint_size
             ),
             Ok(Err(e)) => {
                 failed += 1;

@@ -12,7 +12,17 @@ use crate::store::entities::{checkpoint, log_entry, log_head};
 /// The `log_head` update takes that row's lock until the transaction ends, so
 /// appends from every replica get consecutive indices and commit in order.
 pub async fn append<C: ConnectionTrait>(conn: &C, entries: &[Entry], now_ms: i64) -> Result<u64, DbErr> {
-    let n = entries.len() as i64;
+    let first = reserve(conn, entries.len()).await?;
+    insert(conn, first, entries, now_ms).await?;
+    Ok(first)
+}
+
+/// Reserves the next `n` indices of the log and returns the first. From here
+/// to the end of the transaction nobody else appends: every entry before
+/// `first` is committed and readable, so an entry whose content depends on the
+/// log before it (a draw-commit names its pool's state) can be built now.
+pub async fn reserve<C: ConnectionTrait>(conn: &C, n: usize) -> Result<u64, DbErr> {
+    let n = n as i64;
     let q = Query::update()
         .table(log_head::Entity)
         .value(log_head::Column::Size, Expr::col(log_head::Column::Size).add(n))
@@ -24,14 +34,24 @@ pub async fn append<C: ConnectionTrait>(conn: &C, entries: &[Entry], now_ms: i64
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("log_head".into()))?;
     let end: i64 = row.try_get("", "size")?;
-    let first = end - n;
+    Ok((end - n) as u64)
+}
+
+/// Locks the log's head until the transaction ends and returns its size: the
+/// index the caller's next append gets.
+pub async fn lock_head<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+    reserve(conn, 0).await
+}
+
+/// Writes entries at the indices [`reserve`] returned, from `first`.
+pub async fn insert<C: ConnectionTrait>(conn: &C, first: u64, entries: &[Entry], now_ms: i64) -> Result<(), DbErr> {
     let models: Vec<log_entry::ActiveModel> = entries
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let bytes = e.encode();
             log_entry::ActiveModel {
-                seq: Set(first + i as i64),
+                seq: Set(first as i64 + i as i64),
                 kind: Set(e.kind().to_owned()),
                 pool_id: Set(e.pool_id().to_owned()),
                 leaf_hash: Set(leaf_hash(&bytes).to_vec()),
@@ -43,7 +63,7 @@ pub async fn append<C: ConnectionTrait>(conn: &C, entries: &[Entry], now_ms: i64
     for chunk in models.chunks(500) {
         log_entry::Entity::insert_many(chunk.to_vec()).exec(conn).await?;
     }
-    Ok(first as u64)
+    Ok(())
 }
 
 pub async fn latest_checkpoint<C: ConnectionTrait>(conn: &C) -> Result<Option<checkpoint::Model>, DbErr> {

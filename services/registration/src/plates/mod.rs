@@ -5,48 +5,52 @@
 //!
 //! 1. precedence: a retained identity plate of the owner is reissued at once
 //!    (a `plate-assign` entry), no draw;
-//! 2. the **committer** task, which batches concurrent requests and appends
-//!    their `draw-commit` entries in one transaction, each naming a beacon round
+//! 2. the [`committer`] task, which batches concurrent requests and appends
+//!    their `draw-commit` entries in one transaction, each naming its pool's
+//!    available set, the pool's previous commit and a beacon round
 //!    `rounds_ahead` rounds in the future;
-//! 3. the **resolver** task of any replica, which, once the round is out, locks
-//!    the pool, resolves all of that pool's commits for that round in log order
-//!    in one transaction (results, plates, application states), then signs a
-//!    checkpoint;
-//! 4. the receipt, built from the log.
+//! 3. the [`resolver`] task of any replica, which, once the round is out, locks
+//!    the pool and answers its pending commits in commit order in one
+//!    transaction (results, plates, application states), then signs a
+//!    checkpoint: each draw picks from the set its commit named, so nothing
+//!    logged after the commit moves its plate (spec §5.4);
+//! 4. the [`receipts`], built from the log.
 //!
 //! Appends are serialised by the `log_head` row; pools by their row lock
 //! (PostgreSQL) or SQLite's single writer. Each replica mirrors the log in a
 //! [`Ledger`] that it brings up to date from the database before it uses it.
 
+mod committer;
 pub mod log;
+mod receipts;
+mod resolver;
+
+use committer::{CommitError, CommitRequest};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use beacon::client::{BeaconRound, BeaconSource};
+use beacon::client::BeaconSource;
 use prost::Message;
-use sea_orm::sea_query::{CaseStatement, Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument as _;
-use tracing::field::Empty;
-use vrs_draw::audit::{Ledger, apply_effect};
-use vrs_draw::entry::{DrawCommit, Entry, PlateAssign, PlateRevoke, PoolChange, PoolOpen};
+use vrs_draw::audit::Ledger;
+use vrs_draw::entry::{Entry, PlateAssign, PlateRevoke, PoolChange, PoolOpen};
 use vrs_draw::note::{Checkpoint, NoteSigner};
 use vrs_draw::pool::{PoolId, PoolState, special_patterns};
-use vrs_draw::receipt::{BeaconEvidence, RULES_VERSION, Receipt, ReceiptParts, Trust, TrustedBeacon, resolve};
+use vrs_draw::receipt::{RULES_VERSION, Receipt, Trust, TrustedBeacon};
 use vrs_draw::sampler::application_commitment;
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::config::DrawConfig;
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::Error;
-use crate::store::entities::{application, checkpoint, draw, log_entry, plate, pool, pool_snapshot};
-use crate::store::{transition_in, transition_many_in};
+use crate::store::entities::{application, checkpoint, draw, log_entry, plate, pool};
+use crate::store::transition_in;
 
 /// Legal basis written into pool entries.
 const LEGAL_BASIS: &str = "Circular 79/2024/TT-BCA; Decree 156/2024/ND-CP";
@@ -90,13 +94,6 @@ pub struct Outcome {
     pub method: Method,
     /// Receipt JSON for drawn plates.
     pub receipt: Option<String>,
-}
-
-struct CommitRequest {
-    application_id: String,
-    pool_id: String,
-    owner_key: String,
-    reply: oneshot::Sender<Result<(), String>>,
 }
 
 pub struct Plates {
@@ -438,23 +435,39 @@ impl Plates {
         } else {
             &self.cfg.motorbike_series
         };
-        let pool_id = self.current_pool(&family, series).await?;
-        let (tx, rx) = oneshot::channel();
-        let request = CommitRequest {
-            application_id: app.id.clone(),
-            pool_id,
-            owner_key: key,
-            reply: tx,
-        };
         drop(reading);
-        self.commits
-            .send(request)
-            .await
-            .map_err(|_| Error::Unavailable("shutting down".into()))?;
-        rx.await
-            .map_err(|_| Error::Unavailable("shutting down".into()))?
-            .map_err(|e| Error::Unavailable(format!("draw not committed: {e}")))?;
-        self.await_outcome(&app.id, None).await
+        // A pool's last numbers can be promised to concurrent calls on several
+        // replicas at once; the committer refuses a commit its pool could not
+        // answer, and the call rolls over to the next series.
+        for _ in 0..3 {
+            let pool_id = {
+                let _reading = self.reading().await?;
+                self.current_pool(&family, series).await?
+            };
+            let (tx, rx) = oneshot::channel();
+            let request = CommitRequest {
+                application_id: app.id.clone(),
+                pool_id,
+                owner_key: key.clone(),
+                reply: tx,
+            };
+            self.commits
+                .send(request)
+                .await
+                .map_err(|_| Error::Unavailable("shutting down".into()))?;
+            match rx.await.map_err(|_| Error::Unavailable("shutting down".into()))? {
+                Ok(()) => return self.await_outcome(&app.id, None).await,
+                Err(CommitError::NoRoom) => continue,
+                Err(CommitError::Failed) => {
+                    return Err(Error::Unavailable(
+                        "draw not committed: the commit could not be stored".into(),
+                    ));
+                }
+            }
+        }
+        Err(Error::Unavailable(
+            "the pool filled up while this draw was being committed: call DrawPlate again".into(),
+        ))
     }
 
     /// The wake-up of a (pool, round) batch (see `waiting`).
@@ -777,384 +790,6 @@ impl Plates {
         Ok(n)
     }
 
-    // ----- committer -----------------------------------------------------------
-
-    /// Batches DrawPlate requests into commit transactions until `shutdown`.
-    pub async fn run_committer(self: Arc<Self>, shutdown: CancellationToken) {
-        let Some(mut rx) = self.commit_rx.lock().ok().and_then(|mut g| g.take()) else {
-            tracing::error!("committer started twice");
-            return;
-        };
-        loop {
-            let first = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                r = rx.recv() => match r { Some(r) => r, None => break },
-            };
-            let mut batch = vec![first];
-            while batch.len() < self.cfg.commit_batch.max(1) {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
-            }
-            let mut outcome = self.commit_batch(&batch).await;
-            for _ in 0..3 {
-                if outcome.is_ok() {
-                    break;
-                }
-                // A serialisation failure against another replica's batch: try again; claims
-                // already made elsewhere are skipped.
-                tokio::time::sleep(Duration::from_millis(fastrand::u64(10..50))).await;
-                outcome = self.commit_batch(&batch).await;
-            }
-            let reply = outcome.map_err(|e| {
-                tracing::error!(error = ?e, size = batch.len(), "commit batch failed");
-                "the commit could not be stored".to_string()
-            });
-            for r in batch {
-                let _ = r.reply.send(reply.clone());
-            }
-        }
-        tracing::info!("committer stopped");
-    }
-
-    async fn commit_batch(&self, batch: &[CommitRequest]) -> Result<(), DbErr> {
-        let now = crate::now_ms();
-        let params = self.beacon.params();
-        // A round well after now: the commit is public before the randomness exists.
-        let round = params.round_at(now) + self.cfg.rounds_ahead.max(2);
-        let txn = crate::store::begin_write(&self.db).await?;
-        // Claim the applications first. A claim another replica holds makes this
-        // insert wait for its transaction and then skip the row, never fail.
-        let mut salts = std::collections::HashMap::new();
-        let mut claims = Vec::new();
-        for r in batch {
-            if salts.contains_key(&r.application_id) {
-                continue;
-            }
-            let salt = random32().map_err(|e| DbErr::Custom(e.to_string()))?;
-            salts.insert(r.application_id.clone(), salt);
-            claims.push(draw::ActiveModel {
-                application_id: Set(r.application_id.clone()),
-                pool_id: Set(r.pool_id.clone()),
-                method: Set(Method::Draw.as_str().into()),
-                owner_key: Set(r.owner_key.clone()),
-                salt: Set(salt.to_vec()),
-                beacon_id: Set(params.beacon_id.clone()),
-                round: Set(round as i64),
-                commit_seq: Set(-1),
-                result_seq: Set(None),
-                number: Set(None),
-                plate: Set(None),
-                at_ms: Set(now),
-                resolved_at_ms: Set(None),
-            });
-        }
-        // One order for every replica: two batches claiming overlapping applications
-        // then wait for each other in turn instead of deadlocking.
-        claims.sort_by(|a, b| a.application_id.as_ref().cmp(b.application_id.as_ref()));
-        for chunk in claims.chunks(500) {
-            draw::Entity::insert_many(chunk.to_vec())
-                .on_conflict(OnConflict::column(draw::Column::ApplicationId).do_nothing().to_owned())
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        // Ours are the rows still without a commit: other transactions' are either invisible or complete.
-        let ids: Vec<&str> = salts.keys().map(String::as_str).collect();
-        let mut mine: Vec<(String, String)> = draw::Entity::find()
-            .select_only()
-            .column(draw::Column::ApplicationId)
-            .column(draw::Column::PoolId)
-            .filter(draw::Column::ApplicationId.is_in(ids))
-            .filter(draw::Column::CommitSeq.eq(-1))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        if mine.is_empty() {
-            return txn.commit().await;
-        }
-        mine.sort();
-        let entries: Vec<Entry> = mine
-            .iter()
-            .map(|(app, pool_id)| {
-                let salt = salts.get(app).copied().unwrap_or_default();
-                Entry::DrawCommit(DrawCommit {
-                    pool_id: pool_id.clone(),
-                    rules_version: RULES_VERSION.into(),
-                    application_commitment: application_commitment(&salt, app),
-                    beacon_id: params.beacon_id.clone(),
-                    round,
-                    at_ms: now as u64,
-                })
-            })
-            .collect();
-        let first = log::append(&txn, &entries, now).await?;
-        for (i, (app, _)) in mine.iter().enumerate() {
-            draw::Entity::update_many()
-                .col_expr(draw::Column::CommitSeq, Expr::value(first as i64 + i as i64))
-                .filter(draw::Column::ApplicationId.eq(app.as_str()))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
-        tracing::debug!(count = entries.len(), round, "draws committed");
-        Ok(())
-    }
-
-    // ----- resolver ------------------------------------------------------------
-
-    /// Resolves due draws until `shutdown`.
-    pub async fn run_resolver(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.resolver_poll_ms.max(10)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut passes: u64 = 0;
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            if let Err(e) = self.resolve_due().await {
-                tracing::error!(error = ?e, "resolver pass failed");
-            }
-            passes += 1;
-            if passes.is_multiple_of(600)
-                && let Err(e) = self.expire_retentions().await
-            {
-                tracing::error!(error = ?e, "retention expiry failed");
-            }
-        }
-        tracing::info!("resolver stopped");
-    }
-
-    /// One resolver pass: every (pool, round) whose round is out.
-    pub async fn resolve_due(&self) -> Result<usize, Error> {
-        let latest = self.beacon.params().round_at(crate::now_ms());
-        let due: Vec<(String, i64)> = draw::Entity::find()
-            .select_only()
-            .column(draw::Column::PoolId)
-            .column(draw::Column::Round)
-            .distinct()
-            .filter(draw::Column::ResultSeq.is_null())
-            .filter(draw::Column::CommitSeq.gte(0))
-            .filter(draw::Column::Round.lte(latest as i64))
-            .order_by_asc(draw::Column::Round)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let due_set: std::collections::HashSet<(String, i64)> = due.iter().cloned().collect();
-        let mut resolved = 0;
-        let mut done: Vec<(String, i64)> = Vec::new();
-        // Each round is fetched and its signature verified once per pass, not once per pool.
-        let mut rounds: std::collections::HashMap<u64, Option<BeaconRound>> = std::collections::HashMap::new();
-        // A pool whose earlier round could not be resolved now (locked by another
-        // replica or by a revocation, or failed) must not have a later round
-        // resolved first: its draws would see a pool that depends on timing.
-        let mut held_back: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for (pool_id, round) in due {
-            if held_back.contains(&pool_id) {
-                continue;
-            }
-            let round = round as u64;
-            if let std::collections::hash_map::Entry::Vacant(slot) = rounds.entry(round) {
-                let value = match self.beacon.round(round).await {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::warn!(round, error = %e, "beacon round not available");
-                        None
-                    }
-                };
-                slot.insert(value);
-            }
-            let Some(Some(value)) = rounds.get(&round) else {
-                continue;
-            };
-            // One pool's failure must not hold up the others.
-            let span = tracing::info_span!("draw.resolve", pool = %pool_id, round = value.round, draws = Empty);
-            match self.resolve_batch(&pool_id, value).instrument(span.clone()).await {
-                Ok(Some(n)) => {
-                    done.push((pool_id.clone(), value.round as i64));
-                    span.record("draws", n);
-                    self.draws
-                        .add(n as u64, &[opentelemetry::KeyValue::new("pool", pool_id.clone())]);
-                    resolved += n;
-                }
-                Ok(None) => {
-                    held_back.insert(pool_id);
-                }
-                Err(e) => {
-                    tracing::error!(pool = %pool_id, round, error = ?e, "resolving a batch failed");
-                    held_back.insert(pool_id);
-                }
-            }
-        }
-        if resolved > 0 {
-            self.checkpoint().await?;
-        }
-        // Batches due last pass and gone now were resolved, here or elsewhere:
-        // the DrawPlate calls waiting for them may look.
-        {
-            let mut last = self.watched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Watched batches whose round is not out yet stay watched.
-            let (waiting, out): (Vec<_>, Vec<_>) = last.drain().partition(|b| b.1 > latest as i64);
-            done.extend(out.into_iter().filter(|b| !due_set.contains(b)));
-            *last = due_set;
-            last.extend(waiting);
-        }
-        self.wake_batches(&done);
-        Ok(resolved)
-    }
-
-    /// Resolves one pool's commits for one round, in log order, in one
-    /// transaction; `None` when another transaction holds the pool.
-    async fn resolve_batch(&self, pool_id: &str, value: &BeaconRound) -> Result<Option<usize>, Error> {
-        let now = crate::now_ms();
-        let txn = crate::store::begin_write(&self.db).await?;
-        if !try_lock_pool(&txn, pool_id).await? {
-            // Another replica is resolving this pool, or a revocation holds it:
-            // this resolver moves on to other pools and comes back next pass.
-            txn.commit().await?;
-            return Ok(None);
-        }
-        let pending = draw::Entity::find()
-            .filter(draw::Column::PoolId.eq(pool_id))
-            .filter(draw::Column::Round.eq(value.round as i64))
-            .filter(draw::Column::ResultSeq.is_null())
-            .filter(draw::Column::CommitSeq.gte(0))
-            .order_by_asc(draw::Column::CommitSeq)
-            .all(&txn)
-            .await?;
-        if pending.is_empty() {
-            txn.commit().await?;
-            return Ok(Some(0));
-        }
-        let commits: std::collections::HashMap<i64, Vec<u8>> = log_entry::Entity::find()
-            .filter(log_entry::Column::Seq.is_in(pending.iter().map(|d| d.commit_seq)))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|e| (e.seq, e.entry))
-            .collect();
-        let mut pool = {
-            let ledger = self.sync(&txn).await?;
-            ledger
-                .pool(pool_id)
-                .cloned()
-                .ok_or_else(|| internal(format!("pool {pool_id} is not in the log")))?
-        };
-        // The pool as it stood before every SNAPSHOT_EVERY-th result: a receipt
-        // replays at most that many results from the nearest one, instead of
-        // every earlier result of the batch (quadratic in the batch size).
-        let mut snapshots = Vec::with_capacity(pending.len() / SNAPSHOT_EVERY + 1);
-        let mut results = Vec::with_capacity(pending.len());
-        for (i, d) in pending.iter().enumerate() {
-            if i % SNAPSHOT_EVERY == 0 {
-                snapshots.push((i, pool.bitmap()));
-            }
-            let bytes = commits
-                .get(&d.commit_seq)
-                .ok_or_else(|| internal("commit entry missing"))?;
-            let Ok(Entry::DrawCommit(c)) = Entry::decode(bytes) else {
-                return Err(internal(format!("entry {} is not a draw-commit", d.commit_seq)));
-            };
-            let r = resolve(
-                d.commit_seq as u64,
-                bytes,
-                &c,
-                &value.signature,
-                value.randomness,
-                &mut pool,
-                now as u64,
-            )
-            .map_err(internal)?;
-            results.push(r);
-        }
-        let entries: Vec<Entry> = results.iter().cloned().map(Entry::DrawResult).collect();
-        let first = log::append(&txn, &entries, now).await?;
-        let snapshots: Vec<pool_snapshot::ActiveModel> = snapshots
-            .into_iter()
-            .map(|(i, bitmap)| pool_snapshot::ActiveModel {
-                pool_id: Set(pool_id.to_owned()),
-                seq: Set((first + i as u64) as i64),
-                bitmap: Set(bitmap),
-            })
-            .collect();
-        // A pool's bitmap is 12.5 KB: a few per statement keep statements small.
-        for chunk in snapshots.chunks(16) {
-            pool_snapshot::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-        }
-        let from_states = self.plate_from_states();
-        let to = State::PlateAssigned;
-        let mut plates = Vec::with_capacity(pending.len());
-        for chunk in pending.iter().zip(&results).enumerate().collect::<Vec<_>>().chunks(500) {
-            // One statement per chunk: result index, number, plate per application.
-            let (mut seq_case, mut number_case, mut plate_case) =
-                (CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
-            for (i, (d, r)) in chunk {
-                let is = sea_orm::sea_query::ExprTrait::eq(
-                    Expr::col(draw::Column::ApplicationId),
-                    d.application_id.as_str(),
-                );
-                seq_case = seq_case.case(is.clone(), Expr::value(first as i64 + *i as i64));
-                number_case = number_case.case(is.clone(), Expr::value(r.number as i32));
-                plate_case = plate_case.case(is, Expr::value(r.plate.as_str()));
-            }
-            draw::Entity::update_many()
-                .col_expr(draw::Column::ResultSeq, seq_case.into())
-                .col_expr(draw::Column::Number, number_case.into())
-                .col_expr(draw::Column::Plate, plate_case.into())
-                .col_expr(draw::Column::ResolvedAtMs, Expr::value(now))
-                .filter(draw::Column::ApplicationId.is_in(chunk.iter().map(|(_, (d, _))| d.application_id.as_str())))
-                .exec(&txn)
-                .await?;
-        }
-        for (d, r) in pending.iter().zip(&results) {
-            plates.push(plate::ActiveModel {
-                pool_id: Set(pool_id.to_owned()),
-                number: Set(r.number as i32),
-                plate: Set(r.plate.clone()),
-                application_id: Set(d.application_id.clone()),
-                owner_key: Set(d.owner_key.clone()),
-                owner_salt: Set(None),
-                status: Set("issued".into()),
-                retained_until_ms: Set(None),
-                updated_at_ms: Set(now),
-            });
-        }
-        let items: Vec<(String, String)> = pending
-            .iter()
-            .zip(&results)
-            .map(|(d, r)| (d.application_id.clone(), r.plate.clone()))
-            .collect();
-        let moved = transition_many_in(&txn, &items, &from_states, to, "system", "PLATE_DRAWN", now).await?;
-        if moved != items.len() {
-            tracing::warn!(
-                pool = pool_id,
-                left = items.len() - moved,
-                "applications had left the drawable state; plates kept"
-            );
-        }
-        // The database refuses a second holder of any plate.
-        for chunk in plates.chunks(500) {
-            plate::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-        }
-        txn.commit().await?;
-        tracing::info!(
-            pool = pool_id,
-            round = value.round,
-            draws = results.len(),
-            "draws resolved"
-        );
-        Ok(Some(results.len()))
-    }
-
-    /// States from which a plate may be assigned under the configured ordering.
-    fn plate_from_states(&self) -> Vec<State> {
-        State::ALL
-            .into_iter()
-            .filter(|s| workflow::next(self.ordering, *s, Event::PlateAssigned).is_ok())
-            .collect()
-    }
-
     // ----- log and receipts ---------------------------------------------------
 
     /// Signs a checkpoint of the log as it is now (once per size).
@@ -1197,92 +832,6 @@ impl Plates {
         }
     }
 
-    /// The receipt of a drawn plate, as JSON.
-    pub async fn receipt_json(&self, application_id: &str) -> Result<String, Error> {
-        receipt_text(&self.receipt(application_id).await?)
-    }
-
-    pub async fn receipt(&self, application_id: &str) -> Result<Receipt, Error> {
-        let d = draw::Entity::find_by_id(application_id)
-            .one(&self.db)
-            .await?
-            .filter(|d| d.method == Method::Draw.as_str())
-            .ok_or_else(|| Error::NotFound(format!("drawn plate of application {application_id}")))?;
-        self.receipt_of(&d).await
-    }
-
-    /// The receipt of a draw row already read (method `draw`).
-    async fn receipt_of(&self, d: &draw::Model) -> Result<Receipt, Error> {
-        let application_id = d.application_id.as_str();
-        let result_seq = d
-            .result_seq
-            .ok_or_else(|| Error::Unavailable("the draw is not resolved yet".into()))?;
-        let mut cp = log::latest_checkpoint(&self.db).await?;
-        if cp.as_ref().is_none_or(|c| c.size <= result_seq) {
-            cp = Some(self.checkpoint().await?);
-        }
-        let cp = cp.ok_or_else(|| internal("no checkpoint"))?;
-        // The pool just before the result: the snapshot taken before its batch,
-        // plus the results of the batch that precede it.
-        let snap = pool_snapshot::Entity::find()
-            .filter(pool_snapshot::Column::PoolId.eq(d.pool_id.as_str()))
-            .filter(pool_snapshot::Column::Seq.lte(result_seq))
-            .order_by_desc(pool_snapshot::Column::Seq)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| internal("no pool snapshot before the draw"))?;
-        let mut pool = PoolState::from_bitmap(&snap.bitmap).ok_or_else(|| internal("malformed pool snapshot"))?;
-        let between = log_entry::Entity::find()
-            .filter(log_entry::Column::PoolId.eq(d.pool_id.as_str()))
-            .filter(log_entry::Column::Seq.gte(snap.seq))
-            .filter(log_entry::Column::Seq.lt(result_seq))
-            .order_by_asc(log_entry::Column::Seq)
-            .all(&self.db)
-            .await?;
-        for e in &between {
-            let entry = Entry::decode(&e.entry).map_err(internal)?;
-            apply_effect(&mut pool, &entry).map_err(internal)?;
-        }
-        let pair = log_entry::Entity::find()
-            .filter(log_entry::Column::Seq.is_in([d.commit_seq, result_seq]))
-            .all(&self.db)
-            .await?;
-        let commit = pair.iter().find(|e| e.seq == d.commit_seq).map(|e| e.entry.clone());
-        let result = pair.iter().find(|e| e.seq == result_seq).map(|e| e.entry.clone());
-        let (Some(commit), Some(result_bytes)) = (commit, result) else {
-            return Err(internal("draw entries missing from the log"));
-        };
-        let Ok(Entry::DrawResult(r)) = Entry::decode(&result_bytes) else {
-            return Err(internal("result entry is not a draw-result"));
-        };
-        let salt: [u8; 32] = d.salt.as_slice().try_into().map_err(internal)?;
-        let params = self.beacon.params();
-        let ledger = self.sync(&self.db).await?;
-        let receipt = Receipt::assemble(ReceiptParts {
-            application_id,
-            salt: &salt,
-            checkpoint: &cp.note,
-            checkpoint_size: cp.size as u64,
-            tree: ledger.tree(),
-            commit: (d.commit_seq as u64, &commit),
-            result: (result_seq as u64, &result_bytes),
-            beacon: BeaconEvidence {
-                beacon_id: params.beacon_id.clone(),
-                scheme: params.scheme.clone(),
-                public_key: hex::encode(&params.public_key),
-                genesis_unix_ms: params.genesis_unix_ms,
-                period_ms: params.period_ms,
-                round: r.round,
-                signature: hex::encode(&r.signature),
-                randomness: hex::encode(r.randomness),
-            },
-            pool_bitmap: &pool.bitmap(),
-            plate: &r.plate,
-        })
-        .ok_or_else(|| internal("entries not under the checkpoint"))?;
-        Ok(receipt)
-    }
-
     /// The log's tree as this replica knows it, brought up to date.
     pub async fn tree_size_and<T>(&self, f: impl FnOnce(&vrs_draw::merkle::Tree) -> T) -> Result<T, Error> {
         let ledger = self.sync(&self.db).await?;
@@ -1310,9 +859,6 @@ impl Plates {
         &self.signer
     }
 }
-
-/// Results between stored pool snapshots within a resolved batch.
-const SNAPSHOT_EVERY: usize = 32;
 
 /// Locks a pool's row until the end of the transaction (PostgreSQL; SQLite's
 /// single writer already serialises).

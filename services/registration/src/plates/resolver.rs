@@ -1,0 +1,279 @@
+//! The resolver: once a round is out, answers a pool's pending draws in commit
+//! order, in one transaction (draw spec §5.2).
+//!
+//! The draws themselves are computed by the replica's mirror of the log
+//! ([`vrs_draw::audit::Ledger::resolve`]): each from the set its commit named,
+//! skipping numbers taken by draws committed before it, so the outcome does
+//! not depend on when this pass runs or on anything appended since the commit.
+//! A pool is resolved by one replica at a time (its row lock); its pending
+//! commits are answered up to the first whose round is not out yet, however
+//! many rounds that spans.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use beacon::client::BeaconRound;
+use sea_orm::sea_query::{CaseStatement, Expr, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use tracing::field::Empty;
+use vrs_draw::entry::Entry;
+
+use super::{Plates, internal, log, try_lock_pool};
+use crate::domain::workflow::{self, Event, State};
+use crate::error::Error;
+use crate::store::entities::{draw, plate, pool_snapshot};
+use crate::store::transition_many_in;
+
+/// Most draws answered in one transaction: a backlog is worked off in
+/// transactions of bounded size rather than in one that holds the pool for long.
+const MAX_BATCH: usize = 5_000;
+
+impl Plates {
+    /// Resolves due draws until `shutdown`.
+    pub async fn run_resolver(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.resolver_poll_ms.max(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut passes: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = self.resolve_due().await {
+                tracing::error!(error = ?e, "resolver pass failed");
+            }
+            passes += 1;
+            if passes.is_multiple_of(600)
+                && let Err(e) = self.expire_retentions().await
+            {
+                tracing::error!(error = ?e, "retention expiry failed");
+            }
+        }
+        tracing::info!("resolver stopped");
+    }
+
+    /// One resolver pass: every pool with a pending draw whose round is out.
+    pub async fn resolve_due(&self) -> Result<usize, Error> {
+        let latest = self.beacon.params().round_at(crate::now_ms());
+        let due: Vec<(String, i64)> = draw::Entity::find()
+            .select_only()
+            .column(draw::Column::PoolId)
+            .column(draw::Column::Round)
+            .distinct()
+            .filter(draw::Column::ResultSeq.is_null())
+            .filter(draw::Column::CommitSeq.gte(0))
+            .filter(draw::Column::Round.lte(latest as i64))
+            .order_by_asc(draw::Column::Round)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let due_set: HashSet<(String, i64)> = due.iter().cloned().collect();
+        // Each round is fetched and its signature verified once per pass, not once per pool.
+        let mut rounds: HashMap<u64, BeaconRound> = HashMap::new();
+        for round in due.iter().map(|(_, r)| *r as u64).collect::<BTreeSet<_>>() {
+            match self.beacon.round(round).await {
+                Ok(Some(v)) => {
+                    rounds.insert(round, v);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(round, error = %e, "beacon round not available"),
+            }
+        }
+        let mut resolved = 0;
+        let mut done: Vec<(String, i64)> = Vec::new();
+        for pool_id in due.iter().map(|(p, _)| p.clone()).collect::<BTreeSet<_>>() {
+            // One pool's failure must not hold up the others.
+            let span = tracing::info_span!("draw.resolve", pool = %pool_id, draws = Empty);
+            match self.resolve_pool(&pool_id, &rounds).instrument(span.clone()).await {
+                Ok(Some(batches)) => {
+                    let n = batches.values().sum::<usize>();
+                    span.record("draws", n);
+                    self.draws
+                        .add(n as u64, &[opentelemetry::KeyValue::new("pool", pool_id.clone())]);
+                    resolved += n;
+                    done.extend(batches.into_keys().map(|round| (pool_id.clone(), round)));
+                }
+                // Another replica holds the pool (or a revocation does): next pass.
+                Ok(None) => {}
+                Err(e) => tracing::error!(pool = %pool_id, error = ?e, "resolving a pool failed"),
+            }
+        }
+        if resolved > 0 {
+            self.checkpoint().await?;
+        }
+        // Batches due last pass and gone now were resolved, here or elsewhere:
+        // the DrawPlate calls waiting for them may look.
+        {
+            let mut last = self.watched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Watched batches whose round is not out yet stay watched.
+            let (waiting, out): (Vec<_>, Vec<_>) = last.drain().partition(|b| b.1 > latest as i64);
+            done.extend(out.into_iter().filter(|b| !due_set.contains(b)));
+            *last = due_set;
+            last.extend(waiting);
+        }
+        self.wake_batches(&done);
+        Ok(resolved)
+    }
+
+    /// Answers the pool's pending draws in commit order, as far as `rounds`
+    /// allows, in one transaction; the number answered per round, or `None`
+    /// when another transaction holds the pool.
+    async fn resolve_pool(
+        &self,
+        pool_id: &str,
+        rounds: &HashMap<u64, BeaconRound>,
+    ) -> Result<Option<HashMap<i64, usize>>, Error> {
+        let now = crate::now_ms();
+        let txn = crate::store::begin_write(&self.db).await?;
+        if !try_lock_pool(&txn, pool_id).await? {
+            txn.commit().await?;
+            return Ok(None);
+        }
+        let pending: HashMap<i64, draw::Model> = draw::Entity::find()
+            .filter(draw::Column::PoolId.eq(pool_id))
+            .filter(draw::Column::ResultSeq.is_null())
+            .filter(draw::Column::CommitSeq.gte(0))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|d| (d.commit_seq, d))
+            .collect();
+        if pending.is_empty() {
+            txn.commit().await?;
+            return Ok(Some(HashMap::new()));
+        }
+        let beacon_id = self.beacon.params().beacon_id.clone();
+        let resolved = {
+            let ledger = self.sync(&txn).await?;
+            let value = |c: &vrs_draw::entry::DrawCommit| {
+                rounds
+                    .get(&c.round)
+                    .filter(|_| c.beacon_id == beacon_id)
+                    .map(|v| (v.signature.clone(), v.randomness))
+            };
+            ledger
+                .resolve(pool_id, MAX_BATCH, value, now as u64)
+                .map_err(internal)?
+        };
+        if resolved.is_empty() {
+            txn.commit().await?;
+            return Ok(Some(HashMap::new()));
+        }
+        let rows: Vec<&draw::Model> = resolved
+            .iter()
+            .map(|r| pending.get(&(r.result.commit_index as i64)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| internal("a pending commit of the log has no draw row"))?;
+        let entries: Vec<Entry> = resolved.iter().map(|r| Entry::DrawResult(r.result.clone())).collect();
+        let first = log::append(&txn, &entries, now).await? as i64;
+
+        // The sets the commits named, once each: a receipt shows its commit's.
+        let mut snapshots: Vec<pool_snapshot::ActiveModel> = Vec::new();
+        let mut stored = HashSet::new();
+        for r in &resolved {
+            if stored.insert(r.set_since) {
+                snapshots.push(pool_snapshot::ActiveModel {
+                    pool_id: Set(pool_id.to_owned()),
+                    seq: Set(r.set_since as i64),
+                    bitmap: Set(r.set.bitmap()),
+                });
+            }
+        }
+        // A pool's bitmap is 12.5 KB: a few per statement keep statements small.
+        // An earlier batch may have stored the same set already.
+        for chunk in snapshots.chunks(16) {
+            pool_snapshot::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([pool_snapshot::Column::PoolId, pool_snapshot::Column::Seq])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        let pairs: Vec<(usize, (&&draw::Model, &vrs_draw::audit::Resolved))> =
+            rows.iter().zip(&resolved).enumerate().collect();
+        for chunk in pairs.chunks(500) {
+            // One statement per chunk: result index, number, plate per application.
+            let (mut seq_case, mut number_case, mut plate_case) =
+                (CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
+            for (i, (d, r)) in chunk {
+                let is = sea_orm::sea_query::ExprTrait::eq(
+                    Expr::col(draw::Column::ApplicationId),
+                    d.application_id.as_str(),
+                );
+                seq_case = seq_case.case(is.clone(), Expr::value(first + *i as i64));
+                number_case = number_case.case(is.clone(), Expr::value(r.result.number as i32));
+                plate_case = plate_case.case(is, Expr::value(r.result.plate.as_str()));
+            }
+            draw::Entity::update_many()
+                .col_expr(draw::Column::ResultSeq, seq_case.into())
+                .col_expr(draw::Column::Number, number_case.into())
+                .col_expr(draw::Column::Plate, plate_case.into())
+                .col_expr(draw::Column::ResolvedAtMs, Expr::value(now))
+                .filter(draw::Column::ApplicationId.is_in(chunk.iter().map(|(_, (d, _))| d.application_id.as_str())))
+                .exec(&txn)
+                .await?;
+        }
+        let plates: Vec<plate::ActiveModel> = rows
+            .iter()
+            .zip(&resolved)
+            .map(|(d, r)| plate::ActiveModel {
+                pool_id: Set(pool_id.to_owned()),
+                number: Set(r.result.number as i32),
+                plate: Set(r.result.plate.clone()),
+                application_id: Set(d.application_id.clone()),
+                owner_key: Set(d.owner_key.clone()),
+                owner_salt: Set(None),
+                status: Set("issued".into()),
+                retained_until_ms: Set(None),
+                updated_at_ms: Set(now),
+            })
+            .collect();
+        let items: Vec<(String, String)> = rows
+            .iter()
+            .zip(&resolved)
+            .map(|(d, r)| (d.application_id.clone(), r.result.plate.clone()))
+            .collect();
+        let from_states = self.plate_from_states();
+        let moved = transition_many_in(
+            &txn,
+            &items,
+            &from_states,
+            State::PlateAssigned,
+            "system",
+            "PLATE_DRAWN",
+            now,
+        )
+        .await?;
+        if moved != items.len() {
+            tracing::warn!(
+                pool = pool_id,
+                left = items.len() - moved,
+                "applications had left the drawable state; plates kept"
+            );
+        }
+        // The database refuses a second holder of any plate.
+        for chunk in plates.chunks(500) {
+            plate::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        let mut per_round: HashMap<i64, usize> = HashMap::new();
+        for r in &resolved {
+            *per_round.entry(r.result.round as i64).or_default() += 1;
+        }
+        tracing::info!(pool = pool_id, draws = resolved.len(), "draws resolved");
+        Ok(Some(per_round))
+    }
+
+    /// States from which a plate may be assigned under the configured ordering.
+    fn plate_from_states(&self) -> Vec<State> {
+        State::ALL
+            .into_iter()
+            .filter(|s| workflow::next(self.ordering, *s, Event::PlateAssigned).is_ok())
+            .collect()
+    }
+}
