@@ -26,20 +26,24 @@ use crate::driver::{Failure, Outcome, Sample};
 pub struct Vehicles {
     general: Vec<usize>,
     next: AtomicUsize,
-    /// Cars set aside for the draw storm (one pool: one class).
+    /// Cars set aside for the draw storm (one pool: one class, owners of one
+    /// province, since the plate's province is the owner's).
     cars: Vec<usize>,
     next_car: AtomicUsize,
 }
 
 impl Vehicles {
-    pub fn new(world: &World, reserve_cars: usize) -> Vehicles {
+    /// Hands out the data set's clean vehicles, `reserve_cars` cars of owners in
+    /// `storm_province` set aside for the draw storm.
+    pub fn new(world: &World, reserve_cars: usize, storm_province: &str) -> Vehicles {
         let mut general = Vec::new();
         let mut cars = Vec::new();
         for (i, v) in world.vehicles.iter().enumerate() {
             if !matches!(v.case, Case::Clean | Case::Organisation) {
                 continue;
             }
-            if v.class == VehicleClass::Car && cars.len() < reserve_cars {
+            let in_province = vrs_kit::world::province_of(&v.declared.locality_code) == Some(storm_province);
+            if v.class == VehicleClass::Car && in_province && cars.len() < reserve_cars {
                 cars.push(i);
             } else {
                 general.push(i);
@@ -358,7 +362,7 @@ mod tests {
     #[test]
     fn vehicles_are_handed_out_once() {
         let world = World::standard();
-        let v = Vehicles::new(&world, 10);
+        let v = Vehicles::new(&world, 10, "Hà Nội");
         let a = v.next();
         assert!(a.is_some());
         assert_ne!(a, v.next());

@@ -58,7 +58,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     } else {
         0
     };
-    let vehicles = Vehicles::new(&world, reserve_cars);
+    let vehicles = Vehicles::new(&world, reserve_cars, scenarios::draw_storm::PROVINCE);
 
     let registration_bin = match &args.registration_bin {
         Some(p) => p.clone(),
@@ -187,7 +187,8 @@ async fn baseline(args: &Args, ctx: &Arc<Ctx>) -> Baseline {
 
 /// Vehicles the data set needs: `--world-vehicles`, or enough for the
 /// scenarios' demand (each application takes a vehicle of its own; about
-/// 90 % of vehicles pass verification, 40 % of those are cars).
+/// 90 % of vehicles pass verification, 40 % of those are cars, and the draw
+/// storm's must be owned in one province).
 fn world_size(args: &Args, scenarios: &[Scenario]) -> usize {
     if args.world_vehicles > 0 {
         return args.world_vehicles;
@@ -202,7 +203,9 @@ fn world_size(args: &Args, scenarios: &[Scenario]) -> usize {
     } else {
         0
     };
-    let needed = ((general + cars) as f64 / 0.85).max(cars as f64 / 0.33);
+    // The storm's cars must be owned in its one province.
+    let storm_share = vrs_kit::world::residence_share(scenarios::draw_storm::PROVINCE);
+    let needed = ((general + cars) as f64 / 0.85).max(cars as f64 / (0.33 * storm_share));
     let rounded = (needed / 1_000.0).ceil() as usize * 1_000;
     rounded.max(STANDARD_VEHICLES)
 }

@@ -1,5 +1,6 @@
-//! `draw-storm`: K applications for ONE pool (cars, white plates, locality
-//! 30: `30-car-white-<series>`), submitted first, then all drawn at once. The
+//! `draw-storm`: K applications for ONE pool (cars, white plates, owners in
+//! TP. Hồ Chí Minh at office PC-51: `51-car-white-<series>`), submitted first,
+//! then all drawn at once. The
 //! figure is draws resolved per second on that pool, from the first DrawPlate
 //! sent to the last answered.
 
@@ -18,8 +19,11 @@ use crate::report::{ScenarioReport, Target};
 
 use super::report;
 
-/// The locality every application of the storm draws in (Hà Nội).
-const POOL_LOCALITY: &str = "30";
+/// The province whose residents make the storm: the most populous. The plate's
+/// province is the owner's residence, so one pool means one province's owners.
+pub const PROVINCE: &str = "TP. Hồ Chí Minh";
+/// The office every application of the storm is filed at: it draws from code 51.
+const OFFICE: &str = "PC-51";
 
 pub async fn run(args: &Args, ctx: &Arc<Ctx>) -> anyhow::Result<ScenarioReport> {
     // Submit K applications of one pool, as fast as `--concurrency` allows.
@@ -33,7 +37,7 @@ pub async fn run(args: &Args, ctx: &Arc<Ctx>) -> anyhow::Result<ScenarioReport> 
                     .next_car()
                     .ok_or_else(|| Failure::new("setup", "WORLD_EXHAUSTED"))?;
                 let mut req = vrs_kit::samples::submit_request(&ctx.world, index, &ctx.dossier("D"));
-                req.locality_code = POOL_LOCALITY.into();
+                req.office_code = OFFICE.into();
                 ctx.submit(req, &mut Sample::default()).await
             }
         })
@@ -78,7 +82,7 @@ pub async fn run(args: &Args, ctx: &Arc<Ctx>) -> anyhow::Result<ScenarioReport> 
     while let Some(joined) = tasks.join_next().await {
         let (end, plate) = joined?;
         last = last.max(end);
-        // "30A-482.17": the pool's locality and series.
+        // "51G-482.17": the pool's locality and series.
         if let Some(p) = plate.as_deref().and_then(|p| p.split('-').next()) {
             series.insert(p.to_owned());
         }
@@ -117,7 +121,7 @@ pub async fn run(args: &Args, ctx: &Arc<Ctx>) -> anyhow::Result<ScenarioReport> 
         ));
     }
     r.extra = serde_json::json!({
-        "pool_family": format!("{POOL_LOCALITY}-car-white"),
+        "pool_family": "51-car-white",
         "series": series,
         "drawn": ok,
         "draw_wall_secs": wall,

@@ -11,7 +11,7 @@
 //! | `fault-portal` | e2e | `--mode` | the portal down, then back |
 //! | `fault-kill` | e2e | `--mode` | one replica killed (SIGKILL) |
 
-mod draw_storm;
+pub mod draw_storm;
 mod e2e;
 mod faults;
 mod queue;

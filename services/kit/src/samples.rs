@@ -6,8 +6,8 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::world::{Origin, VehicleClass, World};
 
-/// The `SubmitApplication` request for vehicle `index`, filed at the office of
-/// the owner's locality (`PC-<locality>`).
+/// The `SubmitApplication` request for vehicle `index`, filed at the office
+/// the declaration names (`PC-<code>`: the residence's, but in `OfficeElsewhere`).
 pub fn submit_request(world: &World, index: usize, dossier_code: &str) -> pb::SubmitApplicationRequest {
     let d = world.declared(index);
     let owner = match (d.owner_personal_id, d.owner_tax_code) {
@@ -43,7 +43,7 @@ pub fn submit_request(world: &World, index: usize, dossier_code: &str) -> pb::Su
             seats: d.seats,
             commercial_use: false,
         }),
-        office_code: format!("PC-{}", d.locality_code),
+        office_code: d.office_code,
         locality_code: d.locality_code,
     }
 }

@@ -92,6 +92,8 @@ pub struct CaseRates {
     pub no_origin_record: f64,
     pub organisation: f64,
     pub closed_organisation: f64,
+    pub locality_elsewhere: f64,
+    pub office_elsewhere: f64,
 }
 
 impl CaseRates {
@@ -109,6 +111,8 @@ impl CaseRates {
             Case::NoOriginRecord => self.no_origin_record,
             Case::Organisation => self.organisation,
             Case::ClosedOrganisation => self.closed_organisation,
+            Case::LocalityElsewhere => self.locality_elsewhere,
+            Case::OfficeElsewhere => self.office_elsewhere,
         }
     }
 }
@@ -159,11 +163,18 @@ pub enum Case {
     Organisation,
     /// Owned by an organisation whose tax code is closed; clean otherwise.
     ClosedOrganisation,
+    /// The declaration names a plate locality code of another province than
+    /// the owner's residence (the office is the residence's): the citizen
+    /// picking the pool they draw from. Agencies agree with everything else.
+    LocalityElsewhere,
+    /// The declaration names the residence's locality code but an office of
+    /// another province.
+    OfficeElsewhere,
 }
 
 impl Case {
     /// Every case, `Clean` first.
-    pub const ALL: [Case; 11] = [
+    pub const ALL: [Case; 13] = [
         Case::Clean,
         Case::FeeUnpaid,
         Case::VinMismatch,
@@ -175,6 +186,8 @@ impl Case {
         Case::NoOriginRecord,
         Case::Organisation,
         Case::ClosedOrganisation,
+        Case::LocalityElsewhere,
+        Case::OfficeElsewhere,
     ];
 
     /// The snake_case name used in `world.toml`.
@@ -191,6 +204,8 @@ impl Case {
             Case::NoOriginRecord => "no_origin_record",
             Case::Organisation => "organisation",
             Case::ClosedOrganisation => "closed_organisation",
+            Case::LocalityElsewhere => "locality_elsewhere",
+            Case::OfficeElsewhere => "office_elsewhere",
         }
     }
 }
@@ -395,8 +410,12 @@ pub struct Declared {
     pub make: String,
     pub model: String,
     pub seats: u32,
-    /// The owner's residence locality code.
+    /// The plate locality code: the owner's residence's (an organisation's
+    /// seat's), another province's in `LocalityElsewhere`.
     pub locality_code: String,
+    /// The registration office, `PC-<code>`: the residence's locality code,
+    /// another province's in `OfficeElsewhere`.
+    pub office_code: String,
 }
 
 /// A vehicle as it really is, with its case and its owner's declaration.
@@ -1571,7 +1590,19 @@ impl<'p> Generator<'p> {
             make: spec.make.to_string(),
             model: spec.model.to_string(),
             seats,
-            locality_code,
+            office_code: format!(
+                "PC-{}",
+                if case == Case::OfficeElsewhere {
+                    elsewhere(rng, &locality_code)
+                } else {
+                    locality_code.clone()
+                }
+            ),
+            locality_code: if case == Case::LocalityElsewhere {
+                elsewhere(rng, &locality_code)
+            } else {
+                locality_code
+            },
         };
 
         self.vehicles.push(Vehicle {
@@ -1773,6 +1804,35 @@ fn residence(rng: &mut Rng) -> Residence {
     }
 }
 
+/// A locality code of a province other than `locality_code`'s.
+fn elsewhere(rng: &mut Rng, locality_code: &str) -> String {
+    let others: Vec<&str> = PROVINCES
+        .iter()
+        .filter(|(_, codes, _)| !codes.contains(&locality_code))
+        .flat_map(|(_, codes, _)| codes.iter().copied())
+        .collect();
+    rng.pick(&others).to_string()
+}
+
+/// The share of residences (and organisations' seats) the generator puts in `province`.
+pub fn residence_share(province: &str) -> f64 {
+    let total: u32 = PROVINCES.iter().map(|(_, _, w)| *w).sum();
+    let of: u32 = PROVINCES
+        .iter()
+        .filter(|(p, _, _)| *p == province)
+        .map(|(_, _, w)| *w)
+        .sum();
+    f64::from(of) / f64::from(total)
+}
+
+/// The province of a locality code, in the merged list (DESIGN §3.2).
+pub fn province_of(locality_code: &str) -> Option<&'static str> {
+    PROVINCES
+        .iter()
+        .find(|(_, codes, _)| codes.contains(&locality_code))
+        .map(|(name, _, _)| *name)
+}
+
 fn is_central_city(locality_code: &str) -> bool {
     ["Hà Nội", "TP. Hồ Chí Minh", "Hải Phòng", "Đà Nẵng", "Cần Thơ", "Huế"]
         .iter()
@@ -1918,7 +1978,7 @@ mod tests {
         );
         assert_eq!(
             fingerprint(&w),
-            "d9b9c0135911b03337120e03e2d7f712187adb9c001cece499a0dd4a8bce8d89"
+            "329ffa8f53c9df97a14eb74bb8ae0bbd160524147a202e8e68496f43352b3ba8"
         );
     }
 
@@ -2147,6 +2207,21 @@ mod tests {
             None => found.push(Case::NoOriginRecord),
             Some(e) if normalise_engine_number(&e) != engine => found.push(Case::EngineMismatch),
             Some(_) => {}
+        }
+        // The plate's province is the residence's (an organisation's seat's).
+        let residence = match v.owner {
+            Owner::Citizen(i) => &w.citizens[i].residence,
+            Owner::Organisation(i) => &w.organisations[i].seat,
+            Owner::Unregistered { ref residence, .. } => residence,
+        };
+        let province = province_of(&residence.locality_code).expect("residence in a province");
+        assert_eq!(province, residence.province);
+        if province_of(&d.locality_code) != Some(province) {
+            found.push(Case::LocalityElsewhere);
+        }
+        let office = d.office_code.strip_prefix("PC-").expect("PC-<code>");
+        if province_of(office) != Some(province) {
+            found.push(Case::OfficeElsewhere);
         }
         assert_eq!(chassis, v.chassis_number);
         assert_eq!(engine, normalise_engine_number(&v.engine_number));

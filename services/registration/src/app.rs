@@ -17,6 +17,7 @@ use crate::api::{Api, LogApi};
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::config::DrawConfig;
+use crate::domain::jurisdiction::Offices;
 use crate::lookups::Agencies;
 use crate::outbox::Outbox;
 use crate::plates::Plates;
@@ -51,16 +52,18 @@ impl Application {
                 &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(seed)),
             )
             .await?;
+        let offices = Offices::new(&cfg.draw.office_localities).map_err(anyhow::Error::msg)?;
         let plates = Arc::new(Plates::new(
             store.connection().clone(),
             cfg.draw.clone(),
+            offices.clone(),
             cfg.workflow.ordering,
             beacon,
             signer,
             privacy,
             cfg.database.max_connections,
         ));
-        let registry = Arc::new(Registry::new(store, agencies, plates, cfg));
+        let registry = Arc::new(Registry::new(store, agencies, plates, offices, cfg));
         let auth = Arc::new(Authenticator::new(&cfg.auth)?);
         registry
             .store()

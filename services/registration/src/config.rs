@@ -66,7 +66,10 @@ pub struct DrawConfig {
     pub commit_batch: usize,
     /// How long DrawPlate waits for its result before answering UNAVAILABLE (call again).
     pub draw_timeout_ms: u64,
-    /// Which locality code an office draws from (merged provinces); default: the application's.
+    /// Which locality code an office draws from, and so which province it
+    /// serves (merged provinces have several codes). Offices named `PC-<code>`
+    /// need no entry; any other office is unknown, and a declaration naming it
+    /// needs correction.
     pub office_localities: std::collections::BTreeMap<String, String>,
     /// Series in the order they open, per class.
     pub car_series: Vec<String>,

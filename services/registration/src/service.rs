@@ -21,6 +21,7 @@ use crate::domain::checks::{self, Reason, Verdict};
 use crate::domain::declaration::{Declaration, Warning};
 use crate::domain::fees::{Fee, FeesConfig};
 use crate::domain::ids::{OfficeCode, VehicleClass};
+use crate::domain::jurisdiction::Offices;
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::{Error, Result};
 use crate::lookups::{Agencies, Unreachable, backoff};
@@ -43,6 +44,8 @@ pub struct Registry {
     fees: FeesConfig,
     ordering: Ordering,
     worker: WorkerConfig,
+    /// Which offices serve which province (the plate's province is the owner's).
+    offices: Offices,
 }
 
 /// Today's date in Viet Nam (UTC+7), which is what ages are counted in.
@@ -60,11 +63,12 @@ pub struct Action {
 }
 
 impl Registry {
-    pub fn new(store: Store, agencies: Agencies, plates: Arc<Plates>, cfg: &Config) -> Registry {
+    pub fn new(store: Store, agencies: Agencies, plates: Arc<Plates>, offices: Offices, cfg: &Config) -> Registry {
         Registry {
             store,
             agencies,
             plates,
+            offices,
             fees: cfg.fees.clone(),
             ordering: cfg.workflow.ordering,
             worker: cfg.worker.clone(),
@@ -240,7 +244,7 @@ impl Registry {
         let now = crate::now_ms();
         let result = match fetched {
             Ok(answers) => {
-                let (event, reasons) = match checks::verdict(&decl, &answers, today) {
+                let (event, reasons) = match checks::verdict(&decl, &answers, &self.offices, today) {
                     Verdict::Verified => (Event::LookupsPassed, vec![]),
                     Verdict::NeedsCorrection(r) => (Event::LookupsNeedCorrection, r),
                     Verdict::Refused(r) => (Event::LookupsRefused, r),

@@ -10,6 +10,7 @@ use vrs_proto::pb::tax::v1 as tax;
 
 use super::declaration::{Declaration, OwnerDecl};
 use super::ids::{EngineNumber, VehicleClass};
+use super::jurisdiction::{Offices, province_of};
 use crate::lookups::{Answers, OriginAnswer, OwnerAnswer};
 
 /// A machine-readable finding, shown to the citizen and the clerk.
@@ -52,10 +53,11 @@ pub enum Verdict {
 const MIN_AGE: u32 = 15;
 const ADULT_AGE: u32 = 18;
 
-pub fn verdict(decl: &Declaration, answers: &Answers, today: NaiveDate) -> Verdict {
+pub fn verdict(decl: &Declaration, answers: &Answers, offices: &Offices, today: NaiveDate) -> Verdict {
     let mut fix = Vec::new();
     let mut refuse = Vec::new();
     check_owner(decl, &answers.owner, today, &mut fix, &mut refuse);
+    check_jurisdiction(decl, &answers.owner, offices, &mut fix);
     check_origin(decl, &answers.origin, &mut fix);
     check_fee(decl, &answers.fees, &mut fix);
     if !refuse.is_empty() {
@@ -155,6 +157,55 @@ fn check_owner(
             "owner",
             "identity answered for another kind of owner",
         )),
+    }
+}
+
+/// The plate's province is the owner's residence (an organisation's seat) as
+/// identity reports it; the declared locality must be one of its codes and the
+/// office one that serves it (DESIGN §3.2). Nothing to say when identity has no
+/// record of the owner: that is its own finding.
+fn check_jurisdiction(decl: &Declaration, answer: &OwnerAnswer, offices: &Offices, fix: &mut Vec<Reason>) {
+    let residence = match answer {
+        OwnerAnswer::Citizen(Some(c)) => c.residence.as_ref(),
+        OwnerAnswer::Organisation(Some(o)) => o.seat.as_ref(),
+        _ => return,
+    };
+    let Some(province) = residence.and_then(|r| province_of(&r.locality_code)) else {
+        fix.push(Reason::new(
+            "OWNER_RESIDENCE_UNKNOWN",
+            "owner",
+            "the owner's registered residence (or seat) names no province: the plate's province cannot be set",
+        ));
+        return;
+    };
+    let locality = decl.locality_code.as_str();
+    if !province.codes.contains(&locality) {
+        fix.push(Reason::new(
+            "LOCALITY_NOT_OWNER_PROVINCE",
+            "locality_code",
+            format!(
+                "the owner's registered residence is in {}, whose plate codes are {}; {locality} is not one of them",
+                province.name,
+                province.codes.join(", ")
+            ),
+        ));
+    }
+    let office = decl.office_code.as_str();
+    match offices.serves(office) {
+        None => fix.push(Reason::new(
+            "OFFICE_UNKNOWN",
+            "office_code",
+            format!("{office} is not a registration office"),
+        )),
+        Some(served) if served != province => fix.push(Reason::new(
+            "OFFICE_OUTSIDE_PROVINCE",
+            "office_code",
+            format!(
+                "office {office} serves {}; the owner's registered residence is in {}",
+                served.name, province.name
+            ),
+        )),
+        Some(_) => {}
     }
 }
 
@@ -291,9 +342,17 @@ mod tests {
                 seats: 5,
                 commercial_use: false,
             }),
-            office_code: "HN-PC08".into(),
+            office_code: "PC-30".into(),
             locality_code: "30".into(),
         }
+    }
+
+    fn offices() -> Offices {
+        Offices::new(&std::collections::BTreeMap::from([("HN-PC08".into(), "29".into())])).expect("offices")
+    }
+
+    fn verdict(d: &Declaration, a: &Answers, today: NaiveDate) -> Verdict {
+        super::verdict(d, a, &offices(), today)
     }
 
     fn decl() -> Declaration {
@@ -307,6 +366,11 @@ mod tests {
                 full_name: "NGUYỄN VĂN  AN".into(),
                 date_of_birth: "1990-03-04".into(),
                 life_status: identity::LifeStatus::Alive as i32,
+                residence: Some(identity::Residence {
+                    locality_code: "29".into(),
+                    province: "Hà Nội".into(),
+                    address: "Số 1 Tràng Tiền".into(),
+                }),
                 ..Default::default()
             })),
             fees: vec![tax::FeeRecord {
@@ -406,5 +470,62 @@ mod tests {
         );
         a.origin = OriginAnswer::Customs(None);
         assert_eq!(codes(&verdict(&decl(), &a, today())), ["ORIGIN_RECORD_NOT_FOUND"]);
+    }
+
+    #[test]
+    fn the_pool_follows_from_the_residence_not_from_the_declaration() {
+        let mut r = request();
+        // Another province's code and office: both named.
+        r.locality_code = "51".into();
+        r.office_code = "PC-51".into();
+        let d = Declaration::validate(&r, today()).expect("valid").0;
+        let v = verdict(&d, &answers(), today());
+        assert_eq!(codes(&v), ["LOCALITY_NOT_OWNER_PROVINCE", "OFFICE_OUTSIDE_PROVINCE"]);
+        let Verdict::NeedsCorrection(reasons) = v else {
+            panic!("correctable")
+        };
+        assert_eq!(reasons[0].field, "locality_code");
+        assert_eq!(reasons[1].field, "office_code");
+        // Another code of the same province, at a configured office serving it: fine.
+        r.locality_code = "40".into();
+        r.office_code = "HN-PC08".into();
+        let d = Declaration::validate(&r, today()).expect("valid").0;
+        assert_eq!(verdict(&d, &answers(), today()), Verdict::Verified);
+        // An office of the right shape that nobody configured.
+        r.office_code = "HN-PC99".into();
+        let d = Declaration::validate(&r, today()).expect("valid").0;
+        assert_eq!(codes(&verdict(&d, &answers(), today())), ["OFFICE_UNKNOWN"]);
+        // An organisation's seat decides for it.
+        let mut a = answers();
+        a.owner = OwnerAnswer::Organisation(Some(identity::Organisation {
+            name: "Công ty TNHH Vận tải Minh Phát".into(),
+            status: identity::OrganisationStatus::Active as i32,
+            seat: Some(identity::Residence {
+                locality_code: "43".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+        let mut r = request();
+        r.owner = Some(pb::Owner {
+            kind: Some(pb::owner::Kind::Organisation(pb::Organisation {
+                tax_code: "0100109106".into(),
+                name: "Công ty TNHH Vận tải Minh Phát".into(),
+            })),
+        });
+        r.locality_code = "92".into();
+        r.office_code = "PC-43".into();
+        let d = Declaration::validate(&r, today()).expect("valid").0;
+        let v = verdict(&d, &a, today());
+        assert!(
+            !codes(&v).iter().any(|c| c.contains("LOCALITY") || c.contains("OFFICE")),
+            "{v:?}"
+        );
+        // A residence identity cannot place.
+        let mut a = answers();
+        if let OwnerAnswer::Citizen(Some(c)) = &mut a.owner {
+            c.residence = None;
+        }
+        assert_eq!(codes(&verdict(&decl(), &a, today())), ["OWNER_RESIDENCE_UNKNOWN"]);
     }
 }

@@ -4,4 +4,5 @@ pub mod checks;
 pub mod declaration;
 pub mod fees;
 pub mod ids;
+pub mod jurisdiction;
 pub mod workflow;

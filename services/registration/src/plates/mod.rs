@@ -47,6 +47,7 @@ use vrs_draw::sampler::application_commitment;
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::config::DrawConfig;
+use crate::domain::jurisdiction::Offices;
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::Error;
 use crate::store::entities::{application, checkpoint, draw, log_entry, plate, pool};
@@ -99,6 +100,8 @@ pub struct Outcome {
 pub struct Plates {
     db: DatabaseConnection,
     cfg: DrawConfig,
+    /// Which locality code each office draws from.
+    offices: Offices,
     ordering: Ordering,
     beacon: Arc<dyn BeaconSource>,
     signer: NoteSigner,
@@ -149,9 +152,11 @@ fn internal(e: impl std::fmt::Display) -> Error {
 }
 
 impl Plates {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: DatabaseConnection,
         cfg: DrawConfig,
+        offices: Offices,
         ordering: Ordering,
         beacon: Arc<dyn BeaconSource>,
         signer: NoteSigner,
@@ -187,6 +192,7 @@ impl Plates {
         Plates {
             db,
             cfg,
+            offices,
             ordering,
             beacon,
             signer,
@@ -411,12 +417,11 @@ impl Plates {
         let req = pb::SubmitApplicationRequest::decode(app.declaration.as_slice()).map_err(internal)?;
         let (owner_id, class) = owner_and_class(&req)?;
         let key = self.privacy.owner_key(&owner_id);
+        // The office's code: a verified application's office serves the owner's province.
         let locality = self
-            .cfg
-            .office_localities
-            .get(&app.office_code)
-            .cloned()
-            .unwrap_or(app.locality_code.clone());
+            .offices
+            .draws_from(&app.office_code)
+            .map_or_else(|| app.locality_code.clone(), str::to_owned);
         // Transport businesses get yellow plates from their own pools.
         let colour = if req.vehicle.as_ref().is_some_and(|v| v.commercial_use) {
             "yellow"

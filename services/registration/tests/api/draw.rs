@@ -143,14 +143,15 @@ async fn concurrent_draws_never_share_a_plate_and_the_log_audits_clean(backend: 
         .world
         .vehicles_with(Case::Clean)
         .filter(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car)
+        .filter(|(_, v)| vrs_kit::world::province_of(&v.declared.locality_code) == Some("Hà Nội"))
         .map(|(i, _)| i)
         .take(n)
         .collect();
     let mut ids = Vec::new();
     for (i, index) in cars.into_iter().enumerate() {
-        // All in one locality, so they share a pool.
+        // All Hà Nội residents at the office drawing from code 30, so they share a pool.
         let mut req = vrs_kit::samples::submit_request(&app.world, index, &dossier("D", i));
-        req.locality_code = "30".into();
+        req.office_code = "PC-30".into();
         let a = app.submit(req).await.expect("submit");
         if a.state() == pb::ApplicationState::Verified {
             ids.push((a.application_id, a.owner));
@@ -308,6 +309,8 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
         .world
         .vehicles_with(Case::Clean)
         .filter(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car)
+        // Residents of Hà Nội: the province office HN-TEST serves.
+        .filter(|(_, v)| vrs_kit::world::province_of(&v.declared.locality_code) == Some("Hà Nội"))
         .map(|(i, _)| i)
         .take(5)
         .collect();

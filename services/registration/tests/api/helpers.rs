@@ -459,6 +459,17 @@ impl TestApp {
         vrs_kit::samples::submit_request(&self.world, index, dossier)
     }
 
+    /// Like [`TestApp::sample`], among owners whose residence (or seat) is in `province`.
+    pub fn sample_in(&self, case: Case, province: &str, nth: usize, dossier: &str) -> pb::SubmitApplicationRequest {
+        let (index, _) = self
+            .world
+            .vehicles_with(case)
+            .filter(|(_, v)| vrs_kit::world::province_of(&v.declared.locality_code) == Some(province))
+            .nth(nth)
+            .expect("enough examples in the province");
+        vrs_kit::samples::submit_request(&self.world, index, dossier)
+    }
+
     pub async fn submit(&self, req: pb::SubmitApplicationRequest) -> Result<pb::Application, tonic::Status> {
         self.client
             .clone()

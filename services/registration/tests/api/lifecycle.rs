@@ -281,9 +281,14 @@ async fn draw_first_from_submission_to_delivery(backend: Backend) {
     let (index, _) = app
         .world
         .vehicles_with(Case::Clean)
-        .find(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car && v.seats <= 9)
+        .find(|(_, v)| {
+            v.class == vrs_kit::world::VehicleClass::Car
+                && v.seats <= 9
+                && vrs_kit::world::province_of(&v.declared.locality_code) == Some("Hà Nội")
+        })
         .expect("a car");
     let mut req = vrs_kit::samples::submit_request(&app.world, index, "G01.000100");
+    // Any of Hà Nội's codes is the owner's to declare; the certificate carries it.
     req.locality_code = "30".into();
     let a = app.submit(req).await.expect("submit");
     assert_eq!(a.fee_due_vnd, 20_000_000);

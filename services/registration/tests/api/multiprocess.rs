@@ -164,6 +164,8 @@ async fn three_replicas_two_thousand_concurrent_draws() {
     // Verified applications in two localities: few pools (two per locality at most: car, motorbike).
     let indices: Vec<usize> = world
         .vehicles_with(Case::Clean)
+        // Hà Nội residents: the offices below serve Hà Nội.
+        .filter(|(_, v)| vrs_kit::world::province_of(&v.declared.locality_code) == Some("Hà Nội"))
         .map(|(i, _)| i)
         .take(DRAWS + 100)
         .collect();
@@ -173,7 +175,7 @@ async fn three_replicas_two_thousand_concurrent_draws() {
             let world = world.clone();
             async move {
                 let mut req = vrs_kit::samples::submit_request(&world, index, &format!("MP.{n:06}"));
-                req.locality_code = if n % 2 == 0 { "30" } else { "29" }.into();
+                req.office_code = if n % 2 == 0 { "PC-30" } else { "PC-29" }.into();
                 let a = c
                     .submit_application(crate::helpers::for_owner(req.clone(), &req.owner))
                     .await

@@ -7,21 +7,26 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use vrs_kit::token::Role;
 
-use crate::helpers::{Backend, both_databases, dossier, spawn_app, violated_fields};
+use crate::helpers::{Backend, both_databases, dossier, spawn_app_with, violated_fields};
 
 both_databases!(queue_pages_through_one_office);
 
 async fn queue_pages_through_one_office(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // Two offices of the configuration, each serving its province's residents.
+    let app = spawn_app_with(backend, |c| {
+        c.draw.office_localities.insert("HN-PC08".into(), "30".into());
+        c.draw.office_localities.insert("HCM-PC01".into(), "50".into());
+    })
+    .await;
     let mut mine = Vec::new();
     for n in 0..7 {
         let case = if n % 3 == 0 { Case::FeeUnpaid } else { Case::Clean };
-        let mut req = app.sample(case, n, &dossier("Q", n));
+        let mut req = app.sample_in(case, "Hà Nội", n, &dossier("Q", n));
         req.office_code = "HN-PC08".into();
         mine.push(app.submit(req).await.expect("submit").application_id);
     }
     for n in 7..10 {
-        let mut req = app.sample(Case::Clean, n, &dossier("Q", n));
+        let mut req = app.sample_in(Case::Clean, "TP. Hồ Chí Minh", n, &dossier("Q", n));
         req.office_code = "HCM-PC01".into();
         app.submit(req).await.expect("submit");
     }

@@ -9,7 +9,8 @@ both_databases!(
     clean_application_is_verified_with_evidence,
     every_deliberate_case_gets_its_reason,
     retries_are_idempotent_and_reuse_is_refused,
-    a_correction_is_reverified
+    a_correction_is_reverified,
+    the_pool_follows_from_the_owners_residence
 );
 
 async fn clean_application_is_verified_with_evidence(backend: Backend) {
@@ -71,6 +72,12 @@ async fn every_deliberate_case_gets_its_reason(backend: Backend) {
         (Case::NoOriginRecord, NeedsCorrection, Some("ORIGIN_RECORD_NOT_FOUND")),
         (Case::DeceasedOwner, Rejected, Some("OWNER_DECEASED")),
         (Case::ClosedOrganisation, Rejected, Some("OWNER_ORGANISATION_CLOSED")),
+        (
+            Case::LocalityElsewhere,
+            NeedsCorrection,
+            Some("LOCALITY_NOT_OWNER_PROVINCE"),
+        ),
+        (Case::OfficeElsewhere, NeedsCorrection, Some("OFFICE_OUTSIDE_PROVINCE")),
     ];
     let mut n = 0;
     for (case, state, reason) in expectations {
@@ -173,4 +180,51 @@ async fn a_correction_is_reverified(backend: Backend) {
     assert_eq!(states, [S::Submitted, S::NeedsCorrection, S::Submitted, S::Verified]);
     assert_eq!(b.history[2].reason_code, "CORRECTED");
     assert_eq!(b.evidence.len(), 6, "evidence of both lookups is kept");
+}
+
+/// The plate's province is the owner's residence as identity reports it: a
+/// citizen cannot pick the pool they draw from by declaring another province's
+/// locality or office (DESIGN §3.2).
+async fn the_pool_follows_from_the_owners_residence(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let honest = app.sample_in(Case::Clean, "Cà Mau", 0, "G01.009001");
+    // The black-box attempt: a clean sample declared under HCM's code and office.
+    let mut elsewhere = honest.clone();
+    elsewhere.locality_code = "51".into();
+    elsewhere.office_code = "PC-51".into();
+    let a = app.submit(elsewhere).await.expect("submit");
+    assert_eq!(a.state(), pb::ApplicationState::NeedsCorrection, "{:?}", a.reasons);
+    let named: Vec<(&str, &str)> = a.reasons.iter().map(|r| (r.code.as_str(), r.field.as_str())).collect();
+    assert_eq!(
+        named,
+        [
+            ("LOCALITY_NOT_OWNER_PROVINCE", "locality_code"),
+            ("OFFICE_OUTSIDE_PROVINCE", "office_code")
+        ]
+    );
+    assert!(a.reasons[0].message.contains("Cà Mau"), "{}", a.reasons[0].message);
+    // It cannot draw.
+    let refused = app
+        .client
+        .clone()
+        .draw_plate(crate::helpers::for_owner(
+            pb::DrawPlateRequest {
+                application_id: a.application_id.clone(),
+            },
+            &honest.owner,
+        ))
+        .await
+        .expect_err("no draw before verification");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    // An office of the right shape that no province has.
+    let mut unknown = app.sample_in(Case::Clean, "Cà Mau", 1, "G01.009002");
+    unknown.office_code = "HN-PC99".into();
+    let u = app.submit(unknown).await.expect("submit");
+    assert_eq!(reason_codes(&u), ["OFFICE_UNKNOWN"]);
+    // Corrected to the residence's province, the same dossier is verified.
+    let mut fixed = honest.clone();
+    fixed.dossier_code = a.dossier_code.clone();
+    let v = app.submit(fixed).await.expect("correction");
+    assert_eq!(v.application_id, a.application_id);
+    assert_eq!(v.state(), pb::ApplicationState::Verified, "{:?}", v.reasons);
 }
