@@ -149,16 +149,18 @@ impl Trust {
     /// whose id does not follow from its key (§9).
     pub fn check(&self) -> Result<(), String> {
         NoteVerifier::parse(&self.log_key).map_err(|e| format!("log key: {e}"))?;
+        if self.log_origin.is_empty() {
+            return Err("the log origin is empty".into());
+        }
         for (i, b) in self.beacons.iter().enumerate() {
             if self.beacons[..i].iter().any(|o| o.beacon_id == b.beacon_id) {
                 return Err(format!("beacon {} is pinned twice", b.beacon_id));
             }
-            let key = hex::decode(&b.public_key)
-                .ok()
+            let key = lower_hex(&b.public_key)
                 .filter(|k| k.len() == beacon::PUBLIC_KEY_LEN)
                 .ok_or_else(|| format!("beacon {}: key is not 96 bytes of hex", b.beacon_id))?;
-            if b.period_ms == 0 {
-                return Err(format!("beacon {}: period 0", b.beacon_id));
+            if b.period_ms == 0 || b.genesis_unix_ms < 0 {
+                return Err(format!("beacon {}: period 0 or genesis before 1970", b.beacon_id));
             }
             if b.beacon_id.starts_with(beacon::LOCAL_ID_PREFIX) && beacon::beacon_id(&key) != b.beacon_id {
                 return Err(format!(
