@@ -235,6 +235,8 @@ pub struct TestApp {
     pub tax: Agency,
     pub customs: Agency,
     pub register: Agency,
+    /// The local beacon's key file: an insider who holds it knows every round in advance.
+    pub beacon_key: std::path::PathBuf,
     shutdown: CancellationToken,
     beacon_stop: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -332,6 +334,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         register,
         shutdown,
         beacon_stop,
+        beacon_key: dir.path().join("beacon.key"),
         task: Some(task),
         _dir: dir,
     }

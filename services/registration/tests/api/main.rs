@@ -8,6 +8,7 @@ mod helpers;
 mod authz;
 mod crash;
 mod draw;
+mod insider;
 mod lifecycle;
 mod multiprocess;
 mod outage;
