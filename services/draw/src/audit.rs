@@ -92,6 +92,9 @@ pub struct CommitState {
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub result: DrawResult,
+    /// The commit's `previous_commit`: the result answering it is the one a
+    /// receipt shows as `previous`.
+    pub previous_commit: u64,
     /// Log index of the first pending commit that named this set.
     pub set_since: u64,
     pub set: Arc<PoolState>,
@@ -349,6 +352,7 @@ impl Ledger {
                     plate: pid.plate(d.number),
                     at_ms,
                 },
+                previous_commit: commit.previous_commit,
                 set_since: snap.since,
                 set: snap.set.clone(),
             });

@@ -185,6 +185,25 @@ impl Log {
         }));
     }
 
+    /// An insider's log: entries that break a rule are written all the same.
+    fn lenient() -> Log {
+        Log {
+            strict: false,
+            ..Log::new()
+        }
+    }
+
+    /// A withholding for the auction list.
+    fn withhold(&mut self, pool: &str, numbers: Vec<u32>) -> u64 {
+        self.push(&Entry::PoolWithhold(PoolChange {
+            pool_id: pool.into(),
+            reason: "AUCTION_LIST".into(),
+            legal_basis: "Decree 156/2024/ND-CP".into(),
+            numbers,
+            at_ms: 4,
+        }))
+    }
+
     fn release(&mut self, pool: &str, number: u32) -> u64 {
         self.push(&Entry::PoolRelease(PoolChange {
             pool_id: pool.into(),
@@ -457,8 +476,7 @@ fn flip_b64(s: &str, at: usize) -> String {
 
 /// Our commit rebuilt by `f`, and everything after it re-derived as an insider would.
 fn with_commit(env: &Env, d: &Draw, f: impl FnOnce(&mut DrawCommit)) -> Draw {
-    let mut log = Log::new();
-    log.strict = false;
+    let mut log = Log::lenient();
     for e in &d.log.entries[..d.commit_index as usize] {
         log.push(&Entry::decode(e).expect("entry"));
     }
@@ -498,19 +516,12 @@ fn with_commit(env: &Env, d: &Draw, f: impl FnOnce(&mut DrawCommit)) -> Draw {
 /// withholding of the number ours would get, then ours resolved either by v1's
 /// rule (the pool just before the result) or by skipping that number.
 fn withhold_slipped(d: &Draw, redraw_from_state_now: bool) -> Draw {
-    let mut log = Log::new();
-    log.strict = false;
+    let mut log = Log::lenient();
     let planned = decode_result(&d.log.entries[d.result_index as usize]);
     for (i, e) in d.log.entries[..d.result_index as usize].iter().enumerate() {
         log.push(&Entry::decode(e).expect("entry"));
         if i as u64 == d.commit_index {
-            log.push(&Entry::PoolWithhold(PoolChange {
-                pool_id: POOL.into(),
-                reason: "AUCTION_LIST".into(),
-                legal_basis: "Decree 156/2024/ND-CP".into(),
-                numbers: vec![planned.number],
-                at_ms: 4,
-            }));
+            log.withhold(POOL, vec![planned.number]);
         }
     }
     let ri = log.push(&Entry::DrawResult(planned.clone()));
@@ -541,8 +552,7 @@ fn withhold_slipped(d: &Draw, redraw_from_state_now: bool) -> Draw {
 /// The insider's log: ours and the draw committed before it resolved in the
 /// wrong order, ours ignoring the earlier draw's number.
 fn results_swapped(d: &Draw) -> Draw {
-    let mut log = Log::new();
-    log.strict = false;
+    let mut log = Log::lenient();
     let mut pending = Vec::new();
     for (i, e) in d.log.entries.iter().enumerate() {
         match Entry::decode(e).expect("entry") {
@@ -1075,19 +1085,12 @@ fn insider_attacks_after_the_commit_are_named_by_the_audit() {
         assert!(f.contains(&format!("{}:draw", w.result_index)), "{f:?}");
     }
     // The honest result after the same withholding draws the same plate.
-    let mut log = Log::new();
-    log.strict = false;
+    let mut log = Log::lenient();
     for e in &d.log.entries[..=ci as usize] {
         log.push(&Entry::decode(e).expect("entry"));
     }
     let planned = decode_result(&d.log.entries[d.result_index as usize]);
-    log.push(&Entry::PoolWithhold(PoolChange {
-        pool_id: POOL.into(),
-        reason: "AUCTION_LIST".into(),
-        legal_basis: "x".into(),
-        numbers: vec![planned.number],
-        at_ms: 4,
-    }));
+    log.withhold(POOL, vec![planned.number]);
     let results = log
         .ledger
         .resolve(POOL, usize::MAX, |c| env.value(c.round), 9)
@@ -1131,8 +1134,7 @@ fn a_release_while_a_draw_is_pending_counts_for_later_commits_only() {
 fn a_commit_the_pool_could_never_answer_is_named() {
     let env = Env::local();
     let round = *env.rounds().last().expect("round");
-    let mut log = Log::new();
-    log.strict = false;
+    let mut log = Log::lenient();
     log.open(SMALL, (3..=99_999).collect());
     log.commit(&env, SMALL, "a", &[1; 32], round);
     log.commit(&env, SMALL, "b", &[2; 32], round);

@@ -63,6 +63,7 @@ impl Application {
             privacy,
             cfg.database.max_connections,
         ));
+        plates.check_log_rules().await?;
         let registry = Arc::new(Registry::new(store, agencies, plates, offices, cfg));
         let auth = Arc::new(Authenticator::new(&cfg.auth)?);
         registry

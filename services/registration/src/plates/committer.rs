@@ -99,6 +99,10 @@ impl Plates {
         // A round well after now: the commit is public before the randomness exists,
         // and the round comes out more than a period after the commit (spec §5.3).
         let round = params.round_at(now) + self.cfg.rounds_ahead.max(2);
+        // Bring the mirror up to date first: under the head's lock below, only
+        // what other replicas appended meanwhile is left to read, and the lock
+        // every replica's appends wait for is held briefly.
+        drop(self.sync(&self.db).await?);
         let txn = crate::store::begin_write(&self.db).await?;
         // Claim the applications first. A claim another replica holds makes this
         // insert wait for its transaction and then skip the row, never fail.
@@ -124,6 +128,7 @@ impl Plates {
                 plate: Set(None),
                 at_ms: Set(now),
                 resolved_at_ms: Set(None),
+                previous_result_seq: Set(None),
             });
         }
         // One order for every replica: two batches claiming overlapping applications

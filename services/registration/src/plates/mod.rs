@@ -257,6 +257,21 @@ impl Plates {
         }
     }
 
+    /// Refuses a log written under other draw rules: v2 cannot extend a v1 log
+    /// (its entries do not decode under v2, and nothing under v1 was deployed).
+    pub async fn check_log_rules(&self) -> anyhow::Result<()> {
+        let first = log::entries(&self.db, 0, 1).await?;
+        if let Some(e) = first.first()
+            && !e.entry.starts_with(vrs_draw::entry::MAGIC)
+        {
+            anyhow::bail!(
+                "the transparency log in this database was written under earlier draw rules ({:?}), which this version cannot extend; start from a fresh database (locally: delete var/registration.db)",
+                String::from_utf8_lossy(&e.entry[..e.entry.len().min(4)])
+            );
+        }
+        Ok(())
+    }
+
     /// What verifiers pin.
     pub fn trust(&self) -> Trust {
         let p = self.beacon.params();
@@ -675,6 +690,7 @@ impl Plates {
             plate: Set(Some(p.plate.clone())),
             at_ms: Set(now),
             resolved_at_ms: Set(Some(now)),
+            previous_result_seq: Set(None),
         }
         .insert(&txn)
         .await?;

@@ -41,8 +41,12 @@ impl Plates {
             cp = Some(self.checkpoint().await?);
         }
         let cp = cp.ok_or_else(|| internal("no checkpoint"))?;
-        let pair = entries(self, &[d.commit_seq, result_seq]).await?;
-        let (Some(commit_bytes), Some(result_bytes)) = (pair.get(&d.commit_seq), pair.get(&result_seq)) else {
+        // One read for the entries: the commit, the result, and the result of the
+        // pool's previous commit, recorded with the result.
+        let mut wanted = vec![d.commit_seq, result_seq];
+        wanted.extend(d.previous_result_seq);
+        let mut read = entries(self, &wanted).await?;
+        let (Some(commit_bytes), Some(result_bytes)) = (read.get(&d.commit_seq), read.get(&result_seq)) else {
             return Err(internal("draw entries missing from the log"));
         };
         let (Ok(Entry::DrawCommit(commit)), Ok(Entry::DrawResult(result))) =
@@ -59,51 +63,37 @@ impl Plates {
             .await?
             .ok_or_else(|| internal("no pool snapshot for the draw's commit"))?;
         let set = PoolState::from_bitmap(&snap.bitmap).ok_or_else(|| internal("malformed pool snapshot"))?;
-        // The results the receipt names: the previous commit's, and those that took skipped candidates.
+        let previous = match (commit.previous_commit, d.previous_result_seq) {
+            (NONE, _) => None,
+            (_, Some(seq)) => Some(seq),
+            // A row resolved without it (or written by someone else): look it up.
+            (c, None) => Some(
+                self.results_of(&d.pool_id, draw::Column::CommitSeq.eq(c as i64))
+                    .await?
+                    .first()
+                    .map(|(_, seq)| *seq)
+                    .ok_or_else(|| internal("the previous commit has no result"))?,
+            ),
+        };
+        // The results that took skipped candidates (rare: a draw skips a number
+        // only when a draw committed just before it took it).
         let skipped: Vec<i32> = vrs_draw::draw::candidates(result.seed, &set)
             .take(result.attempts.saturating_sub(1) as usize)
             .map(|(_, number)| number as i32)
             .collect();
-        let mut wanted = sea_orm::Condition::any();
-        if commit.previous_commit != NONE {
-            wanted = wanted.add(draw::Column::CommitSeq.eq(commit.previous_commit as i64));
-        }
-        if !skipped.is_empty() {
-            wanted = wanted.add(draw::Column::Number.is_in(skipped.iter().copied()));
-        }
-        // (commit index, number, result index) of the pool's draws the receipt names.
-        let others: Vec<(i64, Option<i32>, Option<i64>)> = if wanted.is_empty() {
+        let taking = if skipped.is_empty() {
             Vec::new()
         } else {
-            draw::Entity::find()
-                .filter(draw::Column::PoolId.eq(d.pool_id.as_str()))
-                .filter(wanted)
-                .select_only()
-                .column(draw::Column::CommitSeq)
-                .column(draw::Column::Number)
-                .column(draw::Column::ResultSeq)
-                .into_tuple()
-                .all(&self.db)
+            self.results_of(&d.pool_id, draw::Column::Number.is_in(skipped.iter().copied()))
                 .await?
         };
-        let result_of = |found: Option<&(i64, Option<i32>, Option<i64>)>, what: &str| {
-            found
-                .and_then(|(_, _, r)| *r)
-                .ok_or_else(|| internal(format!("{what} has no result in the draw table")))
-        };
-        let previous = (commit.previous_commit != NONE)
-            .then(|| {
-                let found = others.iter().find(|(c, _, _)| *c == commit.previous_commit as i64);
-                result_of(found, "the previous commit")
-            })
-            .transpose()?;
         // A result that skips a candidate no draw took breaks the rules (someone
         // wrote it who should not have): the receipt is still given, and fails
         // its `taken` check, so that the citizen holds the evidence.
         let taken: Vec<i64> = skipped
             .iter()
             .filter_map(|n| {
-                let found = others.iter().find(|(_, m, _)| *m == Some(*n)).and_then(|(_, _, r)| *r);
+                let found = taking.iter().find(|(m, _)| *m == Some(*n)).map(|(_, seq)| *seq);
                 if found.is_none() {
                     tracing::error!(
                         application_id = %d.application_id,
@@ -114,13 +104,19 @@ impl Plates {
                 found
             })
             .collect();
-        let more: Vec<i64> = previous.iter().chain(&taken).copied().collect();
-        let more = entries(self, &more).await?;
+        let missing: Vec<i64> = previous
+            .iter()
+            .chain(&taken)
+            .filter(|s| !read.contains_key(s))
+            .copied()
+            .collect();
+        read.extend(entries(self, &missing).await?);
         let bytes_of = |seq: i64| {
-            more.get(&seq)
+            read.get(&seq)
                 .map(|b| (seq as u64, b.as_slice()))
                 .ok_or_else(|| internal("an entry the receipt names is missing"))
         };
+        let (commit_bytes, result_bytes) = (bytes_of(d.commit_seq)?.1, bytes_of(result_seq)?.1);
         let previous = previous.map(bytes_of).transpose()?;
         let taken = taken.iter().map(|s| bytes_of(*s)).collect::<Result<Vec<_>, _>>()?;
         let salt: [u8; 32] = d.salt.as_slice().try_into().map_err(internal)?;
@@ -151,6 +147,26 @@ impl Plates {
         })
         .ok_or_else(|| internal("entries not under the checkpoint"))?;
         Ok(receipt)
+    }
+}
+
+impl Plates {
+    /// (number, result index) of the pool's resolved draws matching `condition`.
+    async fn results_of(
+        &self,
+        pool_id: &str,
+        condition: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<Vec<(Option<i32>, i64)>, Error> {
+        let rows: Vec<(Option<i32>, Option<i64>)> = draw::Entity::find()
+            .filter(draw::Column::PoolId.eq(pool_id))
+            .filter(condition)
+            .select_only()
+            .column(draw::Column::Number)
+            .column(draw::Column::ResultSeq)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().filter_map(|(n, r)| Some((n, r?))).collect())
     }
 }
 

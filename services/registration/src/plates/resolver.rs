@@ -194,12 +194,41 @@ impl Plates {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        // Where the result of each draw's previous commit is: in this batch, or
+        // (for the batch's first) logged earlier. A receipt reads it with its own.
+        let mut result_at: HashMap<u64, i64> = resolved
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.result.commit_index, first + i as i64))
+            .collect();
+        let earlier: Vec<i64> = resolved
+            .iter()
+            .map(|r| r.previous_commit)
+            .filter(|c| *c != vrs_draw::entry::NONE && !result_at.contains_key(c))
+            .map(|c| c as i64)
+            .collect();
+        if !earlier.is_empty() {
+            let found: Vec<(i64, Option<i64>)> = draw::Entity::find()
+                .select_only()
+                .column(draw::Column::CommitSeq)
+                .column(draw::Column::ResultSeq)
+                .filter(draw::Column::CommitSeq.is_in(earlier))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            result_at.extend(found.into_iter().filter_map(|(c, r)| Some((c as u64, r?))));
+        }
         let pairs: Vec<(usize, (&&draw::Model, &vrs_draw::audit::Resolved))> =
             rows.iter().zip(&resolved).enumerate().collect();
         for chunk in pairs.chunks(500) {
-            // One statement per chunk: result index, number, plate per application.
-            let (mut seq_case, mut number_case, mut plate_case) =
-                (CaseStatement::new(), CaseStatement::new(), CaseStatement::new());
+            // One statement per chunk: result index, number, plate and the previous
+            // commit's result per application.
+            let (mut seq_case, mut number_case, mut plate_case, mut previous_case) = (
+                CaseStatement::new(),
+                CaseStatement::new(),
+                CaseStatement::new(),
+                CaseStatement::new(),
+            );
             for (i, (d, r)) in chunk {
                 let is = sea_orm::sea_query::ExprTrait::eq(
                     Expr::col(draw::Column::ApplicationId),
@@ -207,12 +236,14 @@ impl Plates {
                 );
                 seq_case = seq_case.case(is.clone(), Expr::value(first + *i as i64));
                 number_case = number_case.case(is.clone(), Expr::value(r.result.number as i32));
-                plate_case = plate_case.case(is, Expr::value(r.result.plate.as_str()));
+                plate_case = plate_case.case(is.clone(), Expr::value(r.result.plate.as_str()));
+                previous_case = previous_case.case(is, Expr::value(result_at.get(&r.previous_commit).copied()));
             }
             draw::Entity::update_many()
                 .col_expr(draw::Column::ResultSeq, seq_case.into())
                 .col_expr(draw::Column::Number, number_case.into())
                 .col_expr(draw::Column::Plate, plate_case.into())
+                .col_expr(draw::Column::PreviousResultSeq, previous_case.into())
                 .col_expr(draw::Column::ResolvedAtMs, Expr::value(now))
                 .filter(draw::Column::ApplicationId.is_in(chunk.iter().map(|(_, (d, _))| d.application_id.as_str())))
                 .exec(&txn)

@@ -186,6 +186,10 @@ pub mod draw {
         pub plate: Option<String>,
         pub at_ms: i64,
         pub resolved_at_ms: Option<i64>,
+        /// Log index of the result answering the pool's previous commit (its
+        /// receipt shows that result); set with the result, `None` for the
+        /// pool's first draw and for plates issued without a draw.
+        pub previous_result_seq: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -139,14 +139,7 @@ pub async fn audit_channel(
 async fn concurrent_draws_never_share_a_plate_and_the_log_audits_clean(backend: Backend) {
     let app = spawn_app_with(backend, |c| c.workflow.ordering = Ordering::DrawFirst).await;
     let n = 40;
-    let cars: Vec<usize> = app
-        .world
-        .vehicles_with(Case::Clean)
-        .filter(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car)
-        .filter(|(_, v)| vrs_kit::world::province_of(&v.declared.locality_code) == Some("Hà Nội"))
-        .map(|(i, _)| i)
-        .take(n)
-        .collect();
+    let cars: Vec<usize> = app.clean_cars_in("Hà Nội").take(n).collect();
     let mut ids = Vec::new();
     for (i, index) in cars.into_iter().enumerate() {
         // All Hà Nội residents at the office drawing from code 30, so they share a pool.
@@ -305,15 +298,8 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
         c.draw.office_localities.insert("HN-TEST".into(), "31".into());
     })
     .await;
-    let cars: Vec<usize> = app
-        .world
-        .vehicles_with(Case::Clean)
-        .filter(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car)
-        // Residents of Hà Nội: the province office HN-TEST serves.
-        .filter(|(_, v)| vrs_kit::world::province_of(&v.declared.locality_code) == Some("Hà Nội"))
-        .map(|(i, _)| i)
-        .take(5)
-        .collect();
+    // Residents of Hà Nội: the province office HN-TEST serves.
+    let cars: Vec<usize> = app.clean_cars_in("Hà Nội").take(5).collect();
     let mut ids = Vec::new();
     for (n, index) in cars.iter().enumerate() {
         let mut req = vrs_kit::samples::submit_request(&app.world, *index, &dossier("SER", n));

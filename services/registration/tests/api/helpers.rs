@@ -462,6 +462,17 @@ impl TestApp {
         vrs_kit::samples::submit_request(&self.world, index, dossier)
     }
 
+    /// Clean cars whose owners live in `province` (one class, one province: one pool).
+    pub fn clean_cars_in<'a>(&'a self, province: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.world
+            .vehicles_with(Case::Clean)
+            .filter(move |(_, v)| {
+                v.class == vrs_kit::world::VehicleClass::Car
+                    && vrs_kit::world::province_of(&v.declared.locality_code) == Some(province)
+            })
+            .map(|(i, _)| i)
+    }
+
     /// Like [`TestApp::sample`], among owners whose residence (or seat) is in `province`.
     pub fn sample_in(&self, case: Case, province: &str, nth: usize, dossier: &str) -> pb::SubmitApplicationRequest {
         let (index, _) = self

@@ -13,7 +13,6 @@ use vrs_draw::audit::Ledger;
 use vrs_draw::entry::{DrawCommit, DrawResult, Entry, PoolChange};
 use vrs_draw::pool::PoolId;
 use vrs_draw::receipt::{Receipt, verify};
-use vrs_kit::world::Case;
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::helpers::{Backend, TestApp, both_databases, dossier, for_owner, spawn_app_with};
@@ -34,15 +33,7 @@ async fn registry(backend: Backend) -> TestApp {
 
 /// Two cars of Hà Nội residents at office PC-30: one pool.
 async fn verified(app: &TestApp, tag: &str, skip: usize) -> Vec<(String, Option<pb::Owner>)> {
-    let cars: Vec<usize> = app
-        .world
-        .vehicles_with(Case::Clean)
-        .filter(|(_, v)| v.class == vrs_kit::world::VehicleClass::Car)
-        .filter(|(_, v)| vrs_kit::world::province_of(&v.declared.locality_code) == Some("Hà Nội"))
-        .map(|(i, _)| i)
-        .skip(skip)
-        .take(4)
-        .collect();
+    let cars: Vec<usize> = app.clean_cars_in("Hà Nội").skip(skip).take(4).collect();
     let mut out = Vec::new();
     for (n, index) in cars.into_iter().enumerate() {
         let mut req = vrs_kit::samples::submit_request(&app.world, index, &dossier(tag, n));
