@@ -280,6 +280,10 @@ enum CaseArg {
     NoOriginRecord,
     Organisation,
     ClosedOrganisation,
+    /// Declared under another province's locality code than the owner's residence.
+    LocalityElsewhere,
+    /// Filed at an office of another province.
+    OfficeElsewhere,
 }
 
 impl From<CaseArg> for Case {
@@ -296,6 +300,8 @@ impl From<CaseArg> for Case {
             CaseArg::NoOriginRecord => Case::NoOriginRecord,
             CaseArg::Organisation => Case::Organisation,
             CaseArg::ClosedOrganisation => Case::ClosedOrganisation,
+            CaseArg::LocalityElsewhere => Case::LocalityElsewhere,
+            CaseArg::OfficeElsewhere => Case::OfficeElsewhere,
         }
     }
 }
