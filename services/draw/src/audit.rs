@@ -67,15 +67,14 @@ pub struct BeaconKey {
 }
 
 impl BeaconKey {
-    /// When `round` is published (spec §9), Unix ms; `None` for round 0.
+    /// When `round` is published ([`beacon::publish_ms`]).
     pub fn publish_ms(&self, round: u64) -> Option<i128> {
-        (round >= 1).then(|| i128::from(self.genesis_unix_ms) + i128::from(round - 1) * i128::from(self.period_ms))
+        beacon::publish_ms(self.genesis_unix_ms, self.period_ms, round)
     }
 
-    /// The timing rule of spec §5.3: round ≥ 1 and `at_ms + period ≤ publish(round)`.
+    /// The timing rule of spec §5.3 ([`beacon::committed_in_time`]).
     pub fn committed_in_time(&self, at_ms: u64, round: u64) -> bool {
-        self.publish_ms(round)
-            .is_some_and(|t| i128::from(at_ms) + i128::from(self.period_ms) <= t)
+        beacon::committed_in_time(self.genesis_unix_ms, self.period_ms, at_ms, round)
     }
 }
 
@@ -85,6 +84,17 @@ pub struct CommitState {
     pub previous_commit: u64,
     pub available_count: u32,
     pub pool_digest: Hash,
+    /// Draws of the pool committed and not yet answered: each will take one
+    /// number of the set.
+    pub pending: u32,
+}
+
+impl CommitState {
+    /// Numbers of the set not owed to a pending draw: a commit needs one
+    /// (spec §5.1 rule 4), or it could never be answered.
+    pub fn room(&self) -> u32 {
+        self.available_count.saturating_sub(self.pending)
+    }
 }
 
 /// A draw the resolver computed: its result, and the available set its
@@ -168,6 +178,7 @@ impl PoolBook {
             previous_commit: self.latest_commit.unwrap_or(NONE),
             available_count: self.state.available_count(),
             pool_digest: self.state.digest(),
+            pending: self.open.len() as u32,
         }
     }
 
@@ -281,14 +292,6 @@ impl Ledger {
     /// Commits without a result, oldest first.
     pub fn open_commits(&self) -> impl Iterator<Item = (u64, &DrawCommit)> {
         self.open_commits.iter().map(|(i, (_, c))| (*i, c))
-    }
-
-    /// Open commits of one pool, in commit order.
-    pub fn pending(&self, pool_id: &str) -> impl Iterator<Item = (u64, &DrawCommit)> {
-        let open = self.pools.get(pool_id).map(|b| &b.open);
-        open.into_iter()
-            .flatten()
-            .filter_map(|i| self.open_commits.get(i).map(|(_, c)| (*i, c)))
     }
 
     /// What a draw-commit of `pool_id` appended next must carry (spec §5.1);
@@ -445,13 +448,12 @@ impl Ledger {
                         ),
                     );
                 }
-                let owed = book.open.len();
-                if expected.available_count as usize <= owed {
+                if expected.room() == 0 {
                     find(
                         "commit-state",
                         format!(
-                            "pool {pool_id} has {} available numbers, all owed to the {owed} draws pending: this draw could never be answered",
-                            expected.available_count
+                            "pool {pool_id} has {} available numbers, all owed to the {} draws pending: this draw could never be answered",
+                            expected.available_count, expected.pending
                         ),
                     );
                 } else if c.available_count != expected.available_count || c.pool_digest != expected.pool_digest {

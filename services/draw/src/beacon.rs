@@ -147,6 +147,17 @@ pub fn beacon_id(public_key: &[u8]) -> String {
     format!("{LOCAL_ID_PREFIX}{}", hex::encode(&digest[..4]))
 }
 
+/// When `round` is published (spec §9), Unix ms: `genesis + (round − 1) · period`;
+/// `None` for round 0.
+pub fn publish_ms(genesis_unix_ms: i64, period_ms: u64, round: u64) -> Option<i128> {
+    (round >= 1).then(|| i128::from(genesis_unix_ms) + i128::from(round - 1) * i128::from(period_ms))
+}
+
+/// The timing rule of spec §5.3: round ≥ 1 and `at_ms + period ≤ publish(round)`.
+pub fn committed_in_time(genesis_unix_ms: i64, period_ms: u64, at_ms: u64, round: u64) -> bool {
+    publish_ms(genesis_unix_ms, period_ms, round).is_some_and(|t| i128::from(at_ms) + i128::from(period_ms) <= t)
+}
+
 /// Beacon ids of local beacons start with this; the rest follows from the key.
 pub const LOCAL_ID_PREFIX: &str = "vrs-local-";
 

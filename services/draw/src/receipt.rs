@@ -374,19 +374,15 @@ pub fn verify(receipt: &Receipt, trust: &Trust) -> Result<Verified, ReceiptError
     let pinned = check_beacon(receipt, trust, &commit, &result)?;
 
     // The round came out at least a period after the commit.
-    let timing = crate::audit::BeaconKey {
-        public_key: Vec::new(),
-        genesis_unix_ms: pinned.genesis_unix_ms,
-        period_ms: pinned.period_ms,
-    };
-    if !timing.committed_in_time(commit.at_ms, commit.round) {
+    let (genesis, period) = (pinned.genesis_unix_ms, pinned.period_ms);
+    if !beacon::committed_in_time(genesis, period, commit.at_ms, commit.round) {
         return fail(
             "commit-before-beacon",
             format!(
                 "committed at {} ms; round {} is published at {:?} ms, less than a period ({} ms) later",
                 commit.at_ms,
                 commit.round,
-                timing.publish_ms(commit.round),
+                beacon::publish_ms(genesis, period, commit.round),
                 pinned.period_ms
             ),
         );

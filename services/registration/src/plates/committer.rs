@@ -169,28 +169,23 @@ impl Plates {
                     ledger.size()
                 )));
             }
-            // Per pool: the previous commit and the numbers not yet owed to a pending draw.
-            let mut pools: HashMap<String, (u64, i64)> = HashMap::new();
+            // Per pool, as the batch's commits go in: commits change no number,
+            // so each names the same set, with one more draw pending.
+            let mut pools: HashMap<String, vrs_draw::audit::CommitState> = HashMap::new();
             for (app, pool_id) in &mine {
-                if !pools.contains_key(pool_id) {
-                    let Some(state) = ledger.commit_state(pool_id) else {
-                        return Err(DbErr::Custom(format!("pool {pool_id} is not in the log")));
-                    };
-                    let owed = ledger.pending(pool_id).count() as i64;
-                    let room = i64::from(state.available_count) - owed;
-                    pools.insert(pool_id.clone(), (state.previous_commit, room));
-                }
-                let Some((previous, room)) = pools.get_mut(pool_id) else {
-                    continue;
+                let state = match pools.entry(pool_id.clone()) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                        ledger
+                            .commit_state(pool_id)
+                            .ok_or_else(|| DbErr::Custom(format!("pool {pool_id} is not in the log")))?,
+                    ),
                 };
-                if *room <= 0 {
+                if state.room() == 0 {
                     refused.insert(app.clone());
                     continue;
                 }
                 let index = head + entries.len() as u64;
-                let state = ledger
-                    .commit_state(pool_id)
-                    .ok_or_else(|| DbErr::Custom(format!("pool {pool_id} is not in the log")))?;
                 let salt = salts.get(app).copied().unwrap_or_default();
                 entries.push(Entry::DrawCommit(DrawCommit {
                     pool_id: pool_id.clone(),
@@ -198,14 +193,14 @@ impl Plates {
                     application_commitment: application_commitment(&salt, app),
                     beacon_id: params.beacon_id.clone(),
                     round,
-                    previous_commit: *previous,
+                    previous_commit: state.previous_commit,
                     available_count: state.available_count,
                     pool_digest: state.pool_digest,
                     at_ms: now as u64,
                 }));
                 accepted.push((app.clone(), index));
-                *previous = index;
-                *room -= 1;
+                state.previous_commit = index;
+                state.pending += 1;
             }
         }
         if !refused.is_empty() {

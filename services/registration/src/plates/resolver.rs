@@ -132,19 +132,6 @@ impl Plates {
             txn.commit().await?;
             return Ok(None);
         }
-        let pending: HashMap<i64, draw::Model> = draw::Entity::find()
-            .filter(draw::Column::PoolId.eq(pool_id))
-            .filter(draw::Column::ResultSeq.is_null())
-            .filter(draw::Column::CommitSeq.gte(0))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|d| (d.commit_seq, d))
-            .collect();
-        if pending.is_empty() {
-            txn.commit().await?;
-            return Ok(Some(HashMap::new()));
-        }
         let beacon_id = self.beacon.params().beacon_id.clone();
         let resolved = {
             let ledger = self.sync(&txn).await?;
@@ -162,6 +149,15 @@ impl Plates {
             txn.commit().await?;
             return Ok(Some(HashMap::new()));
         }
+        // The draw rows of the commits answered now (not of those whose round is not out).
+        let pending: HashMap<i64, draw::Model> = draw::Entity::find()
+            .filter(draw::Column::CommitSeq.is_in(resolved.iter().map(|r| r.result.commit_index as i64)))
+            .filter(draw::Column::ResultSeq.is_null())
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|d| (d.commit_seq, d))
+            .collect();
         let rows: Vec<&draw::Model> = resolved
             .iter()
             .map(|r| pending.get(&(r.result.commit_index as i64)))
