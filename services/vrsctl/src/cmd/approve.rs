@@ -1,0 +1,23 @@
+//! `vrsctl approve`: a clerk approves a dossier.
+
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::client::{Registry, call};
+use crate::describe::describe;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    application_id: String,
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<()> {
+    let req = pb::ApproveApplicationRequest {
+        application_id: args.application_id.clone(),
+        note: args.note.clone(),
+    };
+    let app = call(registry.approve_application(req).await)?;
+    print!("{}", describe(&app));
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! `vrsctl deliver`: the post, through the portal, confirms that certificate
+//! and plates reached the owner.
+
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::client::{Registry, call};
+use crate::describe::describe;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    application_id: String,
+}
+
+pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<()> {
+    let req = pb::ConfirmDeliveryRequest {
+        application_id: args.application_id.clone(),
+    };
+    print!("{}", describe(&call(registry.confirm_delivery(req).await)?));
+    Ok(())
+}

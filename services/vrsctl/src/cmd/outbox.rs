@@ -1,0 +1,26 @@
+//! `vrsctl outbox`: the status changes waiting to reach the portal, for a
+//! supervisor to see stuck deliveries and put dead letters back.
+
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::client::{Registry, call};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Put dead letters back in the queue.
+    #[arg(long)]
+    retry_dead: bool,
+}
+
+pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<()> {
+    if args.retry_dead {
+        let r = call(registry.retry_dead_letters(pb::RetryDeadLettersRequest {}).await)?;
+        println!("{} dead letter(s) requeued", r.requeued);
+    }
+    let s = call(registry.get_outbox_status(pb::GetOutboxStatusRequest {}).await)?;
+    println!(
+        "pending {}  dead {}  delivered {}  oldest pending {} ms",
+        s.pending, s.dead, s.delivered, s.oldest_pending_age_ms
+    );
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! `vrsctl reject`: a clerk rejects a dossier with a reason code.
+
+use vrs_proto::pb::registration::v1 as pb;
+
+use crate::client::{Registry, call};
+use crate::describe::describe;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    application_id: String,
+    #[arg(long)]
+    reason: String,
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<()> {
+    let req = pb::RejectApplicationRequest {
+        application_id: args.application_id.clone(),
+        reason_code: args.reason.clone(),
+        note: args.note.clone(),
+    };
+    let app = call(registry.reject_application(req).await)?;
+    print!("{}", describe(&app));
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! The token a call carries: the one given, or one minted from the local
+//! issuer key so that local runs need no identity provider.
+
+use clap::ValueEnum;
+use vrs_kit::token::Role;
+
+use crate::Cli;
+use crate::cmd::Cmd;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    Portal,
+    Clerk,
+    Supervisor,
+    Auditor,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Portal => Role::Portal,
+            RoleArg::Clerk => Role::Clerk,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::Auditor => Role::Auditor,
+        }
+    }
+}
+
+/// The token to send: given, or minted from the local issuer key.
+pub(crate) fn credentials(cli: &Cli) -> anyhow::Result<String> {
+    if let Some(t) = &cli.token {
+        return Ok(t.trim().to_owned());
+    }
+    let role = cli.role.map(Role::from).unwrap_or_else(|| cli.cmd.usual_role());
+    let ttl = match &cli.cmd {
+        Cmd::Token(args) => args.ttl_seconds,
+        _ => 300,
+    };
+    if role == Role::Clerk && cli.office.is_none() {
+        anyhow::bail!("clerk commands need --office (or VRS_OFFICE), or a --token from the identity provider");
+    }
+    let seed = std::fs::read_to_string(&cli.issuer_key).map_err(|e| {
+        anyhow::anyhow!(
+            "no --token given and cannot read the local issuer key {}: {e}",
+            cli.issuer_key
+        )
+    })?;
+    let seed: [u8; 32] = hex::decode(seed.trim())?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", cli.issuer_key))?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let subject = if role == Role::Portal {
+        "portal"
+    } else {
+        cli.subject.as_str()
+    };
+    Ok(vrs_kit::token::mint(
+        &key,
+        &cli.issuer,
+        subject,
+        &[role],
+        cli.office.as_deref().filter(|_| role == Role::Clerk),
+        ttl,
+    ))
+}
