@@ -14,6 +14,7 @@ use crate::domain::workflow::{Event, State};
 use crate::error::Error;
 use crate::service::{ACTOR_CITIZEN, Action, Registry, stored_declaration};
 use crate::store::Record;
+use crate::store::entities::application;
 
 pub struct Api {
     registry: Arc<Registry>,
@@ -42,12 +43,14 @@ impl Api {
         Ok((caller, grant))
     }
 
-    /// Authenticates, loads the application and checks `rpc` for its office.
-    async fn caller_for<T>(&self, req: &Request<T>, rpc: Rpc, id: &str) -> Result<(Caller, Record), Error> {
+    /// Authenticates, loads the application's row (one query) and checks
+    /// `rpc` for its office. A change answers with the record it wrote; a
+    /// read loads the rest with [`Registry::record_of`].
+    async fn caller_for<T>(&self, req: &Request<T>, rpc: Rpc, id: &str) -> Result<(Caller, application::Model), Error> {
         let (caller, _) = self.caller(req, rpc)?;
-        let rec = self.registry.get(id).await?;
-        caller.require_for_office(rpc, &rec.app.office_code)?;
-        Ok((caller, rec))
+        let app = self.registry.row(id).await?;
+        caller.require_for_office(rpc, &app.office_code)?;
+        Ok((caller, app))
     }
 
     /// A clerk's action on an application of their office. The caller is
@@ -88,10 +91,10 @@ impl RegistrationService for Api {
         &self,
         request: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
-        let (_, rec) = self
+        let (_, app) = self
             .caller_for(&request, Rpc::GetApplication, &request.get_ref().application_id)
             .await?;
-        Ok(Response::new(self.view(&rec)?))
+        Ok(Response::new(self.view(&self.registry.record_of(app).await?)?))
     }
 
     async fn list_applications(
@@ -154,7 +157,7 @@ impl RegistrationService for Api {
         let (_, rec) = self
             .caller_for(&request, Rpc::WithdrawApplication, &request.get_ref().application_id)
             .await?;
-        citizen_owns(&request, &stored_declaration(&rec.app)?)?;
+        citizen_owns(&request, &stored_declaration(&rec)?)?;
         let r = request.into_inner();
         let action = Action {
             event: Event::Withdrawn,
@@ -172,9 +175,9 @@ impl RegistrationService for Api {
         let (_, rec) = self
             .caller_for(&request, Rpc::DrawPlate, &request.get_ref().application_id)
             .await?;
-        citizen_owns(&request, &stored_declaration(&rec.app)?)?;
+        citizen_owns(&request, &stored_declaration(&rec)?)?;
         let id = &request.get_ref().application_id;
-        let outcome = self.registry.plates().draw_plate(&rec.app).await?;
+        let outcome = self.registry.plates().draw_plate(&rec).await?;
         let rec = self.registry.get(id).await?;
         Ok(Response::new(pb::DrawPlateResponse {
             application: Some(self.view(&rec)?),
@@ -270,9 +273,10 @@ impl RegistrationService for Api {
     ) -> Result<Response<pb::InspectApplicationResponse>, Status> {
         use crate::lookups::{OriginAnswer, OwnerAnswer};
         use pb::agency_record::Record as R;
-        let (_, rec) = self
+        let (_, app) = self
             .caller_for(&request, Rpc::InspectApplication, &request.get_ref().application_id)
             .await?;
+        let rec = self.registry.record_of(app).await?;
         let answers = self.registry.inspect(&rec).await?;
         // The latest evidence kept per agency (the verifying attempt).
         let kept = |agency: &str| {
@@ -522,8 +526,8 @@ impl TransparencyLogService for LogApi {
     async fn get_receipt(&self, request: Request<pb::GetReceiptRequest>) -> Result<Response<pb::Receipt>, Status> {
         let caller = self.auth.caller(&request)?;
         caller.require(Rpc::GetReceipt)?;
-        let rec = self.registry.get(&request.get_ref().application_id).await?;
-        caller.require_for_office(Rpc::GetReceipt, &rec.app.office_code)?;
+        let rec = self.registry.row(&request.get_ref().application_id).await?;
+        caller.require_for_office(Rpc::GetReceipt, &rec.office_code)?;
         let json = self
             .registry
             .plates()

@@ -38,7 +38,7 @@ impl Application {
     pub async fn build(cfg: &Config) -> anyhow::Result<Application> {
         let data_key = load_or_create_seed(Path::new(&cfg.privacy.data_key_file))?;
         let privacy = crate::privacy::Privacy::new(&data_key);
-        let store = Store::connect(&cfg.database.url, cfg.database.max_connections, privacy.clone()).await?;
+        let store = Store::connect(&cfg.database, privacy.clone()).await?;
         store
             .pin_key("data", &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data_key)))
             .await?;
@@ -54,7 +54,7 @@ impl Application {
             .await?;
         let offices = Offices::new(&cfg.draw.office_localities).map_err(anyhow::Error::msg)?;
         let plates = Arc::new(Plates::new(
-            store.connection().clone(),
+            store.clone(),
             cfg.draw.clone(),
             offices.clone(),
             cfg.workflow.ordering,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::workflow::Ordering;
+pub use crate::store::DatabaseConfig;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -125,14 +126,6 @@ pub struct ServerConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DatabaseConfig {
-    /// `sqlite://path?mode=rwc` (default) or `postgres://…`. `DATABASE_URL` overrides.
-    pub url: String,
-    pub max_connections: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
 pub struct AgenciesConfig {
     pub identity_url: String,
     pub tax_url: String,
@@ -184,15 +177,6 @@ impl Default for ServerConfig {
             drain_delay_ms: 0,
             shutdown_grace_ms: 25_000,
             metrics_interval_ms: 10_000,
-        }
-    }
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        DatabaseConfig {
-            url: "sqlite://var/registration.db?mode=rwc".into(),
-            max_connections: 16,
         }
     }
 }

@@ -147,7 +147,7 @@ impl Outbox {
             self.cfg.batch.max(1)
         );
         let lease = now + i64::try_from(self.cfg.lease_ms).unwrap_or(i64::MAX / 2);
-        let txn = crate::store::begin_write(db).await?;
+        let txn = self.registry.store().begin_write().await?;
         let claimed = outbox::Entity::find()
             .from_raw_sql(Statement::from_string(backend, sql))
             .all(&txn)

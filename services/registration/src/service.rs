@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::lookups::{Agencies, Unreachable, backoff};
 use crate::plates::Plates;
 use crate::store::entities::application;
+use crate::store::writer::{Change, NewCertificate, NewCheck, NewPayment};
 use crate::store::{Changes, Cursor, HistoryEntry, NewEvidence, Record, Store, StoreError};
 
 /// Actors recorded in history when no person acted.
@@ -101,6 +102,8 @@ impl Registry {
             dossier_code: decl.dossier_code.as_str().to_owned(),
             content_hash: hash.clone(),
             declaration: decl.to_pb().encode_to_vec(),
+            history_seq: 1,
+            outbox_seq: 1,
             office_code: decl.office_code.as_str().to_owned(),
             locality_code: decl.locality_code.as_str().to_owned(),
             state: State::Submitted.as_str().to_owned(),
@@ -118,22 +121,23 @@ impl Registry {
             blocked_reason: None,
             vehicle_key: Some(self.store.vehicle_key(decl.vehicle.chassis.as_str())),
         };
-        match self.store.insert(model, ACTOR_CITIZEN).await {
-            Ok(()) => {}
-            Err(e @ (StoreError::DuplicateDossier | StoreError::VehicleActive)) => {
-                // A concurrent retry of the same dossier won the insert (the database
-                // may report either of its two unique keys); anything else is a
-                // second application for a vehicle that has one.
+        let stored = match self.store.create(model, ACTOR_CITIZEN).await {
+            Ok(rec) => rec,
+            Err(StoreError::DuplicateDossier | StoreError::VehicleActive) => {
+                // A concurrent retry of the same dossier won the insert; anything
+                // else is a second application for a vehicle that has one.
                 let Some(existing) = self.store.find_by_dossier(decl.dossier_code.as_str()).await? else {
-                    return Err(e.into());
+                    return Err(StoreError::VehicleActive.into());
                 };
                 return self.resubmit(existing, &decl, &warnings, hash).await;
             }
             Err(e) => return Err(e.into()),
-        }
+        };
         tracing::info!(application_id = %id, dossier_code = decl.dossier_code.as_str(), "application submitted");
-        self.process(&id).await?;
-        self.get(&id).await
+        match self.process_row(stored.app.clone()).await? {
+            Some(rec) => Ok(rec),
+            None => self.get(&id).await,
+        }
     }
 
     /// Same dossier code again: a retry, a correction, or a conflicting reuse.
@@ -230,16 +234,27 @@ impl Registry {
     /// Runs the agency lookups of an application that awaits them and records the outcome.
     /// Does nothing if the application has moved on meanwhile.
     pub async fn process(&self, id: &str) -> Result<()> {
-        let rec = self.get(id).await?;
-        let state = parse_state(&rec.app.state)?;
+        let app = self
+            .store
+            .find_row(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("application {id}")))?;
+        self.process_row(app).await.map(|_| ())
+    }
+
+    /// [`Registry::process`] of a row the caller holds; the record as written,
+    /// or `None` when the application had moved on (nothing written).
+    async fn process_row(&self, app: application::Model) -> Result<Option<Record>> {
+        let id = app.id.as_str();
+        let state = parse_state(&app.state)?;
         if !matches!(state, State::Submitted | State::AwaitingAgency) {
-            return Ok(());
+            return Ok(None);
         }
-        let req = stored_declaration(&rec.app)?;
+        let req = stored_declaration(&app)?;
         let today = today_vn();
         let (decl, _) = Declaration::validate(&req, today)
             .map_err(|v| Error::Internal(anyhow::anyhow!("stored declaration no longer valid: {v:?}")))?;
-        let attempts = rec.app.attempts + 1;
+        let attempts = app.attempts + 1;
         let fetched = self.agencies.fetch(&decl).await;
         let now = crate::now_ms();
         let result = match fetched {
@@ -277,17 +292,24 @@ impl Registry {
                             .eq_ignore_ascii_case(decl.vehicle.chassis.as_str())
                     })
                     .and_then(|r| i64::try_from(r.taxable_value_vnd).ok());
-                let changes = Changes {
-                    state: Some(to),
-                    reasons_json: Some(reasons_json(&reasons)),
-                    attempts: Some(attempts),
-                    next_attempt_at_ms: Some(None),
-                    vehicle_value_vnd: Some(value),
-                    ..Default::default()
-                };
+                let mut next = app.clone();
+                next.state = to.as_str().to_owned();
+                next.reasons = reasons_json(&reasons);
+                next.attempts = attempts;
+                next.next_attempt_at_ms = None;
+                next.vehicle_value_vnd = value;
+                next.updated_at_ms = now;
                 tracing::info!(application_id = %id, state = %to, attempts, "lookups settled");
                 self.store
-                    .update(id, rec.app.version, changes, Some(entry), evidence, now)
+                    .change(Change {
+                        next,
+                        expected_version: app.version,
+                        entry: Some(entry),
+                        evidence,
+                        check: None,
+                        payment: None,
+                        certificate: None,
+                    })
                     .await
             }
             Err(Unreachable(down)) => {
@@ -309,25 +331,32 @@ impl Registry {
                     reason_code: "AGENCY_UNAVAILABLE".into(),
                     note: String::new(),
                 });
-                let changes = Changes {
-                    state: Some(to),
-                    reasons_json: Some(reasons_json(&reasons)),
-                    attempts: Some(attempts),
-                    next_attempt_at_ms: Some(Some(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))),
-                    ..Default::default()
-                };
+                let mut next = app.clone();
+                next.state = to.as_str().to_owned();
+                next.reasons = reasons_json(&reasons);
+                next.attempts = attempts;
+                next.next_attempt_at_ms = Some(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+                next.updated_at_ms = now;
                 tracing::warn!(application_id = %id, attempts, retry_in_ms = delay.as_millis() as u64, "agency unavailable");
                 self.store
-                    .update(id, rec.app.version, changes, entry, vec![], now)
+                    .change(Change {
+                        next,
+                        expected_version: app.version,
+                        entry,
+                        evidence: vec![],
+                        check: None,
+                        payment: None,
+                        certificate: None,
+                    })
                     .await
             }
         };
         match result {
-            Ok(()) => Ok(()),
+            Ok(rec) => Ok(Some(rec)),
             // Someone else (a worker on another replica, a withdrawal) moved it first: theirs stands.
             Err(StoreError::Conflict(_)) => {
                 tracing::debug!(application_id = %id, "application changed while its lookups ran");
-                Ok(())
+                Ok(None)
             }
             Err(e) => Err(e.into()),
         }
@@ -335,17 +364,17 @@ impl Registry {
 
     /// A clerk's or citizen's action on `rec` (as the caller loaded it to
     /// check its office), checked against the workflow.
-    pub async fn act(&self, rec: Record, action: Action) -> Result<Record> {
-        let id = rec.app.id.as_str();
+    pub async fn act(&self, app: application::Model, action: Action) -> Result<Record> {
+        let id = app.id.as_str();
         if action.event == Event::Withdrawn && self.plates.draw_pending(id).await? {
             return Err(Error::Precondition(
                 "a plate draw is in progress for this application; it cannot be withdrawn until it is resolved".into(),
             ));
         }
-        let state = parse_state(&rec.app.state)?;
+        let state = parse_state(&app.state)?;
         let to = workflow::next(self.ordering, state, action.event)?;
         if action.event == Event::ClerkApproved {
-            physical_check_passed(&rec)?;
+            self.physical_check_passed(&app).await?;
         }
         let entry = HistoryEntry {
             from: Some(state),
@@ -355,40 +384,61 @@ impl Registry {
             note: action.note,
         };
         // Leaving the lookup states settles any pending retry.
-        let changes = Changes {
-            state: Some(to),
-            next_attempt_at_ms: Some(None),
-            ..Default::default()
-        };
+        let mut next = app.clone();
+        next.state = to.as_str().to_owned();
+        next.next_attempt_at_ms = None;
+        next.updated_at_ms = crate::now_ms();
+        let rec = self.change(&app, next, entry, None, None, None).await?;
+        tracing::info!(application_id = %id, from = %state, to = %to, "application moved");
+        Ok(rec)
+    }
+
+    /// Writes a change of `app` made by a caller (under its version check):
+    /// a concurrent change is a conflict to reload and retry.
+    async fn change(
+        &self,
+        app: &application::Model,
+        next: application::Model,
+        entry: HistoryEntry,
+        check: Option<NewCheck>,
+        payment: Option<NewPayment>,
+        certificate: Option<NewCertificate>,
+    ) -> Result<Record> {
+        let id = app.id.as_str();
         match self
             .store
-            .update(id, rec.app.version, changes, Some(entry), vec![], crate::now_ms())
+            .change(Change {
+                next,
+                expected_version: app.version,
+                entry: Some(entry),
+                evidence: vec![],
+                check,
+                payment,
+                certificate,
+            })
             .await
         {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                return Err(Error::Conflict(format!(
-                    "application {id} changed meanwhile; reload and retry"
-                )));
-            }
-            Err(e) => return Err(e.into()),
+            Ok(rec) => Ok(rec),
+            Err(StoreError::Conflict(_)) => Err(Error::Conflict(format!(
+                "application {id} changed meanwhile; reload and retry"
+            ))),
+            Err(StoreError::PaymentTaken) => Err(Error::Precondition(
+                "the fee of this application is already paid".into(),
+            )),
+            Err(e) => Err(e.into()),
         }
-        tracing::info!(application_id = %id, from = %state, to = %to, "application moved");
-        self.get(id).await
     }
 
     /// A clerk's physical check of chassis and engine numbers, compared with the declaration.
     pub async fn record_physical_check(
         &self,
-        rec: Record,
+        app: application::Model,
         actor: &str,
         chassis_read: &str,
         engine_read: &str,
         note: &str,
     ) -> Result<Record> {
         use crate::domain::ids::EngineNumber;
-        use crate::store::entities::physical_check;
-        use sea_orm::Set;
         let mut bad = Vec::new();
         if chassis_read.trim().is_empty() {
             bad.push(("chassis_number", "required: the number as read on the vehicle"));
@@ -409,14 +459,14 @@ impl Registry {
                     .collect(),
             ));
         }
-        let id = rec.app.id.as_str();
-        let state = parse_state(&rec.app.state)?;
+        let id = app.id.as_str();
+        let state = parse_state(&app.state)?;
         if !matches!(state, State::Verified | State::PlateAssigned | State::FeePaid) {
             return Err(Error::Precondition(format!(
                 "a physical check is recorded before approval; the application is {state}"
             )));
         }
-        let decl = stored_declaration(&rec.app)?;
+        let decl = stored_declaration(&app)?;
         let vehicle = decl.vehicle.unwrap_or_default();
         let chassis_matches = EngineNumber::normalise(chassis_read) == EngineNumber::normalise(&vehicle.chassis_number);
         let engine_matches = EngineNumber::normalise(engine_read) == EngineNumber::normalise(&vehicle.engine_number);
@@ -426,15 +476,11 @@ impl Registry {
             (true, false) => Some("ENGINE_NUMBER_MISMATCH"),
             (false, false) => Some("CHASSIS_AND_ENGINE_NUMBER_MISMATCH"),
         };
-        let now = crate::now_ms();
-        let check = physical_check::ActiveModel {
-            application_id: Set(id.to_owned()),
-            actor: Set(actor.to_owned()),
-            chassis_matches: Set(chassis_matches),
-            engine_matches: Set(engine_matches),
-            note: Set(note.to_owned()),
-            at_ms: Set(now),
-            ..Default::default()
+        let check = NewCheck {
+            actor: actor.to_owned(),
+            chassis_matches,
+            engine_matches,
+            note: note.to_owned(),
         };
         let entry = HistoryEntry {
             from: Some(state),
@@ -443,11 +489,53 @@ impl Registry {
             reason_code: blocked.unwrap_or("PHYSICAL_CHECK_PASSED").to_owned(),
             note: note.to_owned(),
         };
-        self.store
-            .record_physical_check(&rec.app, check, blocked.map(str::to_owned), entry, now)
-            .await?;
+        let mut next = app.clone();
+        next.blocked_reason = blocked.map(str::to_owned);
+        next.updated_at_ms = crate::now_ms();
+        let rec = self.change(&app, next, entry, Some(check), None, None).await?;
         tracing::info!(application_id = %id, chassis_matches, engine_matches, "physical check recorded");
-        self.get(id).await
+        Ok(rec)
+    }
+
+    /// Approval is refused while a check contradicts the declaration, and for
+    /// vehicles that need one until a check matches (the checks are read only then).
+    async fn physical_check_passed(&self, app: &application::Model) -> Result<()> {
+        if let Some(reason) = &app.blocked_reason {
+            return Err(Error::Precondition(format!(
+                "blocked by the physical check: {reason}; check again or reject"
+            )));
+        }
+        if !physical_check_required(&stored_declaration(app)?) {
+            return Ok(());
+        }
+        let rec = self.record_of(app.clone()).await?;
+        let passed = rec
+            .physical_checks
+            .last()
+            .is_some_and(|c| c.chassis_matches && c.engine_matches);
+        if !passed {
+            return Err(Error::Precondition(
+                "an imported vehicle needs a physical check of chassis and engine numbers before approval".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The application row alone, its declaration opened (one query): what
+    /// handlers authorise from before they change it.
+    pub async fn row(&self, id: &str) -> Result<application::Model> {
+        if id.trim().is_empty() {
+            return Err(Error::invalid("application_id", "must not be empty"));
+        }
+        self.store
+            .find_row(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("application {id}")))
+    }
+
+    /// Everything recorded about a row the caller holds (one more query).
+    pub async fn record_of(&self, app: application::Model) -> Result<Record> {
+        Ok(self.store.complete(app).await?)
     }
 
     /// The certificate-and-plate fee of an application.
@@ -470,7 +558,7 @@ impl Registry {
     /// reference; the amount must be the fee due.
     pub async fn confirm_payment(&self, id: &str, reference: &str, amount_vnd: u64) -> Result<Record> {
         use crate::store::entities::payment;
-        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        use sea_orm::EntityTrait;
         let reference = reference.trim();
         if reference.is_empty()
             || reference.len() > 64
@@ -483,21 +571,33 @@ impl Registry {
                 "1–64 characters of A–Z, a–z, 0–9, '-', '_', '.'",
             ));
         }
-        let db = self.store.connection();
-        if let Some(p) = payment::Entity::find_by_id(reference.to_owned()).one(db).await? {
-            if p.application_id != id || p.amount_vnd as u64 != amount_vnd {
-                return Err(Error::AlreadyExists {
+        if id.trim().is_empty() {
+            return Err(Error::invalid("application_id", "must not be empty"));
+        }
+        // A reference seen before is looked up only when the payment cannot
+        // be recorded as new: a retry is answered as the first call was, a
+        // reference of another payment is refused.
+        let seen_before = |refused: Error| async move {
+            let db = self.store.connection();
+            match payment::Entity::find_by_id(reference.to_owned()).one(db).await? {
+                Some(p) if p.application_id != id || p.amount_vnd as u64 != amount_vnd => Err(Error::AlreadyExists {
                     field: "payment_reference",
                     message: "this payment reference confirmed another payment".into(),
-                });
+                }),
+                Some(_) => self.get(id).await,
+                None => Err(refused),
             }
-            return self.get(id).await;
-        }
-        let rec = self.get(id).await?;
-        let state = parse_state(&rec.app.state)?;
-        let to = workflow::next(self.ordering, state, Event::FeePaid)?;
+        };
+        let Some(app) = self.store.find_row(id).await? else {
+            return seen_before(Error::NotFound(format!("application {id}"))).await;
+        };
+        let state = parse_state(&app.state)?;
+        let to = match workflow::next(self.ordering, state, Event::FeePaid) {
+            Ok(to) => to,
+            Err(e) => return seen_before(e.into()).await,
+        };
         let fee = self
-            .fee_for(&rec)
+            .fee_for_app(&app)
             .ok_or_else(|| Error::Precondition("no fee rule applies to this vehicle".into()))?;
         if amount_vnd != fee.amount_vnd {
             return Err(Error::invalid(
@@ -508,109 +608,65 @@ impl Registry {
                 ),
             ));
         }
-        let now = crate::now_ms();
-        let txn = crate::store::begin_write(db).await?;
-        let inserted = payment::ActiveModel {
-            payment_reference: Set(reference.to_owned()),
-            application_id: Set(id.to_owned()),
-            amount_vnd: Set(amount_vnd as i64),
-            at_ms: Set(now),
-        }
-        .insert(&txn)
-        .await;
-        if let Err(e) = inserted {
-            return match e.sql_err() {
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Err(Error::Precondition(
-                    "the fee of this application is already paid".into(),
-                )),
-                _ => Err(e.into()),
-            };
-        }
-        let moved = crate::store::transition_in(
-            &txn,
-            id,
-            &[state],
+        let entry = HistoryEntry {
+            from: Some(state),
             to,
-            "payment-platform",
-            "FEE_PAID",
-            reference,
-            None,
-            now,
-        )
-        .await?;
-        if !moved {
-            return Err(Error::Conflict(format!(
-                "application {id} changed meanwhile; reload and retry"
-            )));
-        }
-        txn.commit().await?;
+            actor: "payment-platform".into(),
+            reason_code: "FEE_PAID".into(),
+            note: reference.to_owned(),
+        };
+        let mut next = app.clone();
+        next.state = to.as_str().to_owned();
+        next.updated_at_ms = crate::now_ms();
+        let payment = NewPayment {
+            reference: reference.to_owned(),
+            amount_vnd: amount_vnd as i64,
+        };
+        let rec = match self.change(&app, next, entry, None, Some(payment), None).await {
+            Err(e @ Error::Precondition(_)) => return seen_before(e).await,
+            other => other?,
+        };
         tracing::info!(application_id = %id, "fee paid");
-        self.get(id).await
+        Ok(rec)
     }
 
     /// A clerk issues the registration certificate: a number unique nationwide.
-    pub async fn issue_certificate(&self, rec: Record, actor: &str) -> Result<Record> {
-        use crate::store::entities::certificate;
-        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
-        let id = rec.app.id.as_str();
-        let state = parse_state(&rec.app.state)?;
+    pub async fn issue_certificate(&self, app: application::Model, actor: &str) -> Result<Record> {
+        let id = app.id.as_str();
+        let state = parse_state(&app.state)?;
         let to = workflow::next(self.ordering, state, Event::CertificateIssued)?;
-        let now = crate::now_ms();
-        let txn = self.store.begin_write().await?;
-        let row = certificate::ActiveModel {
-            application_id: Set(id.to_owned()),
-            // Provisional: the number derives from the row's id, known after the insert.
-            number: Set(id.replace('-', "")),
-            actor: Set(actor.to_owned()),
-            at_ms: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        let year = chrono::DateTime::from_timestamp_millis(now)
-            .map(|t| t.format("%Y").to_string())
-            .unwrap_or_default();
-        let number = format!("{}-{year}-{:07}", rec.app.locality_code, row.id);
-        certificate::Entity::update_many()
-            .col_expr(certificate::Column::Number, Expr::value(number.as_str()))
-            .filter(certificate::Column::Id.eq(row.id))
-            .exec(&txn)
-            .await?;
-        crate::store::entities::application::Entity::update_many()
-            .col_expr(
-                crate::store::entities::application::Column::CertificateNumber,
-                Expr::value(number.as_str()),
-            )
-            .filter(crate::store::entities::application::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        let moved =
-            crate::store::transition_in(&txn, id, &[state], to, actor, "CERTIFICATE_ISSUED", &number, None, now)
-                .await?;
-        if !moved {
-            return Err(Error::Conflict(format!(
-                "application {id} changed meanwhile; reload and retry"
-            )));
-        }
-        txn.commit().await?;
+        let entry = HistoryEntry {
+            from: Some(state),
+            to,
+            actor: actor.to_owned(),
+            reason_code: "CERTIFICATE_ISSUED".into(),
+            // The writer puts the certificate's number here.
+            note: String::new(),
+        };
+        let mut next = app.clone();
+        next.state = to.as_str().to_owned();
+        next.updated_at_ms = crate::now_ms();
+        let certificate = NewCertificate {
+            actor: actor.to_owned(),
+        };
+        let rec = self.change(&app, next, entry, None, None, Some(certificate)).await?;
         tracing::info!(application_id = %id, "certificate issued");
-        self.get(id).await
+        Ok(rec)
     }
 
     /// Replaces a lost or damaged certificate: the next `-R<n>` number, the old
     /// number void, a history row (and portal event); the state stays.
-    pub async fn reissue_certificate(&self, rec: Record, reason: &str, actor: &str) -> Result<Record> {
+    pub async fn reissue_certificate(&self, app: application::Model, reason: &str, actor: &str) -> Result<Record> {
         use crate::store::entities::{certificate, void_certificate};
         use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, sea_query::Expr};
-        let id = rec.app.id.as_str();
-        let state = parse_state(&rec.app.state)?;
+        let id = app.id.as_str();
+        let state = parse_state(&app.state)?;
         if !matches!(state, State::Issued | State::Delivered) {
             return Err(Error::Precondition(format!(
                 "only an issued certificate can be reissued; the application is {state}"
             )));
         }
-        let db = self.store.connection();
-        let txn = crate::store::begin_write(db).await?;
+        let txn = self.store.begin_write().await?;
         let cert = certificate::Entity::find()
             .filter(certificate::Column::ApplicationId.eq(id))
             .one(&txn)
@@ -647,10 +703,10 @@ impl Registry {
             .await?;
         let res = application::Entity::update_many()
             .col_expr(application::Column::CertificateNumber, Expr::value(number.as_str()))
-            .col_expr(application::Column::Version, Expr::value(rec.app.version + 1))
+            .col_expr(application::Column::Version, Expr::value(app.version + 1))
             .col_expr(application::Column::UpdatedAtMs, Expr::value(now))
             .filter(application::Column::Id.eq(id))
-            .filter(application::Column::Version.eq(rec.app.version))
+            .filter(application::Column::Version.eq(app.version))
             .exec(&txn)
             .await?;
         if res.rows_affected != 1 {
@@ -791,26 +847,6 @@ pub fn physical_check_required(decl: &pb::SubmitApplicationRequest) -> bool {
 pub fn stored_declaration(app: &application::Model) -> Result<pb::SubmitApplicationRequest> {
     pb::SubmitApplicationRequest::decode(app.declaration.as_slice())
         .map_err(|e| Error::Internal(anyhow::Error::new(e).context("stored declaration")))
-}
-
-/// Approval is refused while a check contradicts the declaration, and for
-/// vehicles that need one until a check matches.
-fn physical_check_passed(rec: &Record) -> Result<()> {
-    if let Some(reason) = &rec.app.blocked_reason {
-        return Err(Error::Precondition(format!(
-            "blocked by the physical check: {reason}; check again or reject"
-        )));
-    }
-    let passed = rec
-        .physical_checks
-        .last()
-        .is_some_and(|c| c.chassis_matches && c.engine_matches);
-    if physical_check_required(&stored_declaration(&rec.app)?) && !passed {
-        return Err(Error::Precondition(
-            "an imported vehicle needs a physical check of chassis and engine numbers before approval".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn parse_state(s: &str) -> Result<State> {

@@ -18,6 +18,7 @@ mod m20261126_000006_vehicle_key;
 mod m20261126_000007_key_fingerprints;
 mod m20261126_000008_outbox_trace;
 mod m20261203_000009_draw_lookups;
+mod m20261203_000010_application_seqs;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_key_fingerprints::Migration),
             Box::new(m20261126_000008_outbox_trace::Migration),
             Box::new(m20261203_000009_draw_lookups::Migration),
+            Box::new(m20261203_000010_application_seqs::Migration),
         ]
     }
 }

@@ -103,7 +103,7 @@ impl Plates {
         // what other replicas appended meanwhile is left to read, and the lock
         // every replica's appends wait for is held briefly.
         drop(self.sync(&self.db).await?);
-        let txn = crate::store::begin_write(&self.db).await?;
+        let txn = self.store.begin_write().await?;
         // Claim the applications first. A claim another replica holds makes this
         // insert wait for its transaction and then skip the row, never fail.
         let mut salts = HashMap::new();

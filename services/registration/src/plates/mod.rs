@@ -99,6 +99,8 @@ pub struct Outcome {
 
 pub struct Plates {
     db: DatabaseConnection,
+    /// The store that owns `db`: write transactions begin (and are counted) there.
+    store: crate::store::Store,
     cfg: DrawConfig,
     /// Which locality code each office draws from.
     offices: Offices,
@@ -154,7 +156,7 @@ fn internal(e: impl std::fmt::Display) -> Error {
 impl Plates {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        db: DatabaseConnection,
+        store: crate::store::Store,
         cfg: DrawConfig,
         offices: Offices,
         ordering: Ordering,
@@ -190,7 +192,8 @@ impl Plates {
             .with_description("Draws resolved (plates assigned by the beacon round) by pool")
             .build();
         Plates {
-            db,
+            db: store.connection().clone(),
+            store,
             cfg,
             offices,
             ordering,
@@ -359,7 +362,7 @@ impl Plates {
 
     async fn open_pool(&self, family: &str, rank: i32, pool_id: &str) -> Result<(), DbErr> {
         let now = crate::now_ms();
-        let txn = crate::store::begin_write(&self.db).await?;
+        let txn = self.store.begin_write().await?;
         pool::ActiveModel {
             pool_id: Set(pool_id.to_owned()),
             family: Set(family.to_owned()),
@@ -651,7 +654,7 @@ impl Plates {
         };
         let now = crate::now_ms();
         let salt = random32()?;
-        let txn = crate::store::begin_write(&self.db).await?;
+        let txn = self.store.begin_write().await?;
         lock_pool(&txn, &p.pool_id).await?;
         let entry = Entry::PlateAssign(PlateAssign {
             pool_id: p.pool_id.clone(),
@@ -725,7 +728,7 @@ impl Plates {
     pub async fn revoke(&self, application_id: &str, reason: &str, actor: &str) -> Result<String, Error> {
         use crate::domain::workflow::State;
         let now = crate::now_ms();
-        let txn = crate::store::begin_write(&self.db).await?;
+        let txn = self.store.begin_write().await?;
         let p = plate::Entity::find()
             .filter(plate::Column::ApplicationId.eq(application_id))
             .filter(plate::Column::Status.eq("issued"))
@@ -788,7 +791,7 @@ impl Plates {
             .await?;
         let n = expired.len();
         for p in expired {
-            let txn = crate::store::begin_write(&self.db).await?;
+            let txn = self.store.begin_write().await?;
             lock_pool(&txn, &p.pool_id).await?;
             let gone = plate::Entity::delete_many()
                 .filter(plate::Column::PoolId.eq(p.pool_id.as_str()))

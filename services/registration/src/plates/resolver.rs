@@ -127,7 +127,7 @@ impl Plates {
         rounds: &HashMap<u64, BeaconRound>,
     ) -> Result<Option<HashMap<i64, usize>>, Error> {
         let now = crate::now_ms();
-        let txn = crate::store::begin_write(&self.db).await?;
+        let txn = self.store.begin_write().await?;
         if !try_lock_pool(&txn, pool_id).await? {
             txn.commit().await?;
             return Ok(None);

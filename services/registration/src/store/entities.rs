@@ -33,6 +33,10 @@ pub mod application {
         /// Keyed hash of the chassis number while the application is active;
         /// unique, so a vehicle has one active application at a time.
         pub vehicle_key: Option<String>,
+        /// Sequence number of the last history row.
+        pub history_seq: i32,
+        /// Sequence number of the last portal event.
+        pub outbox_seq: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

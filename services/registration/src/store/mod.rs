@@ -7,6 +7,9 @@
 
 pub mod database_url;
 pub mod entities;
+pub mod records;
+pub mod stats;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -32,6 +35,9 @@ pub enum StoreError {
     /// Another active application is for the same vehicle.
     #[error("the vehicle has another active application")]
     VehicleActive,
+    /// The payment reference is already recorded (for this or another application).
+    #[error("payment reference already used")]
+    PaymentTaken,
     /// This replica's key differs from the one the database was started with.
     #[error(
         "the {0} key differs from the one this database was first used with: every replica must \
@@ -89,6 +95,36 @@ pub struct Record {
     pub physical_checks: Vec<physical_check::Model>,
 }
 
+/// The database and how its writes are batched. Owned by the store; only
+/// `app` reads the whole configuration.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path?mode=rwc` (default) or `postgres://…`. `DATABASE_URL` overrides.
+    pub url: String,
+    pub max_connections: u32,
+    /// How long the writer gathers concurrent state changes into one
+    /// transaction before it commits them (group commit). Callers are answered
+    /// only after their batch commits; 0 takes whatever is already queued.
+    pub gather_ms: u64,
+    /// Most state changes written in one transaction.
+    pub batch_max: usize,
+    /// Transactions the writer has in flight at once (SQLite has one writer: 1 there).
+    pub writers: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://var/registration.db?mode=rwc".into(),
+            max_connections: 16,
+            gather_ms: 2,
+            batch_max: 256,
+            writers: 2,
+        }
+    }
+}
+
 /// A page position in an office queue: (created_at_ms, id) of the last row seen.
 pub type Cursor = (i64, String);
 
@@ -97,6 +133,10 @@ pub struct Store {
     db: DatabaseConnection,
     /// Seals declarations on the way in, opens them on the way out.
     privacy: crate::privacy::Privacy,
+    /// Statements and write transactions sent, for the statement budget.
+    stats: std::sync::Arc<stats::Stats>,
+    /// Batches concurrent state changes into shared transactions.
+    writer: writer::Writer,
 }
 
 impl Store {
@@ -110,15 +150,22 @@ impl Store {
         }
     }
 
-    /// Begins a transaction that will write (see [`begin_write`]).
+    /// Begins a transaction that will write (see [`begin_write`]), and counts it.
     pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+        self.stats.write_transaction();
         begin_write(&self.db).await
     }
 
-    pub async fn connect(url: &str, max_connections: u32, privacy: crate::privacy::Privacy) -> Result<Store, DbErr> {
+    /// What this store has sent to the database so far.
+    pub fn stats(&self) -> stats::Counts {
+        self.stats.read()
+    }
+
+    pub async fn connect(cfg: &DatabaseConfig, privacy: crate::privacy::Privacy) -> Result<Store, DbErr> {
+        let url = cfg.url.as_str();
         ensure_sqlite_dir(url)?;
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(max_connections)
+        opts.max_connections(cfg.max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
@@ -129,36 +176,50 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
-        let db = Database::connect(opts).await?;
+        let mut db = Database::connect(opts).await?;
+        let stats = stats::Stats::new();
+        let counted = stats.clone();
+        db.set_metric_callback(move |info| counted.statement(&info.statement.sql));
         migrate(url).await?;
-        Ok(Store { db, privacy })
+        let writer = writer::Writer::start(
+            db.clone(),
+            stats.clone(),
+            Duration::from_millis(cfg.gather_ms),
+            cfg.batch_max,
+            cfg.writers,
+        );
+        Ok(Store {
+            db,
+            privacy,
+            stats,
+            writer,
+        })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
 
-    /// Inserts a new application in SUBMITTED with its first history row.
+    /// Files a new application in SUBMITTED with its first history row and
+    /// portal event, in a batch with other writes. `app.declaration` is the
+    /// open declaration; it is sealed on the way in. A dossier code or vehicle
+    /// already taken is [`StoreError::DuplicateDossier`] (the caller reads by
+    /// dossier code to tell which).
     #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "INSERT application", otel.kind = "client", db.system = self.system()))]
-    pub async fn insert(&self, mut app: application::Model, actor: &str) -> Result<(), StoreError> {
-        app.declaration = self.seal(&app.declaration, &app.id)?;
-        let txn = begin_write(&self.db).await?;
-        let id = app.id.clone();
-        let at = app.created_at_ms;
-        application::ActiveModel::from(app)
-            .insert(&txn)
-            .await
-            .map_err(unique_violation)?;
-        let entry = HistoryEntry {
-            from: None,
-            to: State::Submitted,
-            actor: actor.to_owned(),
-            reason_code: String::new(),
-            note: String::new(),
-        };
-        append_history(&txn, &id, 1, &entry, at).await?;
-        txn.commit().await?;
-        Ok(())
+    pub async fn create(&self, app: application::Model, actor: &str) -> Result<Record, StoreError> {
+        let sealed = self.seal(&app.declaration, &app.id)?;
+        self.writer.create(app, sealed, actor).await
+    }
+
+    /// Applies `change` if the row is still at its expected version, in a
+    /// batch with other writes; the record as written.
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "UPDATE application", otel.kind = "client", db.system = self.system()))]
+    pub async fn change(&self, mut change: writer::Change) -> Result<Record, StoreError> {
+        if State::parse(&change.next.state).is_some_and(State::is_terminal) {
+            // The vehicle is free for another application.
+            change.next.vehicle_key = None;
+        }
+        self.writer.change(change).await
     }
 
     #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "SELECT application", otel.kind = "client", db.system = self.system()))]
@@ -167,6 +228,12 @@ impl Store {
             Some(app) => self.complete(app).await.map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The application row alone (one query), for callers that authorise and
+    /// change it: the writer answers with the whole record.
+    pub async fn find_row(&self, id: &str) -> Result<Option<application::Model>, DbErr> {
+        self.find_application(id).await
     }
 
     /// The application row alone, its declaration opened: one query, for
@@ -209,28 +276,9 @@ impl Store {
     }
 
     /// History, evidence and checks of an application whose declaration is opened.
-    async fn complete(&self, app: application::Model) -> Result<Record, DbErr> {
-        let history = history::Entity::find()
-            .filter(history::Column::ApplicationId.eq(app.id.as_str()))
-            .order_by_asc(history::Column::Seq)
-            .all(&self.db)
-            .await?;
-        let evidence = evidence::Entity::find()
-            .filter(evidence::Column::ApplicationId.eq(app.id.as_str()))
-            .order_by_asc(evidence::Column::Id)
-            .all(&self.db)
-            .await?;
-        let physical_checks = physical_check::Entity::find()
-            .filter(physical_check::Column::ApplicationId.eq(app.id.as_str()))
-            .order_by_asc(physical_check::Column::Id)
-            .all(&self.db)
-            .await?;
-        Ok(Record {
-            app,
-            history,
-            evidence,
-            physical_checks,
-        })
+    pub async fn complete(&self, app: application::Model) -> Result<Record, DbErr> {
+        let mut kids = records::children(&self.db, &[app.id.as_str()]).await?;
+        Ok(kids.remove(&app.id).unwrap_or_default().with(app))
     }
 
     /// Applies `changes` if the row still has `expected_version`, in one
@@ -246,7 +294,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         use application::Column as C;
-        let txn = begin_write(&self.db).await?;
+        let txn = self.begin_write().await?;
         let mut upd = application::Entity::update_many()
             .col_expr(C::Version, Expr::value(expected_version + 1))
             .col_expr(C::UpdatedAtMs, Expr::value(now_ms));
@@ -373,11 +421,14 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?;
-        let mut out = Vec::with_capacity(apps.len());
-        for app in apps {
-            out.push(self.complete(self.opened(app)?).await?);
-        }
-        Ok(out)
+        let ids: Vec<&str> = apps.iter().map(|a| a.id.as_str()).collect();
+        let mut kids = records::children(&self.db, &ids).await?;
+        apps.into_iter()
+            .map(|app| {
+                let app = self.opened(app)?;
+                Ok(kids.remove(&app.id).unwrap_or_default().with(app))
+            })
+            .collect()
     }
 
     /// Number of applications, for tests and metrics.
@@ -393,36 +444,6 @@ impl Store {
             q = q.filter(history::Column::Id.lt(b));
         }
         q.order_by_desc(history::Column::Id).limit(limit).all(&self.db).await
-    }
-
-    /// Appends a physical check with its history row (and so its portal event),
-    /// setting or clearing the block, under the optimistic version check.
-    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "INSERT physical_check", otel.kind = "client", db.system = self.system()))]
-    pub async fn record_physical_check(
-        &self,
-        current: &application::Model,
-        check: physical_check::ActiveModel,
-        blocked_reason: Option<String>,
-        entry: HistoryEntry,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        use application::Column as C;
-        let txn = begin_write(&self.db).await?;
-        let res = application::Entity::update_many()
-            .col_expr(C::Version, Expr::value(current.version + 1))
-            .col_expr(C::UpdatedAtMs, Expr::value(now_ms))
-            .col_expr(C::BlockedReason, Expr::value(blocked_reason))
-            .filter(C::Id.eq(current.id.as_str()))
-            .filter(C::Version.eq(current.version))
-            .exec(&txn)
-            .await?;
-        if res.rows_affected != 1 {
-            return Err(StoreError::Conflict(current.id.clone()));
-        }
-        check.insert(&txn).await?;
-        append_history_in(&txn, &current.id, &entry, now_ms).await?;
-        txn.commit().await?;
-        Ok(())
     }
 
     /// Pins `name`'s key fingerprint on first start; afterwards a different
@@ -478,16 +499,30 @@ pub async fn migrate(url: &str) -> Result<(), DbErr> {
     result
 }
 
-async fn append_history<C: sea_orm::ConnectionTrait>(
+/// Appends a history row (and its portal events) after the last one, in the
+/// caller's transaction: the application's row numbers them (`UPDATE …
+/// RETURNING` of its counters), so nothing is read first.
+pub async fn append_history_in<C: sea_orm::ConnectionTrait>(
     conn: &C,
     id: &str,
-    seq: i32,
     entry: &HistoryEntry,
     at_ms: i64,
 ) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    let events = writer::event_count(entry.to);
+    let sql = format!(
+        "UPDATE applications SET history_seq = history_seq + 1, outbox_seq = outbox_seq + {events} \
+         WHERE id = {} RETURNING history_seq, outbox_seq",
+        records::placeholders(backend, 0, 1)
+    );
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("application {id}")))?;
+    let (history_seq, outbox_seq): (i32, i32) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
     history::ActiveModel {
         application_id: Set(id.to_owned()),
-        seq: Set(seq),
+        seq: Set(history_seq),
         from_state: Set(entry.from.map(State::as_str).unwrap_or("").to_owned()),
         to_state: Set(entry.to.as_str().to_owned()),
         actor: Set(entry.actor.clone()),
@@ -498,28 +533,16 @@ async fn append_history<C: sea_orm::ConnectionTrait>(
     }
     .insert(conn)
     .await?;
-    let next = last_outbox_seq(conn, &[id]).await?.get(id).copied().unwrap_or(0) + 1;
-    let rows = portal_events(id, next, entry.to, &entry.reason_code, &entry.note, at_ms);
+    let rows = portal_events(
+        id,
+        outbox_seq - events + 1,
+        entry.to,
+        &entry.reason_code,
+        &entry.note,
+        at_ms,
+    );
     outbox::Entity::insert_many(rows).exec(conn).await?;
     Ok(())
-}
-
-/// Appends a history row (and its portal event) after the last one, in the caller's transaction.
-pub async fn append_history_in<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    id: &str,
-    entry: &HistoryEntry,
-    at_ms: i64,
-) -> Result<(), DbErr> {
-    let last: Option<i32> = history::Entity::find()
-        .select_only()
-        .column_as(history::Column::Seq.max(), "m")
-        .filter(history::Column::ApplicationId.eq(id))
-        .into_tuple()
-        .one(conn)
-        .await?
-        .flatten();
-    append_history(conn, id, last.unwrap_or(0) + 1, entry, at_ms).await
 }
 
 /// Status reported to the portal after a plate is assigned: the fee is now due.
@@ -530,7 +553,7 @@ pub const FEE_DUE: &str = "FEE_DUE";
 /// fails with SQLITE_BUSY_SNAPSHOT ("database is locked", code 517) whenever
 /// another writer committed in between, and `busy_timeout` cannot cure that;
 /// waiting at BEGIN can. PostgreSQL ignores the option.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
     db.begin_with_options(sea_orm::TransactionOptions {
         sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
         ..Default::default()
@@ -570,23 +593,6 @@ fn portal_events(id: &str, seq: i32, to: State, reason_code: &str, note: &str, a
         rows.push(row(seq + 1, FEE_DUE, "", ""));
     }
     rows
-}
-
-/// The highest outbox sequence number of each of `ids` that has events.
-async fn last_outbox_seq<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    ids: &[&str],
-) -> Result<std::collections::HashMap<String, i32>, DbErr> {
-    let rows: Vec<(String, Option<i32>)> = outbox::Entity::find()
-        .select_only()
-        .column(outbox::Column::ApplicationId)
-        .column_as(outbox::Column::Seq.max(), "m")
-        .filter(outbox::Column::ApplicationId.is_in(ids.iter().copied()))
-        .group_by(outbox::Column::ApplicationId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|(id, m)| (id, m.unwrap_or(0))).collect())
 }
 
 /// Which uniqueness a failed write ran into.
@@ -706,38 +712,36 @@ pub async fn transition_many_in<C: sea_orm::ConnectionTrait>(
         let plate = rows.iter().fold(CaseStatement::new(), |case, (id, plate)| {
             case.case(Expr::col(C::Id).eq(id.as_str()), Expr::value(plate.as_str()))
         });
-        let res = application::Entity::update_many()
+        let events = writer::event_count(to);
+        let updated = application::Entity::update_many()
             .col_expr(C::State, Expr::value(to.as_str()))
             .col_expr(C::Version, Expr::col(C::Version).add(1))
             .col_expr(C::UpdatedAtMs, Expr::value(now_ms))
             .col_expr(C::Plate, plate.into())
+            .col_expr(C::HistorySeq, Expr::col(C::HistorySeq).add(1))
+            .col_expr(C::OutboxSeq, Expr::col(C::OutboxSeq).add(events))
             .filter(C::Id.is_in(rows.iter().map(|(id, _)| id.as_str())))
             .filter(C::State.is_in(from.iter().map(|s| s.as_str())))
-            .exec(conn)
+            .exec_with_returning(conn)
             .await?;
-        if res.rows_affected as usize != rows.len() {
+        if updated.len() != rows.len() {
             // Cannot happen under the locks above (or SQLite's single writer); refuse
             // rather than write history that does not match the rows.
             return Err(DbErr::Custom(format!(
                 "{} of {} applications moved concurrently",
-                rows.len() - res.rows_affected as usize,
+                rows.len() - updated.len(),
                 rows.len()
             )));
         }
-        let last: Vec<(String, Option<i32>)> = history::Entity::find()
-            .select_only()
-            .column(history::Column::ApplicationId)
-            .column_as(history::Column::Seq.max(), "m")
-            .filter(history::Column::ApplicationId.is_in(rows.iter().map(|(id, _)| id.as_str())))
-            .group_by(history::Column::ApplicationId)
-            .into_tuple()
-            .all(conn)
-            .await?;
-        let last: std::collections::HashMap<String, i32> =
-            last.into_iter().map(|(id, m)| (id, m.unwrap_or(0))).collect();
+        // Numbered by the rows themselves: their counters, as updated.
+        let seqs: std::collections::HashMap<String, (i32, i32)> = updated
+            .into_iter()
+            .map(|a| (a.id, (a.history_seq, a.outbox_seq)))
+            .collect();
+        let seq = |id: &str| seqs.get(id).copied().unwrap_or((1, events));
         let history_rows = rows.iter().map(|(id, plate)| history::ActiveModel {
             application_id: Set(id.clone()),
-            seq: Set(last.get(id).copied().unwrap_or(0) + 1),
+            seq: Set(seq(id).0),
             from_state: Set(movable.get(id).map(|s| s.as_str()).unwrap_or("").to_owned()),
             to_state: Set(to.as_str().to_owned()),
             actor: Set(actor.to_owned()),
@@ -749,14 +753,9 @@ pub async fn transition_many_in<C: sea_orm::ConnectionTrait>(
         history::Entity::insert_many(history_rows.collect::<Vec<_>>())
             .exec(conn)
             .await?;
-        let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
-        let last = last_outbox_seq(conn, &ids).await?;
         let events: Vec<outbox::ActiveModel> = rows
             .iter()
-            .flat_map(|(id, plate)| {
-                let next = last.get(id).copied().unwrap_or(0) + 1;
-                portal_events(id, next, to, reason_code, plate, now_ms)
-            })
+            .flat_map(|(id, plate)| portal_events(id, seq(id).1 - events + 1, to, reason_code, plate, now_ms))
             .collect();
         outbox::Entity::insert_many(events).exec(conn).await?;
         moved += rows.len();

@@ -137,8 +137,7 @@ fn foresee(app: &TestApp, entries: &[Vec<u8>], pool: &str) -> HashMap<u64, DrawR
 
 /// Appends entries the way an insider with database access can.
 async fn insider_appends(app: &TestApp, entries: &[Entry]) -> u64 {
-    let db = app.registry.plates().db();
-    let txn = registration::store::begin_write(db).await.expect("txn");
+    let txn = app.registry.store().begin_write().await.expect("txn");
     let at = registration::plates::log::append(&txn, entries, registration::now_ms())
         .await
         .expect("append");

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod authz;
+mod budget;
 mod crash;
 mod draw;
 mod insider;

@@ -121,9 +121,11 @@ async fn an_application_orphaned_by_a_crash_is_resumed(backend: Backend) {
         certificate_number: None,
         blocked_reason: None,
         vehicle_key: None,
+        history_seq: 1,
+        outbox_seq: 1,
     };
     let id = orphan.id.clone();
-    app.registry.store().insert(orphan, "citizen").await.expect("insert");
+    app.registry.store().create(orphan, "citizen").await.expect("insert");
     let a = app.settled(&id, Duration::from_secs(10)).await;
     assert_eq!(a.state(), pb::ApplicationState::Verified);
     // The portal retrying the same dossier meanwhile gets the same application.
