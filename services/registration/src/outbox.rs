@@ -11,19 +11,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Statement};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::error::Result;
 use crate::service::Registry;
-use crate::store::entities::outbox;
-
-pub const PENDING: &str = "PENDING";
-pub const DELIVERED: &str = "DELIVERED";
-pub const DEAD: &str = "DEAD";
+use crate::store::delivery::{Outcome, Settled, Status};
+use crate::store::entities::{application, outbox};
 
 /// Where and how status changes are pushed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,16 +76,6 @@ pub struct PortalEvent {
     pub fee_due_vnd: Option<u64>,
 }
 
-/// Counts of the outbox, for operators and metrics.
-#[derive(Debug, Clone, Default)]
-pub struct Status {
-    pub pending: u64,
-    pub dead: u64,
-    pub delivered: u64,
-    /// Age of the oldest undelivered event, 0 if none.
-    pub oldest_pending_age_ms: i64,
-}
-
 enum Failure {
     /// Worth retrying: timeouts, refused connections, 408, 425, 429, 5xx.
     Transient(String),
@@ -124,59 +109,38 @@ impl Outbox {
         Ok(Outbox { registry, cfg, client })
     }
 
-    /// Delivers every due event that heads its application's queue; returns how many were sent.
+    /// Delivers every due event that heads its application's queue, then
+    /// records every outcome at once; returns how many were sent.
     pub async fn deliver_due(&self) -> Result<usize> {
-        let db = self.registry.store().connection();
+        let store = self.registry.store();
         let now = crate::now_ms();
-        let backend = db.get_database_backend();
-        // An event is due when nothing earlier of its application is undelivered
-        // (a dead letter holds back the rest of its application until retried).
-        // Replicas share the queue: on PostgreSQL each claims rows the others
-        // have not locked (SKIP LOCKED), so three replicas split a backlog
-        // instead of all selecting the same rows and two of three claims failing.
-        let skip_locked = if backend == sea_orm::DatabaseBackend::Postgres {
-            " FOR UPDATE OF o SKIP LOCKED"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT o.* FROM outbox o WHERE o.delivery = '{PENDING}' AND o.next_attempt_at_ms <= {now} \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.application_id = o.application_id \
-             AND p.seq < o.seq AND p.delivery <> '{DELIVERED}') \
-             ORDER BY o.next_attempt_at_ms, o.id LIMIT {}{skip_locked}",
-            self.cfg.batch.max(1)
-        );
         let lease = now + i64::try_from(self.cfg.lease_ms).unwrap_or(i64::MAX / 2);
-        let txn = self.registry.store().begin_write().await?;
-        let claimed = outbox::Entity::find()
-            .from_raw_sql(Statement::from_string(backend, sql))
-            .all(&txn)
-            .await?;
-        if !claimed.is_empty() {
-            // One statement claims the batch: every row gets the same lease,
-            // which fences the outcome each delivery records.
-            outbox::Entity::update_many()
-                .col_expr(outbox::Column::NextAttemptAtMs, Expr::value(lease))
-                .filter(outbox::Column::Id.is_in(claimed.iter().map(|ev| ev.id)))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
+        let (claimed, apps) = store.claim_events(now, lease, self.cfg.batch.max(1)).await?;
         let n = claimed.len();
+        if n == 0 {
+            return Ok(0);
+        }
         use futures::StreamExt;
-        futures::stream::iter(claimed)
-            .for_each_concurrent(self.cfg.concurrency.max(1), |ev| async move {
-                if let Err(e) = self.deliver(ev, lease).await {
-                    tracing::error!(error = ?e, "outbox delivery bookkeeping failed");
-                }
+        let settled: Vec<Settled> = futures::stream::iter(claimed)
+            .map(|ev| {
+                let app = apps.get(&ev.application_id);
+                async move { self.deliver(ev, app).await }
             })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .collect()
             .await;
+        let recorded = store.settle_events(lease, crate::now_ms(), &settled).await?;
+        if recorded < settled.len() as u64 {
+            tracing::warn!(
+                lost = settled.len() as u64 - recorded,
+                "leases on portal events lost before their outcomes were recorded"
+            );
+        }
         Ok(n)
     }
 
-    /// Sends one claimed event and records the outcome, if the claim (`lease`) still holds.
-    async fn deliver(&self, ev: outbox::Model, lease: i64) -> Result<()> {
-        let db = self.registry.store().connection();
+    /// Sends one claimed event; its outcome, to be recorded with the pass's others.
+    async fn deliver(&self, ev: outbox::Model, app: Option<&application::Model>) -> Settled {
         let event_id = format!("{}:{}", ev.application_id, ev.seq);
         // An event that cannot even be rendered counts as a failed attempt, so
         // that it ends as a visible dead letter rather than retrying unseen.
@@ -189,32 +153,27 @@ impl Outbox {
         );
         vrs_kit::telemetry::propagation::continue_from(&span, ev.trace_parent.as_deref());
         let outcome = async {
-            match self.render(&ev).await {
-                Ok(event) => self.post(&event).await,
-                Err(e) => Err(Failure::Transient(format!("cannot render the event: {e}"))),
+            match app {
+                Some(app) => self.post(&self.render(&ev, app)).await,
+                None => Err(Failure::Transient(format!(
+                    "cannot render the event: application {} not found",
+                    ev.application_id
+                ))),
             }
         }
         .instrument(span)
         .await;
-        let now = crate::now_ms();
         let attempts = ev.attempts + 1;
-        let mut upd = outbox::Entity::update_many().col_expr(outbox::Column::Attempts, Expr::value(attempts));
-        match outcome {
-            Ok(()) => {
-                upd = upd
-                    .col_expr(outbox::Column::Delivery, Expr::value(DELIVERED))
-                    .col_expr(outbox::Column::DeliveredAtMs, Expr::value(now))
-                    .col_expr(outbox::Column::LastError, Expr::value(""));
-            }
+        let outcome = match outcome {
+            Ok(()) => Outcome::Delivered,
             Err(failure) => {
                 let (error, dead) = match failure {
                     Failure::Permanent(e) => (e, true),
                     Failure::Transient(e) => (e, attempts >= self.cfg.max_attempts),
                 };
-                let error: String = error.chars().take(250).collect();
                 if dead {
                     tracing::warn!(%event_id, attempts, %error, "portal event dead-lettered");
-                    upd = upd.col_expr(outbox::Column::Delivery, Expr::value(DEAD));
+                    Outcome::Dead { error }
                 } else {
                     tracing::debug!(%event_id, attempts, %error, "portal event will be retried");
                     let delay = crate::lookups::backoff(
@@ -222,47 +181,35 @@ impl Outbox {
                         u32::try_from(attempts).unwrap_or(1),
                     )
                     .min(Duration::from_millis(self.cfg.retry_max_ms));
-                    let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                    upd = upd.col_expr(outbox::Column::NextAttemptAtMs, Expr::value(at));
+                    let at_ms = crate::now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                    Outcome::Retry { at_ms, error }
                 }
-                upd = upd.col_expr(outbox::Column::LastError, Expr::value(error));
             }
+        };
+        Settled {
+            id: ev.id,
+            attempts,
+            outcome,
         }
-        let res = upd
-            .filter(outbox::Column::Id.eq(ev.id))
-            .filter(outbox::Column::Delivery.eq(PENDING))
-            .filter(outbox::Column::NextAttemptAtMs.eq(lease))
-            .exec(db)
-            .await?;
-        if res.rows_affected == 0 {
-            tracing::warn!(%event_id, "lease on a portal event lost before its outcome was recorded");
-        }
-        Ok(())
     }
 
     /// The JSON body of an event, with what the portal needs to show it.
-    async fn render(&self, ev: &outbox::Model) -> Result<PortalEvent> {
-        let app = self
-            .registry
-            .store()
-            .find_application(&ev.application_id)
-            .await?
-            .ok_or_else(|| crate::error::Error::NotFound(format!("application {}", ev.application_id)))?;
+    fn render(&self, ev: &outbox::Model, app: &application::Model) -> PortalEvent {
         let fee_due_vnd = (ev.status == crate::store::FEE_DUE)
-            .then(|| self.registry.fee_for_app(&app).map(|f| f.amount_vnd))
+            .then(|| self.registry.fee_for_app(app).map(|f| f.amount_vnd))
             .flatten();
-        Ok(PortalEvent {
+        PortalEvent {
             event_id: format!("{}:{}", ev.application_id, ev.seq),
             application_id: ev.application_id.clone(),
-            dossier_code: app.dossier_code,
+            dossier_code: app.dossier_code.clone(),
             seq: ev.seq,
             status: ev.status.clone(),
             reason_code: ev.reason_code.clone(),
             detail: ev.detail.clone(),
             at_ms: ev.at_ms,
-            plate: app.plate,
+            plate: app.plate.clone(),
             fee_due_vnd,
-        })
+        }
     }
 
     async fn post(&self, event: &PortalEvent) -> std::result::Result<(), Failure> {
@@ -291,22 +238,7 @@ impl Outbox {
 
 /// Counts of pending, dead and delivered events.
 pub async fn status(registry: &Registry) -> Result<Status> {
-    let db = registry.store().connection();
-    let count = |d: &'static str| outbox::Entity::find().filter(outbox::Column::Delivery.eq(d)).count(db);
-    let oldest: Option<i64> = outbox::Entity::find()
-        .select_only()
-        .column_as(outbox::Column::AtMs.min(), "m")
-        .filter(outbox::Column::Delivery.ne(DELIVERED))
-        .into_tuple()
-        .one(db)
-        .await?
-        .flatten();
-    Ok(Status {
-        pending: count(PENDING).await?,
-        dead: count(DEAD).await?,
-        delivered: count(DELIVERED).await?,
-        oldest_pending_age_ms: oldest.map(|t| (crate::now_ms() - t).max(0)).unwrap_or(0),
-    })
+    Ok(registry.store().outbox_status().await?)
 }
 
 /// Reads [`status`] every `every` for the `vrs.outbox.*` gauges: the database
@@ -361,14 +293,7 @@ pub async fn run_gauges(registry: Arc<Registry>, every: Duration, shutdown: Canc
 
 /// Puts dead letters back in the queue (after the portal is fixed); returns how many.
 pub async fn retry_dead(registry: &Registry) -> Result<u64> {
-    let res = outbox::Entity::update_many()
-        .col_expr(outbox::Column::Delivery, Expr::value(PENDING))
-        .col_expr(outbox::Column::Attempts, Expr::value(0))
-        .col_expr(outbox::Column::NextAttemptAtMs, Expr::value(crate::now_ms()))
-        .filter(outbox::Column::Delivery.eq(DEAD))
-        .exec(registry.store().connection())
-        .await?;
-    Ok(res.rows_affected)
+    Ok(registry.store().retry_dead_events(crate::now_ms()).await?)
 }
 
 /// Runs delivery until `shutdown`; the pass in progress finishes first. Does

@@ -6,6 +6,7 @@
 //! database, not by a read-then-write check.
 
 pub mod database_url;
+pub mod delivery;
 pub mod entities;
 pub mod records;
 pub mod stats;
@@ -572,7 +573,7 @@ fn portal_events(id: &str, seq: i32, to: State, reason_code: &str, note: &str, a
         reason_code: Set(reason.chars().take(64).collect()),
         detail: Set(detail.chars().take(128).collect()),
         at_ms: Set(at_ms),
-        delivery: Set(crate::outbox::PENDING.to_owned()),
+        delivery: Set(delivery::PENDING.to_owned()),
         attempts: Set(0),
         next_attempt_at_ms: Set(at_ms),
         last_error: Set(String::new()),
