@@ -176,11 +176,9 @@ impl RegistrationService for Api {
             .caller_for(&request, Rpc::DrawPlate, &request.get_ref().application_id)
             .await?;
         citizen_owns(&request, &stored_declaration(&rec)?)?;
-        let id = &request.get_ref().application_id;
         let outcome = self.registry.plates().draw_plate(&rec).await?;
-        let rec = self.registry.get(id).await?;
         Ok(Response::new(pb::DrawPlateResponse {
-            application: Some(self.view(&rec)?),
+            application: Some(self.view(&outcome.application)?),
             plate: outcome.plate,
             method: outcome.method.as_str().into(),
             receipt: outcome.receipt.map(|json| pb::Receipt { json }),

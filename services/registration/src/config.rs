@@ -61,10 +61,16 @@ pub struct DrawConfig {
     pub log_key_name: String,
     /// Ed25519 seed of the checkpoint key; generated at first start. In Kubernetes, a Secret.
     pub log_key_file: String,
-    /// How often the resolver looks for commits whose round is out.
+    /// How often the resolver looks for commits whose round is out, while it
+    /// watches a batch (committed or waited on here).
     pub resolver_poll_ms: u64,
+    /// How often it looks when it watches none: for draws committed by other
+    /// replicas whose callers went away.
+    pub resolver_idle_ms: u64,
     /// Most commits appended in one transaction.
     pub commit_batch: usize,
+    /// How long the committer gathers concurrent DrawPlate calls into one transaction.
+    pub commit_gather_ms: u64,
     /// How long DrawPlate waits for its result before answering UNAVAILABLE (call again).
     pub draw_timeout_ms: u64,
     /// Which locality code an office draws from, and so which province it
@@ -89,7 +95,9 @@ impl Default for DrawConfig {
             log_key_name: "vrs-plate-log".into(),
             log_key_file: "var/log-signing.key".into(),
             resolver_poll_ms: 100,
+            resolver_idle_ms: 1_000,
             commit_batch: 2_000,
+            commit_gather_ms: 5,
             draw_timeout_ms: 30_000,
             office_localities: Default::default(),
             car_series: vrs_draw::pool::CAR_SERIES.iter().map(|s| s.to_string()).collect(),

@@ -28,7 +28,11 @@ pub struct PortalConfig {
     pub url: String,
     /// Deadline of one POST.
     pub timeout_ms: u64,
+    /// How often delivery looks for due events without being told of new ones:
+    /// retries, and events written by other replicas.
     pub poll_interval_ms: u64,
+    /// How long delivery waits, once told of new events, for more to gather.
+    pub gather_ms: u64,
     /// First retry delay; doubles per attempt with ±50 % jitter, capped at `retry_max_ms`.
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
@@ -46,7 +50,8 @@ impl Default for PortalConfig {
         PortalConfig {
             url: String::new(),
             timeout_ms: 2_000,
-            poll_interval_ms: 200,
+            poll_interval_ms: 1_000,
+            gather_ms: 20,
             retry_base_ms: 500,
             retry_max_ms: 300_000,
             max_attempts: 25,
@@ -305,10 +310,17 @@ pub async fn run(outbox: Outbox, shutdown: CancellationToken) {
     }
     let mut tick = tokio::time::interval(Duration::from_millis(outbox.cfg.poll_interval_ms.max(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let store = outbox.registry.store().clone();
     loop {
+        // Events committed here wake delivery at once; the clock is for retries
+        // and for events other replicas wrote.
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
+            _ = store.events_pending() => {
+                // Let the events of concurrent changes gather into one pass.
+                tokio::time::sleep(Duration::from_millis(outbox.cfg.gather_ms)).await;
+            }
         }
         // Keep going while full batches come back: a backlog drains without waiting for ticks.
         loop {

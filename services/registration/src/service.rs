@@ -92,9 +92,8 @@ impl Registry {
     pub async fn submit(&self, req: &pb::SubmitApplicationRequest) -> Result<Record> {
         let (decl, warnings) = Declaration::validate(req, today_vn()).map_err(Error::Invalid)?;
         let hash = hex::encode(decl.content_hash());
-        if let Some(existing) = self.store.find_by_dossier(decl.dossier_code.as_str()).await? {
-            return self.resubmit(existing, &decl, &warnings, hash).await;
-        }
+        // A new dossier is inserted at once; the dossier code's uniqueness tells
+        // a retry or correction (read then) from a new one, without a read first.
         let now = crate::now_ms();
         let id = uuid::Uuid::new_v4().to_string();
         let model = application::Model {

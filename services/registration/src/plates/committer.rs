@@ -8,7 +8,7 @@
 //! committed before it): under the rule that results follow commit order, such
 //! a commit would hold up the pool for good.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,8 @@ pub(super) struct CommitRequest {
     pub application_id: String,
     pub pool_id: String,
     pub owner_key: String,
-    pub reply: oneshot::Sender<Result<(), CommitError>>,
+    /// The beacon round of the commit, or why there is none.
+    pub reply: oneshot::Sender<Result<i64, CommitError>>,
 }
 
 /// Why a request got no commit.
@@ -36,6 +37,8 @@ pub(super) struct CommitRequest {
 pub(super) enum CommitError {
     /// Every available number of the pool is owed to draws committed earlier.
     NoRoom,
+    /// The application's draw was committed before (a repeated call).
+    Exists,
     /// The batch could not be stored.
     Failed,
 }
@@ -53,10 +56,18 @@ impl Plates {
                 r = rx.recv() => match r { Some(r) => r, None => break },
             };
             let mut batch = vec![first];
+            // Gather what arrives within `commit_gather_ms`: concurrent calls then
+            // share one transaction (its statements and the head's lock) instead
+            // of taking turns. A commit lands rounds ahead of its round, so the
+            // wait costs a call nothing.
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(self.cfg.commit_gather_ms);
             while batch.len() < self.cfg.commit_batch.max(1) {
                 match rx.try_recv() {
                     Ok(r) => batch.push(r),
-                    Err(_) => break,
+                    Err(_) => match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(r)) => batch.push(r),
+                        Ok(None) | Err(_) => break,
+                    },
                 }
             }
             let mut outcome = self.commit_batch(&batch).await;
@@ -69,8 +80,8 @@ impl Plates {
                 tokio::time::sleep(Duration::from_millis(fastrand::u64(10..50))).await;
                 outcome = self.commit_batch(&batch).await;
             }
-            let refused = match outcome {
-                Ok(refused) => refused,
+            let (refused, existing, round) = match outcome {
+                Ok(done) => done,
                 Err(e) => {
                     tracing::error!(error = ?e, size = batch.len(), "commit batch failed");
                     for r in batch {
@@ -82,8 +93,10 @@ impl Plates {
             for r in batch {
                 let answer = if refused.contains(&r.application_id) {
                     Err(CommitError::NoRoom)
+                } else if existing.contains(&r.application_id) {
+                    Err(CommitError::Exists)
                 } else {
-                    Ok(())
+                    Ok(round)
                 };
                 let _ = r.reply.send(answer);
             }
@@ -93,7 +106,7 @@ impl Plates {
 
     /// Claims the batch's applications and appends their commits; returns the
     /// applications refused because their pool has no room left.
-    async fn commit_batch(&self, batch: &[CommitRequest]) -> Result<std::collections::HashSet<String>, DbErr> {
+    async fn commit_batch(&self, batch: &[CommitRequest]) -> Result<(HashSet<String>, HashSet<String>, i64), DbErr> {
         let now = crate::now_ms();
         let params = self.beacon.params();
         // A round well after now: the commit is public before the randomness exists,
@@ -151,14 +164,19 @@ impl Plates {
             .into_tuple()
             .all(&txn)
             .await?;
+        // The others were committed before: repeated calls, answered from their rows.
+        let existing: HashSet<String> = {
+            let ours: HashSet<&str> = mine.iter().map(|(a, _)| a.as_str()).collect();
+            salts.keys().filter(|a| !ours.contains(a.as_str())).cloned().collect()
+        };
         if mine.is_empty() {
             txn.commit().await?;
-            return Ok(Default::default());
+            return Ok((Default::default(), existing, round as i64));
         }
         mine.sort();
         // From here until the transaction ends nobody else appends.
         let head = log::lock_head(&txn).await?;
-        let mut refused = std::collections::HashSet::new();
+        let mut refused = HashSet::new();
         let mut entries = Vec::with_capacity(mine.len());
         let mut accepted = Vec::with_capacity(mine.len());
         {
@@ -233,6 +251,14 @@ impl Plates {
             );
         }
         tracing::debug!(count = entries.len(), round, "draws committed");
-        Ok(refused)
+        // The resolver watches the batches it is owed, whoever waits on them.
+        if let Ok(mut watched) = self.watched.lock() {
+            for (app, pool_id) in &mine {
+                if !refused.contains(app) {
+                    watched.insert((pool_id.clone(), round as i64));
+                }
+            }
+        }
+        Ok((refused, existing, round as i64))
     }
 }

@@ -37,7 +37,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use vrs_draw::audit::Ledger;
 use vrs_draw::entry::{Entry, PlateAssign, PlateRevoke, PoolChange, PoolOpen};
 use vrs_draw::note::{Checkpoint, NoteSigner};
@@ -95,6 +95,14 @@ pub struct Outcome {
     pub method: Method,
     /// Receipt JSON for drawn plates.
     pub receipt: Option<String>,
+    /// The application as it stands with its plate.
+    pub application: crate::store::Record,
+}
+
+/// A DrawPlate call waiting for its draw's (pool, round) batch.
+struct Waiter {
+    batch: (String, i64),
+    answer: oneshot::Sender<Outcome>,
 }
 
 pub struct Plates {
@@ -122,11 +130,19 @@ pub struct Plates {
     watched: std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
     commits: mpsc::Sender<CommitRequest>,
     commit_rx: std::sync::Mutex<Option<mpsc::Receiver<CommitRequest>>>,
-    /// One wake-up per (pool, round) batch that DrawPlate calls wait on: woken
-    /// when the batch is resolved, here or by another replica. A single
-    /// broadcast per resolver pass woke every waiting call, each of which
-    /// re-read its row: thousands of reads per pass for a handful of answers.
-    waiting: std::sync::Mutex<std::collections::HashMap<(String, i64), Arc<Notify>>>,
+    /// DrawPlate calls waiting for their draws, by application. When a batch
+    /// is resolved (here or by another replica) the resolver builds the
+    /// answers of all its waiting calls at once, receipts included, and hands
+    /// each its own: a woken call reads nothing. Woken to read for itself,
+    /// each call rebuilt its receipt with about eight queries.
+    waiters: std::sync::Mutex<std::collections::HashMap<String, Vec<Waiter>>>,
+    /// The open pool of each family as last seen: a DrawPlate call looks it
+    /// up only when a commit is refused for lack of room (and at first use).
+    pools: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Taken to look up (or open) a family's pool when `pools` has no answer.
+    pool_turn: Mutex<()>,
+    /// When the resolver last looked for due draws without a batch to watch.
+    idle_since: std::sync::Mutex<std::time::Instant>,
     /// Keyed lookup of owners' retained and auctioned plates.
     privacy: crate::privacy::Privacy,
     /// DrawPlate calls reading the database at once: four per pooled connection.
@@ -141,6 +157,14 @@ pub struct Plates {
     /// per connection, 2,000 draws on three replicas took 50 s, with four 39 s,
     /// unbounded 35 s (and the timeouts).
     readers: tokio::sync::Semaphore,
+}
+
+/// What a waiting DrawPlate call knows of its draw.
+enum Known {
+    /// Its row, just read (a repeated call).
+    Row(Box<draw::Model>),
+    /// The (pool, round) batch its commit went into.
+    Batch((String, i64)),
 }
 
 fn random32() -> Result<[u8; 32], Error> {
@@ -206,7 +230,10 @@ impl Plates {
             watched: std::sync::Mutex::new(std::collections::HashSet::new()),
             commits: tx,
             commit_rx: std::sync::Mutex::new(Some(rx)),
-            waiting: std::sync::Mutex::new(std::collections::HashMap::new()),
+            waiters: std::sync::Mutex::new(std::collections::HashMap::new()),
+            pools: std::sync::Mutex::new(std::collections::HashMap::new()),
+            pool_turn: Mutex::new(()),
+            idle_since: std::sync::Mutex::new(std::time::Instant::now()),
             privacy,
             readers: tokio::sync::Semaphore::new((max_connections as usize * 4).max(1)),
         }
@@ -425,13 +452,17 @@ impl Plates {
     /// Gets an application its plate (see the module docs). Idempotent.
     pub async fn draw_plate(&self, app: &application::Model) -> Result<Outcome, Error> {
         let reading = self.reading().await?;
-        // A repeated call: the row just read is where waiting starts.
-        if let Some(d) = draw::Entity::find_by_id(app.id.as_str()).one(&self.db).await? {
-            drop(reading);
-            return self.await_outcome(&app.id, Some(d)).await;
-        }
         let state = State::parse(&app.state).ok_or_else(|| internal("unknown stored state"))?;
-        workflow::next(self.ordering, state, Event::PlateAssigned)?;
+        if let Err(refused) = workflow::next(self.ordering, state, Event::PlateAssigned) {
+            // A repeated call once the plate is out is answered from its draw.
+            return match draw::Entity::find_by_id(app.id.as_str()).one(&self.db).await? {
+                Some(d) => {
+                    drop(reading);
+                    self.await_outcome(&app.id, Known::Row(Box::new(d))).await
+                }
+                None => Err(refused.into()),
+            };
+        }
         let req = pb::SubmitApplicationRequest::decode(app.declaration.as_slice()).map_err(internal)?;
         let (owner_id, class) = owner_and_class(&req)?;
         let key = self.privacy.owner_key(&owner_id);
@@ -447,10 +478,11 @@ impl Plates {
             "white"
         };
         let family = format!("{locality}-{class}-{colour}");
-        if let Some(retained) = self.owner_plate(&key, &family, "retained").await? {
+        let (retained, won) = self.owner_plates(&key, &family).await?;
+        if let Some(retained) = retained {
             return self.assign_withheld(app, state, retained, Method::Retained).await;
         }
-        if let Some(won) = self.owner_plate(&key, &family, "auction").await? {
+        if let Some(won) = won {
             return self.assign_withheld(app, state, won, Method::Auction).await;
         }
         let series = if class == "car" {
@@ -462,15 +494,36 @@ impl Plates {
         // A pool's last numbers can be promised to concurrent calls on several
         // replicas at once; the committer refuses a commit its pool could not
         // answer, and the call rolls over to the next series.
-        for _ in 0..3 {
-            let pool_id = {
-                let _reading = self.reading().await?;
-                self.current_pool(&family, series).await?
+        for attempt in 0..3 {
+            let cached = (attempt == 0)
+                .then(|| self.pools.lock().ok().and_then(|p| p.get(&family).cloned()))
+                .flatten();
+            let pool_id = match cached {
+                Some(p) => p,
+                None => {
+                    // One call looks (and opens a series) at a time; the others then
+                    // find its answer: a series opening is not a thousand racing inserts.
+                    let _turn = self.pool_turn.lock().await;
+                    let again = (attempt == 0)
+                        .then(|| self.pools.lock().ok().and_then(|p| p.get(&family).cloned()))
+                        .flatten();
+                    match again {
+                        Some(p) => p,
+                        None => {
+                            let _reading = self.reading().await?;
+                            let p = self.current_pool(&family, series).await?;
+                            if let Ok(mut pools) = self.pools.lock() {
+                                pools.insert(family.clone(), p.clone());
+                            }
+                            p
+                        }
+                    }
+                }
             };
             let (tx, rx) = oneshot::channel();
             let request = CommitRequest {
                 application_id: app.id.clone(),
-                pool_id,
+                pool_id: pool_id.clone(),
                 owner_key: key.clone(),
                 reply: tx,
             };
@@ -479,8 +532,25 @@ impl Plates {
                 .await
                 .map_err(|_| Error::Unavailable("shutting down".into()))?;
             match rx.await.map_err(|_| Error::Unavailable("shutting down".into()))? {
-                Ok(()) => return self.await_outcome(&app.id, None).await,
-                Err(CommitError::NoRoom) => continue,
+                Ok(round) => return self.await_outcome(&app.id, Known::Batch((pool_id, round))).await,
+                // A repeated call while the draw is pending: wait for it.
+                Err(CommitError::Exists) => {
+                    let d = {
+                        let _reading = self.reading().await?;
+                        draw::Entity::find_by_id(app.id.as_str())
+                            .one(&self.db)
+                            .await?
+                            .ok_or_else(|| internal("a committed draw has no row"))?
+                    };
+                    return self.await_outcome(&app.id, Known::Row(Box::new(d))).await;
+                }
+                Err(CommitError::NoRoom) => {
+                    // The pool is used up (maybe by another replica): look again.
+                    if let Ok(mut pools) = self.pools.lock() {
+                        pools.remove(&family);
+                    }
+                    continue;
+                }
                 Err(CommitError::Failed) => {
                     return Err(Error::Unavailable(
                         "draw not committed: the commit could not be stored".into(),
@@ -493,23 +563,6 @@ impl Plates {
         ))
     }
 
-    /// The wake-up of a (pool, round) batch (see `waiting`).
-    fn batch_wake(&self, batch: &(String, i64)) -> Arc<Notify> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        waiting.entry(batch.clone()).or_default().clone()
-    }
-
-    /// Wakes the calls waiting on these batches, and forgets wake-ups nobody holds.
-    fn wake_batches<'a>(&self, batches: impl IntoIterator<Item = &'a (String, i64)>) {
-        let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for b in batches {
-            if let Some(wake) = waiting.remove(b) {
-                wake.notify_waiters();
-            }
-        }
-        waiting.retain(|_, wake| Arc::strong_count(wake) > 1);
-    }
-
     /// A turn to read the database for a DrawPlate call (see `readers`).
     async fn reading(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
         self.readers
@@ -518,75 +571,175 @@ impl Plates {
             .map_err(|_| Error::Unavailable("shutting down".into()))
     }
 
-    /// Waits until the application's draw is resolved and under a checkpoint.
-    /// `known`: the draw row, when the caller has just read it.
-    async fn await_outcome(&self, application_id: &str, mut known: Option<draw::Model>) -> Result<Outcome, Error> {
+    /// Waits until the application's draw is resolved and under a checkpoint:
+    /// the resolver hands over the answer (see `waiters`). If none comes by
+    /// a while after the round (a resolver elsewhere, a lost wake-up), the call
+    /// looks for itself.
+    async fn await_outcome(&self, application_id: &str, known: Known) -> Result<Outcome, Error> {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(self.cfg.draw_timeout_ms);
+        let mut batch = match known {
+            Known::Row(d) if d.result_seq.is_some() => return self.outcome_now(*d).await,
+            Known::Row(d) => (d.pool_id, d.round),
+            Known::Batch(b) => b,
+        };
         loop {
-            let reading = self.reading().await?;
-            let d = match known.take() {
-                Some(d) => d,
-                None => draw::Entity::find_by_id(application_id)
+            let (answer, answered) = oneshot::channel();
+            {
+                let mut waiters = self.waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mine = waiters.entry(application_id.to_owned()).or_default();
+                mine.retain(|w| !w.answer.is_closed());
+                mine.push(Waiter {
+                    batch: batch.clone(),
+                    answer,
+                });
+            }
+            if let Ok(mut watched) = self.watched.lock() {
+                watched.insert(batch.clone());
+            }
+            let until_round = self.beacon.params().publish_time_ms(batch.1 as u64) - crate::now_ms();
+            let fallback = Duration::from_millis(until_round.max(0) as u64 + 5_000);
+            let now = tokio::time::Instant::now();
+            if let Ok(Ok(outcome)) = tokio::time::timeout((deadline - now).min(fallback), answered).await {
+                return Ok(outcome);
+            }
+            let d = {
+                let _reading = self.reading().await?;
+                draw::Entity::find_by_id(application_id)
                     .one(&self.db)
                     .await?
-                    .ok_or_else(|| internal("draw row vanished"))?,
+                    .ok_or_else(|| internal("draw row vanished"))?
             };
-            if let (Some(_), Some(plate)) = (d.result_seq, d.plate.clone()) {
-                // A repeated call for an auction win must not look for a receipt.
-                let method = Method::parse(&d.method).ok_or_else(|| internal("unknown stored draw method"))?;
-                let receipt = match method {
-                    Method::Draw => Some(receipt_text(&self.receipt_of(&d).await?)?),
-                    Method::Retained | Method::Auction => None,
-                };
-                return Ok(Outcome { plate, method, receipt });
+            if d.result_seq.is_some() {
+                return self.outcome_now(d).await;
             }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
+            if tokio::time::Instant::now() >= deadline {
                 return Err(Error::Unavailable(format!(
                     "draw committed for beacon round {}; its result is not out yet: call DrawPlate again",
                     d.round
                 )));
             }
-            drop(reading);
-            // Wait for the batch to be resolved, here or by another replica. The
-            // wake-up is registered before the batch goes on the resolver's watch
-            // list, so whichever pass sees it resolved after this read wakes
-            // this call: one read now, one when the plate is out, rather than
-            // a read at the round's publication that mostly finds nothing yet.
-            // The fallback poll can then be long (thousands of waiters polling
-            // every half second were most of the database's load in a backlog).
-            let batch = (d.pool_id.clone(), d.round);
-            let wake = self.batch_wake(&batch);
-            let notified = wake.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Ok(mut watched) = self.watched.lock() {
-                watched.insert(batch);
-            }
-            let until_round = self.beacon.params().publish_time_ms(d.round as u64) - crate::now_ms();
-            let fallback = Duration::from_millis(until_round.max(0) as u64 + 5_000);
-            let _ = tokio::time::timeout((deadline - now).min(fallback), notified).await;
+            batch = (d.pool_id, d.round);
         }
     }
 
-    /// A plate held for the owner: `retained` (identity plate, same class and
-    /// colour, any locality: a move does not change the plate; a white plate is
-    /// not reissued as a yellow one) or `auction` (won in this family).
-    async fn owner_plate(&self, key: &str, family: &str, status: &str) -> Result<Option<plate::Model>, Error> {
+    /// The answer of one resolved draw row.
+    async fn outcome_now(&self, d: draw::Model) -> Result<Outcome, Error> {
+        let id = d.application_id.clone();
+        let _reading = self.reading().await?;
+        self.outcomes_of(vec![d])
+            .await?
+            .remove(&id)
+            .ok_or_else(|| internal("a resolved draw has no answer"))
+    }
+
+    /// The answers of resolved draw rows, built together: one checkpoint, one
+    /// read of the entries, sets and records for all. Unresolved rows are left out.
+    async fn outcomes_of(&self, rows: Vec<draw::Model>) -> Result<std::collections::HashMap<String, Outcome>, Error> {
+        let rows: Vec<draw::Model> = rows
+            .into_iter()
+            .filter(|d| d.result_seq.is_some() && d.plate.is_some())
+            .collect();
+        if rows.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let ids: Vec<&str> = rows.iter().map(|d| d.application_id.as_str()).collect();
+        let mut records = self.store.records(&ids).await?;
+        let methods: Vec<(String, String, Method)> = rows
+            .iter()
+            .map(|d| {
+                Method::parse(&d.method)
+                    .map(|m| (d.application_id.clone(), d.plate.clone().unwrap_or_default(), m))
+                    .ok_or_else(|| internal("unknown stored draw method"))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut receipts = self.receipts_of(rows).await?;
+        let mut out = std::collections::HashMap::with_capacity(methods.len());
+        for (id, plate, method) in methods {
+            // A repeated call for an auction win must not look for a receipt.
+            let receipt = match method {
+                Method::Draw => Some(receipt_text(
+                    &receipts
+                        .remove(&id)
+                        .ok_or_else(|| internal("a drawn plate has no receipt"))?,
+                )?),
+                Method::Retained | Method::Auction => None,
+            };
+            let application = records
+                .remove(&id)
+                .ok_or_else(|| internal("a drawn plate's application is missing"))?;
+            out.insert(
+                id,
+                Outcome {
+                    plate,
+                    method,
+                    receipt,
+                    application,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Answers the calls waiting on `batches` whose draws are resolved.
+    async fn answer_waiters(&self, batches: &std::collections::HashSet<(String, i64)>) -> Result<(), Error> {
+        let ids: Vec<String> = {
+            let waiters = self.waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            waiters
+                .iter()
+                .filter(|(_, ws)| ws.iter().any(|w| batches.contains(&w.batch) && !w.answer.is_closed()))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for chunk in ids.chunks(5_000) {
+            let rows = draw::Entity::find()
+                .filter(draw::Column::ApplicationId.is_in(chunk.iter().map(String::as_str)))
+                .filter(draw::Column::ResultSeq.is_not_null())
+                .all(&self.db)
+                .await?;
+            let outcomes = self.outcomes_of(rows).await?;
+            let mut waiters = self.waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (id, outcome) in outcomes {
+                for w in waiters.remove(&id).unwrap_or_default() {
+                    let _ = w.answer.send(outcome.clone());
+                }
+            }
+            waiters.retain(|_, ws| {
+                ws.retain(|w| !w.answer.is_closed());
+                !ws.is_empty()
+            });
+        }
+        Ok(())
+    }
+
+    /// Plates held for the owner, in one query: `retained` (identity plate,
+    /// same class and colour, any locality: a move does not change the plate;
+    /// a white plate is not reissued as a yellow one) and `auction` (won in
+    /// this family).
+    async fn owner_plates(
+        &self,
+        key: &str,
+        family: &str,
+    ) -> Result<(Option<plate::Model>, Option<plate::Model>), Error> {
         let now = crate::now_ms();
         let rows = plate::Entity::find()
             .filter(plate::Column::OwnerKey.eq(key))
-            .filter(plate::Column::Status.eq(status))
+            .filter(plate::Column::Status.is_in(["retained", "auction"]))
             .order_by_asc(plate::Column::UpdatedAtMs)
             .all(&self.db)
             .await?;
         // `<locality>-<class>-<colour>`: everything but the locality must match.
         let kind = |id: &str| id.split('-').skip(1).take(2).collect::<Vec<_>>().join("-");
         let wanted = kind(family);
-        Ok(rows.into_iter().find(|p| match status {
-            "retained" => kind(&p.pool_id) == wanted && p.retained_until_ms.is_some_and(|t| t > now),
-            _ => p.pool_id.starts_with(&format!("{family}-")),
-        }))
+        let retained = rows
+            .iter()
+            .find(|p| {
+                p.status == "retained" && kind(&p.pool_id) == wanted && p.retained_until_ms.is_some_and(|t| t > now)
+            })
+            .cloned();
+        let won = rows
+            .into_iter()
+            .find(|p| p.status == "auction" && p.pool_id.starts_with(&format!("{family}-")));
+        Ok((retained, won))
     }
 
     /// Records an auction winner for a number on a pool's auction list.
@@ -713,10 +866,17 @@ impl Plates {
         txn.commit().await?;
         self.checkpoint().await?;
         tracing::info!(application_id = %app.id, method = method.as_str(), "withheld plate issued without a draw");
+        let application = self
+            .store
+            .records(&[app.id.as_str()])
+            .await?
+            .remove(&app.id)
+            .ok_or_else(|| internal("the application vanished"))?;
         Ok(Outcome {
             plate: p.plate,
             method,
             receipt: None,
+            application,
         })
     }
 

@@ -56,8 +56,28 @@ impl Plates {
     }
 
     /// One resolver pass: every pool with a pending draw whose round is out.
+    ///
+    /// The pass reads the database only when a watched batch (committed here,
+    /// or waited on here) has its round out, or once per `resolver_idle_ms`
+    /// for draws committed elsewhere whose callers went away: an idle replica
+    /// polling ten times a second cost more statements than the draws it served.
     pub async fn resolve_due(&self) -> Result<usize, Error> {
         let latest = self.beacon.params().round_at(crate::now_ms());
+        let expected = self
+            .watched
+            .lock()
+            .map(|w| w.iter().any(|b| b.1 <= latest as i64))
+            .unwrap_or(true);
+        {
+            let mut idle = self
+                .idle_since
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !expected && idle.elapsed() < Duration::from_millis(self.cfg.resolver_idle_ms) {
+                return Ok(0);
+            }
+            *idle = std::time::Instant::now();
+        }
         let due: Vec<(String, i64)> = draw::Entity::find()
             .select_only()
             .column(draw::Column::PoolId)
@@ -104,8 +124,8 @@ impl Plates {
         if resolved > 0 {
             self.checkpoint().await?;
         }
-        // Batches due last pass and gone now were resolved, here or elsewhere:
-        // the DrawPlate calls waiting for them may look.
+        // Batches watched and no longer due were resolved, here or elsewhere:
+        // the DrawPlate calls waiting for them get their answers.
         {
             let mut last = self.watched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // Watched batches whose round is not out yet stay watched.
@@ -114,7 +134,10 @@ impl Plates {
             *last = due_set;
             last.extend(waiting);
         }
-        self.wake_batches(&done);
+        let done: HashSet<(String, i64)> = done.into_iter().collect();
+        if !done.is_empty() {
+            self.answer_waiters(&done).await?;
+        }
         Ok(resolved)
     }
 
@@ -288,6 +311,7 @@ impl Plates {
             plate::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
         }
         txn.commit().await?;
+        self.store.events_written();
         let mut per_round: HashMap<i64, usize> = HashMap::new();
         for r in &resolved {
             *per_round.entry(r.result.round as i64).or_default() += 1;

@@ -138,6 +138,9 @@ pub struct Store {
     stats: std::sync::Arc<stats::Stats>,
     /// Batches concurrent state changes into shared transactions.
     writer: writer::Writer,
+    /// Signalled when portal events are committed here, so that delivery
+    /// follows the events rather than a clock.
+    events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -155,6 +158,16 @@ impl Store {
     pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
         self.stats.write_transaction();
         begin_write(&self.db).await
+    }
+
+    /// Tells the outbox that portal events were committed (see `events`).
+    pub fn events_written(&self) {
+        self.events.notify_one();
+    }
+
+    /// Resolves once events are committed after the last [`Store::events_written`] was seen.
+    pub async fn events_pending(&self) {
+        self.events.notified().await;
     }
 
     /// What this store has sent to the database so far.
@@ -182,9 +195,11 @@ impl Store {
         let counted = stats.clone();
         db.set_metric_callback(move |info| counted.statement(&info.statement.sql));
         migrate(url).await?;
+        let events = std::sync::Arc::new(tokio::sync::Notify::new());
         let writer = writer::Writer::start(
             db.clone(),
             stats.clone(),
+            events.clone(),
             Duration::from_millis(cfg.gather_ms),
             cfg.batch_max,
             cfg.writers,
@@ -194,6 +209,7 @@ impl Store {
             privacy,
             stats,
             writer,
+            events,
         })
     }
 
@@ -209,7 +225,8 @@ impl Store {
     #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "INSERT application", otel.kind = "client", db.system = self.system()))]
     pub async fn create(&self, app: application::Model, actor: &str) -> Result<Record, StoreError> {
         let sealed = self.seal(&app.declaration, &app.id)?;
-        self.writer.create(app, sealed, actor).await
+        let trace_parent = vrs_kit::telemetry::propagation::traceparent();
+        self.writer.create(app, sealed, actor, trace_parent).await
     }
 
     /// Applies `change` if the row is still at its expected version, in a
@@ -220,7 +237,8 @@ impl Store {
             // The vehicle is free for another application.
             change.next.vehicle_key = None;
         }
-        self.writer.change(change).await
+        let trace_parent = vrs_kit::telemetry::propagation::traceparent();
+        self.writer.change(change, trace_parent).await
     }
 
     #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "SELECT application", otel.kind = "client", db.system = self.system()))]
@@ -229,6 +247,24 @@ impl Store {
             Some(app) => self.complete(app).await.map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Whole records of `ids`, in two statements whatever their number.
+    pub async fn records(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, Record>, DbErr> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let apps = application::Entity::find()
+            .filter(application::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let mut kids = records::children(&self.db, ids).await?;
+        apps.into_iter()
+            .map(|app| {
+                let app = self.opened(app)?;
+                Ok((app.id.clone(), kids.remove(&app.id).unwrap_or_default().with(app)))
+            })
+            .collect()
     }
 
     /// The application row alone (one query), for callers that authorise and
@@ -541,6 +577,7 @@ pub async fn append_history_in<C: sea_orm::ConnectionTrait>(
         &entry.reason_code,
         &entry.note,
         at_ms,
+        vrs_kit::telemetry::propagation::traceparent(),
     );
     outbox::Entity::insert_many(rows).exec(conn).await?;
     Ok(())
@@ -564,8 +601,18 @@ async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransac
 
 /// The portal events of one history row, numbered from `seq`: its new state,
 /// and after a plate assignment also [`FEE_DUE`].
-fn portal_events(id: &str, seq: i32, to: State, reason_code: &str, note: &str, at_ms: i64) -> Vec<outbox::ActiveModel> {
-    let trace_parent = vrs_kit::telemetry::propagation::traceparent();
+///
+/// `trace_parent` is the step's trace context, read where the step runs (the
+/// writer's task has none of its own): delivery continues that trace.
+fn portal_events(
+    id: &str,
+    seq: i32,
+    to: State,
+    reason_code: &str,
+    note: &str,
+    at_ms: i64,
+    trace_parent: Option<String>,
+) -> Vec<outbox::ActiveModel> {
     let row = |seq: i32, status: &str, reason: &str, detail: &str| outbox::ActiveModel {
         application_id: Set(id.to_owned()),
         seq: Set(seq),
@@ -756,7 +803,17 @@ pub async fn transition_many_in<C: sea_orm::ConnectionTrait>(
             .await?;
         let events: Vec<outbox::ActiveModel> = rows
             .iter()
-            .flat_map(|(id, plate)| portal_events(id, seq(id).1 - events + 1, to, reason_code, plate, now_ms))
+            .flat_map(|(id, plate)| {
+                portal_events(
+                    id,
+                    seq(id).1 - events + 1,
+                    to,
+                    reason_code,
+                    plate,
+                    now_ms,
+                    vrs_kit::telemetry::propagation::traceparent(),
+                )
+            })
             .collect();
         outbox::Entity::insert_many(events).exec(conn).await?;
         moved += rows.len();

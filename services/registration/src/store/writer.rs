@@ -87,6 +87,8 @@ impl Op {
 
 struct Job {
     op: Op,
+    /// The trace context of the step, carried to its portal events.
+    trace_parent: Option<String>,
     reply: oneshot::Sender<Result<Record, StoreError>>,
 }
 
@@ -110,6 +112,7 @@ impl Writer {
     pub fn start(
         db: DatabaseConnection,
         stats: Arc<Stats>,
+        events: Arc<tokio::sync::Notify>,
         gather: Duration,
         batch_max: usize,
         writers: usize,
@@ -123,34 +126,47 @@ impl Writer {
             writers.max(1)
         };
         for _ in 0..writers {
-            let (db, stats, rx) = (db.clone(), stats.clone(), rx.clone());
+            let (db, stats, rx, events) = (db.clone(), stats.clone(), rx.clone(), events.clone());
             tokio::spawn(async move {
                 let mut carried: Vec<Job> = Vec::new();
                 while let Some(batch) = gather_batch(&rx, &mut carried, gather, batch_max).await {
                     write_batch(&db, &stats, batch).await;
+                    // Every committed change writes portal events (a failed one wrote nothing;
+                    // a spurious wake-up costs the outbox one empty pass).
+                    events.notify_one();
                 }
             });
         }
         Writer { tx }
     }
 
-    pub async fn create(&self, next: application::Model, sealed: Vec<u8>, actor: &str) -> Result<Record, StoreError> {
-        self.send(Op::Create {
+    pub async fn create(
+        &self,
+        next: application::Model,
+        sealed: Vec<u8>,
+        actor: &str,
+        trace_parent: Option<String>,
+    ) -> Result<Record, StoreError> {
+        let op = Op::Create {
             next,
             sealed,
             actor: actor.to_owned(),
-        })
-        .await
+        };
+        self.send(op, trace_parent).await
     }
 
-    pub async fn change(&self, change: Change) -> Result<Record, StoreError> {
-        self.send(Op::Change(change)).await
+    pub async fn change(&self, change: Change, trace_parent: Option<String>) -> Result<Record, StoreError> {
+        self.send(Op::Change(change), trace_parent).await
     }
 
-    async fn send(&self, op: Op) -> Result<Record, StoreError> {
+    async fn send(&self, op: Op, trace_parent: Option<String>) -> Result<Record, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(JobBox(Box::new(Job { op, reply })))
+            .send(JobBox(Box::new(Job {
+                op,
+                trace_parent,
+                reply,
+            })))
             .await
             .map_err(|_| DbErr::Custom("the store's writer has stopped".into()))?;
         answer
@@ -207,7 +223,8 @@ async fn gather_batch(
 /// writes its jobs one by one, so that only the job at fault fails.
 async fn write_batch(db: &DatabaseConnection, stats: &Stats, batch: Vec<Job>) {
     let ops: Vec<&Op> = batch.iter().map(|j| &j.op).collect();
-    match apply_in_transaction(db, stats, &ops).await {
+    let traces: Vec<Option<&str>> = batch.iter().map(|j| j.trace_parent.as_deref()).collect();
+    match apply_in_transaction(db, stats, &ops, &traces).await {
         Ok(outcomes) => {
             for (job, outcome) in batch.into_iter().zip(outcomes) {
                 let _ = job.reply.send(outcome);
@@ -220,7 +237,7 @@ async fn write_batch(db: &DatabaseConnection, stats: &Stats, batch: Vec<Job>) {
         Err(e) => {
             tracing::warn!(error = %e, jobs = batch.len(), "batched write failed; writing its jobs one by one");
             for job in batch {
-                let outcome = match apply_in_transaction(db, stats, &[&job.op]).await {
+                let outcome = match apply_in_transaction(db, stats, &[&job.op], &[job.trace_parent.as_deref()]).await {
                     Ok(mut o) => o
                         .pop()
                         .unwrap_or_else(|| Err(DbErr::Custom("no outcome".into()).into())),
@@ -236,10 +253,11 @@ async fn apply_in_transaction(
     db: &DatabaseConnection,
     stats: &Stats,
     ops: &[&Op],
+    traces: &[Option<&str>],
 ) -> Result<Vec<Result<Record, StoreError>>, DbErr> {
     stats.write_transaction();
     let txn = super::begin_write(db).await?;
-    let outcomes = apply(&txn, ops).await?;
+    let outcomes = apply(&txn, ops, traces).await?;
     txn.commit().await?;
     Ok(outcomes)
 }
@@ -263,7 +281,11 @@ fn rows_sql(backend: DbBackend, used: usize, rows: &[Vec<Value>]) -> String {
         .join(", ")
 }
 
-async fn apply<C: ConnectionTrait>(conn: &C, ops: &[&Op]) -> Result<Vec<Result<Record, StoreError>>, DbErr> {
+async fn apply<C: ConnectionTrait>(
+    conn: &C,
+    ops: &[&Op],
+    traces: &[Option<&str>],
+) -> Result<Vec<Result<Record, StoreError>>, DbErr> {
     let backend = conn.get_database_backend();
     let mut fate: Vec<Option<Fate>> = ops.iter().map(|_| None).collect();
 
@@ -573,7 +595,15 @@ async fn apply<C: ConnectionTrait>(conn: &C, ops: &[&Op]) -> Result<Vec<Result<R
             ..Default::default()
         });
         let first = outbox_seq - event_count(entry.to) + 1;
-        events.extend(portal_events(id, first, entry.to, &entry.reason_code, &entry.note, at));
+        events.extend(portal_events(
+            id,
+            first,
+            entry.to,
+            &entry.reason_code,
+            &entry.note,
+            at,
+            traces.get(i).copied().flatten().map(str::to_owned),
+        ));
         if let Op::Change(c) = op {
             evidence_rows.extend(c.evidence.iter().map(|e| evidence::ActiveModel {
                 application_id: Set(id.to_owned()),
