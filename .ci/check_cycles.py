@@ -28,7 +28,7 @@ Limits: this is a lexical scan, not a compiler.  Files under `tests/`,
 when a crate has both `lib.rs` and `main.rs` they are one node, `crate`.
 
 Usage: python3 .ci/check_cycles.py [CRATE_SRC_DIR ...]
-       (no argument: every services/*/src directory of the repository)
+       (no argument: the src directory of every crate of the repository)
 Exit status: 1 if any crate has a cycle, 0 otherwise (2 on bad arguments).
 """
 
@@ -561,7 +561,12 @@ def main(argv: list[str]) -> int:
     if argv:
         dirs = [Path(a) for a in argv]
     else:
-        dirs = sorted(p for p in (REPO_ROOT / "services").glob("*/src") if p.is_dir())
+        # Every crate of the workspace: a directory with a Cargo.toml and a src/.
+        dirs = sorted(
+            p.parent / "src"
+            for p in REPO_ROOT.rglob("Cargo.toml")
+            if (p.parent / "src").is_dir() and "target" not in p.parts and not any(x.startswith(".") for x in p.parts)
+        )
     bad_args = [d for d in dirs if not d.is_dir()]
     for d in bad_args:
         print(f"error: {d} is not a directory", file=sys.stderr)

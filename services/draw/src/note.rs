@@ -20,6 +20,12 @@ use sha2::{Digest, Sha256};
 
 use crate::merkle::Hash;
 
+/// Canonical base64 (receipts §7.1, notes §6): decodes, and is exactly the
+/// encoding of what it decodes to.
+pub fn canonical_b64(s: &str) -> Option<Vec<u8>> {
+    B64.decode(s).ok().filter(|b| B64.encode(b) == s)
+}
+
 /// Signature algorithm byte of Ed25519 in signed notes.
 const ALG_ED25519: u8 = 0x01;
 
@@ -62,7 +68,7 @@ impl Checkpoint {
             .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) && (l.len() == 1 || !l.starts_with('0')))
             .and_then(|l| l.parse().ok())
             .ok_or(NoteError::Malformed("tree size"))?;
-        let root: Hash = crate::receipt::canonical_b64(root)
+        let root: Hash = canonical_b64(root)
             .and_then(|b| b.try_into().ok())
             .ok_or(NoteError::Malformed("root hash"))?;
         Ok(Checkpoint {
@@ -164,7 +170,7 @@ impl NoteVerifier {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or(NoteError::Key)?;
-        let enc = crate::receipt::canonical_b64(key_b64).ok_or(NoteError::Key)?;
+        let enc = canonical_b64(key_b64).ok_or(NoteError::Key)?;
         let (&alg, public) = enc.split_first().ok_or(NoteError::Key)?;
         let public: [u8; 32] = public.try_into().map_err(|_| NoteError::Key)?;
         if alg != ALG_ED25519 || key_id(name, &public) != id {
@@ -210,7 +216,7 @@ impl NoteVerifier {
                 .and_then(|rest| rest.split_once(' '))
                 .filter(|(name, blob)| valid_key_name(name) && !blob.contains(' '))
                 .ok_or(NoteError::Malformed("signature line"))?;
-            let blob = crate::receipt::canonical_b64(blob)
+            let blob = canonical_b64(blob)
                 .filter(|b| b.len() >= 5)
                 .ok_or(NoteError::Malformed("signature line"))?;
             if name != self.name || blob[..4] != self.id {

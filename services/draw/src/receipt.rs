@@ -192,9 +192,7 @@ fn fail<T>(check: &'static str, detail: impl Into<String>) -> Result<T, ReceiptE
 }
 
 /// Canonical base64 (§7.1): decodes, and is exactly the encoding of what it decodes to.
-pub fn canonical_b64(s: &str) -> Option<Vec<u8>> {
-    B64.decode(s).ok().filter(|b| B64.encode(b) == s)
-}
+pub use crate::note::canonical_b64;
 
 /// Lower-case hex of even length.
 fn lower_hex(s: &str) -> Option<Vec<u8>> {

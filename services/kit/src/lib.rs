@@ -19,6 +19,7 @@ pub mod config;
 pub mod evidence;
 pub mod faults;
 pub mod grpc;
+pub mod keys;
 pub mod samples;
 pub mod shutdown;
 pub mod telemetry;

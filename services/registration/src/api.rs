@@ -411,7 +411,7 @@ impl RegistrationService for Api {
         request: Request<pb::GetOutboxStatusRequest>,
     ) -> Result<Response<pb::OutboxStatus>, Status> {
         self.caller(&request, Rpc::GetOutboxStatus)?;
-        let s = crate::outbox::status(&self.registry).await?;
+        let s = crate::outbox::status(self.registry.store()).await?;
         Ok(Response::new(pb::OutboxStatus {
             pending: s.pending,
             dead: s.dead,
@@ -425,7 +425,7 @@ impl RegistrationService for Api {
         request: Request<pb::RetryDeadLettersRequest>,
     ) -> Result<Response<pb::RetryDeadLettersResponse>, Status> {
         let (caller, _) = self.caller(&request, Rpc::RetryDeadLetters)?;
-        let requeued = crate::outbox::retry_dead(&self.registry).await?;
+        let requeued = crate::outbox::retry_dead(self.registry.store()).await?;
         tracing::info!(actor = %caller.subject, requeued, "dead letters requeued");
         Ok(Response::new(pb::RetryDeadLettersResponse { requeued }))
     }

@@ -196,7 +196,7 @@ impl Authenticator {
             }
         }
         let key = if cfg.issuer_public_key.trim().is_empty() {
-            let seed = crate::app::load_or_create_seed(std::path::Path::new(&cfg.issuer_seed_file))?;
+            let seed = vrs_kit::keys::load_or_create_seed(std::path::Path::new(&cfg.issuer_seed_file))?;
             SigningKey::from_bytes(&seed).verifying_key()
         } else {
             let bytes: [u8; 32] = hex::decode(cfg.issuer_public_key.trim())?

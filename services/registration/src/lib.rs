@@ -32,6 +32,7 @@ pub mod lookups;
 pub mod outbox;
 pub mod plates;
 pub mod privacy;
+pub mod retry;
 pub mod service;
 pub mod store;
 

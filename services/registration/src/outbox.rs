@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use crate::domain::fees::FeesConfig;
 use crate::error::Result;
-use crate::service::Registry;
+use crate::store::Store;
 use crate::store::delivery::{Outcome, Settled, Status};
 use crate::store::entities::{application, outbox};
 
@@ -90,13 +91,15 @@ enum Failure {
 
 /// The delivering side of the outbox.
 pub struct Outbox {
-    registry: Arc<Registry>,
+    store: Store,
+    /// The fee the portal shows with `FEE_DUE`.
+    fees: FeesConfig,
     cfg: PortalConfig,
     client: reqwest::Client,
 }
 
 impl Outbox {
-    pub fn new(registry: Arc<Registry>, cfg: PortalConfig) -> anyhow::Result<Outbox> {
+    pub fn new(store: Store, fees: FeesConfig, cfg: PortalConfig) -> anyhow::Result<Outbox> {
         // A claimed event must be sent (or given up) before its lease runs out,
         // or another replica may send it at the same time.
         let rounds = cfg.batch.max(1).div_ceil(cfg.concurrency.max(1) as u64);
@@ -111,13 +114,18 @@ impl Outbox {
             .timeout(Duration::from_millis(cfg.timeout_ms))
             .connect_timeout(Duration::from_millis(cfg.timeout_ms))
             .build()?;
-        Ok(Outbox { registry, cfg, client })
+        Ok(Outbox {
+            store,
+            fees,
+            cfg,
+            client,
+        })
     }
 
     /// Delivers every due event that heads its application's queue, then
     /// records every outcome at once; returns how many were sent.
     pub async fn deliver_due(&self) -> Result<usize> {
-        let store = self.registry.store();
+        let store = &self.store;
         let now = crate::now_ms();
         let lease = now + i64::try_from(self.cfg.lease_ms).unwrap_or(i64::MAX / 2);
         let (claimed, apps) = store.claim_events(now, lease, self.cfg.batch.max(1)).await?;
@@ -181,7 +189,7 @@ impl Outbox {
                     Outcome::Dead { error }
                 } else {
                     tracing::debug!(%event_id, attempts, %error, "portal event will be retried");
-                    let delay = crate::lookups::backoff(
+                    let delay = crate::retry::backoff(
                         Duration::from_millis(self.cfg.retry_base_ms),
                         u32::try_from(attempts).unwrap_or(1),
                     )
@@ -201,7 +209,15 @@ impl Outbox {
     /// The JSON body of an event, with what the portal needs to show it.
     fn render(&self, ev: &outbox::Model, app: &application::Model) -> PortalEvent {
         let fee_due_vnd = (ev.status == crate::store::FEE_DUE)
-            .then(|| self.registry.fee_for_app(app).map(|f| f.amount_vnd))
+            .then(|| {
+                let decl = <vrs_proto::pb::registration::v1::SubmitApplicationRequest as prost::Message>::decode(
+                    app.declaration.as_slice(),
+                )
+                .ok()?;
+                self.fees
+                    .fee_of(&decl, &app.locality_code, app.vehicle_value_vnd)
+                    .map(|f| f.amount_vnd)
+            })
             .flatten();
         PortalEvent {
             event_id: format!("{}:{}", ev.application_id, ev.seq),
@@ -242,13 +258,13 @@ impl Outbox {
 }
 
 /// Counts of pending, dead and delivered events.
-pub async fn status(registry: &Registry) -> Result<Status> {
-    Ok(registry.store().outbox_status().await?)
+pub async fn status(store: &Store) -> Result<Status> {
+    Ok(store.outbox_status().await?)
 }
 
 /// Reads [`status`] every `every` for the `vrs.outbox.*` gauges: the database
 /// is read here, never in a metric callback (which must not block).
-pub async fn run_gauges(registry: Arc<Registry>, every: Duration, shutdown: CancellationToken) {
+pub async fn run_gauges(store: Store, every: Duration, shutdown: CancellationToken) {
     let last = Arc::new(std::sync::Mutex::new(Status::default()));
     let meter = vrs_kit::telemetry::meter();
     /// Name, description, and the figure it reports.
@@ -281,7 +297,7 @@ pub async fn run_gauges(registry: Arc<Registry>, every: Duration, shutdown: Canc
             .build();
     }
     loop {
-        match status(&registry).await {
+        match status(&store).await {
             Ok(s) => {
                 if let Ok(mut l) = last.lock() {
                     *l = s;
@@ -297,8 +313,8 @@ pub async fn run_gauges(registry: Arc<Registry>, every: Duration, shutdown: Canc
 }
 
 /// Puts dead letters back in the queue (after the portal is fixed); returns how many.
-pub async fn retry_dead(registry: &Registry) -> Result<u64> {
-    Ok(registry.store().retry_dead_events(crate::now_ms()).await?)
+pub async fn retry_dead(store: &Store) -> Result<u64> {
+    Ok(store.retry_dead_events(crate::now_ms()).await?)
 }
 
 /// Runs delivery until `shutdown`; the pass in progress finishes first. Does
@@ -310,7 +326,7 @@ pub async fn run(outbox: Outbox, shutdown: CancellationToken) {
     }
     let mut tick = tokio::time::interval(Duration::from_millis(outbox.cfg.poll_interval_ms.max(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let store = outbox.registry.store().clone();
+    let store = outbox.store.clone();
     loop {
         // Events committed here wake delivery at once; the clock is for retries
         // and for events other replicas wrote.

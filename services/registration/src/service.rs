@@ -8,6 +8,7 @@
 //! whose holder died (crash between the two transactions) is picked up by the
 //! worker once the lease runs out, so none is lost or stuck.
 
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,19 +17,55 @@ use futures::StreamExt;
 use prost::Message;
 use vrs_proto::pb::registration::v1 as pb;
 
-use crate::config::{Config, WorkerConfig};
 use crate::domain::checks::{self, Reason, Verdict};
 use crate::domain::declaration::{Declaration, Warning};
 use crate::domain::fees::{Fee, FeesConfig};
-use crate::domain::ids::{OfficeCode, VehicleClass};
+use crate::domain::ids::OfficeCode;
 use crate::domain::jurisdiction::Offices;
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::{Error, Result};
-use crate::lookups::{Agencies, Unreachable, backoff};
+use crate::lookups::{Agencies, Unreachable};
 use crate::plates::Plates;
+use crate::retry::backoff;
 use crate::store::entities::application;
 use crate::store::writer::{Change, NewCertificate, NewCheck, NewPayment};
 use crate::store::{Changes, Cursor, HistoryEntry, NewEvidence, Record, Store, StoreError};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkflowConfig {
+    /// `draw-first` (Decision 1383/QĐ-BCA) or `check-first` (Decision 9093/QĐ-BCA).
+    pub ordering: Ordering,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerConfig {
+    /// How often the worker looks for applications whose lookups are due.
+    pub poll_interval_ms: u64,
+    /// How long a claimed application is left to its claimer before another worker may take it.
+    pub lease_ms: u64,
+    /// Backoff of an application waiting for an agency: base, doubled per attempt, capped.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Applications claimed per poll.
+    pub batch: u64,
+    /// Applications processed at once by one worker.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            poll_interval_ms: 500,
+            lease_ms: 30_000,
+            retry_base_ms: 1_000,
+            retry_max_ms: 60_000,
+            batch: 64,
+            concurrency: 16,
+        }
+    }
+}
 
 /// Actors recorded in history when no person acted.
 pub const ACTOR_SYSTEM: &str = "system";
@@ -64,15 +101,23 @@ pub struct Action {
 }
 
 impl Registry {
-    pub fn new(store: Store, agencies: Agencies, plates: Arc<Plates>, offices: Offices, cfg: &Config) -> Registry {
+    pub fn new(
+        store: Store,
+        agencies: Agencies,
+        plates: Arc<Plates>,
+        offices: Offices,
+        fees: FeesConfig,
+        workflow: &WorkflowConfig,
+        worker: WorkerConfig,
+    ) -> Registry {
         Registry {
             store,
             agencies,
             plates,
             offices,
-            fees: cfg.fees.clone(),
-            ordering: cfg.workflow.ordering,
-            worker: cfg.worker.clone(),
+            fees,
+            ordering: workflow.ordering,
+            worker,
         }
     }
 
@@ -544,13 +589,7 @@ impl Registry {
 
     pub fn fee_for_app(&self, app: &application::Model) -> Option<Fee> {
         let req = stored_declaration(app).ok()?;
-        let v = req.vehicle?;
-        let class = match v.vehicle_class() {
-            pb::VehicleClass::Motorbike => VehicleClass::Motorbike,
-            _ => VehicleClass::Car,
-        };
-        let value = app.vehicle_value_vnd.and_then(|v| u64::try_from(v).ok());
-        self.fees.fee(&app.locality_code, class, v.seats, value)
+        self.fees.fee_of(&req, &app.locality_code, app.vehicle_value_vnd)
     }
 
     /// The payment platform confirms the fee. Idempotent on the payment

@@ -14,7 +14,7 @@ use vrs_draw::receipt::Trust;
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
-use crate::call;
+use crate::client::call;
 
 /// A log export: a signed checkpoint and every entry up to its size.
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -13,7 +13,6 @@ use vrs_proto::pb::registration::v1::registration_service_client::RegistrationSe
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
 use crate::Cli;
-use crate::credentials::credentials;
 
 /// The registration service, called with the caller's token.
 pub(crate) type Registry = RegistrationServiceClient<InterceptedService<Channel, Bearer>>;
@@ -28,7 +27,11 @@ pub(crate) struct Server {
 impl Server {
     /// Connects first and reads credentials second, so an unreachable server
     /// is reported before a missing token or office.
-    pub(crate) async fn connect(cli: &Cli) -> anyhow::Result<Server> {
+    /// `credentials` gives the token, read only once the server answered.
+    pub(crate) async fn connect(
+        cli: &Cli,
+        credentials: impl FnOnce() -> anyhow::Result<String>,
+    ) -> anyhow::Result<Server> {
         let channel = endpoint(cli)?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
@@ -39,7 +42,7 @@ impl Server {
         let bearer = if cli.cmd.reads_public_log() {
             Bearer::none()
         } else {
-            Bearer::new(&credentials(cli)?)?
+            Bearer::new(&credentials()?)?
         };
         Ok(Server { channel, bearer })
     }

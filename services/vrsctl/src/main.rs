@@ -34,9 +34,6 @@ mod cmd;
 mod credentials;
 mod describe;
 
-// `audit` reaches `call` at the crate root, where it lived before the split.
-use crate::client::call;
-
 #[derive(Parser)]
 #[command(name = "vrsctl", version, about = "Vehicle registration service client")]
 struct Cli {
@@ -88,6 +85,6 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     if let Some(done) = cli.cmd.run_offline() {
         return done;
     }
-    let server = Server::connect(cli).await?;
+    let server = Server::connect(cli, || credentials::credentials(cli)).await?;
     cli.cmd.run(cli, &server).await
 }

@@ -8,10 +8,10 @@ use vrs_proto::pb::identity::v1 as identity;
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::tax::v1 as tax;
 
+use super::answers::{Answers, OriginAnswer, OwnerAnswer};
 use super::declaration::{Declaration, OwnerDecl};
 use super::ids::{EngineNumber, VehicleClass};
 use super::jurisdiction::{Offices, province_of};
-use crate::lookups::{Answers, OriginAnswer, OwnerAnswer};
 
 /// A machine-readable finding, shown to the citizen and the clerk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -92,6 +92,23 @@ impl FeesConfig {
     }
 
     /// The fee for a vehicle registered in `locality`; `None` if no rule matches.
+    /// The fee of a declared vehicle registered in `locality`, with the
+    /// taxable value from the fee record once verified.
+    pub fn fee_of(
+        &self,
+        decl: &vrs_proto::pb::registration::v1::SubmitApplicationRequest,
+        locality: &str,
+        value_vnd: Option<i64>,
+    ) -> Option<Fee> {
+        use vrs_proto::pb::registration::v1 as pb;
+        let v = decl.vehicle.as_ref()?;
+        let class = match v.vehicle_class() {
+            pb::VehicleClass::Motorbike => VehicleClass::Motorbike,
+            _ => VehicleClass::Car,
+        };
+        self.fee(locality, class, v.seats, value_vnd.and_then(|v| u64::try_from(v).ok()))
+    }
+
     pub fn fee(&self, locality: &str, class: VehicleClass, seats: u32, value_vnd: Option<u64>) -> Option<Fee> {
         let area = self.area(locality);
         let class_name = match class {

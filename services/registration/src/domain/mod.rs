@@ -1,5 +1,6 @@
 //! Domain types and rules, free of I/O.
 
+pub mod answers;
 pub mod checks;
 pub mod declaration;
 pub mod fees;

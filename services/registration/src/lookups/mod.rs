@@ -9,6 +9,7 @@
 
 pub mod breaker;
 
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,68 +24,47 @@ use vrs_proto::pb::identity::v1::{self as identity, identity_service_client::Ide
 use vrs_proto::pb::register::v1::{self as register, vehicle_register_service_client::VehicleRegisterServiceClient};
 use vrs_proto::pb::tax::v1::{self as tax, tax_service_client::TaxServiceClient};
 
-use crate::config::AgenciesConfig;
 use crate::domain::declaration::{Declaration, OwnerDecl};
 use crate::domain::ids::Origin;
 use breaker::{Breaker, Permit};
 
-/// The agencies we call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Agency {
-    Identity,
-    Tax,
-    Customs,
-    Register,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgenciesConfig {
+    pub identity_url: String,
+    pub tax_url: String,
+    pub customs_url: String,
+    pub register_url: String,
+    /// Deadline of one call to one agency.
+    pub call_timeout_ms: u64,
+    /// Retries after the first attempt, on transient codes only.
+    pub retries: u32,
+    /// First retry delay; doubles each retry, with ±50 % jitter.
+    pub retry_base_ms: u64,
+    /// Consecutive failures that open an agency's circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker fails fast before letting one probe through.
+    pub breaker_cooldown_ms: u64,
 }
 
-impl Agency {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Agency::Identity => "identity",
-            Agency::Tax => "tax",
-            Agency::Customs => "customs",
-            Agency::Register => "register",
+impl Default for AgenciesConfig {
+    fn default() -> Self {
+        AgenciesConfig {
+            identity_url: "http://127.0.0.1:50061".into(),
+            tax_url: "http://127.0.0.1:50062".into(),
+            customs_url: "http://127.0.0.1:50063".into(),
+            register_url: "http://127.0.0.1:50064".into(),
+            call_timeout_ms: 1_000,
+            retries: 2,
+            retry_base_ms: 50,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 5_000,
         }
     }
 }
 
-/// The identity answer: a citizen or an organisation, present or not.
-#[derive(Debug, Clone)]
-pub enum OwnerAnswer {
-    Citizen(Option<identity::Citizen>),
-    Organisation(Option<identity::Organisation>),
-}
-
-/// The origin answer: customs for imported vehicles, PXX for domestic ones.
-#[derive(Debug, Clone)]
-pub enum OriginAnswer {
-    Customs(Option<customs::ImportDeclaration>),
-    Register(Option<register::QualityCertificate>),
-}
-
-/// One agency's answer as evidence: the hashes of what was asked and answered.
-#[derive(Debug, Clone)]
-pub struct Evidence {
-    pub agency: Agency,
-    pub request_sha256: String,
-    pub response_sha256: String,
-    pub found: bool,
-    pub fetched_at_ms: i64,
-}
-
-/// Everything the agencies said about one declaration.
-#[derive(Debug, Clone)]
-pub struct Answers {
-    pub owner: OwnerAnswer,
-    pub fees: Vec<tax::FeeRecord>,
-    pub origin: OriginAnswer,
-    pub evidence: Vec<Evidence>,
-}
-
-/// Agencies that could not answer, with why (safe to show: no personal data).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("agencies unavailable: {}", .0.iter().map(|(a, why)| format!("{} ({why})", a.as_str())).collect::<Vec<_>>().join(", "))]
-pub struct Unreachable(pub Vec<(Agency, String)>);
+pub use crate::domain::answers::{Agency, Answers, Evidence, OriginAnswer, OwnerAnswer, Unreachable};
+pub use crate::retry::backoff;
 
 /// Clients of all four agencies with their breakers.
 pub struct Agencies {
@@ -337,12 +317,6 @@ fn is_transient(code: Code) -> bool {
         code,
         Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted
     )
-}
-
-/// `base · 2^(attempt-1)`, with ±50 % jitter so retries from many callers spread out.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    exp.mul_f64(0.5 + fastrand::f64())
 }
 
 /// Responses that echo the request hash.

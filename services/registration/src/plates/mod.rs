@@ -26,6 +26,7 @@ mod receipts;
 mod resolver;
 
 use committer::{CommitError, CommitRequest};
+use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,12 +47,76 @@ use vrs_draw::receipt::{RULES_VERSION, Receipt, Trust, TrustedBeacon};
 use vrs_draw::sampler::application_commitment;
 use vrs_proto::pb::registration::v1 as pb;
 
-use crate::config::DrawConfig;
 use crate::domain::jurisdiction::Offices;
 use crate::domain::workflow::{self, Event, Ordering, State};
 use crate::error::Error;
 use crate::store::entities::{application, checkpoint, draw, log_entry, plate, pool};
 use crate::store::transition_in;
+
+/// The plate draw: beacon, log, pools.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrawConfig {
+    /// `local` (the beacon service at `beacon_url`) or `drand` (quicknet relay at `beacon_url`).
+    pub beacon: String,
+    pub beacon_url: String,
+    /// A draw commits to the round this many rounds after the latest published one (≥ 2, so
+    /// that the commit lands well before the round).
+    pub rounds_ahead: u64,
+    /// Origin line of the log's checkpoints.
+    pub log_origin: String,
+    /// Name of the log's checkpoint key.
+    pub log_key_name: String,
+    /// Ed25519 seed of the checkpoint key; generated at first start. In Kubernetes, a Secret.
+    pub log_key_file: String,
+    /// How often the resolver looks for commits whose round is out, while it
+    /// watches a batch (committed or waited on here).
+    pub resolver_poll_ms: u64,
+    /// How often it looks when it watches none: for draws committed by other
+    /// replicas whose callers went away.
+    pub resolver_idle_ms: u64,
+    /// Most commits appended in one transaction.
+    pub commit_batch: usize,
+    /// How long the committer gathers concurrent DrawPlate calls into one transaction.
+    pub commit_gather_ms: u64,
+    /// How long DrawPlate waits for its result before answering UNAVAILABLE (call again).
+    pub draw_timeout_ms: u64,
+    /// Which locality code an office draws from, and so which province it
+    /// serves (merged provinces have several codes). Offices named `PC-<code>`
+    /// need no entry; any other office is unknown, and a declaration naming it
+    /// needs correction.
+    pub office_localities: std::collections::BTreeMap<String, String>,
+    /// Series in the order they open, per class.
+    pub car_series: Vec<String>,
+    pub motorbike_series: Vec<String>,
+    /// Numbers withheld for auction when a series opens (the minister's list).
+    pub auction_numbers: Vec<u32>,
+}
+
+impl Default for DrawConfig {
+    fn default() -> Self {
+        DrawConfig {
+            beacon: "local".into(),
+            beacon_url: "http://127.0.0.1:50070".into(),
+            rounds_ahead: 2,
+            log_origin: "vn.gov.vrs/plate-draw-log".into(),
+            log_key_name: "vrs-plate-log".into(),
+            log_key_file: "var/log-signing.key".into(),
+            resolver_poll_ms: 100,
+            resolver_idle_ms: 1_000,
+            commit_batch: 2_000,
+            commit_gather_ms: 5,
+            draw_timeout_ms: 30_000,
+            office_localities: Default::default(),
+            car_series: vrs_draw::pool::CAR_SERIES.iter().map(|s| s.to_string()).collect(),
+            motorbike_series: ["AA", "AB", "AC", "AD", "AE", "AF", "AG", "AH", "AK", "AL"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            auction_numbers: Vec::new(),
+        }
+    }
+}
 
 /// Legal basis written into pool entries.
 const LEGAL_BASIS: &str = "Circular 79/2024/TT-BCA; Decree 156/2024/ND-CP";
