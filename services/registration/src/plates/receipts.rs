@@ -203,49 +203,58 @@ impl Plates {
 
     /// The set each draw's commit named, by (pool, commit index): the snapshot
     /// the resolver stored at the first commit that named it, i.e. the latest
-    /// at or before the commit. Two statements per pool: the snapshots'
-    /// indexes, then the bitmaps needed, each read once.
+    /// at or before the commit. Two statements for all the draws' pools: the
+    /// snapshots' indexes, then the bitmaps needed, each read once.
     async fn sets_named(
         &self,
         rows: &[(draw::Model, i64)],
     ) -> Result<HashMap<(String, i64), std::sync::Arc<PoolState>>, Error> {
-        let mut commits_by_pool: HashMap<&str, Vec<i64>> = HashMap::new();
-        for (d, _) in rows {
-            commits_by_pool
-                .entry(d.pool_id.as_str())
-                .or_default()
-                .push(d.commit_seq);
+        let top = rows.iter().map(|(d, _)| d.commit_seq).max().unwrap_or(0);
+        let pools: BTreeSet<&str> = rows.iter().map(|(d, _)| d.pool_id.as_str()).collect();
+        let indexed: Vec<(String, i64)> = pool_snapshot::Entity::find()
+            .select_only()
+            .column(pool_snapshot::Column::PoolId)
+            .column(pool_snapshot::Column::Seq)
+            .filter(pool_snapshot::Column::PoolId.is_in(pools.iter().copied()))
+            .filter(pool_snapshot::Column::Seq.lte(top))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut seqs: HashMap<&str, Vec<i64>> = HashMap::new();
+        for (pool_id, seq) in &indexed {
+            seqs.entry(pool_id.as_str()).or_default().push(*seq);
+        }
+        for v in seqs.values_mut() {
+            v.sort_unstable();
+        }
+        let at = |pool_id: &str, c: i64| {
+            let v = seqs.get(pool_id)?;
+            v.partition_point(|s| *s <= c).checked_sub(1).map(|i| v[i])
+        };
+        let needed: BTreeSet<(&str, i64)> = rows
+            .iter()
+            .filter_map(|(d, _)| at(&d.pool_id, d.commit_seq).map(|s| (d.pool_id.as_str(), s)))
+            .collect();
+        let mut sets: HashMap<(String, i64), std::sync::Arc<PoolState>> = HashMap::new();
+        let needed: Vec<(&str, i64)> = needed.into_iter().collect();
+        // A bitmap is 12.5 KB: a bounded number per statement.
+        for chunk in needed.chunks(64) {
+            let wanted = chunk.iter().fold(sea_orm::Condition::any(), |any, (pool_id, seq)| {
+                any.add(
+                    sea_orm::Condition::all()
+                        .add(pool_snapshot::Column::PoolId.eq(*pool_id))
+                        .add(pool_snapshot::Column::Seq.eq(*seq)),
+                )
+            });
+            for snap in pool_snapshot::Entity::find().filter(wanted).all(&self.db).await? {
+                let set = PoolState::from_bitmap(&snap.bitmap).ok_or_else(|| internal("malformed pool snapshot"))?;
+                sets.insert((snap.pool_id, snap.seq), std::sync::Arc::new(set));
+            }
         }
         let mut out = HashMap::new();
-        for (pool_id, commits) in commits_by_pool {
-            let top = commits.iter().copied().max().unwrap_or(0);
-            let mut seqs: Vec<i64> = pool_snapshot::Entity::find()
-                .select_only()
-                .column(pool_snapshot::Column::Seq)
-                .filter(pool_snapshot::Column::PoolId.eq(pool_id))
-                .filter(pool_snapshot::Column::Seq.lte(top))
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            seqs.sort_unstable();
-            let at = |c: i64| seqs.partition_point(|s| *s <= c).checked_sub(1).map(|i| seqs[i]);
-            let needed: BTreeSet<i64> = commits.iter().filter_map(|c| at(*c)).collect();
-            let sets: HashMap<i64, std::sync::Arc<PoolState>> = pool_snapshot::Entity::find()
-                .filter(pool_snapshot::Column::PoolId.eq(pool_id))
-                .filter(pool_snapshot::Column::Seq.is_in(needed.iter().copied()))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|s| {
-                    PoolState::from_bitmap(&s.bitmap)
-                        .map(|set| (s.seq, std::sync::Arc::new(set)))
-                        .ok_or_else(|| internal("malformed pool snapshot"))
-                })
-                .collect::<Result<_, _>>()?;
-            for c in commits {
-                if let Some(set) = at(c).and_then(|s| sets.get(&s)) {
-                    out.insert((pool_id.to_owned(), c), set.clone());
-                }
+        for (d, _) in rows {
+            if let Some(set) = at(&d.pool_id, d.commit_seq).and_then(|s| sets.get(&(d.pool_id.clone(), s))) {
+                out.insert((d.pool_id.clone(), d.commit_seq), set.clone());
             }
         }
         Ok(out)

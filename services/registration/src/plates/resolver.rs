@@ -21,7 +21,7 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 use vrs_draw::entry::Entry;
 
-use super::{Plates, internal, log, try_lock_pool};
+use super::{Plates, internal, log, try_lock_pools};
 use crate::domain::workflow::{self, Event, State};
 use crate::error::Error;
 use crate::store::entities::{draw, plate, pool_snapshot};
@@ -104,23 +104,44 @@ impl Plates {
         }
         let mut resolved = 0;
         let mut done: Vec<(String, i64)> = Vec::new();
-        for pool_id in due.iter().map(|(p, _)| p.clone()).collect::<BTreeSet<_>>() {
-            // One pool's failure must not hold up the others.
-            let span = tracing::info_span!("draw.resolve", pool = %pool_id, draws = Empty);
-            match self.resolve_pool(&pool_id, &rounds).instrument(span.clone()).await {
-                Ok(Some(batches)) => {
-                    let n = batches.values().sum::<usize>();
-                    span.record("draws", n);
-                    self.draws
-                        .add(n as u64, &[opentelemetry::KeyValue::new("pool", pool_id.clone())]);
-                    resolved += n;
-                    done.extend(batches.into_keys().map(|round| (pool_id.clone(), round)));
+        let pools: Vec<String> = due
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // Every due pool in one transaction; if that fails, each pool alone, so
+        // that one pool's failure does not hold up the others.
+        let span = tracing::info_span!("draw.resolve", pools = pools.len(), draws = Empty);
+        let batches = match self.resolve_pools(&pools, &rounds).instrument(span.clone()).await {
+            Ok(b) => b,
+            Err(e) if pools.len() > 1 => {
+                tracing::warn!(error = ?e, pools = pools.len(), "resolving the pools together failed; one by one");
+                let mut all = HashMap::new();
+                for pool_id in &pools {
+                    match self.resolve_pools(std::slice::from_ref(pool_id), &rounds).await {
+                        Ok(b) => all.extend(b),
+                        Err(e) => tracing::error!(pool = %pool_id, error = ?e, "resolving a pool failed"),
+                    }
                 }
-                // Another replica holds the pool (or a revocation does): next pass.
-                Ok(None) => {}
-                Err(e) => tracing::error!(pool = %pool_id, error = ?e, "resolving a pool failed"),
+                all
             }
+            Err(e) => {
+                tracing::error!(pools = ?pools, error = ?e, "resolving a pool failed");
+                HashMap::new()
+            }
+        };
+        let mut per_pool: HashMap<&str, u64> = HashMap::new();
+        for ((pool_id, _), n) in &batches {
+            *per_pool.entry(pool_id.as_str()).or_default() += *n as u64;
+            resolved += n;
         }
+        for (pool_id, n) in per_pool {
+            self.draws
+                .add(n, &[opentelemetry::KeyValue::new("pool", pool_id.to_owned())]);
+        }
+        span.record("draws", resolved);
+        done.extend(batches.into_keys());
         if resolved > 0 {
             self.checkpoint().await?;
         }
@@ -141,20 +162,18 @@ impl Plates {
         Ok(resolved)
     }
 
-    /// Answers the pool's pending draws in commit order, as far as `rounds`
-    /// allows, in one transaction; the number answered per round, or `None`
-    /// when another transaction holds the pool.
-    async fn resolve_pool(
+    /// Answers the pending draws of `pools` in commit order, as far as
+    /// `rounds` allows, in one transaction with set-based statements; the
+    /// number answered per (pool, round). Pools another transaction holds
+    /// (another replica's resolver, a revocation) are left for the next pass.
+    async fn resolve_pools(
         &self,
-        pool_id: &str,
+        pools: &[String],
         rounds: &HashMap<u64, BeaconRound>,
-    ) -> Result<Option<HashMap<i64, usize>>, Error> {
+    ) -> Result<HashMap<(String, i64), usize>, Error> {
         let now = crate::now_ms();
         let txn = self.store.begin_write().await?;
-        if !try_lock_pool(&txn, pool_id).await? {
-            txn.commit().await?;
-            return Ok(None);
-        }
+        let held = try_lock_pools(&txn, pools).await?;
         let beacon_id = self.beacon.params().beacon_id.clone();
         let resolved = {
             let ledger = self.sync(&txn).await?;
@@ -164,23 +183,38 @@ impl Plates {
                     .filter(|_| c.beacon_id == beacon_id)
                     .map(|v| (v.signature.clone(), v.randomness))
             };
-            ledger
-                .resolve(pool_id, MAX_BATCH, value, now as u64)
-                .map_err(internal)?
+            let mut all = Vec::new();
+            for pool_id in &held {
+                let room = MAX_BATCH.saturating_sub(all.len());
+                if room == 0 {
+                    break;
+                }
+                match ledger.resolve(pool_id, room, value, now as u64) {
+                    Ok(r) => all.extend(r),
+                    // A pool whose log breaks a rule is named, not resolved; the others go on.
+                    Err(e) => tracing::error!(pool = %pool_id, error = %e, "cannot resolve the pool"),
+                }
+            }
+            all
         };
         if resolved.is_empty() {
             txn.commit().await?;
-            return Ok(Some(HashMap::new()));
+            return Ok(HashMap::new());
         }
         // The draw rows of the commits answered now (not of those whose round is not out).
-        let pending: HashMap<i64, draw::Model> = draw::Entity::find()
-            .filter(draw::Column::CommitSeq.is_in(resolved.iter().map(|r| r.result.commit_index as i64)))
-            .filter(draw::Column::ResultSeq.is_null())
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|d| (d.commit_seq, d))
-            .collect();
+        let mut pending: HashMap<i64, draw::Model> = HashMap::new();
+        let commits: Vec<i64> = resolved.iter().map(|r| r.result.commit_index as i64).collect();
+        for chunk in commits.chunks(1_000) {
+            pending.extend(
+                draw::Entity::find()
+                    .filter(draw::Column::CommitSeq.is_in(chunk.iter().copied()))
+                    .filter(draw::Column::ResultSeq.is_null())
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|d| (d.commit_seq, d)),
+            );
+        }
         let rows: Vec<&draw::Model> = resolved
             .iter()
             .map(|r| pending.get(&(r.result.commit_index as i64)))
@@ -193,9 +227,9 @@ impl Plates {
         let mut snapshots: Vec<pool_snapshot::ActiveModel> = Vec::new();
         let mut stored = HashSet::new();
         for r in &resolved {
-            if stored.insert(r.set_since) {
+            if stored.insert((r.result.pool_id.as_str(), r.set_since)) {
                 snapshots.push(pool_snapshot::ActiveModel {
-                    pool_id: Set(pool_id.to_owned()),
+                    pool_id: Set(r.result.pool_id.clone()),
                     seq: Set(r.set_since as i64),
                     bitmap: Set(r.set.bitmap()),
                 });
@@ -272,7 +306,7 @@ impl Plates {
             .iter()
             .zip(&resolved)
             .map(|(d, r)| plate::ActiveModel {
-                pool_id: Set(pool_id.to_owned()),
+                pool_id: Set(r.result.pool_id.clone()),
                 number: Set(r.result.number as i32),
                 plate: Set(r.result.plate.clone()),
                 application_id: Set(d.application_id.clone()),
@@ -301,7 +335,6 @@ impl Plates {
         .await?;
         if moved != items.len() {
             tracing::warn!(
-                pool = pool_id,
                 left = items.len() - moved,
                 "applications had left the drawable state; plates kept"
             );
@@ -312,12 +345,14 @@ impl Plates {
         }
         txn.commit().await?;
         self.store.events_written();
-        let mut per_round: HashMap<i64, usize> = HashMap::new();
+        let mut batches: HashMap<(String, i64), usize> = HashMap::new();
         for r in &resolved {
-            *per_round.entry(r.result.round as i64).or_default() += 1;
+            *batches
+                .entry((r.result.pool_id.clone(), r.result.round as i64))
+                .or_default() += 1;
         }
-        tracing::info!(pool = pool_id, draws = resolved.len(), "draws resolved");
-        Ok(Some(per_round))
+        tracing::info!(pools = held.len(), draws = resolved.len(), "draws resolved");
+        Ok(batches)
     }
 
     /// States from which a plate may be assigned under the configured ordering.
