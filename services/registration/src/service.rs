@@ -595,8 +595,6 @@ impl Registry {
     /// The payment platform confirms the fee. Idempotent on the payment
     /// reference; the amount must be the fee due.
     pub async fn confirm_payment(&self, id: &str, reference: &str, amount_vnd: u64) -> Result<Record> {
-        use crate::store::entities::payment;
-        use sea_orm::EntityTrait;
         let reference = reference.trim();
         if reference.is_empty()
             || reference.len() > 64
@@ -616,8 +614,7 @@ impl Registry {
         // be recorded as new: a retry is answered as the first call was, a
         // reference of another payment is refused.
         let seen_before = |refused: Error| async move {
-            let db = self.store.connection();
-            match payment::Entity::find_by_id(reference.to_owned()).one(db).await? {
+            match self.store.payment(reference).await? {
                 Some(p) if p.application_id != id || p.amount_vnd as u64 != amount_vnd => Err(Error::AlreadyExists {
                     field: "payment_reference",
                     message: "this payment reference confirmed another payment".into(),
@@ -695,8 +692,7 @@ impl Registry {
     /// Replaces a lost or damaged certificate: the next `-R<n>` number, the old
     /// number void, a history row (and portal event); the state stays.
     pub async fn reissue_certificate(&self, app: application::Model, reason: &str, actor: &str) -> Result<Record> {
-        use crate::store::entities::{certificate, void_certificate};
-        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, sea_query::Expr};
+        use crate::store::certificates::Reissued;
         let id = app.id.as_str();
         let state = parse_state(&app.state)?;
         if !matches!(state, State::Issued | State::Delivered) {
@@ -704,63 +700,24 @@ impl Registry {
                 "only an issued certificate can be reissued; the application is {state}"
             )));
         }
-        let txn = self.store.begin_write().await?;
-        let cert = certificate::Entity::find()
-            .filter(certificate::Column::ApplicationId.eq(id))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("issued application {id} has no certificate")))?;
-        let reissues = void_certificate::Entity::find()
-            .filter(void_certificate::Column::ApplicationId.eq(id))
-            .count(&txn)
-            .await?;
-        let base = cert.number.split("-R").next().unwrap_or(&cert.number).to_owned();
-        let number = format!("{base}-R{}", reissues + 1);
-        let now = crate::now_ms();
-        void_certificate::ActiveModel {
-            number: Set(cert.number.clone()),
-            application_id: Set(id.to_owned()),
-            replaced_by: Set(number.clone()),
-            reason: Set(reason.to_owned()),
-            actor: Set(actor.to_owned()),
-            at_ms: Set(now),
+        match self
+            .store
+            .reissue_certificate(&app, state, reason, actor, crate::now_ms())
+            .await
+        {
+            Ok(Reissued::Done { .. }) => {}
+            Ok(Reissued::NoCertificate) => {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "issued application {id} has no certificate"
+                )));
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::Conflict(format!(
+                    "the certificate of application {id} was reissued or changed meanwhile; reload and retry"
+                )));
+            }
+            Err(e) => return Err(e.into()),
         }
-        .insert(&txn)
-        .await
-        .map_err(|e| match e.sql_err() {
-            // A concurrent reissue of the same certificate won.
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(format!(
-                "the certificate of application {id} was reissued meanwhile; reload and retry"
-            )),
-            _ => e.into(),
-        })?;
-        certificate::Entity::update_many()
-            .col_expr(certificate::Column::Number, Expr::value(number.as_str()))
-            .filter(certificate::Column::Id.eq(cert.id))
-            .exec(&txn)
-            .await?;
-        let res = application::Entity::update_many()
-            .col_expr(application::Column::CertificateNumber, Expr::value(number.as_str()))
-            .col_expr(application::Column::Version, Expr::value(app.version + 1))
-            .col_expr(application::Column::UpdatedAtMs, Expr::value(now))
-            .filter(application::Column::Id.eq(id))
-            .filter(application::Column::Version.eq(app.version))
-            .exec(&txn)
-            .await?;
-        if res.rows_affected != 1 {
-            return Err(Error::Conflict(format!(
-                "application {id} changed meanwhile; reload and retry"
-            )));
-        }
-        let entry = HistoryEntry {
-            from: Some(state),
-            to: state,
-            actor: actor.to_owned(),
-            reason_code: format!("CERTIFICATE_REISSUED_{reason}"),
-            note: format!("{} replaced by {number}", cert.number),
-        };
-        crate::store::append_history_in(&txn, id, &entry, now).await?;
-        txn.commit().await?;
         tracing::info!(application_id = %id, "certificate reissued");
         self.get(id).await
     }

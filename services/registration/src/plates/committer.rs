@@ -259,6 +259,7 @@ impl Plates {
                 }
             }
         }
+        self.resolver_wake.notify_one();
         Ok((refused, existing, round as i64))
     }
 }

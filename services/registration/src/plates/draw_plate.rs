@@ -154,6 +154,7 @@ impl Plates {
             if let Ok(mut watched) = self.watched.lock() {
                 watched.insert(batch.clone());
             }
+            self.resolver_wake.notify_one();
             let until_round = self.beacon.params().publish_time_ms(batch.1 as u64) - crate::now_ms();
             let fallback = Duration::from_millis(until_round.max(0) as u64 + 5_000);
             let now = tokio::time::Instant::now();

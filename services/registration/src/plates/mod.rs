@@ -74,8 +74,9 @@ pub struct DrawConfig {
     pub log_key_name: String,
     /// Ed25519 seed of the checkpoint key; generated at first start. In Kubernetes, a Secret.
     pub log_key_file: String,
-    /// How often the resolver looks for commits whose round is out, while it
-    /// watches a batch (committed or waited on here).
+    /// How often the resolver looks again while a batch it watches (committed
+    /// or waited on here) has its round out but no answer yet. It first looks
+    /// just after the round is published.
     pub resolver_poll_ms: u64,
     /// How often it looks when it watches none: for draws committed by other
     /// replicas whose callers went away.
@@ -107,7 +108,7 @@ impl Default for DrawConfig {
             log_origin: "vn.gov.vrs/plate-draw-log".into(),
             log_key_name: "vrs-plate-log".into(),
             log_key_file: "var/log-signing.key".into(),
-            resolver_poll_ms: 100,
+            resolver_poll_ms: 25,
             resolver_idle_ms: 1_000,
             commit_batch: 2_000,
             commit_gather_ms: 5,
@@ -211,6 +212,8 @@ pub struct Plates {
     pools: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Taken to look up (or open) a family's pool when `pools` has no answer.
     pool_turn: Mutex<()>,
+    /// Wakes the resolver when a batch is newly watched (see `next_pass_in`).
+    resolver_wake: tokio::sync::Notify,
     /// When the resolver last looked for due draws without a batch to watch.
     idle_since: std::sync::Mutex<std::time::Instant>,
     /// Keyed lookup of owners' retained and auctioned plates.
@@ -304,6 +307,7 @@ impl Plates {
             pools: std::sync::Mutex::new(std::collections::HashMap::new()),
             pool_turn: Mutex::new(()),
             idle_since: std::sync::Mutex::new(std::time::Instant::now()),
+            resolver_wake: tokio::sync::Notify::new(),
             privacy,
             readers: tokio::sync::Semaphore::new((max_connections as usize * 4).max(1)),
         }

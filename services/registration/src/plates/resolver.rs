@@ -34,25 +34,52 @@ const MAX_BATCH: usize = 5_000;
 impl Plates {
     /// Resolves due draws until `shutdown`.
     pub async fn run_resolver(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.resolver_poll_ms.max(10)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut passes: u64 = 0;
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tick.tick() => {}
+        let mut expired_at = std::time::Instant::now();
+        'passes: loop {
+            let mut at = tokio::time::Instant::now() + self.next_pass_in();
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break 'passes,
+                    _ = tokio::time::sleep_until(at) => break,
+                    // A batch newly watched may be due sooner than planned (never later:
+                    // a stream of new calls must not keep postponing the pass).
+                    _ = self.resolver_wake.notified() => {
+                        at = at.min(tokio::time::Instant::now() + self.next_pass_in());
+                    }
+                }
             }
             if let Err(e) = self.resolve_due().await {
                 tracing::error!(error = ?e, "resolver pass failed");
             }
-            passes += 1;
-            if passes.is_multiple_of(600)
-                && let Err(e) = self.expire_retentions().await
-            {
-                tracing::error!(error = ?e, "retention expiry failed");
+            if expired_at.elapsed() >= Duration::from_secs(60) {
+                expired_at = std::time::Instant::now();
+                if let Err(e) = self.expire_retentions().await {
+                    tracing::error!(error = ?e, "retention expiry failed");
+                }
             }
         }
         tracing::info!("resolver stopped");
+    }
+
+    /// When the next pass is due: just after the earliest watched round is
+    /// published; every `resolver_poll_ms` while a watched round is out and not
+    /// answered yet (the beacon late, another replica resolving it); every
+    /// `resolver_idle_ms` when nothing is watched. A fixed tick made an answer
+    /// wait up to a tick after its round, and another on each other replica.
+    fn next_pass_in(&self) -> Duration {
+        let params = self.beacon.params();
+        let now = crate::now_ms();
+        let latest = params.round_at(now) as i64;
+        let idle = Duration::from_millis(self.cfg.resolver_idle_ms.max(10));
+        let first = self.watched.lock().ok().and_then(|w| w.iter().map(|b| b.1).min());
+        match first {
+            Some(round) if round <= latest => Duration::from_millis(self.cfg.resolver_poll_ms.max(5)),
+            Some(round) => {
+                let until = (params.publish_time_ms(round as u64) - now).max(0) as u64;
+                Duration::from_millis(until + 2).min(idle)
+            }
+            None => idle,
+        }
     }
 
     /// One resolver pass: every pool with a pending draw whose round is out.

@@ -5,6 +5,7 @@
 //! why) and the agency evidence. Uniqueness of dossier codes is enforced by the
 //! database, not by a read-then-write check.
 
+pub mod certificates;
 pub mod database_url;
 pub mod delivery;
 pub mod entities;
