@@ -114,6 +114,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         args,
     };
+    // Read before the replicas are stopped: the figure dies with the process.
+    let peak_rss_mib = stack.peak_rss_mib();
     stack.shutdown().await;
     Ok(Report {
         tool: "vrs-load",
@@ -121,6 +123,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         config,
         baseline,
         scenarios: reports,
+        peak_rss_mib,
         passed,
         kept_dir,
         kept_database,

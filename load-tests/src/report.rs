@@ -16,6 +16,9 @@ pub struct Report {
     pub config: RunConfig,
     pub baseline: Baseline,
     pub scenarios: Vec<ScenarioReport>,
+    /// Each registration replica's peak resident set at the end of the run,
+    /// in MiB, by replica index (a killed replica has none).
+    pub peak_rss_mib: Vec<(usize, f64)>,
     /// Every check passed (and, with `--strict`, every target was met).
     pub passed: bool,
     /// Where the run directory was kept, if it was.
@@ -137,6 +140,14 @@ impl Report {
             ms(b.latency_ms.as_ref(), |l| l.p99),
             b.errors
         );
+        if !self.peak_rss_mib.is_empty() {
+            let peaks: Vec<String> = self
+                .peak_rss_mib
+                .iter()
+                .map(|(i, m)| format!("replica {i} {m:.0} MiB"))
+                .collect();
+            let _ = writeln!(out, "Peak RSS: {}.\n", peaks.join(", "));
+        }
         out.push_str(
             "| scenario | phase | offered/s | done/s | × baseline | ok | errors | p50 ms | p90 ms | p99 ms | p99.9 ms | \
              max ms | p99 excl. beacon ms | check |\n",

@@ -85,6 +85,22 @@ pub struct Replica {
 }
 
 impl Replica {
+    /// The process's peak resident set so far (`VmHWM`), in MiB; `None` once it
+    /// is gone or where `/proc` is not Linux's.
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb / 1024.0)
+    }
+
     /// `kill -9`: the process gets no chance to finish anything.
     pub fn kill(&mut self) -> anyhow::Result<()> {
         if let Some(mut c) = self.child.take() {
@@ -314,6 +330,14 @@ impl Stack {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Each running replica's peak resident set, in MiB (index, MiB).
+    pub fn peak_rss_mib(&self) -> Vec<(usize, f64)> {
+        self.replicas
+            .iter()
+            .filter_map(|r| r.peak_rss_mib().map(|m| (r.index, m)))
+            .collect()
     }
 
     /// Stops everything; drops the run's PostgreSQL database unless it is kept
