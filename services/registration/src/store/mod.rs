@@ -558,19 +558,7 @@ pub async fn append_history_in<C: sea_orm::ConnectionTrait>(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("application {id}")))?;
     let (history_seq, outbox_seq): (i32, i32) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-    history::ActiveModel {
-        application_id: Set(id.to_owned()),
-        seq: Set(history_seq),
-        from_state: Set(entry.from.map(State::as_str).unwrap_or("").to_owned()),
-        to_state: Set(entry.to.as_str().to_owned()),
-        actor: Set(entry.actor.clone()),
-        reason_code: Set(entry.reason_code.clone()),
-        note: Set(entry.note.clone()),
-        at_ms: Set(at_ms),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
+    history_row(id, history_seq, entry, at_ms).insert(conn).await?;
     let rows = portal_events(
         id,
         outbox_seq - events + 1,
@@ -582,6 +570,21 @@ pub async fn append_history_in<C: sea_orm::ConnectionTrait>(
     );
     outbox::Entity::insert_many(rows).exec(conn).await?;
     Ok(())
+}
+
+/// The history row of `entry`, numbered `seq`.
+fn history_row(id: &str, seq: i32, entry: &HistoryEntry, at_ms: i64) -> history::ActiveModel {
+    history::ActiveModel {
+        application_id: Set(id.to_owned()),
+        seq: Set(seq),
+        from_state: Set(entry.from.map(State::as_str).unwrap_or("").to_owned()),
+        to_state: Set(entry.to.as_str().to_owned()),
+        actor: Set(entry.actor.clone()),
+        reason_code: Set(entry.reason_code.clone()),
+        note: Set(entry.note.clone()),
+        at_ms: Set(at_ms),
+        ..Default::default()
+    }
 }
 
 /// Status reported to the portal after a plate is assigned: the fee is now due.

@@ -24,7 +24,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use super::entities::{application, evidence, history, physical_check};
 use super::records::{children, placeholders};
 use super::stats::Stats;
-use super::{HistoryEntry, NewEvidence, Record, StoreError, portal_events};
+use super::{HistoryEntry, NewEvidence, Record, StoreError, history_row, portal_events};
 use crate::domain::workflow::State;
 
 /// A physical check to record with a change.
@@ -530,23 +530,9 @@ async fn apply<C: ConnectionTrait>(
                 }
             });
         }
-        if !unpaid.is_empty() {
-            // Their rows moved meanwhile: the payment is not recorded either.
-            let sql = format!(
-                "DELETE FROM payments WHERE payment_reference IN ({})",
-                placeholders(backend, 0, unpaid.len())
-            );
-            conn.execute_raw(Statement::from_sql_and_values(backend, sql, unpaid))
-                .await?;
-        }
-        if !unissued.is_empty() {
-            let sql = format!(
-                "DELETE FROM certificates WHERE id IN ({})",
-                placeholders(backend, 0, unissued.len())
-            );
-            conn.execute_raw(Statement::from_sql_and_values(backend, sql, unissued))
-                .await?;
-        }
+        // Their rows moved meanwhile: their payments and certificates are not recorded either.
+        delete_in(conn, "payments", "payment_reference", unpaid).await?;
+        delete_in(conn, "certificates", "id", unissued).await?;
     }
 
     // The rows that go with each written change: history, portal events, evidence, checks.
@@ -583,17 +569,7 @@ async fn apply<C: ConnectionTrait>(
                 (c.next.id.as_str(), c.next.updated_at_ms, entry)
             }
         };
-        history_rows.push(history::ActiveModel {
-            application_id: Set(id.to_owned()),
-            seq: Set(history_seq),
-            from_state: Set(entry.from.map(State::as_str).unwrap_or("").to_owned()),
-            to_state: Set(entry.to.as_str().to_owned()),
-            actor: Set(entry.actor.clone()),
-            reason_code: Set(entry.reason_code.clone()),
-            note: Set(entry.note.clone()),
-            at_ms: Set(at),
-            ..Default::default()
-        });
+        history_rows.push(history_row(id, history_seq, &entry, at));
         let first = outbox_seq - event_count(entry.to) + 1;
         events.extend(portal_events(
             id,
@@ -605,16 +581,6 @@ async fn apply<C: ConnectionTrait>(
             traces.get(i).copied().flatten().map(str::to_owned),
         ));
         if let Op::Change(c) = op {
-            evidence_rows.extend(c.evidence.iter().map(|e| evidence::ActiveModel {
-                application_id: Set(id.to_owned()),
-                attempt: Set(c.next.attempts),
-                agency: Set(e.agency.to_owned()),
-                request_sha256: Set(e.request_sha256.clone()),
-                response_sha256: Set(e.response_sha256.clone()),
-                outcome: Set(e.outcome.to_owned()),
-                fetched_at_ms: Set(e.fetched_at_ms),
-                ..Default::default()
-            }));
             checks.extend(c.check.iter().map(|k| physical_check::ActiveModel {
                 application_id: Set(id.to_owned()),
                 actor: Set(k.actor.clone()),
@@ -626,11 +592,9 @@ async fn apply<C: ConnectionTrait>(
             }));
         }
     }
-    // Evidence of a change without a history row (a retried lookup) is kept too.
+    // Evidence of every written change, with a history row or without (a retried lookup).
     for (i, op) in ops.iter().enumerate() {
-        if let (Some(Fate::Written { .. }), Op::Change(c)) = (&fate[i], op)
-            && c.entry.is_none()
-        {
+        if let (Some(Fate::Written { .. }), Op::Change(c)) = (&fate[i], op) {
             evidence_rows.extend(c.evidence.iter().map(|e| evidence::ActiveModel {
                 application_id: Set(c.next.id.clone()),
                 attempt: Set(c.next.attempts),
@@ -695,6 +659,21 @@ async fn apply<C: ConnectionTrait>(
             None => Err(DbErr::Custom("a write was left without an outcome".into()).into()),
         })
         .collect())
+}
+
+/// Deletes the rows of `table` whose `column` is one of `values` (none: no statement).
+async fn delete_in<C: ConnectionTrait>(conn: &C, table: &str, column: &str, values: Vec<Value>) -> Result<(), DbErr> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let sql = format!(
+        "DELETE FROM {table} WHERE {column} IN ({})",
+        placeholders(backend, 0, values.len())
+    );
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
 }
 
 /// Portal events written for a history row entering `to` (see `portal_events`).
