@@ -280,7 +280,7 @@ impl Registry {
     pub async fn process(&self, id: &str) -> Result<()> {
         let app = self
             .store
-            .find_row(id)
+            .find_application(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("application {id}")))?;
         self.process_row(app).await.map(|_| ())
@@ -572,7 +572,7 @@ impl Registry {
             return Err(Error::invalid("application_id", "must not be empty"));
         }
         self.store
-            .find_row(id)
+            .find_application(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("application {id}")))
     }
@@ -623,7 +623,7 @@ impl Registry {
                 None => Err(refused),
             }
         };
-        let Some(app) = self.store.find_row(id).await? else {
+        let Some(app) = self.store.find_application(id).await? else {
             return seen_before(Error::NotFound(format!("application {id}"))).await;
         };
         let state = parse_state(&app.state)?;

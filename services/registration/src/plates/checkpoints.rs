@@ -6,7 +6,7 @@ impl Plates {
     /// Signs a checkpoint of the log as it is now (once per size).
     pub async fn checkpoint(&self) -> Result<crate::store::entities::checkpoint::Model, Error> {
         let (size, root) = {
-            let ledger = self.sync(&self.db).await?;
+            let ledger = self.sync(self.db()).await?;
             let size = ledger.size();
             (
                 size,
@@ -16,7 +16,7 @@ impl Plates {
                     .ok_or_else(|| internal("tree shorter than itself"))?,
             )
         };
-        if let Some(cp) = checkpoint::Entity::find_by_id(size as i64).one(&self.db).await? {
+        if let Some(cp) = checkpoint::Entity::find_by_id(size as i64).one(self.db()).await? {
             return Ok(cp);
         }
         let note = self.signer.sign(&Checkpoint {
@@ -30,12 +30,12 @@ impl Plates {
             note,
             at_ms: crate::now_ms(),
         };
-        match checkpoint::ActiveModel::from(model.clone()).insert(&self.db).await {
+        match checkpoint::ActiveModel::from(model.clone()).insert(self.db()).await {
             Ok(_) => Ok(model),
             // Another replica signed the same size first; both notes are valid, keep theirs.
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 checkpoint::Entity::find_by_id(size as i64)
-                    .one(&self.db)
+                    .one(self.db())
                     .await?
                     .ok_or_else(|| internal("checkpoint vanished"))
             }

@@ -115,7 +115,7 @@ impl Plates {
         // Bring the mirror up to date first: under the head's lock below, only
         // what other replicas appended meanwhile is left to read, and the lock
         // every replica's appends wait for is held briefly.
-        drop(self.sync(&self.db).await?);
+        drop(self.sync(self.db()).await?);
         let txn = self.store.begin_write().await?;
         // Claim the applications first. A claim another replica holds makes this
         // insert wait for its transaction and then skip the row, never fail.

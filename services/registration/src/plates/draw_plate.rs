@@ -12,7 +12,7 @@ impl Plates {
         let state = State::parse(&app.state).ok_or_else(|| internal("unknown stored state"))?;
         if let Err(refused) = workflow::next(self.ordering, state, Event::PlateAssigned) {
             // A repeated call once the plate is out is answered from its draw.
-            return match draw::Entity::find_by_id(app.id.as_str()).one(&self.db).await? {
+            return match draw::Entity::find_by_id(app.id.as_str()).one(self.db()).await? {
                 Some(d) => {
                     drop(reading);
                     self.await_outcome(&app.id, Known::Row(Box::new(d))).await
@@ -96,7 +96,7 @@ impl Plates {
                     let d = {
                         let _reading = self.reading().await?;
                         draw::Entity::find_by_id(app.id.as_str())
-                            .one(&self.db)
+                            .one(self.db())
                             .await?
                             .ok_or_else(|| internal("a committed draw has no row"))?
                     };
@@ -164,7 +164,7 @@ impl Plates {
             let d = {
                 let _reading = self.reading().await?;
                 draw::Entity::find_by_id(application_id)
-                    .one(&self.db)
+                    .one(self.db())
                     .await?
                     .ok_or_else(|| internal("draw row vanished"))?
             };
@@ -256,7 +256,7 @@ impl Plates {
             let rows = draw::Entity::find()
                 .filter(draw::Column::ApplicationId.is_in(chunk.iter().map(String::as_str)))
                 .filter(draw::Column::ResultSeq.is_not_null())
-                .all(&self.db)
+                .all(self.db())
                 .await?;
             let outcomes = self.outcomes_of(rows).await?;
             let mut waiters = self.waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -287,7 +287,7 @@ impl Plates {
             .filter(plate::Column::OwnerKey.eq(key))
             .filter(plate::Column::Status.is_in(["retained", "auction"]))
             .order_by_asc(plate::Column::UpdatedAtMs)
-            .all(&self.db)
+            .all(self.db())
             .await?;
         let retained = rows
             .iter()

@@ -177,8 +177,7 @@ struct Waiter {
 }
 
 pub struct Plates {
-    db: DatabaseConnection,
-    /// The store that owns `db`: write transactions begin (and are counted) there.
+    /// The database, through the store: write transactions begin (and are counted) there.
     store: crate::store::Store,
     cfg: DrawConfig,
     /// Which locality code each office draws from.
@@ -289,7 +288,6 @@ impl Plates {
             .with_description("Draws resolved (plates assigned by the beacon round) by pool")
             .build();
         Plates {
-            db: store.connection().clone(),
             store,
             cfg,
             offices,
@@ -364,7 +362,7 @@ impl Plates {
     /// Refuses a log written under other draw rules: v2 cannot extend a v1 log
     /// (its entries do not decode under v2, and nothing under v1 was deployed).
     pub async fn check_log_rules(&self) -> anyhow::Result<()> {
-        let first = log::entries(&self.db, 0, 1).await?;
+        let first = log::entries(self.db(), 0, 1).await?;
         if let Some(e) = first.first()
             && !e.entry.starts_with(vrs_draw::entry::MAGIC)
         {
@@ -393,14 +391,14 @@ impl Plates {
 
     /// The log's tree as this replica knows it, brought up to date.
     pub async fn tree_size_and<T>(&self, f: impl FnOnce(&vrs_draw::merkle::Tree) -> T) -> Result<T, Error> {
-        let ledger = self.sync(&self.db).await?;
+        let ledger = self.sync(self.db()).await?;
         Ok(f(ledger.tree()))
     }
 
     /// Whether the application has a committed draw without its result.
     pub async fn draw_pending(&self, application_id: &str) -> Result<bool, Error> {
         Ok(draw::Entity::find_by_id(application_id)
-            .one(&self.db)
+            .one(self.db())
             .await?
             .is_some_and(|d| d.result_seq.is_none()))
     }
@@ -411,7 +409,7 @@ impl Plates {
     }
 
     pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+        self.store.connection()
     }
 
     pub fn signer(&self) -> &NoteSigner {

@@ -13,7 +13,7 @@ impl Plates {
             let last = pool::Entity::find()
                 .filter(pool::Column::Family.eq(family))
                 .order_by_desc(pool::Column::SeriesRank)
-                .one(&self.db)
+                .one(self.db())
                 .await?;
             let rank = match last {
                 Some(p) if p.status == "open" => {
@@ -23,7 +23,7 @@ impl Plates {
                     pool::Entity::update_many()
                         .col_expr(pool::Column::Status, Expr::value("exhausted"))
                         .filter(pool::Column::PoolId.eq(p.pool_id.as_str()))
-                        .exec(&self.db)
+                        .exec(self.db())
                         .await?;
                     tracing::info!(pool = %p.pool_id, "series used up; rolling over");
                     p.series_rank + 1
@@ -57,7 +57,7 @@ impl Plates {
         let available = match cached {
             Some(n) => n,
             None => {
-                let ledger = self.sync(&self.db).await?;
+                let ledger = self.sync(self.db()).await?;
                 ledger.pool(pool_id).map_or(0, PoolState::available_count)
             }
         };
@@ -67,7 +67,7 @@ impl Plates {
         let pending = draw::Entity::find()
             .filter(draw::Column::PoolId.eq(pool_id))
             .filter(draw::Column::ResultSeq.is_null())
-            .count(&self.db)
+            .count(self.db())
             .await?;
         Ok(u64::from(available) > pending)
     }

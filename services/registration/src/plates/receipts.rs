@@ -13,7 +13,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
-use vrs_draw::entry::{DrawCommit, DrawResult, Entry, NONE};
+use vrs_draw::entry::{DrawResult, Entry, NONE};
 use vrs_draw::pool::PoolState;
 use vrs_draw::receipt::{BeaconEvidence, Receipt, ReceiptParts};
 
@@ -25,9 +25,10 @@ use crate::store::entities::{draw, log_entry, pool_snapshot};
 struct Parts {
     row: draw::Model,
     result_seq: i64,
-    commit: DrawCommit,
     result: DrawResult,
     previous: Option<i64>,
+    /// Candidates the draw skipped (rare: taken by a draw committed just before).
+    skipped: Vec<i32>,
     taken: Vec<i64>,
     set: std::sync::Arc<PoolState>,
 }
@@ -40,7 +41,7 @@ impl Plates {
 
     pub async fn receipt(&self, application_id: &str) -> Result<Receipt, Error> {
         let d = draw::Entity::find_by_id(application_id)
-            .one(&self.db)
+            .one(self.db())
             .await?
             .filter(|d| d.method == Method::Draw.as_str())
             .ok_or_else(|| Error::NotFound(format!("drawn plate of application {application_id}")))?;
@@ -62,7 +63,7 @@ impl Plates {
             return Ok(HashMap::new());
         }
         let top = rows.iter().map(|(_, r)| *r).max().unwrap_or(0);
-        let mut cp = log::latest_checkpoint(&self.db).await?;
+        let mut cp = log::latest_checkpoint(self.db()).await?;
         if cp.as_ref().is_none_or(|c| c.size <= top) {
             cp = Some(self.checkpoint().await?);
         }
@@ -106,18 +107,20 @@ impl Plates {
                         .ok_or_else(|| internal("the previous commit has no result"))?,
                 ),
             };
-            // Rare: a draw skips a number only when a draw committed just before it took it.
-            skipped_by_pool.entry(d.pool_id.clone()).or_default().extend(
-                vrs_draw::draw::candidates(result.seed, &set)
-                    .take(result.attempts.saturating_sub(1) as usize)
-                    .map(|(_, number)| number as i32),
-            );
+            let skipped: Vec<i32> = vrs_draw::draw::candidates(result.seed, &set)
+                .take(result.attempts.saturating_sub(1) as usize)
+                .map(|(_, number)| number as i32)
+                .collect();
+            skipped_by_pool
+                .entry(d.pool_id.clone())
+                .or_default()
+                .extend(skipped.iter().copied());
             parts.push(Parts {
                 row: d,
                 result_seq,
-                commit,
                 result,
                 previous,
+                skipped,
                 taken: Vec::new(),
                 set,
             });
@@ -134,13 +137,10 @@ impl Plates {
             }
         }
         for p in &mut parts {
-            let skipped = vrs_draw::draw::candidates(p.result.seed, &p.set)
-                .take(p.result.attempts.saturating_sub(1) as usize)
-                .map(|(_, number)| number as i32);
             // A result that skips a candidate no draw took breaks the rules (someone
             // wrote it who should not have): the receipt is still given, and fails
             // its `taken` check, so that the citizen holds the evidence.
-            for n in skipped {
+            for &n in &p.skipped {
                 match taking.get(&(p.row.pool_id.clone(), n)) {
                     Some(seq) => p.taken.push(*seq),
                     None => tracing::error!(
@@ -162,7 +162,7 @@ impl Plates {
         read.extend(entries(self, &missing).await?);
 
         let params = self.beacon.params();
-        let ledger = self.sync(&self.db).await?;
+        let ledger = self.sync(self.db()).await?;
         let mut out = HashMap::with_capacity(parts.len());
         for p in parts {
             let bytes_of = |seq: i64| {
@@ -195,7 +195,6 @@ impl Plates {
                 plate: &p.result.plate,
             })
             .ok_or_else(|| internal("entries not under the checkpoint"))?;
-            debug_assert_eq!(p.commit.round, p.result.round);
             out.insert(p.row.application_id.clone(), receipt);
         }
         Ok(out)
@@ -218,7 +217,7 @@ impl Plates {
             .filter(pool_snapshot::Column::PoolId.is_in(pools.iter().copied()))
             .filter(pool_snapshot::Column::Seq.lte(top))
             .into_tuple()
-            .all(&self.db)
+            .all(self.db())
             .await?;
         let mut seqs: HashMap<&str, Vec<i64>> = HashMap::new();
         for (pool_id, seq) in &indexed {
@@ -246,7 +245,7 @@ impl Plates {
                         .add(pool_snapshot::Column::Seq.eq(*seq)),
                 )
             });
-            for snap in pool_snapshot::Entity::find().filter(wanted).all(&self.db).await? {
+            for snap in pool_snapshot::Entity::find().filter(wanted).all(self.db()).await? {
                 let set = PoolState::from_bitmap(&snap.bitmap).ok_or_else(|| internal("malformed pool snapshot"))?;
                 sets.insert((snap.pool_id, snap.seq), std::sync::Arc::new(set));
             }
@@ -273,7 +272,7 @@ impl Plates {
             .column(draw::Column::Number)
             .column(draw::Column::ResultSeq)
             .into_tuple()
-            .all(&self.db)
+            .all(self.db())
             .await?;
         Ok(rows.into_iter().filter_map(|(n, r)| Some((n, r?))).collect())
     }
@@ -290,7 +289,7 @@ async fn entries(plates: &Plates, seqs: &[i64]) -> Result<HashMap<i64, Vec<u8>>,
         out.extend(
             log_entry::Entity::find()
                 .filter(log_entry::Column::Seq.is_in(chunk.iter().copied()))
-                .all(&plates.db)
+                .all(plates.db())
                 .await?
                 .into_iter()
                 .map(|e| (e.seq, e.entry)),

@@ -115,7 +115,7 @@ impl Plates {
             .filter(draw::Column::Round.lte(latest as i64))
             .order_by_asc(draw::Column::Round)
             .into_tuple()
-            .all(&self.db)
+            .all(self.db())
             .await?;
         let due_set: HashSet<(String, i64)> = due.iter().cloned().collect();
         // Each round is fetched and its signature verified once per pass, not once per pool.

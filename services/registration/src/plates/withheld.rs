@@ -13,7 +13,7 @@ impl Plates {
             return Err(Error::invalid("number", "must be 1 to 99999"));
         }
         let status = {
-            let ledger = self.sync(&self.db).await?;
+            let ledger = self.sync(self.db()).await?;
             ledger.pool(pool_id).and_then(|p| p.status(number))
         };
         if status != Some(vrs_draw::pool::Status::Withheld) || !self.cfg.auction_numbers.contains(&number) {
@@ -34,7 +34,7 @@ impl Plates {
             retained_until_ms: Set(None),
             updated_at_ms: Set(crate::now_ms()),
         };
-        match row.insert(&self.db).await {
+        match row.insert(self.db()).await {
             Ok(_) => Ok(plate_text),
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(Error::AlreadyExists {
                 field: "number",
@@ -209,7 +209,7 @@ impl Plates {
             .filter(plate::Column::Status.eq("retained"))
             .filter(plate::Column::RetainedUntilMs.lte(now))
             .limit(1_000)
-            .all(&self.db)
+            .all(self.db())
             .await?;
         let n = expired.len();
         for p in expired {

@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Val
 
 use super::Store;
 use super::entities::{application, outbox};
-use super::records::placeholders;
+use super::records::rows_sql;
 
 pub const PENDING: &str = "PENDING";
 pub const DELIVERED: &str = "DELIVERED";
@@ -133,16 +133,7 @@ impl Store {
                 ]
             })
             .collect();
-        let mut n = 0;
-        let values_sql = rows
-            .iter()
-            .map(|r| {
-                let p = placeholders(backend, n, r.len());
-                n += r.len();
-                format!("({p})")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values_sql = rows_sql(backend, 0, &rows);
         let sql = format!(
             "WITH v (v_id, v_delivery, v_attempts, v_next, v_error, v_delivered_at) AS (VALUES {values_sql}) \
              UPDATE outbox SET delivery = v.v_delivery, attempts = v.v_attempts, \

@@ -259,19 +259,25 @@ impl Store {
             .filter(application::Column::Id.is_in(ids.iter().copied()))
             .all(&self.db)
             .await?;
-        let mut kids = records::children(&self.db, ids).await?;
+        Ok(self
+            .with_children(apps)
+            .await?
+            .into_iter()
+            .map(|r| (r.app.id.clone(), r))
+            .collect())
+    }
+
+    /// Rows as read (declarations sealed), opened and completed with their
+    /// history, evidence and checks: one statement for all of them.
+    async fn with_children(&self, apps: Vec<application::Model>) -> Result<Vec<Record>, DbErr> {
+        let ids: Vec<&str> = apps.iter().map(|a| a.id.as_str()).collect();
+        let mut kids = records::children(&self.db, &ids).await?;
         apps.into_iter()
             .map(|app| {
                 let app = self.opened(app)?;
-                Ok((app.id.clone(), kids.remove(&app.id).unwrap_or_default().with(app)))
+                Ok(kids.remove(&app.id).unwrap_or_default().with(app))
             })
             .collect()
-    }
-
-    /// The application row alone (one query), for callers that authorise and
-    /// change it: the writer answers with the whole record.
-    pub async fn find_row(&self, id: &str) -> Result<Option<application::Model>, DbErr> {
-        self.find_application(id).await
     }
 
     /// The application row alone, its declaration opened: one query, for
@@ -459,14 +465,7 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?;
-        let ids: Vec<&str> = apps.iter().map(|a| a.id.as_str()).collect();
-        let mut kids = records::children(&self.db, &ids).await?;
-        apps.into_iter()
-            .map(|app| {
-                let app = self.opened(app)?;
-                Ok(kids.remove(&app.id).unwrap_or_default().with(app))
-            })
-            .collect()
+        self.with_children(apps).await
     }
 
     /// Number of applications, for tests and metrics.

@@ -40,6 +40,19 @@ pub(super) fn placeholders(backend: sea_orm::DbBackend, used: usize, n: usize) -
         .join(", ")
 }
 
+/// `(…), (…)` for `rows` of values, numbering placeholders after `used`.
+pub(super) fn rows_sql(backend: sea_orm::DbBackend, used: usize, rows: &[Vec<Value>]) -> String {
+    let mut n = used;
+    rows.iter()
+        .map(|r| {
+            let p = placeholders(backend, n, r.len());
+            n += r.len();
+            format!("({p})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The children of `ids`, by application id, in one statement: the three
 /// tables as one UNION ALL of a common row shape. Every column is cast, so
 /// PostgreSQL and SQLite decode the same types.

@@ -22,7 +22,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::entities::{application, evidence, history, physical_check};
-use super::records::{children, placeholders};
+use super::records::{children, placeholders, rows_sql};
 use super::stats::Stats;
 use super::{HistoryEntry, NewEvidence, Record, StoreError, history_row, portal_events};
 use crate::domain::workflow::State;
@@ -266,19 +266,6 @@ async fn apply_in_transaction(
 enum Fate {
     Written { history_seq: i32, outbox_seq: i32 },
     Failed(StoreError),
-}
-
-/// Builds `(…), (…)` for `rows` of values, numbering placeholders after `used`.
-fn rows_sql(backend: DbBackend, used: usize, rows: &[Vec<Value>]) -> String {
-    let mut n = used;
-    rows.iter()
-        .map(|r| {
-            let p = placeholders(backend, n, r.len());
-            n += r.len();
-            format!("({p})")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 async fn apply<C: ConnectionTrait>(
