@@ -12,6 +12,9 @@
 //!   tests and tools.
 //! - [`evidence`]: the request hash every agency response carries.
 //! - [`samples`]: submissions built from the data set, for the CLI, tests and load tests.
+//! - [`tls`]: mutual TLS between services, and the HTTPS client configuration.
+//! - [`pg`]: a throwaway PostgreSQL cluster of its own, for tests that restart,
+//!   stall, back up or encrypt the database.
 //! - [`world`]: the seeded, deterministic data set the agency stand-ins serve.
 
 pub mod agency;
@@ -20,6 +23,7 @@ pub mod evidence;
 pub mod faults;
 pub mod grpc;
 pub mod keys;
+pub mod pg;
 pub mod samples;
 pub mod shutdown;
 pub mod telemetry;

@@ -158,3 +158,54 @@ impl LocalPki {
         }
     }
 }
+
+/// The rustls configuration of an HTTPS client (the outbox's POSTs to the
+/// portal): the public web roots (Mozilla's, compiled in, so an image needs no
+/// system bundle), plus the CAs in `extra_ca_file` when it is not empty (a
+/// portal under development, a private CA). The crypto provider is ring, the
+/// one the workspace's gRPC and database TLS use.
+pub fn https_client_config(extra_ca_file: &str) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if !extra_ca_file.is_empty() {
+        let pem = std::fs::read(extra_ca_file).with_context(|| format!("reading the CA file {extra_ca_file}"))?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.with_context(|| format!("{extra_ca_file}: not a PEM certificate"))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("{extra_ca_file}: not a usable CA certificate"))?;
+            added += 1;
+        }
+        if added == 0 {
+            anyhow::bail!("{extra_ca_file} holds no PEM certificate");
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// The rustls configuration of an HTTPS server with this certificate and key
+/// (PEM files), for the portal stand-in and other test servers.
+pub fn https_server_config(cert_file: &str, key_file: &str) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .with_context(|| format!("reading {cert_file}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{cert_file}: not a PEM certificate chain"))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).with_context(|| format!("{key_file}: not a PEM private key"))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("certificate and key do not match")?)
+}

@@ -100,6 +100,36 @@ impl Seen {
     }
 }
 
+/// Accepts TCP connections and completes their TLS handshake; a client that
+/// fails it (an untrusted certificate on its side, plaintext) is dropped and
+/// the next one accepted, as a real HTTPS server does.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, peer)) = self.tcp.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let handshake = self.acceptor.accept(tcp);
+            if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(5), handshake).await {
+                return (tls, peer);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
 #[derive(Clone)]
 struct Shared {
     mode: Arc<AtomicU8>,
@@ -121,12 +151,25 @@ pub struct Portal {
     pub addr: SocketAddr,
     shared: Shared,
     stop: CancellationToken,
+    /// Serving HTTPS with this configuration, as the real portal does.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Portal {
     /// Starts listening on `127.0.0.1` on a free port, in [`Mode::Up`].
     /// Needs a Tokio runtime; the server runs as a task of it.
     pub async fn start() -> std::io::Result<Portal> {
+        Self::start_with(None).await
+    }
+
+    /// Starts serving HTTPS with this certificate and key (PEM files), as the
+    /// real portal does; the outbox must trust the certificate's CA.
+    pub async fn start_tls(cert_file: &str, key_file: &str) -> anyhow::Result<Portal> {
+        let config = vrs_kit::tls::https_server_config(cert_file, key_file)?;
+        Ok(Self::start_with(Some(Arc::new(config))).await?)
+    }
+
+    async fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> std::io::Result<Portal> {
         let shared = Shared {
             mode: Arc::new(AtomicU8::new(Mode::Up as u8)),
             calls: Arc::new(AtomicU64::new(0)),
@@ -138,6 +181,7 @@ impl Portal {
             addr,
             shared,
             stop: CancellationToken::new(),
+            tls,
         };
         p.serve(listener);
         Ok(p)
@@ -145,7 +189,8 @@ impl Portal {
 
     /// The status endpoint, what the registration service's `portal.url` names.
     pub fn url(&self) -> String {
-        format!("http://{}/status", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/status", self.addr)
     }
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
@@ -154,11 +199,26 @@ impl Portal {
             .route("/status", post(receive))
             .with_state(self.shared.clone());
         let stop = self.stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-        });
+        match &self.tls {
+            None => {
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await
+                });
+            }
+            Some(config) => {
+                let listener = TlsListener {
+                    tcp: listener,
+                    acceptor: tokio_rustls::TlsAcceptor::from(config.clone()),
+                };
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await
+                });
+            }
+        }
     }
 
     /// Switches how requests are answered from now on.

@@ -36,6 +36,8 @@ impl Application {
     /// Connects the database (running migrations), prepares the agency
     /// clients and binds the gRPC listener.
     pub async fn build(cfg: &Config) -> anyhow::Result<Application> {
+        // Settings that need no network are checked before anything connects.
+        cfg.portal.tls()?;
         let data_key = load_or_create_seed(Path::new(&cfg.privacy.data_key_file))?;
         let privacy = crate::privacy::Privacy::new(&data_key);
         let store = Store::connect(&cfg.database, privacy.clone()).await?;

@@ -25,8 +25,12 @@ use crate::store::entities::{application, outbox};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PortalConfig {
-    /// The portal's status endpoint; empty keeps events queued (visible in `GetOutboxStatus`).
+    /// The portal's status endpoint, `https://` in production (`http://` for a
+    /// portal on the same machine); empty keeps events queued (visible in `GetOutboxStatus`).
     pub url: String,
+    /// CA certificates (PEM) to trust for the portal's HTTPS besides the public
+    /// web roots: a private CA, a portal under development. Empty: public roots only.
+    pub ca_file: String,
     /// Deadline of one POST.
     pub timeout_ms: u64,
     /// How often delivery looks for due events without being told of new ones:
@@ -46,10 +50,29 @@ pub struct PortalConfig {
     pub concurrency: usize,
 }
 
+impl PortalConfig {
+    /// Checks the URL and builds the HTTPS client's TLS configuration, so that
+    /// a start with a mistyped URL or CA file stops at once, naming the setting.
+    pub fn tls(&self) -> anyhow::Result<rustls::ClientConfig> {
+        if !self.url.is_empty() {
+            let url = reqwest::Url::parse(&self.url)
+                .map_err(|e| anyhow::anyhow!("portal.url {:?} is not a URL: {e}", self.url))?;
+            if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+                anyhow::bail!(
+                    "portal.url {:?} must be an https:// (or http://) URL with a host",
+                    self.url
+                );
+            }
+        }
+        vrs_kit::tls::https_client_config(&self.ca_file).map_err(|e| anyhow::anyhow!("portal.ca_file: {e:#}"))
+    }
+}
+
 impl Default for PortalConfig {
     fn default() -> Self {
         PortalConfig {
             url: String::new(),
+            ca_file: String::new(),
             timeout_ms: 2_000,
             poll_interval_ms: 1_000,
             gather_ms: 20,
@@ -82,6 +105,23 @@ pub struct PortalEvent {
     pub fee_due_vnd: Option<u64>,
 }
 
+/// An error with its causes, so that the recorded `last_error` of an event
+/// says why a POST failed ("invalid peer certificate: UnknownIssuer"), not
+/// only that it did.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = c.source();
+    }
+    msg
+}
+
 enum Failure {
     /// Worth retrying: timeouts, refused connections, 408, 425, 429, 5xx.
     Transient(String),
@@ -110,9 +150,12 @@ impl Outbox {
                 cfg.timeout_ms
             );
         }
+        let tls = cfg.tls()?;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(cfg.timeout_ms))
             .connect_timeout(Duration::from_millis(cfg.timeout_ms))
+            .tls_backend_preconfigured(tls)
+            .https_only(cfg.url.starts_with("https://"))
             .build()?;
         Ok(Outbox {
             store,
@@ -244,7 +287,7 @@ impl Outbox {
             .json(event)
             .send()
             .await
-            .map_err(|e| Failure::Transient(format!("{e}")))?;
+            .map_err(|e| Failure::Transient(with_causes(&e)))?;
         let status = res.status();
         if status.is_success() {
             return Ok(());

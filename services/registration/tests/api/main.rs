@@ -17,4 +17,5 @@ mod portal_sync;
 mod queue;
 mod shutdown;
 mod submit;
+mod tls;
 mod validation;
