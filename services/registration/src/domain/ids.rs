@@ -41,17 +41,25 @@ fn describe_char(c: char) -> String {
 // ---------------------------------------------------------------------------
 
 /// The National Public Service Portal's dossier code: the idempotency key of
-/// `SubmitApplication`. Trimmed and upper-cased; 6–40 characters of A–Z,
-/// 0–9, `-` and `.`.
+/// `SubmitApplication`. 6–40 characters of A–Z, 0–9, `-` and `.`, exactly as
+/// the contract says: a lower-case or padded code is refused rather than
+/// rewritten, because a key that is silently changed no longer matches the
+/// portal's own record of the dossier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DossierCode(String);
 
 impl DossierCode {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim().to_ascii_uppercase();
         if s.is_empty() {
             return Err("is required".into());
         }
+        if s.chars().any(|c| c.is_ascii_lowercase()) {
+            return Err(format!(
+                "contains lower-case letters; dossier codes are upper-case (e.g. {})",
+                s.to_ascii_uppercase()
+            ));
+        }
+        let s = s.to_owned();
         if let Some(c) = s
             .chars()
             .find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '-' | '.')))
@@ -295,6 +303,12 @@ impl PersonName {
     }
 
     fn parse(s: &str, min: usize, max: usize, allowed: &str, extra: impl Fn(char) -> bool) -> Result<Self, String> {
+        // Runs of spaces are tidied; a line break, tab or other control or
+        // special space is refused: it is not part of any name, and storing it
+        // turned into a space would keep something the citizen did not type.
+        if let Some(c) = s.chars().find(|&c| c != ' ' && (c.is_whitespace() || c.is_control())) {
+            return Err(format!("contains {}; only {allowed} are allowed", describe_char(c)));
+        }
         let s = collapse_whitespace(s);
         if s.is_empty() {
             return Err("is required".into());
@@ -732,16 +746,24 @@ mod tests {
     // --- DossierCode -------------------------------------------------------
 
     #[test]
-    fn dossier_code_is_trimmed_and_upper_cased() {
-        let c = DossierCode::parse("  000.30.01.h26-250101-0001 ").unwrap();
+    fn dossier_code_is_taken_exactly_as_given() {
+        let c = DossierCode::parse("000.30.01.H26-250101-0001").unwrap();
         assert_eq!(c.as_str(), "000.30.01.H26-250101-0001");
+        // Not rewritten: a lower-case or padded code is refused, naming the fix.
+        let lower = DossierCode::parse("000.30.01.h26-250101-0001").unwrap_err();
+        assert!(
+            lower.contains("lower-case") && lower.contains("000.30.01.H26-250101-0001"),
+            "{lower}"
+        );
+        assert!(DossierCode::parse(" G01.000001").unwrap_err().contains("U+0020"));
         assert_eq!(DossierCode::parse("ABC123").unwrap().as_str(), "ABC123");
         assert_eq!(DossierCode::parse(&"A".repeat(40)).unwrap().as_str().len(), 40);
     }
 
     #[test]
     fn dossier_code_rejects_bad_length_and_characters() {
-        assert_eq!(DossierCode::parse("  ").unwrap_err(), "is required");
+        assert_eq!(DossierCode::parse("").unwrap_err(), "is required");
+        assert!(DossierCode::parse("  ").unwrap_err().contains("U+0020"));
         assert!(DossierCode::parse("ABC12").unwrap_err().contains("6 to 40"));
         assert!(DossierCode::parse(&"A".repeat(41)).unwrap_err().contains("6 to 40"));
         assert!(DossierCode::parse("G01_123456").unwrap_err().contains("'_'"));
@@ -915,8 +937,14 @@ mod tests {
 
     #[test]
     fn individual_name_is_collapsed_and_keeps_diacritics() {
-        let n = PersonName::individual("  Nguyễn   Văn\tAn ").unwrap();
+        let n = PersonName::individual("  Nguyễn   Văn An ").unwrap();
         assert_eq!(n.as_str(), "Nguyễn Văn An");
+        // A line break or tab is not part of a name: refused, not turned into a space.
+        for bad in ["Nguyễn Văn\nAn", "Nguyễn\tVăn An", "Nguyễn Văn An\r", "Nguyễn\u{a0}Văn"] {
+            let err = PersonName::individual(bad).unwrap_err();
+            assert!(err.contains("U+"), "{bad:?}: {err}");
+            assert!(PersonName::organisation(bad).is_err(), "{bad:?}");
+        }
         assert_eq!(PersonName::individual("Đặng Thị Ánh").unwrap().as_str(), "Đặng Thị Ánh");
         assert!(PersonName::individual("O'Brien-Smith Jr.").is_ok());
         // Single names exist.
