@@ -20,7 +20,12 @@ What is checked, for every container that runs one of the workspace's binaries
   or standard OpenTelemetry variables (OTEL_*) that the SDK and OTLP exporter
   in use read, in a binary that initialises telemetry; their values are
   checked where the code is particular (exporters otlp/none, OTLP over gRPC,
-  no https:// without a TLS feature of opentelemetry-otlp);
+  no https:// without a TLS feature of opentelemetry-otlp); or libpq's PG*
+  variables that sqlx reads, in a binary that connects to PostgreSQL through
+  it (PGSSLMODE one of libpq's modes, TLS modes only with a TLS feature of
+  sqlx, a verifying mode with its PGSSLROOTCERT on a mounted volume, from the
+  `<cluster>-ca` Secret of the CloudNativePG Cluster DATABASE_URL comes from,
+  without the CA's private key);
 - the listen address and the probe address (the plaintext health port) are
   set and bind all interfaces; the container declares exactly these two ports,
   the probe address's as `probe`;
@@ -35,7 +40,11 @@ What is checked, for every container that runs one of the workspace's binaries
 - key, certificate and CA files lie on a mounted volume (the root file system
   is read-only), in the Secret's items when it lists them; the TLS triple is
   all-or-nothing and the same on every service;
-- agency and beacon URLs name a Service and one of its ports;
+- agency and beacon URLs name a Service and one of its ports; the portal URL
+  is http(s)://, https:// only with a TLS feature of reqwest;
+- production (mutual TLS between the services, or a CloudNativePG Cluster in
+  the set): registration and its migration Job connect with
+  PGSSLMODE=verify-full, and the portal URL is https://;
 - the pod is hardened (non-root, read-only root, no privilege escalation,
   every capability dropped, RuntimeDefault seccomp).
 
@@ -45,9 +54,14 @@ existing pods, NetworkPolicy ports are container ports of every pod they
 protect; the service ports of the agencies and the beacon are isolated by a
 NetworkPolicy and open to registration's pods only (their probe ports may be
 open to all); workloads that export telemetry do so under distinct service
-names; referenced ConfigMaps exist; CloudNativePG Clusters (no schema in
-kubernetes-validate) get a structural check and their `<name>-app` Secret
-references a known key.
+names; referenced ConfigMaps exist; Secrets that are neither rendered nor
+written by a CloudNativePG Cluster are listed, with the keys used, in
+k8s/README.md's "Secrets" table; CloudNativePG Clusters and ScheduledBackups
+(no schema in kubernetes-validate) get a structural check: a Cluster's
+bootstrap, synchronous replication, WAL archive (object store, credentials,
+compression, retention; a restored cluster never archives over its source),
+`<name>-app` and `<name>-ca` keys, and a ScheduledBackup of every archiving
+Cluster, naming it, with CloudNativePG's six-field schedule.
 """
 
 from __future__ import annotations
@@ -328,6 +342,41 @@ OTEL_SAMPLERS = {"always_on", "always_off", "traceidratio", "parentbased_always_
 MIGRATE_ONLY_FLAG = "--migrate-only"
 
 CNPG_APP_SECRET_KEYS = {"username", "user", "password", "host", "port", "dbname", "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri", "pgpass"}
+# The other Secrets a CloudNativePG Cluster writes, by suffix, with their keys.
+# `-ca` holds the CA's private key too: a client mounts ca.crt alone.
+CNPG_SECRET_KEYS = {
+    "-app": CNPG_APP_SECRET_KEYS,
+    "-ca": {"ca.crt", "ca.key"},
+    "-server": {"tls.crt", "tls.key"},
+    "-replication": {"tls.crt", "tls.key"},
+    "-superuser": CNPG_APP_SECRET_KEYS,
+}
+
+# libpq's environment variables as sqlx-postgres 0.9 reads them
+# (PgConnectOptions::new_without_pgpass and apply_pgpass): defaults under the
+# URL's own parameters. Read by a binary that connects to PostgreSQL through
+# sqlx (sea-orm's sqlx-postgres); sqlx reads no other PG* variable
+# (PGCONNECT_TIMEOUT, PGTARGETSESSIONATTRS... do nothing there).
+LIBPQ_VARS = {
+    "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGPASSFILE", "PGDATABASE",
+    "PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGAPPNAME", "PGOPTIONS",
+}
+# PGSSLMODE's values. sqlx parses the variable with .ok() and falls back to
+# `prefer` (TLS if offered, no certificate checked) on anything else, silently.
+LIBPQ_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+LIBPQ_TLS_MODES = {"require", "verify-ca", "verify-full"}
+LIBPQ_VERIFYING_MODES = {"verify-ca", "verify-full"}
+
+# Custom resources of CloudNativePG, their fields and enumerations (API v1,
+# operator 1.28-1.30).
+CNPG_SCHEDULED_BACKUP_FIELDS = {"cluster", "schedule", "backupOwnerReference", "immediate", "suspend", "target", "method", "pluginConfiguration", "online", "onlineConfiguration"}
+CNPG_BACKUP_FIELDS = {"barmanObjectStore", "volumeSnapshot", "retentionPolicy", "target"}
+CNPG_OBJECT_STORE_FIELDS = {"destinationPath", "endpointURL", "endpointCA", "serverName", "s3Credentials", "azureCredentials", "googleCredentials", "wal", "data", "tags", "historyTags"}
+CNPG_SYNCHRONOUS_FIELDS = {"method", "number", "maxStandbyNamesFromCluster", "standbyNamesPre", "standbyNamesPost", "dataDurability", "failoverQuorum", "podFailureDomainKeys", "nodeFailureDomainKeys"}
+CNPG_WAL_COMPRESSION = ("bzip2", "gzip", "lz4", "snappy", "xz", "zstd")
+CNPG_DATA_COMPRESSION = ("bzip2", "gzip", "lz4", "snappy")
+# Object store scheme -> the credentials stanza barman-cloud uses with it.
+CNPG_STORE_CREDENTIALS = {"s3": "s3Credentials", "gs": "googleCredentials", "https": "azureCredentials", "http": "azureCredentials"}
 
 
 class Binary:
@@ -356,6 +405,13 @@ class Binary:
             if "try_from_default_env" in text:
                 plain.add("RUST_LOG")
         self.plain = plain
+        # PostgreSQL through sqlx (sea-orm's sqlx-postgres): libpq's PG*
+        # variables apply, and TLS to the database needs a TLS feature.
+        orm = " ".join(filter(None, (dependency(repo, crate, d) for d in ("sea-orm", "sqlx"))))
+        self.postgres = "postgres" in orm
+        self.postgres_tls = bool(re.search(r"rustls|native-tls", orm))
+        # https:// to the portal needs a TLS feature of reqwest.
+        self.reqwest_tls = reqwest_has_tls(dependency(repo, crate, "reqwest"))
         self.listen = self._find_socket("listen")
         self.probe_listen = self._find_socket(PROBE_KEY)
         self.services = self._find_services(repo, schema, crate)
@@ -477,6 +533,29 @@ def parse_socket(value: str):
     return ip, port
 
 
+def dependency(repo: Path, crate: str, dep: str):
+    """The text of the crate's dependency on `dep` (its Cargo.toml line, and
+    the workspace's when it inherits it), or None if it has none."""
+    pattern = re.compile(r"\s*" + re.escape(dep) + r"\s*(?:\.workspace\s*=|=)")
+    own = [line for line in (repo / crate / "Cargo.toml").read_text(encoding="utf-8").splitlines() if pattern.match(line)]
+    if not own:
+        return None
+    text = " ".join(own)
+    if "workspace" in text:
+        text += " " + " ".join(line for line in (repo / "Cargo.toml").read_text(encoding="utf-8").splitlines() if pattern.match(line))
+    return text
+
+
+def reqwest_has_tls(spec) -> bool:
+    """Whether a reqwest dependency has TLS (a rustls or native-tls feature,
+    or its default features, which include default-tls)."""
+    if spec is None:
+        return False
+    if re.search(r'"(?:rustls|native-tls|default-tls)[\w-]*"', spec):
+        return True
+    return not re.search(r"default-features\s*=\s*false", spec)
+
+
 def otlp_has_tls(repo: Path) -> bool:
     """Whether opentelemetry-otlp is built with a TLS feature (else https:// endpoints fail)."""
     for cargo in [repo / "Cargo.toml", *sorted(repo.glob("services/*/Cargo.toml"))]:
@@ -550,7 +629,7 @@ def otel_exports(env) -> bool:
 # --------------------------------------------------------------------------
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
-KNOWN_CRDS = {("postgresql.cnpg.io/v1", "Cluster")}
+KNOWN_CRDS = {("postgresql.cnpg.io/v1", "Cluster"), ("postgresql.cnpg.io/v1", "ScheduledBackup")}
 
 
 class Checker:
@@ -567,6 +646,12 @@ class Checker:
         self.servers: list = []
         # service.name -> workloads exporting telemetry under it.
         self.telemetry_names: dict[str, list[str]] = {}
+        # (workload, container, env, where) of every PostgreSQL client (the
+        # servers and the migration Job), and of registration's servers, for
+        # the production rules, which need the whole set.
+        self.db_clients: list = []
+        self.portal_clients: list = []
+        self._documented = None
 
     def err(self, where: str, msg: str):
         self.errors.append(f"{where}: {msg}")
@@ -663,6 +748,15 @@ class Checker:
             + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in sorted(tls_state.items()))
             + " (clients dial https:// exactly when their own TLS is on)",
         )
+        # Production: what the prod overlay has and dev has not. Its traffic
+        # leaves the pods encrypted and authenticated throughout.
+        production = []
+        if True in states:
+            production.append("mutual TLS between the services")
+        if self.of_kind("Cluster"):
+            production.append("a CloudNativePG Cluster")
+        self.check_database_tls(", ".join(production))
+        self.check_portal(", ".join(production))
         for service_name, workloads in sorted(self.telemetry_names.items()):
             self.ok(
                 len(workloads) == 1,
@@ -680,6 +774,11 @@ class Checker:
         md = w.get("metadata") or {}
         ns = md.get("namespace")
         spec = self.pod_spec(w)
+        for vol in spec.get("volumes") or []:
+            if "secret" in vol:
+                sec = vol["secret"]
+                keys = [i["key"] for i in sec.get("items") or []]
+                self.check_secret_made(sec.get("secretName"), keys, ns, f"{w['kind']}/{md.get('name')} volume {vol.get('name')}")
         for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
             where = f"{w['kind']}/{md.get('name')} container {c.get('name')}"
             command = list(c.get("command") or []) + list(c.get("args") or [])
@@ -693,6 +792,10 @@ class Checker:
             env = self.container_env(c, ns, where)
             self.check_env(b, env, where)
             self.check_hardening(spec, c, where)
+            if b.postgres:
+                self.db_clients.append((w, c, env, where))
+            if b.name == "registration" and not migrate_only:
+                self.portal_clients.append((w, b, env, where))
             if b.telemetry_name is not None and otel_exports(env):
                 name = (env.get("OTEL_SERVICE_NAME") or (None,))[0] or b.telemetry_name
                 self.telemetry_names.setdefault(name, []).append(f"{w['kind']}/{md.get('name')}")
@@ -749,15 +852,59 @@ class Checker:
 
     def check_secret_ref(self, ref, ns, where):
         """A Secret reference: rendered (key must exist), written by a CNPG Cluster, or made by hand."""
-        sec = self.find("Secret", ref["name"], ns)
-        if sec is not None:
-            keys = set((sec.get("data") or {})) | set((sec.get("stringData") or {}))
-            self.ok(ref["key"] in keys, where, f"Secret {ref['name']} has no key {ref['key']} (it has {sorted(keys)})")
+        self.check_secret_made(ref["name"], [ref["key"]], ns, where)
+
+    def cnpg_secret(self, name, ns):
+        """(Cluster, suffix) when a rendered CloudNativePG Cluster writes the Secret `name`."""
+        for suffix in CNPG_SECRET_KEYS:
+            if name.endswith(suffix):
+                cluster = self.find("Cluster", name[: -len(suffix)], ns)
+                if cluster is not None:
+                    return cluster, suffix
+        return None, None
+
+    def documented_secrets(self):
+        """[(name pattern, keys)] of the Secrets made by hand: the table in
+        k8s/README.md's "Secrets" section (names and keys in backquotes;
+        `vrs-tls-<service>` stands for any name in place of <service>)."""
+        if self._documented is None:
+            self._documented = []
+            readme = (self.repo / "k8s/README.md").read_text(encoding="utf-8")
+            m = re.search(r"^## Secrets\n(.*?)(?=^## )", readme, flags=re.S | re.M)
+            if not m:
+                raise SystemExit("check_config: k8s/README.md has no \"## Secrets\" section; update check_config.py")
+            for line in m.group(1).splitlines():
+                cells = [x.strip() for x in line.strip().strip("|").split("|")]
+                if len(cells) < 2 or not cells[0].startswith("`"):
+                    continue
+                keys = set(re.findall(r"`([^`]+)`", cells[1]))
+                for name in re.findall(r"`([^`]+)`", cells[0]):
+                    pattern = "".join("[a-z0-9-]+" if part.startswith("<") else re.escape(part) for part in re.split(r"(<[^>]+>)", name))
+                    self._documented.append((re.compile(pattern), keys))
+        return self._documented
+
+    def check_secret_made(self, name, keys, ns, where):
+        """A Secret is rendered (with those keys), written by a rendered
+        CloudNativePG Cluster (one of the keys it writes), or made by hand and
+        then listed, with those keys, in k8s/README.md's "Secrets" table."""
+        if not name:
             return
-        if ref["name"].endswith("-app"):
-            cluster = self.find("Cluster", ref["name"][: -len("-app")], ns)
-            if cluster is not None:
-                self.ok(ref["key"] in CNPG_APP_SECRET_KEYS, where, f"CloudNativePG writes no key {ref['key']!r} in {ref['name']}")
+        sec = self.find("Secret", name, ns)
+        if sec is not None:
+            have = set((sec.get("data") or {})) | set((sec.get("stringData") or {}))
+            for key in keys:
+                self.ok(key in have, where, f"Secret {name} has no key {key} (it has {sorted(have)})")
+            return
+        cluster, suffix = self.cnpg_secret(name, ns)
+        if cluster is not None:
+            for key in keys:
+                self.ok(key in CNPG_SECRET_KEYS[suffix], where, f"CloudNativePG writes no key {key!r} in {name}")
+            return
+        documented = [k for pattern, k in self.documented_secrets() if pattern.fullmatch(name)]
+        if not self.ok(bool(documented), where, f"Secret {name} is neither rendered nor written by a CloudNativePG Cluster of the set, and k8s/README.md's Secrets table does not say how to make it"):
+            return
+        for key in keys:
+            self.ok(any(key in k for k in documented), where, f"Secret {name} key {key}: k8s/README.md's Secrets table lists only {sorted(set().union(*documented))} for it")
 
     def check_env(self, b: Binary, env, where):
         for name, (value, source) in env.items():
@@ -783,6 +930,14 @@ class Checker:
                     problem = check_otel(name, value, self.otlp_tls)
                     if problem:
                         self.err(where, f"{name}={value!r}: {problem}")
+            elif b.postgres and re.fullmatch(r"PG[A-Z0-9_]+", name):
+                if name not in LIBPQ_VARS:
+                    self.err(where, f"{name} ({source}) is a libpq variable that sqlx does not read (it reads {', '.join(sorted(LIBPQ_VARS))})")
+                elif name == "PGSSLMODE" and value is not None:
+                    if value not in LIBPQ_SSLMODES:
+                        self.err(where, f"PGSSLMODE={value!r} is none of {', '.join(LIBPQ_SSLMODES)}: sqlx would fall back to prefer (no certificate checked), silently")
+                    elif value in LIBPQ_TLS_MODES and not b.postgres_tls:
+                        self.err(where, f"PGSSLMODE={value}: sqlx is built without TLS (no rustls or native-tls feature of sea-orm or sqlx in Cargo.toml); every connection would fail")
             elif name in b.plain:
                 continue
             else:
@@ -906,26 +1061,93 @@ class Checker:
         for name, (value, _source) in env.items():
             if not name.startswith(b.prefix) or not name.endswith("_FILE") or not value:
                 continue
-            path = value
-            if not self.ok(path.startswith("/"), where, f"{name}={path} is relative: the image's working directory is read-only"):
-                continue
-            best = None
-            for mount_path, m, vol in self.mounts(c, spec):
-                if (path + "/").startswith(mount_path + "/") and (best is None or len(mount_path) > len(best[0])):
-                    best = (mount_path, m, vol)
-            if not self.ok(best is not None, where, f"{name}={path} is on no mounted volume"):
-                continue
-            mount_path, m, vol = best
-            self.ok(vol is not None, where, f"volumeMount {m['name']} has no volume")
-            if vol is None:
-                continue
-            rel = path[len(mount_path) + 1 :]
-            if m.get("subPath"):
-                continue
+            self.file_volume(c, spec, name, value, where)
+
+    def file_volume(self, c, spec, name, path, where):
+        """The volume the file `name`=`path` lies on, or None (reported): an
+        absolute path, on a mounted volume, among its items if it lists them."""
+        if not self.ok(path.startswith("/"), where, f"{name}={path} is relative: the image's working directory is read-only"):
+            return None
+        best = None
+        for mount_path, m, vol in self.mounts(c, spec):
+            if (path + "/").startswith(mount_path + "/") and (best is None or len(mount_path) > len(best[0])):
+                best = (mount_path, m, vol)
+        if not self.ok(best is not None, where, f"{name}={path} is on no mounted volume"):
+            return None
+        mount_path, m, vol = best
+        if not self.ok(vol is not None, where, f"volumeMount {m['name']} has no volume"):
+            return None
+        rel = path[len(mount_path) + 1 :]
+        if not m.get("subPath"):
             for src in ("secret", "configMap"):
                 if src in vol and vol[src].get("items"):
                     items = {i["path"] for i in vol[src]["items"]}
                     self.ok(rel in items, where, f"{name}={path}: the {src} volume {vol['name']} projects only {sorted(items)}")
+        return vol
+
+    @staticmethod
+    def env_secret(c, var):
+        """The Secret a container's variable comes from (env[].valueFrom.secretKeyRef), or None."""
+        for e in c.get("env") or []:
+            if e.get("name") == var and "secretKeyRef" in (e.get("valueFrom") or {}):
+                return e["valueFrom"]["secretKeyRef"]["name"]
+        return None
+
+    def check_database_tls(self, production: str):
+        """TLS to PostgreSQL (libpq's variables, which sqlx reads): a
+        verifying mode has its CA on a volume, the CA of the CloudNativePG
+        Cluster DATABASE_URL comes from (never with the CA's private key);
+        production verifies the certificate and the host name."""
+        for w, c, env, where in self.db_clients:
+            ns = (w.get("metadata") or {}).get("namespace")
+            if "PGSSLMODE" in env and env["PGSSLMODE"][0] is None:
+                continue  # from a Secret: not ours to read
+            mode = (env.get("PGSSLMODE") or ("",))[0]
+            url_secret = self.env_secret(c, "DATABASE_URL")
+            cluster, suffix = self.cnpg_secret(url_secret, ns) if url_secret else (None, None)
+            cname = cluster["metadata"]["name"] if cluster is not None and suffix == "-app" else None
+            clusters = sorted(str((x.get("metadata") or {}).get("name")) for x in self.of_kind("Cluster") if (x.get("metadata") or {}).get("namespace") == ns)
+            if clusters and url_secret:
+                self.ok(cname is not None, where, f"DATABASE_URL comes from Secret {url_secret}, which no CloudNativePG Cluster of the set writes ({', '.join(n + '-app' for n in clusters)}): a name left behind when the Cluster was renamed?")
+            if production:
+                self.ok(mode == "verify-full", where,
+                        (f"PGSSLMODE={mode}" if mode else "PGSSLMODE is not set")
+                        + f": in production ({production}) registration and its migration connect with PGSSLMODE=verify-full"
+                        + " (prefer, sqlx's default, and require check no certificate, verify-ca no host name)")
+            if mode not in LIBPQ_VERIFYING_MODES:
+                continue
+            root = env.get("PGSSLROOTCERT")
+            if not self.ok(root is not None and root[0] != "", where, f"PGSSLMODE={mode} without PGSSLROOTCERT: sqlx checks the server's certificate against the public roots at most, which sign no CloudNativePG server certificate"):
+                continue
+            if root[0] is None:
+                continue
+            vol = self.file_volume(c, self.pod_spec(w), "PGSSLROOTCERT", root[0], where)
+            if vol is None or cname is None:
+                continue
+            want = f"{cname}-ca"
+            got = (vol.get("secret") or {}).get("secretName")
+            place = f"Secret {got}" if got else f"volume {vol.get('name')}"
+            if not self.ok(got == want, where, f"PGSSLROOTCERT={root[0]} is on {place}, not {want}: DATABASE_URL comes from {url_secret}, and the server certificate of CloudNativePG Cluster {cname} is signed by the CA in {want}"):
+                continue
+            items = {i["key"] for i in vol["secret"].get("items") or []}
+            self.ok(bool(items) and "ca.key" not in items, where, f"volume {vol.get('name')} mounts {'ca.key of ' if items else 'all of '}{want}: the CA's private key, which could sign a certificate the database trusts; project ca.crt alone (items)")
+
+    def check_portal(self, production: str):
+        """The portal's status endpoint: http(s)://, https:// only with a TLS
+        feature of reqwest; https:// in production."""
+        var = "VRS_REGISTRATION__PORTAL__URL"
+        for _w, b, env, where in self.portal_clients:
+            if var in env and env[var][0] is None:
+                continue  # from a Secret
+            value = (env.get(var) or ("",))[0].strip()
+            if value:
+                m = re.fullmatch(r"(https?)://[^/\s:]+(?::\d+)?(?:/\S*)?", value)
+                if not self.ok(m is not None, where, f"{var}={value!r} is not http(s)://host[:port][/path]"):
+                    continue
+                if m.group(1) == "https":
+                    self.ok(b.reqwest_tls, where, f"{var}={value}: https:// needs a TLS feature of reqwest, which Cargo.toml does not enable (every delivery would fail)")
+            if production:
+                self.ok(value.startswith("https://"), where, f"{var}={value!r}: in production ({production}) the portal's status endpoint must be https:// (the events carry citizens' application states; empty leaves every one in the outbox)")
 
     def check_tls(self, b: Binary, c, env, where) -> bool:
         tls_vars = [b.prefix + "TLS__" + k for k in ("CA_FILE", "CERT_FILE", "KEY_FILE")]
@@ -1108,19 +1330,165 @@ class Checker:
             where = f"{kind}/{(d.get('metadata') or {}).get('name')}"
             if not self.ok((api, kind) in KNOWN_CRDS, where, f"{api} {kind}: a custom resource check_config.py does not know; add a check for it"):
                 continue
-            spec = d.get("spec") or {}
-            inst = spec.get("instances")
-            self.ok(isinstance(inst, int) and inst >= 1, where, "spec.instances must be a positive integer")
-            self.ok(isinstance((spec.get("storage") or {}).get("size"), str), where, "spec.storage.size must be set (e.g. 20Gi)")
-            initdb = (spec.get("bootstrap") or {}).get("initdb") or {}
-            self.ok(isinstance(initdb.get("database"), str) and isinstance(initdb.get("owner"), str), where, "spec.bootstrap.initdb.database and .owner must be set: the app Secret is written for them")
-            params = (spec.get("postgresql") or {}).get("parameters") or {}
-            for k, v in params.items():
-                self.ok(isinstance(v, str), where, f"spec.postgresql.parameters.{k} must be a string (CloudNativePG rejects {v!r})")
-            known = {"instances", "imageName", "primaryUpdateStrategy", "bootstrap", "postgresql", "storage", "walStorage", "resources", "affinity", "monitoring", "backup", "managed", "enableSuperuserAccess", "superuserSecret", "description", "minSyncReplicas", "maxSyncReplicas", "primaryUpdateMethod", "startDelay", "stopDelay", "switchoverDelay", "topologySpreadConstraints", "certificates", "inheritedMetadata", "env", "envFrom", "plugins", "projectedVolumeTemplate", "replica", "externalClusters", "imageCatalogRef", "logLevel", "nodeMaintenanceWindow", "priorityClassName", "serviceAccountTemplate", "smartShutdownTimeout", "tablespaces", "enablePDB", "failoverDelay", "ephemeralVolumeSource", "ephemeralVolumesSizeLimit", "seccompProfile", "podSecurityContext", "securityContext", "imagePullPolicy", "imagePullSecrets", "livenessProbeTimeout", "probes", "postgresGID", "postgresUID", "maxStartDelay", "maxStopDelay"}
-            for k in spec:
-                self.ok(k in known, where, f"spec.{k} is no field of a CloudNativePG Cluster")
+            if kind == "Cluster":
+                self.check_cluster(d, where)
+            elif kind == "ScheduledBackup":
+                self.check_scheduled_backup(d, where)
+        # WAL alone restores nothing: recovery starts from a base backup.
+        for cl in self.of_kind("Cluster"):
+            md = cl.get("metadata") or {}
+            if not ((cl.get("spec") or {}).get("backup") or {}).get("barmanObjectStore"):
+                continue
+            scheduled = [
+                sb for sb in self.of_kind("ScheduledBackup")
+                if (sb.get("metadata") or {}).get("namespace") == md.get("namespace")
+                and ((sb.get("spec") or {}).get("cluster") or {}).get("name") == md.get("name")
+                and not (sb.get("spec") or {}).get("suspend")
+            ]
+            self.ok(bool(scheduled), f"Cluster/{md.get('name')}", "archives WAL but no (unsuspended) ScheduledBackup names it: no base backup is ever taken, and every restore starts from one")
 
+    def check_cluster(self, d, where):
+        """A CloudNativePG Cluster: shape, bootstrap, synchronous replication, WAL archive."""
+        md = d.get("metadata") or {}
+        ns = md.get("namespace")
+        spec = d.get("spec") or {}
+        inst = spec.get("instances")
+        self.ok(isinstance(inst, int) and inst >= 1, where, "spec.instances must be a positive integer")
+        self.ok(isinstance((spec.get("storage") or {}).get("size"), str), where, "spec.storage.size must be set (e.g. 20Gi)")
+        known = {"instances", "imageName", "primaryUpdateStrategy", "bootstrap", "postgresql", "storage", "walStorage", "resources", "affinity", "monitoring", "backup", "managed", "enableSuperuserAccess", "superuserSecret", "description", "minSyncReplicas", "maxSyncReplicas", "primaryUpdateMethod", "startDelay", "stopDelay", "switchoverDelay", "topologySpreadConstraints", "certificates", "inheritedMetadata", "env", "envFrom", "plugins", "projectedVolumeTemplate", "replica", "externalClusters", "imageCatalogRef", "logLevel", "nodeMaintenanceWindow", "priorityClassName", "serviceAccountTemplate", "smartShutdownTimeout", "tablespaces", "enablePDB", "failoverDelay", "ephemeralVolumeSource", "ephemeralVolumesSizeLimit", "seccompProfile", "podSecurityContext", "securityContext", "imagePullPolicy", "imagePullSecrets", "livenessProbeTimeout", "probes", "postgresGID", "postgresUID", "maxStartDelay", "maxStopDelay"}
+        for k in spec:
+            self.ok(k in known, where, f"spec.{k} is no field of a CloudNativePG Cluster")
+
+        # Bootstrap: a new database (initdb), or a copy of another cluster
+        # (recovery from its object store, pg_basebackup from it running).
+        bootstrap = spec.get("bootstrap") or {}
+        methods = [m for m in ("initdb", "recovery", "pg_basebackup") if m in bootstrap]
+        self.ok(len(methods) <= 1, where, f"spec.bootstrap has {', '.join(methods)}: one method only")
+        method = methods[0] if methods else "initdb"
+        boot = bootstrap.get(method) or {}
+        self.ok(isinstance(boot.get("database"), str) and isinstance(boot.get("owner"), str), where, f"spec.bootstrap.{method}.database and .owner must be set: the app Secret is written for them")
+        externals = {e.get("name"): e for e in spec.get("externalClusters") or []}
+        for name, ext in externals.items():
+            if "barmanObjectStore" in ext:
+                self.check_object_store(ext["barmanObjectStore"], ns, f"{where} spec.externalClusters[{name}].barmanObjectStore")
+        if method in ("recovery", "pg_basebackup") and not (method == "recovery" and "backup" in boot):
+            source = boot.get("source")
+            if self.ok(source in externals, where, f"spec.bootstrap.{method}.source {source!r} names no spec.externalClusters entry ({', '.join(sorted(map(str, externals))) or 'none'})"):
+                if method == "recovery":
+                    self.check_recovery(spec, md.get("name"), boot, source, externals[source], where)
+
+        pg = spec.get("postgresql") or {}
+        params = pg.get("parameters") or {}
+        for k, v in params.items():
+            self.ok(isinstance(v, str), where, f"spec.postgresql.parameters.{k} must be a string (CloudNativePG rejects {v!r})")
+        timeout = params.get("archive_timeout")
+        if isinstance(timeout, str):
+            m = re.fullmatch(r"\s*(\d+)\s*(us|ms|s|min|h|d)?\s*", timeout)
+            if self.ok(m is not None, where, f"spec.postgresql.parameters.archive_timeout {timeout!r} is not a PostgreSQL time (e.g. 5min)"):
+                self.ok(int(m.group(1)) > 0, where, "spec.postgresql.parameters.archive_timeout 0 never closes a WAL segment for time: an idle database's last writes stay unarchived indefinitely")
+
+        # Synchronous replication (the current API; the legacy
+        # minSyncReplicas/maxSyncReplicas may not be combined with it).
+        sync = pg.get("synchronous")
+        if sync is not None:
+            sw = f"{where} spec.postgresql.synchronous"
+            for k in sync:
+                self.ok(k in CNPG_SYNCHRONOUS_FIELDS, sw, f"{k} is no field of it")
+            self.ok(sync.get("method") in ("any", "first"), sw, f"method {sync.get('method')!r} is none of any, first")
+            number = sync.get("number")
+            if self.ok(isinstance(number, int) and not isinstance(number, bool) and number >= 1, sw, f"number {number!r} must be a positive integer"):
+                if isinstance(inst, int):
+                    self.ok(number <= inst - 1, sw, f"number {number} needs {number} standbys; {inst} instances have {inst - 1}")
+            self.ok(sync.get("dataDurability", "required") in ("required", "preferred"), sw, f"dataDurability {sync.get('dataDurability')!r} is none of required, preferred")
+            self.ok(not (spec.get("minSyncReplicas") or spec.get("maxSyncReplicas")), sw, "combined with spec.minSyncReplicas/maxSyncReplicas (the legacy form): the operator refuses both at once")
+
+        # The WAL archive: without one, a cluster whose instances are all lost
+        # is lost for good.
+        backup = spec.get("backup") or {}
+        plugin_archiver = any((p or {}).get("isWALArchiver") for p in spec.get("plugins") or [])
+        self.ok("barmanObjectStore" in backup or plugin_archiver, where, "no WAL archive (spec.backup.barmanObjectStore, or a plugin with isWALArchiver): a cluster whose instances are all lost cannot be restored")
+        for k in backup:
+            self.ok(k in CNPG_BACKUP_FIELDS, where, f"spec.backup.{k} is no field of a CloudNativePG Cluster's backup")
+        if "retentionPolicy" in backup:
+            rp = backup["retentionPolicy"]
+            self.ok(isinstance(rp, str) and re.fullmatch(r"[1-9][0-9]*[dwm]", rp) is not None, where, f"spec.backup.retentionPolicy {rp!r} is not <n>d, <n>w or <n>m (e.g. \"30d\")")
+        if "target" in backup:
+            self.ok(backup["target"] in ("primary", "prefer-standby"), where, f"spec.backup.target {backup['target']!r} is none of primary, prefer-standby")
+        if "barmanObjectStore" in backup:
+            self.check_object_store(backup["barmanObjectStore"], ns, f"{where} spec.backup.barmanObjectStore")
+
+    def check_recovery(self, spec, name, boot, source, ext, where):
+        """bootstrap.recovery from an object store: never archive over the
+        source, and a target time with its zone."""
+        self.ok("barmanObjectStore" in ext or "plugin" in ext, where, f"spec.externalClusters[{source}] has no barmanObjectStore (or plugin) to recover from")
+        src = ext.get("barmanObjectStore")
+        own = (spec.get("backup") or {}).get("barmanObjectStore")
+        if src and own:
+            src_folder = (str(src.get("destinationPath", "")).rstrip("/"), src.get("serverName") or source)
+            own_folder = (str(own.get("destinationPath", "")).rstrip("/"), own.get("serverName") or name)
+            self.ok(src_folder != own_folder, where, f"spec.backup.barmanObjectStore archives into {'/'.join(own_folder)}, the archive it recovers from (spec.externalClusters[{source}]): CloudNativePG refuses a non-empty archive, and the source's backups are what a later restore needs; give this Cluster its own name or serverName")
+        target = (boot.get("recoveryTarget") or {}).get("targetTime")
+        if target is not None:
+            self.ok(re.fullmatch(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d(:?\d\d)?)", str(target)) is not None, where,
+                    f"spec.bootstrap.recovery.recoveryTarget.targetTime {target!r} is not a timestamp with its time zone (\"2026-03-01 09:30:00+07\", or ...Z)")
+
+    def check_object_store(self, store, ns, where):
+        """A Barman Cloud object store: destination, credentials (their Secrets), compression."""
+        for k in store:
+            self.ok(k in CNPG_OBJECT_STORE_FIELDS, where, f"{k} is no field of a Barman Cloud object store")
+        dest = store.get("destinationPath")
+        m = re.fullmatch(r"([a-z0-9]+)://[^/\s]+(/\S*)?", dest) if isinstance(dest, str) else None
+        if self.ok(m is not None and m.group(1) in CNPG_STORE_CREDENTIALS, where, f"destinationPath {dest!r} is not s3://, gs:// or https:// (Azure) <bucket>/<path>"):
+            want = CNPG_STORE_CREDENTIALS[m.group(1)]
+            have = [c for c in ("s3Credentials", "googleCredentials", "azureCredentials") if c in store]
+            self.ok(have == [want], where, f"destinationPath {dest} takes {want}, not {', '.join(have) or 'none'}")
+        s3 = store.get("s3Credentials")
+        if s3 is not None and not (s3 or {}).get("inheritFromIAMRole"):
+            for field in ("accessKeyId", "secretAccessKey"):
+                ref = (s3 or {}).get(field)
+                self.ok(isinstance(ref, dict) and bool(ref.get("name")) and bool(ref.get("key")), where, f"s3Credentials.{field} must name a Secret and its key (or set inheritFromIAMRole)")
+        for stanza in ("s3Credentials", "googleCredentials", "azureCredentials"):
+            for field, ref in ((store.get(stanza) or {})).items():
+                if isinstance(ref, dict) and ref.get("name") and ref.get("key"):
+                    self.check_secret_made(ref["name"], [ref["key"]], ns, f"{where} {stanza}.{field}")
+        ca = store.get("endpointCA")
+        if isinstance(ca, dict) and ca.get("name") and ca.get("key"):
+            self.check_secret_made(ca["name"], [ca["key"]], ns, f"{where} endpointCA")
+        url = store.get("endpointURL")
+        if url is not None:
+            self.ok(isinstance(url, str) and re.fullmatch(r"https?://[^/\s]+(/\S*)?", url) is not None, where, f"endpointURL {url!r} is not http(s)://host[:port]")
+        for part, allowed in (("wal", CNPG_WAL_COMPRESSION), ("data", CNPG_DATA_COMPRESSION)):
+            comp = (store.get(part) or {}).get("compression")
+            if comp is not None:
+                self.ok(comp in allowed, where, f"{part}.compression {comp!r} is none of {', '.join(allowed)}")
+
+    def check_scheduled_backup(self, d, where):
+        """A CloudNativePG ScheduledBackup: of a Cluster of the set that can
+        take it, on CloudNativePG's six-field schedule."""
+        md = d.get("metadata") or {}
+        ns = md.get("namespace")
+        spec = d.get("spec") or {}
+        for k in spec:
+            self.ok(k in CNPG_SCHEDULED_BACKUP_FIELDS, where, f"spec.{k} is no field of a CloudNativePG ScheduledBackup")
+        method = spec.get("method", "barmanObjectStore")
+        self.ok(method in ("barmanObjectStore", "volumeSnapshot", "plugin"), where, f"spec.method {method!r} is none of barmanObjectStore, volumeSnapshot, plugin")
+        name = (spec.get("cluster") or {}).get("name")
+        cluster = self.find("Cluster", name, ns) if name else None
+        clusters = sorted(str((c.get("metadata") or {}).get("name")) for c in self.of_kind("Cluster") if (c.get("metadata") or {}).get("namespace") == ns)
+        if self.ok(cluster is not None, where, f"spec.cluster.name {name!r} names no CloudNativePG Cluster in namespace {ns} ({', '.join(clusters) or 'none'}): no backup is ever taken"):
+            backup = (cluster.get("spec") or {}).get("backup") or {}
+            if method in ("barmanObjectStore", "volumeSnapshot"):
+                self.ok(method in backup, where, f"method {method}, but Cluster {name} has no spec.backup.{method}: every backup fails")
+        schedule = spec.get("schedule")
+        fields = schedule.split() if isinstance(schedule, str) else []
+        self.ok(len(fields) == 6 or (1 <= len(fields) <= 2 and fields[0].startswith("@")), where,
+                f"spec.schedule {schedule!r} has {len(fields)} fields: CloudNativePG's cron takes six, seconds first (\"0 0 2 * * *\" is 02:00:00 every day); a crontab's five are read one place off")
+        self.ok(spec.get("backupOwnerReference", "none") in ("none", "self", "cluster"), where, f"spec.backupOwnerReference {spec.get('backupOwnerReference')!r} is none of none, self, cluster")
+        if "target" in spec:
+            self.ok(spec["target"] in ("primary", "prefer-standby"), where, f"spec.target {spec['target']!r} is none of primary, prefer-standby")
+        for flag in ("immediate", "suspend", "online"):
+            if flag in spec:
+                self.ok(isinstance(spec[flag], bool), where, f"spec.{flag} {spec[flag]!r} is not true or false")
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -22,6 +22,15 @@
 #                                 serverAuth + clientAuth; and portal.crt/.key (CN portal)
 #   beacon.key                    only if BEACON_BIN names a beacon binary (it
 #                                 creates its key file at first start; see k8s/README.md)
+#
+# Not generated, read from DIR when there (prod's backups; see k8s/README.md):
+#   backup-s3.env                 the object store's access key for the backup
+#                                 bucket (its provider issues it), two lines:
+#                                 ACCESS_KEY_ID=... and ACCESS_SECRET_KEY=...
+#
+# Created with --apply besides the generated ones: vrs-portal-ca (tls/ca.crt,
+# the CA of tls/portal.crt) and, from the files above, vrs-backup-s3.
+# CloudNativePG writes vrs-db-app and vrs-db-ca itself.
 set -euo pipefail
 
 DIR="var/k8s-secrets"
@@ -99,4 +108,16 @@ if [ -s "$DIR/beacon.key" ]; then
   apply vrs-beacon-key --from-file=beacon.key="$DIR/beacon.key"
 else
   echo "no $DIR/beacon.key: vrs-beacon-key not created (prod needs it; see k8s/README.md)"
+fi
+# The CA the portal's server certificate chains to (prod trusts it besides the
+# public roots: VRS_REGISTRATION__PORTAL__CA_FILE). Here the portal's
+# certificate, tls/portal.crt, is from this CA.
+apply vrs-portal-ca --from-file=ca.crt="$DIR/tls/ca.crt"
+# The backup bucket's access key (prod: the CloudNativePG Cluster archives WAL
+# and base backups with it). An env file: the values stay off the command
+# line, and no trailing newline creeps into them.
+if grep -q '^ACCESS_KEY_ID=.' "$DIR/backup-s3.env" 2>/dev/null && grep -q '^ACCESS_SECRET_KEY=.' "$DIR/backup-s3.env"; then
+  apply vrs-backup-s3 --from-env-file="$DIR/backup-s3.env"
+else
+  echo "no $DIR/backup-s3.env with ACCESS_KEY_ID= and ACCESS_SECRET_KEY=: vrs-backup-s3 not created (prod needs it; see k8s/README.md)"
 fi

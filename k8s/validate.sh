@@ -13,7 +13,10 @@
 #   3. run k8s/check_config.py: ports, probes, Services, NetworkPolicies,
 #      registration's shutdown timing and every VRS_* variable against the
 #      configuration structs in services/, OTEL_* against what the telemetry
-#      code reads.
+#      code reads, PG* against what sqlx reads; in prod TLS to the database
+#      (verify-full, the Cluster's CA) and to the portal (https://); the
+#      CloudNativePG Cluster (synchronous replication, WAL archive) and its
+#      ScheduledBackup; Secrets made by hand documented in k8s/README.md.
 # Then it breaks a few things on purpose in a copy of the prod rendering and
 # makes sure check_config.py notices each one.
 #
@@ -24,7 +27,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MIN_K8S="${MIN_K8S:-1.30.0}"
-ALLOWED_CRDS=("postgresql.cnpg.io/v1 Cluster")
+# CloudNativePG's: the database Cluster and its ScheduledBackup (prod).
+ALLOWED_CRDS=("postgresql.cnpg.io/v1 Cluster" "postgresql.cnpg.io/v1 ScheduledBackup")
 OUT="${K8S_RENDER_DIR:-target/k8s}"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -105,6 +109,24 @@ mutations=(
   's/name: OTEL_SERVICE_NAME/name: OTEL_SERVICENAME/|OTEL_SERVICENAME (env) is no OpenTelemetry variable'
   's/observability:4317/observability:4318/|4318 is OTLP/HTTP'
   's/value: registration-migrate$/value: registration/|export as service.name '"'"'registration'"'"''
+  # TLS to PostgreSQL: a mode that checks no host name, a misspelt mode (sqlx
+  # would quietly use prefer), the services' CA instead of the Cluster's, the
+  # Cluster's CA key mounted with its certificate.
+  's/value: verify-full$/value: require/|connect with PGSSLMODE=verify-full'
+  's/value: verify-full$/value: verify_full/|sqlx would fall back to prefer'
+  's/secretName: vrs-db-ca$/secretName: vrs-tls-registration/|is signed by the CA in vrs-db-ca'
+  '/- name: db-ca$/,/secretName:/s/key: ca.crt/key: ca.key/|mounts ca.key of vrs-db-ca'
+  # The portal over plaintext.
+  's/VRS_REGISTRATION__PORTAL__URL: https:/VRS_REGISTRATION__PORTAL__URL: http:/|the portal'"'"'s status endpoint must be https://'
+  # Backups: a ScheduledBackup of no Cluster, a crontab schedule (read with
+  # seconds first), a credentials key the README does not list; more
+  # synchronous standbys than the Cluster has.
+  's/^    name: vrs-db$/    name: vrs-db-old/|names no CloudNativePG Cluster in namespace vrs'
+  's/schedule: 0 0 2 \* \* \*/schedule: 0 2 * * */|CloudNativePG'"'"'s cron takes six'
+  's/key: ACCESS_SECRET_KEY/key: SECRET_ACCESS_KEY/|Secrets table lists only'
+  's/number: 1$/number: 3/|number 3 needs 3 standbys'
+  # The Cluster renamed (a restore) without the Secret names derived from it.
+  's/^  name: vrs-db$/  name: vrs-db-r1/|a name left behind when the Cluster was renamed'
 )
 for m in "${mutations[@]}"; do
   expr="${m%%|*}"
