@@ -59,24 +59,73 @@ struct Readiness {
 
 type Body = tonic::body::Body;
 
+/// Server reflection (v1 and v1alpha) that lists the services this server
+/// answers, health and reflection included, and no other: a generic client
+/// that lists a port must not be offered services that answer UNIMPLEMENTED
+/// there (`vrs-stack` serves seven, each on its own port).
+fn with_reflection(routes: Routes, names: &[&'static str]) -> anyhow::Result<Routes> {
+    let configure = || {
+        let mut b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(vrs_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health");
+        for name in names {
+            b = b.with_service_name(*name);
+        }
+        b
+    };
+    Ok(routes
+        .add_service(configure().build_v1()?)
+        .add_service(configure().build_v1alpha()?))
+}
+
+/// Answers a request over the size limit with RESOURCE_EXHAUSTED, as gRPC's
+/// status codes define it and our API promises, instead of the OUT_OF_RANGE
+/// tonic's decoder reports ("decoded message length too large"): a client
+/// library retries or reports by code, and OUT_OF_RANGE means a bad argument.
+#[derive(Clone)]
+struct TooLarge<S>(S);
+
+impl<S, B> tower::Service<http::Request<B>> for TooLarge<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let fut = self.0.call(req);
+        Box::pin(async move {
+            let mut res = fut.await?;
+            let headers = res.headers_mut();
+            // A refused request is answered trailers-only: the status is in the headers.
+            let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
+                && headers
+                    .get("grpc-message")
+                    .and_then(|m| m.to_str().ok())
+                    .is_some_and(|m| m.replace("%20", " ").contains("message length too large"));
+            if too_large {
+                headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+            }
+            Ok(res)
+        })
+    }
+}
+
 impl GrpcServer {
     /// Binds `addr` (use port 0 for an ephemeral port) and prepares health and reflection.
     pub async fn bind(addr: SocketAddr) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (health, health_service) = tonic_health::server::health_reporter();
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(vrs_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(vrs_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
         let probe_routes = Routes::new(health_service.clone());
-        let routes = Routes::new(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+        let routes = Routes::new(health_service);
         Ok(GrpcServer {
             listener,
             addr,
@@ -190,6 +239,7 @@ impl GrpcServer {
             drain_delay,
             grace,
         } = self;
+        let routes = with_reflection(routes, &names)?;
         let every = readiness
             .as_ref()
             .map_or(Duration::from_secs(5), |r| r.every)
@@ -247,6 +297,7 @@ impl GrpcServer {
         }
         let served = builder
             .layer(crate::telemetry::propagation::ServerLayer::new(timeout))
+            .layer(tower::layer::layer_fn(TooLarge))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming(listener), stop_accepting.clone().cancelled_owned());
         let probes = async {

@@ -340,7 +340,10 @@ async fn a_refused_event_is_dead_lettered_and_holds_back_its_dossier(backend: Ba
         assert!(tokio::time::Instant::now() < deadline, "{s:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!((status.pending, status.delivered), (1, 0), "{status:?}");
+    // Properties, not counts: how many events follow the dead letter depends
+    // on timing (a slow machine sees the agencies time out first, and the
+    // dossier passes through AWAITING_AGENCY), but none of them is delivered.
+    assert!(status.pending >= 1 && status.delivered == 0, "{status:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(portal.calls(), 1, "nothing after the dead letter was sent");
     // Only a supervisor may requeue; then everything goes, in order.
@@ -358,8 +361,12 @@ async fn a_refused_event_is_dead_lettered_and_holds_back_its_dossier(backend: Ba
         .expect("retry")
         .into_inner();
     assert_eq!(requeued.requeued, 1);
+    // Once the application has settled, everything goes, once and in order.
+    let settled = app.settled(&a.application_id, Duration::from_secs(30)).await;
     let status = drained(&app.supervisor(), Duration::from_secs(20)).await;
-    assert_eq!((status.dead, status.delivered), (0, 2));
+    let delivered = portal_matches_history(&portal, &settled);
+    assert_eq!((status.dead, status.delivered), (0, delivered as u64), "{status:?}");
     let statuses: Vec<String> = sequence(&portal, "G01.007002").into_iter().map(|(s, _)| s).collect();
-    assert_eq!(statuses, ["SUBMITTED", "VERIFIED"]);
+    assert_eq!(statuses.first().map(String::as_str), Some("SUBMITTED"));
+    assert_eq!(statuses.last().map(String::as_str), Some("VERIFIED"));
 }

@@ -41,6 +41,15 @@ const BAD: &[Mutation] = &[
     ("dossier code with a space", "dossier_code", |r| {
         r.dossier_code = "G01 000001".into()
     }),
+    ("lower-case dossier code", "dossier_code", |r| {
+        r.dossier_code = "g01.000001".into()
+    }),
+    ("full name with a line break", "owner.individual.full_name", |r| {
+        individual(r).full_name = "Nguyễn Văn\nAn".into()
+    }),
+    ("full name with a tab", "owner.individual.full_name", |r| {
+        individual(r).full_name = "Nguyễn\tVăn An".into()
+    }),
     ("no owner", "owner", |r| r.owner = None),
     ("owner without kind", "owner", |r| {
         r.owner = Some(pb::Owner { kind: None })
@@ -202,10 +211,9 @@ async fn oversized_requests_are_refused(backend: Backend) {
     let mut req = app.sample(Case::Clean, 0, "G01.000009");
     individual(&mut req).full_name = "A".repeat(200 * 1024);
     let status = app.submit(req).await.expect_err("oversized");
-    assert!(
-        matches!(status.code(), tonic::Code::OutOfRange | tonic::Code::ResourceExhausted),
-        "{status:?}"
-    );
+    // RESOURCE_EXHAUSTED, as the README promises, with the limit stated.
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("too large"), "{status:?}");
     assert_eq!(app.registry.store().count().await.expect("count"), 0);
     // The service is unaffected: the next normal call works.
     let ok = app
