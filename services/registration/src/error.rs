@@ -62,21 +62,23 @@ impl From<StoreError> for Error {
                           (withdrawal, rejection, or deregistration on sale or scrapping)"
                     .into(),
             },
+            StoreError::Db(e) => e.into(),
             other => Error::Internal(anyhow::Error::new(other)),
         }
     }
 }
 
+/// What a caller is told when the database is away (restart, failover,
+/// connections cut, stall past the pool's timeout): nothing was decided, retry.
+const DATABASE_AWAY: &str = "the database is unavailable; nothing was changed, retry shortly";
+
 impl From<sea_orm::DbErr> for Error {
     fn from(e: sea_orm::DbErr) -> Self {
-        match e {
-            // Every pooled connection busy past the acquire timeout: overload,
-            // not a fault of ours or the caller's; the call may be retried.
-            sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => {
-                Error::Unavailable("the database is busy; retry shortly".into())
-            }
-            other => Error::Internal(anyhow::Error::new(other)),
+        if crate::store::outage::is_outage(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Error::Unavailable(DATABASE_AWAY.into());
         }
+        Error::Internal(anyhow::Error::new(e))
     }
 }
 
@@ -121,6 +123,18 @@ impl From<Error> for Status {
                 )
             }
             Error::Internal(err) => {
+                // A database outage that reached us wrapped in another error
+                // is still an outage.
+                let outage = err.chain().any(|c| {
+                    c.downcast_ref::<sea_orm::DbErr>()
+                        .is_some_and(crate::store::outage::is_outage)
+                        || c.downcast_ref::<StoreError>()
+                            .is_some_and(|s| matches!(s, StoreError::Db(d) if crate::store::outage::is_outage(d)))
+                });
+                if outage {
+                    tracing::warn!(error = %format!("{err:#}"), "database unavailable");
+                    return Status::unavailable(DATABASE_AWAY);
+                }
                 tracing::error!(error = ?err, "internal error");
                 Status::internal("internal error")
             }

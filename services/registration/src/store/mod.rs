@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod database_url;
 pub mod delivery;
 pub mod entities;
+pub mod outage;
 pub mod records;
 pub mod stats;
 pub mod writer;
@@ -113,6 +114,10 @@ pub struct DatabaseConfig {
     pub batch_max: usize,
     /// Transactions the writer has in flight at once (SQLite has one writer: 1 there).
     pub writers: usize,
+    /// How long a call waits for a connection, reconnecting meanwhile, before
+    /// it is answered UNAVAILABLE: a database restart or failover shorter than
+    /// this is ridden through, a longer one is reported to callers to retry.
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -123,6 +128,7 @@ impl Default for DatabaseConfig {
             gather_ms: 2,
             batch_max: 256,
             writers: 2,
+            acquire_timeout_ms: 10_000,
         }
     }
 }
@@ -181,7 +187,7 @@ impl Store {
         ensure_sqlite_dir(url)?;
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(cfg.max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_millis(std::cmp::Ord::max(cfg.acquire_timeout_ms, 1)))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 // WAL lets readers (queue listings) run beside the single writer;

@@ -8,6 +8,7 @@ mod helpers;
 mod authz;
 mod budget;
 mod crash;
+mod db_faults;
 mod draw;
 mod insider;
 mod lifecycle;
