@@ -337,6 +337,23 @@ impl LocalPostgres {
             .context("postmaster.pid holds no process id")
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the postmaster and every process it
+    /// started: stopping the postmaster alone would leave the sessions
+    /// already open answering, which is not a stalled server.
+    pub fn signal_all(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self.pid()?;
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let mut pids = vec![pid.to_string()];
+        pids.extend(children.split_whitespace().map(str::to_owned));
+        // Children first when stopping (so none notices its parent gone), the
+        // postmaster first when resuming.
+        if signal == "STOP" {
+            pids.reverse();
+        }
+        checked("kill", Command::new("kill").args(["-s", signal]).args(&pids).output())?;
+        Ok(())
+    }
+
     /// Waits until the server accepts connections (after a restart by someone else).
     pub fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();

@@ -202,10 +202,10 @@ pub fn https_server_config(cert_file: &str, key_file: &str) -> anyhow::Result<ru
         .with_context(|| format!("{cert_file}: not a PEM certificate chain"))?;
     let key = PrivateKeyDer::from_pem_file(key_file).with_context(|| format!("{key_file}: not a PEM private key"))?;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ServerConfig::builder_with_provider(provider)
+    rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .context("certificate and key do not match")?)
+        .context("certificate and key do not match")
 }
