@@ -24,31 +24,67 @@ pub fn load_from<T>(prefix: &str, file: Option<&Path>, env: HashMap<String, Stri
 where
     T: Default + Serialize + DeserializeOwned,
 {
+    use ::config::{Source as _, Value, ValueKind};
     let defaults = ::config::Config::try_from(&T::default())?;
     let mut builder = ::config::Config::builder().add_source(defaults);
     if let Some(path) = file {
         anyhow::ensure!(path.exists(), "configuration file {} not found", path.display());
-        builder = builder.add_source(::config::File::from(path));
+        let source = ::config::File::from(path);
+        no_subscripts(&source.collect()?, &format!("configuration file {}", path.display()))?;
+        builder = builder.add_source(source);
     }
     let env_prefix = format!("VRS_{}", prefix.to_ascii_uppercase());
     // Settings that are lists take comma-separated values from the environment
-    // (`…__PORTAL_CLIENT_NAMES=portal,portal-b`); every other value stays a string.
+    // (`…__PORTAL_CLIENT_NAMES=portal,portal-b`); every other value stays a
+    // string, read by its field's type when deserialised: a string setting
+    // `007` stays `007` (not 7), `1e3` stays `1e3` (not 1000), and a list of
+    // one name that looks like a number is still a list.
     let mut list_keys = Vec::new();
     array_paths(&serde_json::to_value(T::default())?, "", &mut list_keys);
-    let mut environment = ::config::Environment::with_prefix(&env_prefix)
+    let mut vars = ::config::Environment::with_prefix(&env_prefix)
         .prefix_separator("__")
         .separator("__")
-        .try_parsing(true)
-        .source(Some(env));
-    // Without list keys, a list separator would turn every value into a list.
-    if !list_keys.is_empty() {
-        environment = environment.list_separator(",");
-        for key in &list_keys {
-            environment = environment.with_list_parse_key(key);
+        .source(Some(env))
+        .collect()?;
+    no_subscripts(&vars, "the environment")?;
+    for key in &list_keys {
+        if let Some(value) = vars.get_mut(key) {
+            let origin = value.origin().map(str::to_owned);
+            let text = value.clone().into_string()?;
+            let items = text
+                .split(',')
+                .map(|item| Value::new(origin.as_ref(), ValueKind::String(item.to_owned())))
+                .collect();
+            *value = Value::new(origin.as_ref(), ValueKind::Array(items));
         }
     }
-    builder = builder.add_source(environment);
+    builder = builder.add_source(Settings(vars));
     Ok(builder.build()?.try_deserialize()?)
+}
+
+/// Settings already read (the environment's, lists split), as a source.
+#[derive(Debug, Clone)]
+struct Settings(::config::Map<String, ::config::Value>);
+
+impl ::config::Source for Settings {
+    fn clone_into_box(&self) -> Box<dyn ::config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<::config::Map<String, ::config::Value>, ::config::ConfigError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Refuses a setting whose key has a subscript (`names[4000000000]`): the
+/// `config` crate would grow a list to that index, allocating in proportion
+/// to a number in the input (or panicking on an overflowing one). Lists are
+/// written whole: TOML arrays, or comma-separated variables.
+fn no_subscripts(settings: &::config::Map<String, ::config::Value>, what: &str) -> anyhow::Result<()> {
+    match settings.keys().find(|key| key.contains('[')) {
+        Some(key) => anyhow::bail!("{what}: setting {key:?} has a subscript; write lists whole"),
+        None => Ok(()),
+    }
 }
 
 /// The dotted paths (`auth.portal_client_names`) of every list in `value`.
@@ -167,6 +203,48 @@ mod tests {
         let cfg: Cfg = load_from("x", None, env)?;
         assert_eq!(cfg.server.latency_ms, 25);
         assert_eq!(cfg.server.listen, "127.0.0.1:1");
+        Ok(())
+    }
+
+    /// Regression (found by tests/props.rs): environment values were parsed
+    /// as numbers or booleans before their field's type was known, so a string
+    /// setting `007` became `7` and `1e3` became `1000`, and a list of one
+    /// number-like name (`…__NAMES=0`) failed to load.
+    #[test]
+    fn environment_strings_are_not_reparsed() -> anyhow::Result<()> {
+        let env = HashMap::from([
+            ("VRS_X__SERVER__LISTEN".to_string(), "007".to_string()),
+            ("VRS_X__SERVER__NAMES".to_string(), "0".to_string()),
+            ("VRS_X__SERVER__LATENCY_MS".to_string(), "25".to_string()),
+        ]);
+        let cfg: Cfg = load_from("x", None, env)?;
+        assert_eq!(cfg.server.listen, "007");
+        assert_eq!(cfg.server.names, ["0"]);
+        assert_eq!(cfg.server.latency_ms, 25);
+        let cfg: Cfg = load_from(
+            "x",
+            None,
+            HashMap::from([("VRS_X__SERVER__LISTEN".to_string(), "1e3".to_string())]),
+        )?;
+        assert_eq!(cfg.server.listen, "1e3");
+        Ok(())
+    }
+
+    /// Regression (found by tests/props.rs): a key with a subscript made the
+    /// `config` crate grow a list to the index: a panic for an overflowing
+    /// index, an allocation of hundreds of GB for `x[4000000000]`. Only
+    /// overflowing indices here (they fail before allocating even unfixed);
+    /// the huge ones run in tests/props.rs under a memory cap.
+    #[test]
+    fn keys_with_subscripts_are_refused() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("cfg.toml");
+        std::fs::write(&path, "\"x[9223372036854775807]\" = 1\n")?;
+        let r: anyhow::Result<Cfg> = load_from("x", Some(&path), HashMap::new());
+        assert!(r.is_err_and(|e| e.to_string().contains("subscript")));
+        let env = HashMap::from([("VRS_X__SERVER[9223372036854775807]".to_string(), "a".to_string())]);
+        let r: anyhow::Result<Cfg> = load_from("x", None, env);
+        assert!(r.is_err_and(|e| e.to_string().contains("subscript")));
         Ok(())
     }
 

@@ -2,6 +2,27 @@
 
 use std::path::Path;
 
+/// Longest key file read: 64 hex digits and white space around them. A longer
+/// file is refused, never read whole (a wrong path such as `/dev/zero`, or a
+/// huge file, must not exhaust memory).
+const MAX_KEY_FILE_BYTES: u64 = 1024;
+
+/// The file's text, if it exists and is no longer than [`MAX_KEY_FILE_BYTES`].
+fn read_key_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("longer than {MAX_KEY_FILE_BYTES} bytes: not a key file"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// A 32-byte key (the log's or the token issuer's Ed25519 seed, the data
 /// key): read from `path`, or generated and written there
 /// (mode 0600) at first start. Never committed: in Kubernetes it is a Secret.
@@ -14,7 +35,7 @@ pub fn load_or_create_seed(path: &Path) -> anyhow::Result<[u8; 32]> {
             .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", path.display()))
     };
     for _ in 0..50 {
-        match std::fs::read_to_string(path) {
+        match read_key_file(path) {
             Ok(text) if !text.trim().is_empty() => return parse(&text),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -39,9 +60,32 @@ pub fn load_or_create_seed(path: &Path) -> anyhow::Result<[u8; 32]> {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => anyhow::bail!("reading {}: {e}", path.display()),
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     anyhow::bail!("{} stays empty", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (found by tests/props.rs): the key file was read whole, so a
+    /// wrong path such as /dev/zero allocated without bound, and a valid key
+    /// followed by megabytes of white space was accepted.
+    #[test]
+    fn key_files_longer_than_a_key_are_refused_unread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("key");
+        let mut text = hex::encode([7u8; 32]);
+        text.push_str(&" ".repeat(4096));
+        std::fs::write(&path, text).expect("write");
+        let e = load_or_create_seed(&path).expect_err("too long");
+        assert!(e.to_string().contains("not a key file"), "{e}");
+        // (Endless files such as /dev/zero: tests/props.rs, under a memory cap.)
+        // A key with a trailing newline, as editors write it, still loads.
+        std::fs::write(&path, format!("{}\n", hex::encode([7u8; 32]))).expect("write");
+        assert_eq!(load_or_create_seed(&path).expect("key"), [7u8; 32]);
+    }
 }

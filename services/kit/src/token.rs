@@ -114,8 +114,9 @@ pub fn verify_token(key: &VerifyingKey, issuer: &str, token: &str, now: i64) -> 
     if claims.iss != issuer || claims.aud != AUDIENCE {
         return Err(TokenError::WrongIssuer);
     }
-    // A minute of leeway for clock skew between the issuer and us.
-    if claims.exp + 60 < now || claims.iat - 60 > now {
+    // A minute of leeway for clock skew between the issuer and us (saturating:
+    // the times are the issuer's, and `exp` near i64::MAX must not overflow).
+    if claims.exp.saturating_add(60) < now || claims.iat.saturating_sub(60) > now {
         return Err(TokenError::Expired);
     }
     if claims.roles.contains(&Role::Clerk) && claims.office.as_deref().is_none_or(str::is_empty) {
@@ -211,5 +212,29 @@ mod tests {
         assert_eq!(verify_token(&vk, "iss", "a.b", 1_500), Err(TokenError::Malformed));
         let no_office = sign_token(&k, &claims(vec![Role::Clerk], None));
         assert_eq!(verify_token(&vk, "iss", &no_office, 1_500), Err(TokenError::NoOffice));
+    }
+
+    /// Regression (found by tests/props.rs): times at the edges of i64 overflowed
+    /// the leeway arithmetic (a panic in debug builds, a wrong verdict in release).
+    #[test]
+    fn times_at_the_edges_of_i64_do_not_overflow() {
+        let k = key();
+        let vk = k.verifying_key();
+        let mut c = claims(vec![Role::Auditor], None);
+        c.exp = i64::MAX;
+        assert_eq!(verify_token(&vk, "iss", &sign_token(&k, &c), 1_500), Ok(c.clone()));
+        c.iat = i64::MIN;
+        assert_eq!(verify_token(&vk, "iss", &sign_token(&k, &c), 1_500), Ok(c.clone()));
+        c.exp = i64::MIN;
+        assert_eq!(
+            verify_token(&vk, "iss", &sign_token(&k, &c), 1_500),
+            Err(TokenError::Expired)
+        );
+        c.exp = i64::MAX;
+        c.iat = i64::MAX;
+        assert_eq!(
+            verify_token(&vk, "iss", &sign_token(&k, &c), i64::MAX - 61),
+            Err(TokenError::Expired)
+        );
     }
 }
