@@ -259,11 +259,23 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn(backend, None, tweak).await
+}
+
+/// Like [`spawn_app_with`], with the keys (beacon, log, token issuer, data)
+/// kept in `keys`: a second service over the same database, or over a restored
+/// copy of it, is then the same registry.
+pub async fn spawn_app_keyed(backend: Backend, keys: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn(backend, Some(keys), tweak).await
+}
+
+async fn spawn(backend: Backend, keys: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config)) -> TestApp {
     vrs_kit::telemetry::init_for_tests();
     let world = World::standard();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let (url, dir) = database_url(&backend).await;
     let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+    let keys = keys.unwrap_or(dir.path()).to_owned();
     let pki = LocalPki::generate(&dir.path().join("tls")).expect("local CA");
     let identity = Agency::start_on(Kind::Identity, any, world.clone(), &pki).await;
     let tax = Agency::start_on(Kind::Tax, any, world.clone(), &pki).await;
@@ -272,7 +284,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
 
     let beacon_cfg = beacon::Config {
         listen: any,
-        key_file: dir.path().join("beacon.key"),
+        key_file: keys.join("beacon.key"),
         period_ms: BEACON_PERIOD_MS,
         tls: pki.issue("beacon").expect("beacon certificate"),
         probe_listen: None,
@@ -299,13 +311,13 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     cfg.worker.retry_base_ms = 100;
     cfg.worker.retry_max_ms = 400;
     cfg.draw.beacon_url = format!("http://{beacon_addr}");
-    cfg.draw.log_key_file = dir.path().join("log.key").display().to_string();
+    cfg.draw.log_key_file = keys.join("log.key").display().to_string();
     cfg.draw.resolver_poll_ms = 20;
     cfg.draw.draw_timeout_ms = 20_000;
     cfg.tls = pki.issue("registration").expect("registration certificate");
     cfg.auth.issuer = ISSUER.into();
-    cfg.auth.issuer_seed_file = dir.path().join("issuer.key").display().to_string();
-    cfg.privacy.data_key_file = dir.path().join("data.key").display().to_string();
+    cfg.auth.issuer_seed_file = keys.join("issuer.key").display().to_string();
+    cfg.privacy.data_key_file = keys.join("data.key").display().to_string();
     tweak(&mut cfg);
     let issuer = SigningKey::from_bytes(
         &registration::app::load_or_create_seed(std::path::Path::new(&cfg.auth.issuer_seed_file)).expect("issuer key"),
@@ -334,7 +346,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         register,
         shutdown,
         beacon_stop,
-        beacon_key: dir.path().join("beacon.key"),
+        beacon_key: keys.join("beacon.key"),
         task: Some(task),
         _dir: dir,
     }

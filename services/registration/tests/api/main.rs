@@ -16,6 +16,7 @@ mod multiprocess;
 mod outage;
 mod portal_sync;
 mod queue;
+mod restore;
 mod shutdown;
 mod submit;
 mod tls;
