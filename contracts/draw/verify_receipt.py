@@ -13,6 +13,7 @@ Python 3.11 standard library, plus py_ecc (8.0.0) for BLS12-381 only.
         grammar (§7.1) self-tests
   verify_receipt.py --cases DIR    DIR/trust.json, DIR/cases.json = [{"file", "valid", "check"}]:
         every valid case must verify and every tampered one fail at exactly "check"
+  Without py_ecc, every mode says so and exits 3, judging no receipt.
 
 TRUST.json: {"log_origin": "...", "log_key": "<name>+<hex id>+<b64(0x01||pk)>", "beacons":
   [{"beacon_id", "public_key" (hex, G2), "genesis_unix_ms", "period_ms"}]} (§7.2; other members are ignored)
@@ -506,6 +507,7 @@ def run_file(path, trust):
         return Fail("format", "unreadable receipt: %s" % x), None
     try: return None, verify_receipt(raw, trust)
     except Fail as x: return x, None
+    except ImportError: raise  # a missing dependency is never a verdict (main checks it first)
     except Exception as x:  # a bug of this verifier, never a verdict: named so that --cases disagrees
         return Fail("internal-error", "%s: %s" % (type(x).__name__, x)), None
 
@@ -826,7 +828,25 @@ def read_trust(path):
     except (OSError, ValueError, RecursionError) as x:
         print("TRUST REFUSED %s: %s" % (path, x)); return None
 
+PY_ECC = "py_ecc==8.0.0"
+NO_PY_ECC = 3  # exit status: py_ecc is missing, so no receipt was judged
+
+def have_py_ecc():
+    """The BLS12-381 pairings of the beacon check (§9) come from py_ecc: without it
+    no receipt can be judged, so the verifier says so rather than failing receipts."""
+    try:
+        import py_ecc.optimized_bls12_381, py_ecc.optimized_bls12_381.optimized_pairing  # noqa: F401
+        import py_ecc.bls.point_compression, py_ecc.bls.hash_to_curve  # noqa: F401
+    except ImportError as x:
+        print("ERROR py_ecc is not installed: pip install %s (%s)" % (PY_ECC, x), file=sys.stderr)
+        return False
+    return True
+
 def main(argv):
+    modes = (argv[:1] == ["--self-test"] or len(argv) == 2 and argv[0] == "--cases"
+             or len(argv) >= 3 and argv[0] == "--trust")
+    if modes and not have_py_ecc():
+        return NO_PY_ECC
     if argv[:1] == ["--self-test"]:
         return 0 if self_test() else 1
     if len(argv) == 2 and argv[0] == "--cases":

@@ -15,6 +15,7 @@ use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
 use crate::client::call;
+use crate::output::outln;
 
 /// A log export: a signed checkpoint and every entry up to its size.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -52,9 +53,10 @@ pub async fn export(mut log: TransparencyLogServiceClient<Channel>, out: &str) -
             entries,
         })?,
     )?;
-    println!(
+    outln!(
         "exported {} entries under checkpoint of size {} to {out}",
-        cp.size, cp.size
+        cp.size,
+        cp.size
     );
     Ok(())
 }
@@ -88,7 +90,7 @@ pub async fn run(
     let trust: Trust = match trust_file {
         Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
         None => {
-            println!("note: no --trust given; using the registry's own keys (pin them for a real audit)");
+            outln!("note: no --trust given; using the registry's own keys (pin them for a real audit)");
             serde_json::from_str(&call(log.get_trust(pb::GetTrustRequest {}).await)?.json)?
         }
     };
@@ -129,7 +131,7 @@ pub async fn run(
                 .filter_map(|h| h.as_slice().try_into().ok())
                 .collect();
             if verify_consistency(prev_size, size, &prev_root, &opened.root, &proof) {
-                println!("consistent with the audited checkpoint of size {prev_size}");
+                outln!("consistent with the audited checkpoint of size {prev_size}");
             } else {
                 findings.push(format!(
                     "checkpoint of size {size} is not an extension of the audited size {prev_size}: history rewritten"
@@ -189,7 +191,7 @@ fn report(
     let report =
         vrs_draw::audit::replay(trust, note, entries, now, grace_seconds * 1000).map_err(anyhow::Error::msg)?;
     findings.extend(report.findings);
-    println!(
+    outln!(
         "audited {} entries ({} pools, {} draws) in {:.2}s; checkpoint signature verified",
         report.size,
         report.pools,
@@ -197,7 +199,7 @@ fn report(
         started.elapsed().as_secs_f64()
     );
     if findings.is_empty() {
-        println!("no findings: every draw follows from its commit, the beacon and the pool");
+        outln!("no findings: every draw follows from its commit, the beacon and the pool");
         if let Some(path) = state_file {
             let state = serde_json::json!({ "size": report.size, "root": hex::encode(report.root) });
             std::fs::write(path, serde_json::to_string_pretty(&state)?)?;
@@ -205,7 +207,7 @@ fn report(
         Ok(())
     } else {
         for f in &findings {
-            println!("FINDING {f}");
+            outln!("FINDING {f}");
         }
         anyhow::bail!("{} finding(s)", findings.len())
     }

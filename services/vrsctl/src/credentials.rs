@@ -1,11 +1,14 @@
 //! The token a call carries: the one given, or one minted from the local
 //! issuer key so that local runs need no identity provider.
 
+use std::path::PathBuf;
+
 use clap::ValueEnum;
 use vrs_kit::token::Role;
 
 use crate::Cli;
 use crate::cmd::Cmd;
+use crate::local;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum RoleArg {
@@ -39,15 +42,17 @@ pub(crate) fn credentials(cli: &Cli) -> anyhow::Result<String> {
     if role == Role::Clerk && cli.office.is_none() {
         anyhow::bail!("clerk commands need --office (or VRS_OFFICE), or a --token from the identity provider");
     }
-    let seed = std::fs::read_to_string(&cli.issuer_key).map_err(|e| {
+    let path = issuer_key_file(cli)?;
+    let seed = std::fs::read_to_string(&path).map_err(|e| {
         anyhow::anyhow!(
             "no --token given and cannot read the local issuer key {}: {e}",
-            cli.issuer_key
+            path.display()
         )
     })?;
-    let seed: [u8; 32] = hex::decode(seed.trim())?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", cli.issuer_key))?;
+    let seed: [u8; 32] = hex::decode(seed.trim())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("{} does not hold a 32-byte key in hex", path.display()))?;
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     let subject = if role == Role::Portal {
         "portal"
@@ -62,4 +67,18 @@ pub(crate) fn credentials(cli: &Cli) -> anyhow::Result<String> {
         cli.office.as_deref().filter(|_| role == Role::Clerk),
         ttl,
     ))
+}
+
+/// `--issuer-key` as given, or else `var/token-issuer.key` in the working
+/// directory or the nearest parent directory that has one.
+fn issuer_key_file(cli: &Cli) -> anyhow::Result<PathBuf> {
+    match &cli.issuer_key {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => local::find(local::ISSUER_KEY_FILE).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no --token given and {}: run vrsctl where vrs-stack runs (or below), or give --issuer-key",
+                local::searched(local::ISSUER_KEY_FILE)
+            )
+        }),
+    }
 }

@@ -10,15 +10,14 @@
 //!
 //! Credentials: `--token` (or `VRS_TOKEN`) sends a token from the identity
 //! provider. Without one, vrsctl mints a short-lived token from the local
-//! issuer key that `vrs-stack` generates (`var/token-issuer.key`), in the role
-//! the command needs: portal for citizen steps, clerk (with `--office`) for
-//! clerk steps, supervisor or auditor for reads.
+//! issuer key that `vrs-stack` generates (`var/token-issuer.key`, looked for in
+//! the working directory and then in each parent directory), in the role the
+//! command needs: portal for citizen steps, clerk (with `--office`) for clerk
+//! steps, supervisor or auditor for reads.
 //!
 //! Each command lives in its own module under `cmd/`; this file only parses,
-//! connects and dispatches.
-
-// A command-line tool: printing to stdout is its output.
-#![allow(clippy::print_stdout)]
+//! connects and dispatches. Output to stdout goes through `output::outln!`
+//! (never `println!`, which panics when stdout is closed early).
 
 use std::process::ExitCode;
 
@@ -33,6 +32,8 @@ mod client;
 mod cmd;
 mod credentials;
 mod describe;
+mod local;
+mod output;
 
 #[derive(Parser)]
 #[command(name = "vrsctl", version, about = "Vehicle registration service client")]
@@ -52,18 +53,23 @@ struct Cli {
     /// Local runs: who you are, as recorded in history.
     #[arg(long, env = "VRS_SUBJECT", default_value = "clerk-local", global = true)]
     subject: String,
-    /// Local runs: the issuer seed that mints tokens, and its name.
-    #[arg(long, env = "VRS_ISSUER_KEY", default_value = "var/token-issuer.key", global = true)]
-    issuer_key: String,
+    /// Local runs: the issuer key (seed, 64 hex digits) that mints tokens when no --token is given.
+    /// Default: var/token-issuer.key in the working directory or else in the nearest parent
+    /// directory that has one, as vrs-stack writes it.
+    #[arg(long, env = "VRS_ISSUER_KEY", global = true)]
+    issuer_key: Option<String>,
+    /// Local runs: the issuer named in minted tokens; the service accepts only its configured one.
     #[arg(long, env = "VRS_ISSUER", default_value = "vrs-local-issuer", global = true)]
     issuer: String,
     /// As the portal: the citizen acting (personal ID or tax code), as the portal's
     /// VNeID session knows them. Default: the dossier's owner.
     #[arg(long, env = "VRS_CITIZEN", global = true)]
     citizen: Option<String>,
-    /// The CA that signs the service's certificate (TLS); `none` for plaintext.
-    #[arg(long, env = "VRS_CA", default_value = "var/tls/ca.pem", global = true)]
-    ca: String,
+    /// The CA file that signs the service's certificate (TLS), or `none` for plaintext. Default:
+    /// var/tls/ca.pem in the working directory or else in the nearest parent directory that has
+    /// one, as vrs-stack writes it; plaintext if there is none. A file given must exist.
+    #[arg(long, env = "VRS_CA", global = true)]
+    ca: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -82,9 +88,9 @@ async fn main() -> ExitCode {
 
 /// Offline commands run first, so that they work with no server up.
 async fn run(cli: &Cli) -> anyhow::Result<()> {
-    if let Some(done) = cli.cmd.run_offline() {
+    if let Some(done) = cli.cmd.run_offline(cli) {
         return done;
     }
     let server = Server::connect(cli, || credentials::credentials(cli)).await?;
-    cli.cmd.run(cli, &server).await
+    cli.cmd.run(cli, &server).await.map_err(|e| server.explain(e))
 }

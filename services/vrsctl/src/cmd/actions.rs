@@ -4,10 +4,13 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::state_name;
+use crate::output::outln;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
+    /// The actor, as recorded in history (a clerk's --subject, or `portal`).
     actor: String,
+    /// At most this many actions.
     #[arg(long, default_value_t = 50)]
     page_size: u32,
 }
@@ -21,7 +24,7 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
     let r = call(registry.list_actions(req).await)?;
     for a in &r.actions {
         let c = a.change.clone().unwrap_or_default();
-        println!(
+        outln!(
             "{}  {}  {} → {}  {}  {}",
             c.at,
             a.application_id,
@@ -31,6 +34,6 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
             c.note
         );
     }
-    println!("{} action(s)", r.actions.len());
+    outln!("{} action(s)", r.actions.len());
     Ok(())
 }

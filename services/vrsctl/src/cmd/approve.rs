@@ -4,10 +4,12 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     application_id: String,
+    /// A free-text note recorded in the history.
     #[arg(long, default_value = "")]
     note: String,
 }
@@ -18,6 +20,6 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
         note: args.note.clone(),
     };
     let app = call(registry.approve_application(req).await)?;
-    print!("{}", describe(&app));
+    out!("{}", describe(&app));
     Ok(())
 }

@@ -5,14 +5,18 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     application_id: String,
+    /// The chassis number (VIN) as read on the vehicle.
     #[arg(long)]
     chassis: String,
+    /// The engine number as read on the vehicle.
     #[arg(long)]
     engine: String,
+    /// A free-text note recorded in the history.
     #[arg(long, default_value = "")]
     note: String,
 }
@@ -24,6 +28,6 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
         engine_number: args.engine.clone(),
         note: args.note.clone(),
     };
-    print!("{}", describe(&call(registry.record_physical_check(req).await)?));
+    out!("{}", describe(&call(registry.record_physical_check(req).await)?));
     Ok(())
 }

@@ -5,6 +5,7 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -15,6 +16,6 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
     let req = pb::ConfirmDeliveryRequest {
         application_id: args.application_id.clone(),
     };
-    print!("{}", describe(&call(registry.confirm_delivery(req).await)?));
+    out!("{}", describe(&call(registry.confirm_delivery(req).await)?));
     Ok(())
 }

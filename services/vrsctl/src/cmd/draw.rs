@@ -5,6 +5,7 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, acting_citizen, as_citizen, call};
 use crate::describe::describe;
+use crate::output::{out, outln};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -21,17 +22,17 @@ pub(crate) async fn run(mut registry: Registry, citizen: Option<&str>, args: &Ar
         application_id: args.application_id.clone(),
     };
     let r = call(registry.draw_plate(as_citizen(req, &who)?).await)?;
-    println!("plate       {} ({})", r.plate, r.method);
+    outln!("plate       {} ({})", r.plate, r.method);
     if let Some(receipt) = r.receipt {
         let path = args
             .receipt_out
             .clone()
             .unwrap_or_else(|| format!("receipt-{}.json", r.plate.replace([' ', '.'], "-")));
         std::fs::write(&path, receipt.json)?;
-        println!("receipt     {path}  (check it offline: vrsctl verify-receipt --trust trust.json {path})");
+        outln!("receipt     {path}  (check it offline: vrsctl verify-receipt --trust trust.json {path})");
     }
     if let Some(app) = r.application {
-        print!("{}", describe(&app));
+        out!("{}", describe(&app));
     }
     Ok(())
 }

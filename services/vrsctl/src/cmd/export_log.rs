@@ -6,6 +6,7 @@ use vrs_proto::pb::registration::v1::transparency_log_service_client::Transparen
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
+    /// The file to write the export (JSON) to.
     #[arg(long)]
     out: String,
 }

@@ -6,6 +6,7 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -29,7 +30,7 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
             pb::ApplicationState::Submitted | pb::ApplicationState::AwaitingAgency
         );
         if !args.wait || !pending || tokio::time::Instant::now() > deadline {
-            print!("{}", describe(&app));
+            out!("{}", describe(&app));
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

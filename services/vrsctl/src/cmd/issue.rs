@@ -4,6 +4,7 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -14,6 +15,6 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
     let req = pb::IssueCertificateRequest {
         application_id: args.application_id.clone(),
     };
-    print!("{}", describe(&call(registry.issue_certificate(req).await)?));
+    out!("{}", describe(&call(registry.issue_certificate(req).await)?));
     Ok(())
 }

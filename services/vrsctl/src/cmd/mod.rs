@@ -108,10 +108,11 @@ impl Cmd {
     }
 
     /// Runs the commands that need no server (local files, the seeded data
-    /// set); `None` for the others.
-    pub(crate) fn run_offline(&self) -> Option<anyhow::Result<()>> {
+    /// set, tokens minted from the local issuer key); `None` for the others.
+    pub(crate) fn run_offline(&self, cli: &Cli) -> Option<anyhow::Result<()>> {
         match self {
             Cmd::Sample(args) => Some(sample::run(args)),
+            Cmd::Token(args) => Some(token::run(cli, args)),
             Cmd::VerifyReceipt(args) => Some(verify_receipt::run(args)),
             Cmd::AuditExport(args) => Some(audit_export::run(args)),
             _ => None,
@@ -130,7 +131,6 @@ impl Cmd {
             Cmd::Check(args) => check::run(server.registry(), args).await,
             Cmd::Actions(args) => actions::run(server.registry(), args).await,
             Cmd::Outbox(args) => outbox::run(server.registry(), args).await,
-            Cmd::Token(_) => token::run(cli),
             Cmd::Reject(args) => reject::run(server.registry(), args).await,
             Cmd::Withdraw(args) => withdraw::run(server.registry(), citizen, args).await,
             Cmd::Draw(args) => draw::run(server.registry(), citizen, args).await,
@@ -144,7 +144,7 @@ impl Cmd {
             Cmd::ExportLog(args) => export_log::run(server.public_log(), args).await,
             Cmd::Audit(args) => audit::run(server.public_log(), args).await,
             // `run_offline` ran these, without a connection.
-            Cmd::Sample(_) | Cmd::VerifyReceipt(_) | Cmd::AuditExport(_) => Ok(()),
+            Cmd::Sample(_) | Cmd::Token(_) | Cmd::VerifyReceipt(_) | Cmd::AuditExport(_) => Ok(()),
         }
     }
 }

@@ -4,6 +4,7 @@
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
+use crate::output::outln;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -15,12 +16,15 @@ pub(crate) struct Args {
 pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<()> {
     if args.retry_dead {
         let r = call(registry.retry_dead_letters(pb::RetryDeadLettersRequest {}).await)?;
-        println!("{} dead letter(s) requeued", r.requeued);
+        outln!("{} dead letter(s) requeued", r.requeued);
     }
     let s = call(registry.get_outbox_status(pb::GetOutboxStatusRequest {}).await)?;
-    println!(
+    outln!(
         "pending {}  dead {}  delivered {}  oldest pending {} ms",
-        s.pending, s.dead, s.delivered, s.oldest_pending_age_ms
+        s.pending,
+        s.dead,
+        s.delivered,
+        s.oldest_pending_age_ms
     );
     Ok(())
 }

@@ -4,10 +4,12 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     application_id: String,
+    /// The payment platform's reference of the payment.
     #[arg(long)]
     reference: String,
     /// Amount in VND; must equal the fee due shown by `get`.
@@ -21,6 +23,6 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
         payment_reference: args.reference.clone(),
         amount_vnd: args.amount,
     };
-    print!("{}", describe(&call(registry.confirm_payment(req).await)?));
+    out!("{}", describe(&call(registry.confirm_payment(req).await)?));
     Ok(())
 }

@@ -5,12 +5,14 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::state_name;
+use crate::output::outln;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     /// Only these states (repeatable), e.g. verified, needs-correction.
     #[arg(long = "state", value_enum)]
     states: Vec<StateArg>,
+    /// Applications per page.
     #[arg(long, default_value_t = 50)]
     page_size: u32,
     /// Follow page tokens to the end of the queue.
@@ -73,7 +75,7 @@ pub(crate) async fn run(mut registry: Registry, office: Option<&str>, args: &Arg
         };
         let page = call(registry.list_applications(req).await)?;
         for a in &page.applications {
-            println!(
+            outln!(
                 "{}  {:<17} {:<18} {}  {}",
                 a.created_at,
                 a.dossier_code,
@@ -86,11 +88,11 @@ pub(crate) async fn run(mut registry: Registry, office: Option<&str>, args: &Arg
         token = page.next_page_token;
         if token.is_empty() || !args.all {
             if !token.is_empty() {
-                println!("… more: --all to follow the queue to its end");
+                outln!("… more: --all to follow the queue to its end");
             }
             break;
         }
     }
-    println!("{total} application(s)");
+    outln!("{total} application(s)");
     Ok(())
 }

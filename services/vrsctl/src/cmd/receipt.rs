@@ -7,10 +7,12 @@ use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
 use crate::client::call;
+use crate::output::outln;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     application_id: String,
+    /// Write the receipt to this file instead of printing it.
     #[arg(long)]
     out: Option<String>,
 }
@@ -26,7 +28,7 @@ pub(crate) async fn run(
     let r = call(log.get_receipt(req).await)?;
     match &args.out {
         Some(path) => std::fs::write(path, r.json)?,
-        None => println!("{}", r.json),
+        None => outln!("{}", r.json),
     }
     Ok(())
 }

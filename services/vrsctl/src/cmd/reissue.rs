@@ -4,6 +4,7 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -18,6 +19,6 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
         application_id: args.application_id.clone(),
         reason_code: args.reason.clone(),
     };
-    print!("{}", describe(&call(registry.reissue_certificate(req).await)?));
+    out!("{}", describe(&call(registry.reissue_certificate(req).await)?));
     Ok(())
 }

@@ -4,12 +4,15 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     application_id: String,
+    /// The reason code, e.g. DOCUMENTS_FORGED or VEHICLE_NOT_PRESENTED.
     #[arg(long)]
     reason: String,
+    /// A free-text note recorded in the history.
     #[arg(long, default_value = "")]
     note: String,
 }
@@ -21,6 +24,6 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
         note: args.note.clone(),
     };
     let app = call(registry.reject_application(req).await)?;
-    print!("{}", describe(&app));
+    out!("{}", describe(&app));
     Ok(())
 }

@@ -4,6 +4,7 @@
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, call};
+use crate::output::outln;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -19,7 +20,7 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
         reason_code: args.reason.clone(),
     };
     let r = call(registry.revoke_plate(req).await)?;
-    println!(
+    outln!(
         "registration ended; plate {} is in its owner's five-year retention",
         r.plate
     );

@@ -5,6 +5,7 @@ use vrs_kit::world::{Case, World};
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::describe::describe_request;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -57,7 +58,7 @@ impl From<CaseArg> for Case {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let req = declaration(args.case, args.nth, "SAMPLE.000001")?;
-    print!("{}", describe_request(&req));
+    out!("{}", describe_request(&req));
     Ok(())
 }
 

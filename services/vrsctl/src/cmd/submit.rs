@@ -7,6 +7,7 @@ use vrs_proto::pb::registration::v1 as pb;
 use super::sample::{CaseArg, declaration};
 use crate::client::{Registry, as_citizen, call, owner_id};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -16,38 +17,52 @@ pub(crate) struct Args {
     /// Start from a declaration of the seeded data set; other flags override it.
     #[arg(long, value_enum)]
     sample: Option<CaseArg>,
+    /// Which example of the --sample case to start from (0 = first).
     #[arg(long, default_value_t = 0)]
     nth: usize,
+    /// Individual owner: their 12-digit personal ID (CCCD) number.
     #[arg(long)]
     personal_id: Option<String>,
+    /// The owner's full name as on their ID (an organisation's name with --tax-code).
     #[arg(long)]
     name: Option<String>,
+    /// A minor owner's guardian has consented (individual owners only).
     #[arg(long)]
     guardian_consent: bool,
     /// Organisation owner: its tax code (use with --name).
     #[arg(long)]
     tax_code: Option<String>,
+    /// The vehicle class.
     #[arg(long, value_enum)]
     class: Option<ClassArg>,
+    /// Imported (checked with customs) or domestic (checked with Vietnam Register).
     #[arg(long, value_enum)]
     origin: Option<OriginArg>,
+    /// The chassis number (VIN) as declared.
     #[arg(long)]
     chassis: Option<String>,
+    /// The engine number as declared.
     #[arg(long)]
     engine: Option<String>,
+    /// Imported vehicles: the customs import declaration number.
     #[arg(long)]
     customs_declaration: Option<String>,
+    /// The vehicle's make (brand), e.g. Honda.
     #[arg(long)]
     make: Option<String>,
+    /// The vehicle's model, e.g. Vision.
     #[arg(long)]
     model: Option<String>,
+    /// The number of seats, the driver's included.
     #[arg(long)]
     seats: Option<u32>,
     /// Used for a transport business: a yellow plate.
     #[arg(long)]
     commercial: bool,
+    /// The registration office the dossier is filed at, e.g. PC-60 (not the clerk's global --office).
     #[arg(long)]
     office: Option<String>,
+    /// The locality (province) code the vehicle is registered under, e.g. 60.
     #[arg(long)]
     locality: Option<String>,
 }
@@ -72,7 +87,7 @@ pub(crate) async fn run(mut registry: Registry, citizen: Option<&str>, args: &Ar
         None => owner_id(&req.owner),
     };
     let app = call(registry.submit_application(as_citizen(req, &who)?).await)?;
-    print!("{}", describe(&app));
+    out!("{}", describe(&app));
     Ok(())
 }
 

@@ -6,8 +6,9 @@ use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
 use crate::client::call;
+use crate::output::outln;
 
 pub(crate) async fn run(mut log: TransparencyLogServiceClient<Channel>) -> anyhow::Result<()> {
-    println!("{}", call(log.get_trust(pb::GetTrustRequest {}).await)?.json);
+    outln!("{}", call(log.get_trust(pb::GetTrustRequest {}).await)?.json);
     Ok(())
 }

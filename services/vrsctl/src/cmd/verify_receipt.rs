@@ -1,11 +1,14 @@
 //! `vrsctl verify-receipt`: check receipts offline against a pinned trust
 //! file, with no server and no network, as anyone holding a receipt can.
 
+use crate::output::outln;
+
 #[derive(clap::Args)]
 pub(crate) struct Args {
     /// The pinned trust file (from `vrsctl trust`, obtained independently).
     #[arg(long)]
     trust: String,
+    /// The receipt files (JSON), as `vrsctl draw` or `vrsctl receipt` saves them.
     receipts: Vec<String>,
 }
 
@@ -22,17 +25,23 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             .map_err(anyhow::Error::from)
             .map(|t| vrs_draw::receipt::verify_json(&t, &trust));
         match outcome {
-            Ok(Ok(v)) => println!(
+            Ok(Ok(v)) => outln!(
                 "OK   {path}: plate {} from pool {}, round {}, candidate {} at index {} of the {} numbers the commit named, log size {}",
-                v.plate, v.pool_id, v.round, v.attempts, v.index, v.available_count, v.checkpoint_size
+                v.plate,
+                v.pool_id,
+                v.round,
+                v.attempts,
+                v.index,
+                v.available_count,
+                v.checkpoint_size
             ),
             Ok(Err(e)) => {
                 failed += 1;
-                println!("FAIL {path}: {e}");
+                outln!("FAIL {path}: {e}");
             }
             Err(e) => {
                 failed += 1;
-                println!("FAIL {path}: unreadable: {e}");
+                outln!("FAIL {path}: unreadable: {e}");
             }
         }
     }

@@ -4,10 +4,12 @@ use vrs_proto::pb::registration::v1 as pb;
 
 use crate::client::{Registry, acting_citizen, as_citizen, call};
 use crate::describe::describe;
+use crate::output::out;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     application_id: String,
+    /// A free-text note recorded in the history.
     #[arg(long, default_value = "")]
     note: String,
 }
@@ -20,6 +22,6 @@ pub(crate) async fn run(mut registry: Registry, citizen: Option<&str>, args: &Ar
         note: args.note.clone(),
     };
     let app = call(registry.withdraw_application(as_citizen(req, &who)?).await)?;
-    print!("{}", describe(&app));
+    out!("{}", describe(&app));
     Ok(())
 }
