@@ -162,20 +162,11 @@ impl LocalPostgres {
                 ])
                 .output(),
         )?;
-        Self::configure(&data, opts)?;
-        give_to_server_user(root.path())?;
-        let mut pg = LocalPostgres {
-            bins,
-            root,
-            data,
-            port: 0,
-        };
-        pg.start_on_free_port()?;
-        Ok(pg)
+        Self::adopt(root, data, opts)
     }
 
     /// A cluster from a data directory made elsewhere (a restored base
-    /// backup): started on a free port with `settings` appended.
+    /// backup, or `initdb` above): started on a free port with `settings` appended.
     pub fn adopt(root: tempfile::TempDir, data: PathBuf, opts: &ClusterOptions) -> anyhow::Result<LocalPostgres> {
         let bins = PgBinaries::find()?;
         Self::configure(&data, opts)?;

@@ -18,13 +18,12 @@ use std::time::Duration;
 use portal_standin::Portal;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-use vrs_draw::receipt::Trust;
 use vrs_kit::pg::{ClusterOptions, LocalPostgres};
 use vrs_kit::world::Case;
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
-use crate::helpers::{Backend, TestApp, for_owner, spawn_app_with};
+use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::portal_sync::{drained, portal_matches_history};
 
 /// The next clean vehicle of the data set: each submission is for another
@@ -78,22 +77,12 @@ async fn load(app: Arc<TestApp>, worker: usize, stop: Arc<AtomicBool>, seen: Arc
         if a.state() != pb::ApplicationState::Verified {
             continue;
         }
-        let drawn = app
-            .client
-            .clone()
-            .draw_plate(for_owner(
-                pb::DrawPlateRequest {
-                    application_id: a.application_id.clone(),
-                },
-                &a.owner,
-            ))
-            .await;
-        match drawn {
+        match app.draw_for(&a).await {
             Ok(r) => {
                 seen.lock()
                     .expect("seen")
                     .plates
-                    .insert(a.application_id.clone(), r.into_inner().plate);
+                    .insert(a.application_id.clone(), r.plate);
             }
             Err(s) => seen
                 .lock()
@@ -278,15 +267,8 @@ async fn the_database_restarted_cut_off_and_stalled_under_load_loses_nothing_ack
     }
 
     // The log replays clean against the keys the service publishes.
-    let mut log = TransparencyLogServiceClient::new(app.channel());
-    let trust: Trust = serde_json::from_str(
-        &log.get_trust(pb::GetTrustRequest {})
-            .await
-            .expect("trust")
-            .into_inner()
-            .json,
-    )
-    .expect("trust json");
+    let trust = crate::draw::trust(&app).await;
+    let log = TransparencyLogServiceClient::new(app.channel());
     let (size, findings) = crate::draw::audit_channel(log, &trust).await;
     assert!(findings.is_empty(), "{findings:?}");
     assert!(size >= 2 * seen.plates.len() as u64, "log size {size}");

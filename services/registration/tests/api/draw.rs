@@ -19,7 +19,8 @@ both_databases!(
     series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed
 );
 
-async fn trust(app: &TestApp) -> Trust {
+/// The keys the service publishes for verifiers, as an auditor fetches them.
+pub async fn trust(app: &TestApp) -> Trust {
     let mut log = TransparencyLogServiceClient::new(app.channel());
     let json = log
         .get_trust(pb::GetTrustRequest {})

@@ -504,6 +504,18 @@ impl TestApp {
             .map(|r| r.into_inner())
     }
 
+    /// DrawPlate for `a`, as the portal acting for its owner.
+    pub async fn draw_for(&self, a: &pb::Application) -> Result<pb::DrawPlateResponse, tonic::Status> {
+        let req = pb::DrawPlateRequest {
+            application_id: a.application_id.clone(),
+        };
+        self.client
+            .clone()
+            .draw_plate(for_owner(req, &a.owner))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
     pub async fn get(&self, id: &str) -> pb::Application {
         self.client
             .clone()

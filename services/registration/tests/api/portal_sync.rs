@@ -16,7 +16,7 @@ both_databases!(
 );
 
 /// Fast outbox timings: the portal's stalls outlast the 300 ms timeout.
-fn fast_outbox(cfg: &mut registration::config::Config, portal: &Portal) {
+pub fn fast_outbox(cfg: &mut registration::config::Config, portal: &Portal) {
     cfg.portal.url = portal.url();
     cfg.portal.timeout_ms = 300;
     cfg.portal.poll_interval_ms = 20;

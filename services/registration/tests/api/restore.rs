@@ -14,13 +14,12 @@ use std::io::Write;
 use std::time::Duration;
 
 use vrs_draw::merkle::{Hash, verify_consistency};
-use vrs_draw::receipt::Trust;
 use vrs_kit::pg::{ClusterOptions, LocalPostgres};
 use vrs_kit::world::Case;
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
-use crate::helpers::{Backend, TestApp, for_owner, spawn_app_keyed};
+use crate::helpers::{Backend, TestApp, spawn_app_keyed};
 
 /// Submits and draws `n` applications from `first`; returns id → (dossier, plate).
 async fn register(app: &TestApp, first: usize, n: usize, out: &mut BTreeMap<String, (String, String)>) {
@@ -28,30 +27,9 @@ async fn register(app: &TestApp, first: usize, n: usize, out: &mut BTreeMap<Stri
         let dossier = format!("RST.{i:06}");
         let a = app.submit(app.sample(Case::Clean, i, &dossier)).await.expect("submit");
         assert_eq!(a.state(), pb::ApplicationState::Verified, "{:?}", a.reasons);
-        let drawn = app
-            .client
-            .clone()
-            .draw_plate(for_owner(
-                pb::DrawPlateRequest {
-                    application_id: a.application_id.clone(),
-                },
-                &a.owner,
-            ))
-            .await
-            .expect("draw")
-            .into_inner();
+        let drawn = app.draw_for(&a).await.expect("draw");
         out.insert(a.application_id, (dossier, drawn.plate));
     }
-}
-
-async fn trust(app: &TestApp) -> Trust {
-    let json = TransparencyLogServiceClient::new(app.channel())
-        .get_trust(pb::GetTrustRequest {})
-        .await
-        .expect("trust")
-        .into_inner()
-        .json;
-    serde_json::from_str(&json).expect("trust json")
 }
 
 async fn checkpoint(app: &TestApp) -> pb::Checkpoint {
@@ -121,7 +99,7 @@ async fn a_point_in_time_restore_holds_every_acknowledged_application_and_the_lo
     // The last acknowledged write, and the checkpoint a citizen took home with
     // their receipt: the restore must reach both.
     let held = checkpoint(&app).await;
-    let trust = trust(&app).await;
+    let trust = crate::draw::trust(&app).await;
     let target = primary
         .psql("postgres", "SELECT pg_current_wal_insert_lsn()")
         .expect("lsn");

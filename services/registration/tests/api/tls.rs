@@ -17,7 +17,7 @@ use vrs_kit::world::Case;
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::helpers::{Backend, spawn_app_with};
-use crate::portal_sync::{drained, sequence};
+use crate::portal_sync::{drained, fast_outbox, sequence};
 
 /// A portal serving HTTPS with a certificate from its own CA.
 async fn https_portal(dir: &std::path::Path) -> (Portal, String) {
@@ -30,22 +30,12 @@ async fn https_portal(dir: &std::path::Path) -> (Portal, String) {
     (portal, tls.ca_file)
 }
 
-fn quick_outbox(cfg: &mut registration::config::Config, url: String) {
-    cfg.portal.url = url;
-    cfg.portal.timeout_ms = 1_000;
-    cfg.portal.poll_interval_ms = 20;
-    cfg.portal.retry_base_ms = 20;
-    cfg.portal.retry_max_ms = 100;
-    cfg.portal.lease_ms = 5_000;
-    cfg.portal.batch = 4;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbox_delivers_to_a_portal_over_https_trusting_the_configured_ca() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (portal, ca_file) = https_portal(dir.path()).await;
     let app = spawn_app_with(Backend::Sqlite, |cfg| {
-        quick_outbox(cfg, portal.url());
+        fast_outbox(cfg, &portal);
         cfg.portal.ca_file = ca_file.clone();
     })
     .await;
@@ -64,7 +54,7 @@ async fn the_outbox_refuses_a_portal_certificate_it_does_not_trust() {
     let (portal, _ca_file) = https_portal(dir.path()).await;
     // Public web roots only: the portal's private CA is not among them.
     let app = spawn_app_with(Backend::Sqlite, |cfg| {
-        quick_outbox(cfg, portal.url());
+        fast_outbox(cfg, &portal);
         cfg.portal.max_attempts = 2;
     })
     .await;
