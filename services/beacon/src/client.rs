@@ -326,9 +326,13 @@ impl Drand {
             genesis_unix_ms: quicknet::GENESIS_UNIX * 1000,
             period_ms: u64::from(quicknet::PERIOD_SECONDS) * 1000,
         };
+        // HTTPS to the relay with the workspace's one rustls provider (ring)
+        // and the public web roots.
+        let tls = vrs_kit::tls::https_client_config("").map_err(|e| ClientError::Invalid(format!("{e:#}")))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
+            .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| ClientError::Invalid(format!("building the HTTP client: {e}")))?;
         Ok(Drand {

@@ -412,8 +412,10 @@ mod tests {
         let mut portal = Portal::start().await.expect("portal");
         // A connection per request: a pooled keep-alive connection could
         // still carry a request to the listener that is shutting down.
+        let tls = vrs_kit::tls::https_client_config("").expect("TLS configuration");
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
+            .tls_backend_preconfigured(tls)
             .build()
             .expect("client");
         let url = portal.url();
