@@ -706,7 +706,9 @@ mod tests {
     fn two_spellings_of_the_same_content_normalise_alike() {
         let canonical = car_request();
         let mut sloppy = car_request();
-        sloppy.dossier_code = " g01.123-250101-0001 ".into();
+        // The dossier code is the portal's key, taken exactly as given (a
+        // lower-case or padded one is refused: `ids::DossierCode`).
+        sloppy.dossier_code = "G01.123-250101-0001".into();
         sloppy.owner = individual(" 001090012345", "  NGUYỄN  Văn AN ");
         {
             let v = vehicle_mut(&mut sloppy);
