@@ -64,14 +64,33 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = AgencyKind::Identity)]
     pub fault_agency: AgencyKind,
 
+    /// fault-db: how long PostgreSQL stays down when it is restarted (as by a crash).
+    #[arg(long, default_value_t = 5.0)]
+    pub db_down_secs: f64,
+
+    /// fault-db: how long the whole server is stopped (SIGSTOP) when it stalls.
+    #[arg(long, default_value_t = 10.0)]
+    pub db_stall_secs: f64,
+
+    /// fault-beacon: how long the beacon is down (capped by its phase, 40 %
+    /// of the scenario's duration: give `--duration` accordingly).
+    #[arg(long, default_value_t = 180.0)]
+    pub beacon_down_secs: f64,
+
+    /// fault-beacon: how many periods late the beacon publishes in its late phase.
+    #[arg(long, default_value_t = 5)]
+    pub beacon_late_periods: u64,
+
     /// fault-agency: latency added while the agency is slow (below the
     /// service's 1 s per-call deadline, so calls succeed, late).
     #[arg(long, default_value_t = 300)]
     pub agency_slow_ms: u64,
 
-    /// `sqlite` (a file in the run directory) or a PostgreSQL server URL such
+    /// `sqlite` (a file in the run directory), a PostgreSQL server URL such
     /// as `postgres://postgres@127.0.0.1:5432/test` (a fresh database is
-    /// created beside the one named, and dropped afterwards).
+    /// created beside the one named, and dropped afterwards), or `own`: a
+    /// PostgreSQL cluster of the run's own, started with the server binaries
+    /// (`initdb`, `pg_ctl`) so that `fault-db` may restart and stall it.
     #[arg(long, default_value = "sqlite")]
     pub db: String,
 
@@ -149,6 +168,12 @@ pub enum Scenario {
     FaultPortal,
     /// e2e with one registration replica killed (SIGKILL); needs ≥ 2 replicas.
     FaultKill,
+    /// e2e while PostgreSQL is restarted, its sessions cut, and the server
+    /// stalled (SIGSTOP); needs `--db own`.
+    FaultDb,
+    /// e2e while the beacon is down for minutes, then serves forged values,
+    /// then publishes its rounds late.
+    FaultBeacon,
     /// Every scenario in turn, on one stack (fault-kill only with ≥ 2 replicas).
     All,
 }
@@ -163,6 +188,8 @@ impl Scenario {
             Scenario::FaultAgency => "fault-agency",
             Scenario::FaultPortal => "fault-portal",
             Scenario::FaultKill => "fault-kill",
+            Scenario::FaultDb => "fault-db",
+            Scenario::FaultBeacon => "fault-beacon",
             Scenario::All => "all",
         }
     }
@@ -170,7 +197,11 @@ impl Scenario {
     pub fn is_fault(self) -> bool {
         matches!(
             self,
-            Scenario::FaultAgency | Scenario::FaultPortal | Scenario::FaultKill
+            Scenario::FaultAgency
+                | Scenario::FaultPortal
+                | Scenario::FaultKill
+                | Scenario::FaultDb
+                | Scenario::FaultBeacon
         )
     }
 
@@ -240,7 +271,7 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 
 impl Args {
     pub fn is_postgres(&self) -> bool {
-        self.db.starts_with("postgres://") || self.db.starts_with("postgresql://")
+        self.db == "own" || self.db.starts_with("postgres://") || self.db.starts_with("postgresql://")
     }
 
     pub fn replica_count(&self) -> usize {

@@ -126,6 +126,9 @@ pub struct Ctx {
     seq: AtomicU64,
     /// Submissions answered AWAITING_AGENCY (an agency did not answer in time).
     pub awaiting_agency: AtomicU64,
+    /// DrawPlate calls made again because the service said the result was not
+    /// out yet (a beacon late or down past the draw timeout).
+    pub draws_repeated: AtomicU64,
 }
 
 /// How long a flow waits for background lookups before it gives up.
@@ -140,6 +143,7 @@ impl Ctx {
             ledger: Ledger::default(),
             seq: AtomicU64::new(1),
             awaiting_agency: AtomicU64::new(0),
+            draws_repeated: AtomicU64::new(0),
         }
     }
 
@@ -237,19 +241,34 @@ impl Ctx {
     /// `total_excl_beacon` and `draw_excl_beacon`).
     pub async fn draw(&self, app: &pb::Application, s: &mut Sample) -> Result<pb::DrawPlateResponse, Failure> {
         let t = Instant::now();
-        let resp = self
-            .pool
-            .call(&Caller::Portal, |mut c| {
-                let r = for_owner(
-                    pb::DrawPlateRequest {
-                        application_id: app.application_id.clone(),
-                    },
-                    &app.owner,
-                );
-                async move { c.draw_plate(r).await }
-            })
-            .await
-            .map_err(|e| Failure::status("draw", &e))?;
+        let mut again = 0;
+        let resp = loop {
+            let answer = self
+                .pool
+                .call(&Caller::Portal, |mut c| {
+                    let r = for_owner(
+                        pb::DrawPlateRequest {
+                            application_id: app.application_id.clone(),
+                        },
+                        &app.owner,
+                    );
+                    async move { c.draw_plate(r).await }
+                })
+                .await;
+            match answer {
+                // The draw is committed and waits for its beacon round: call
+                // again, as the service asks (bounded: an hour of waiting).
+                Err(e)
+                    if e.code() == tonic::Code::Unavailable
+                        && e.message().contains("call DrawPlate again")
+                        && again < 120 =>
+                {
+                    again += 1;
+                    self.draws_repeated.fetch_add(1, Ordering::Relaxed);
+                }
+                other => break other.map_err(|e| Failure::status("draw", &e))?,
+            }
+        };
         let took = t.elapsed();
         if resp.plate.is_empty() {
             return Err(Failure::new("draw", "NO_PLATE"));

@@ -46,6 +46,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let started_at_ms = registration::now_ms();
     let replicas = args.replica_count();
     let scenarios = args.scenario.expand(replicas);
+    if scenarios.contains(&Scenario::FaultDb) && args.db != "own" {
+        anyhow::bail!("fault-db restarts and stalls the database: it needs one of its own, --db own");
+    }
     if scenarios.contains(&Scenario::FaultKill) && replicas < 2 {
         anyhow::bail!("fault-kill needs at least two replicas: --db postgres://… (default 3) or --replicas 2");
     }

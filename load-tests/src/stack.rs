@@ -138,11 +138,16 @@ pub struct Stack {
     /// The portal's client certificate: the registration service knows the portal by it.
     pub portal_tls: TlsConfig,
     pub beacon_period_ms: u64,
+    /// Switches that make the local beacon fail (`fault-beacon`).
+    pub beacon_faults: beacon::BeaconFaults,
     beacon_stop: CancellationToken,
     /// The PostgreSQL server and the database created for this run, dropped at
     /// the end unless the run directory is kept.
     pg: Option<(String, String)>,
     keep_database: bool,
+    /// With `--db own`: the run's own PostgreSQL cluster, which `fault-db`
+    /// restarts, cuts off and stalls (stopped and deleted with the stack).
+    pub own_db: Option<vrs_kit::pg::LocalPostgres>,
     /// Declared last: removed after the children that write into it are gone.
     dir: Option<tempfile::TempDir>,
 }
@@ -165,7 +170,7 @@ impl Stack {
             agencies.push(start_agency(kind, &pki, cfg.world.clone()).await?);
         }
         let beacon_stop = CancellationToken::new();
-        let beacon = beacon::build(&beacon::Config {
+        let (beacon, beacon_faults) = beacon::build_with_faults(&beacon::Config {
             listen: any,
             key_file: path.join("beacon.key"),
             period_ms: cfg.beacon_period_ms,
@@ -177,8 +182,16 @@ impl Stack {
         tokio::spawn(beacon.serve(beacon_stop.clone()));
         let portal = Portal::start().await.context("portal stand-in")?;
 
+        let mut own_db = None;
         let (db_url, pg) = if cfg.db == "sqlite" {
             let url = format!("sqlite://{}?mode=rwc", path.join("registration.db").display());
+            (url, None)
+        } else if cfg.db == "own" {
+            let cluster = vrs_kit::pg::LocalPostgres::start(&vrs_kit::pg::ClusterOptions::default())
+                .context("starting a PostgreSQL cluster of our own (--db own)")?;
+            cluster.psql("postgres", "CREATE DATABASE vrs")?;
+            let url = cluster.url("vrs", "");
+            own_db = Some(cluster);
             (url, None)
         } else {
             let (url, name) = create_fresh(&cfg.db, "vrs_load")
@@ -231,9 +244,11 @@ impl Stack {
             issuer,
             portal_tls,
             beacon_period_ms: cfg.beacon_period_ms,
+            beacon_faults,
             beacon_stop,
             pg,
             keep_database: false,
+            own_db,
             dir: Some(dir),
         };
         match stack.start_replicas(cfg, &env, &path).await {

@@ -10,6 +10,8 @@
 //! | `fault-agency` | e2e | `--mode` | an agency slow, then down, then back |
 //! | `fault-portal` | e2e | `--mode` | the portal down, then back |
 //! | `fault-kill` | e2e | `--mode` | one replica killed (SIGKILL) |
+//! | `fault-db` | e2e | `--mode` | PostgreSQL restarted, its sessions cut, the server stalled (`--db own`) |
+//! | `fault-beacon` | e2e | `--mode` | the beacon down for minutes, then forging, then late |
 
 pub mod draw_storm;
 mod e2e;
@@ -45,6 +47,8 @@ pub async fn run(
         Scenario::FaultAgency => faults::agency(args, stack, ctx).await,
         Scenario::FaultPortal => faults::portal(args, stack, ctx).await?,
         Scenario::FaultKill => faults::kill(args, stack, ctx).await?,
+        Scenario::FaultDb => faults::database(args, stack, ctx).await?,
+        Scenario::FaultBeacon => faults::beacon(args, stack, ctx).await,
         Scenario::All => anyhow::bail!("`all` is expanded before running"),
     };
     report.wall_secs = started.elapsed().as_secs_f64();

@@ -37,7 +37,7 @@ pub mod client;
 pub mod keyfile;
 pub mod service;
 
-pub use service::BeaconService;
+pub use service::{BeaconFaults, BeaconService};
 
 /// Default gRPC port of the local beacon.
 pub const DEFAULT_PORT: u16 = 50070;
@@ -82,9 +82,16 @@ impl Default for Config {
 /// `cfg.listen` and assembles the server. The caller serves it with
 /// [`GrpcServer::serve`].
 pub async fn build(cfg: &Config) -> anyhow::Result<GrpcServer> {
+    Ok(build_with_faults(cfg).await?.0)
+}
+
+/// [`build`], and the switches that make the running beacon fail (down,
+/// forged signatures, late rounds) for fault tests and `vrs-load`.
+pub async fn build_with_faults(cfg: &Config) -> anyhow::Result<(GrpcServer, BeaconFaults)> {
     let beacon = keyfile::load_or_create(&cfg.key_file, cfg.period_ms, client::now_unix_ms())
         .with_context(|| format!("beacon key file {}", cfg.key_file.display()))?;
     let service = BeaconService::new(beacon);
+    let faults = service.faults();
     let params = service.params().clone();
     let server = GrpcServer::bind(cfg.listen)
         .await
@@ -99,5 +106,6 @@ pub async fn build(cfg: &Config) -> anyhow::Result<GrpcServer> {
         period_ms = params.period_ms,
         "local beacon ready"
     );
-    Ok(server.add_service(BeaconServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES)))
+    let server = server.add_service(BeaconServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES));
+    Ok((server, faults))
 }

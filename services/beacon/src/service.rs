@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use tonic::{Request, Response, Status};
 use vrs_draw::beacon::{self as bls, SecretKey};
@@ -16,6 +17,36 @@ use crate::keyfile::LocalKey;
 
 use pb::beacon_service_server::BeaconService as BeaconApi;
 
+/// Misbehaviour switched on while traffic flows, for fault tests and `vrs-load`:
+/// what a real beacon or relay does when it fails.
+#[derive(Debug, Clone, Default)]
+pub struct BeaconFaults {
+    /// Every call is UNAVAILABLE (the beacon unreachable).
+    down: Arc<AtomicBool>,
+    /// Rounds are signed with another key than the one the beacon publishes:
+    /// a compromised or broken relay. Clients must refuse every such value.
+    forged: Arc<AtomicBool>,
+    /// Rounds are published this many milliseconds after their time: a
+    /// beacon late by several periods.
+    lag_ms: Arc<AtomicI64>,
+}
+
+impl BeaconFaults {
+    pub fn set_down(&self, on: bool) {
+        self.down.store(on, Ordering::SeqCst);
+    }
+
+    pub fn set_forged(&self, on: bool) {
+        self.forged.store(on, Ordering::SeqCst);
+    }
+
+    /// Publishes each round `lag` late (zero: on time).
+    pub fn set_lag(&self, lag: std::time::Duration) {
+        self.lag_ms
+            .store(i64::try_from(lag.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+    }
+}
+
 /// The local beacon: a key and a schedule.
 #[derive(Clone)]
 pub struct BeaconService {
@@ -25,6 +56,9 @@ pub struct BeaconService {
     params: BeaconParams,
     /// Decides which rounds are published.
     clock: Clock,
+    faults: BeaconFaults,
+    /// Signs forged rounds while [`BeaconFaults::set_forged`] is on.
+    forger: Arc<SecretKey>,
 }
 
 impl fmt::Debug for BeaconService {
@@ -50,7 +84,23 @@ impl BeaconService {
             key: Arc::new(key.secret),
             params,
             clock: Arc::new(now_unix_ms),
+            faults: BeaconFaults::default(),
+            // Any key but the beacon's: 0x07… is below the group order.
+            forger: Arc::new(SecretKey::from_bytes(&[7u8; 32]).expect("a valid scalar")),
         }
+    }
+
+    /// The switches of injected faults (all off at start).
+    pub fn faults(&self) -> BeaconFaults {
+        self.faults.clone()
+    }
+
+    /// The clock as the (possibly late) beacon sees it, or UNAVAILABLE when down.
+    fn now(&self) -> Result<i64, Status> {
+        if self.faults.down.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("the beacon is down (injected fault)"));
+        }
+        Ok((self.clock)() - self.faults.lag_ms.load(Ordering::SeqCst))
     }
 
     /// Replaces the clock that decides which rounds are published.
@@ -65,7 +115,12 @@ impl BeaconService {
     }
 
     fn round(&self, round: u64) -> pb::Round {
-        let signature = self.key.sign_round(round);
+        let key = if self.faults.forged.load(Ordering::SeqCst) {
+            &self.forger
+        } else {
+            &self.key
+        };
+        let signature = key.sign_round(round);
         pb::Round {
             round,
             signature: signature.to_vec(),
@@ -95,7 +150,7 @@ impl BeaconApi for BeaconService {
         if round == 0 {
             return Err(Status::invalid_argument("round must be at least 1"));
         }
-        let now = (self.clock)();
+        let now = self.now()?;
         if !self.params.is_published(round, now) {
             let at = self.params.publish_time_ms(round);
             return Err(Status::failed_precondition(format!(
@@ -108,7 +163,7 @@ impl BeaconApi for BeaconService {
 
     #[tracing::instrument(name = "beacon.GetLatest", skip_all)]
     async fn get_latest(&self, _request: Request<pb::GetLatestRequest>) -> Result<Response<pb::Round>, Status> {
-        let latest = self.params.round_at((self.clock)());
+        let latest = self.params.round_at(self.now()?);
         if latest == 0 {
             return Err(Status::failed_precondition(format!(
                 "no round is published before genesis ({} Unix ms)",

@@ -56,7 +56,7 @@ impl DossierCode {
         if s.chars().any(|c| c.is_ascii_lowercase()) {
             return Err(format!(
                 "contains lower-case letters; dossier codes are upper-case (e.g. {})",
-                s.to_ascii_uppercase()
+                s.trim().to_ascii_uppercase()
             ));
         }
         let s = s.to_owned();

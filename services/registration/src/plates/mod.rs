@@ -194,6 +194,9 @@ pub struct Plates {
     log_size: Arc<std::sync::atomic::AtomicU64>,
     /// `vrs.draws.resolved` by pool.
     draws: opentelemetry::metrics::Counter<u64>,
+    /// `vrs.beacon.rejected`: rounds the beacon served that did not verify
+    /// against the pinned key (refused, never used: an alert).
+    beacon_rejected: opentelemetry::metrics::Counter<u64>,
     /// The (pool, round) batches due at the last resolver pass, and those
     /// DrawPlate calls wait on: one whose round is out and that is no longer
     /// due was resolved (maybe by another replica), and its waiters are woken.
@@ -287,6 +290,10 @@ impl Plates {
             .u64_counter("vrs.draws.resolved")
             .with_description("Draws resolved (plates assigned by the beacon round) by pool")
             .build();
+        let beacon_rejected = meter
+            .u64_counter("vrs.beacon.rejected")
+            .with_description("Beacon rounds refused because their signature does not verify against the pinned key")
+            .build();
         Plates {
             store,
             cfg,
@@ -298,6 +305,7 @@ impl Plates {
             available,
             log_size,
             draws,
+            beacon_rejected,
             watched: std::sync::Mutex::new(std::collections::HashSet::new()),
             commits: tx,
             commit_rx: std::sync::Mutex::new(Some(rx)),

@@ -126,6 +126,13 @@ impl Plates {
                     rounds.insert(round, v);
                 }
                 Ok(None) => {}
+                // A value that does not verify is refused and never used: the
+                // beacon (or a relay in front of it) is broken or compromised,
+                // which an operator must hear of. Draws wait for a valid value.
+                Err(e @ beacon::client::ClientError::Verification { .. }) => {
+                    self.beacon_rejected.add(1, &[]);
+                    tracing::error!(round, error = %e, "ALERT: the beacon served a round that does not verify against the pinned key; refused");
+                }
                 Err(e) => tracing::warn!(round, error = %e, "beacon round not available"),
             }
         }

@@ -45,7 +45,8 @@ async fn draw(app: &TestApp, id: &str) -> Result<pb::DrawPlateResponse, tonic::S
         .map(|r| r.into_inner())
 }
 
-fn receipt(r: &pb::DrawPlateResponse) -> Receipt {
+/// The receipt of a draw, parsed.
+pub fn receipt(r: &pb::DrawPlateResponse) -> Receipt {
     serde_json::from_str(&r.receipt.as_ref().expect("a receipt").json).expect("receipt json")
 }
 

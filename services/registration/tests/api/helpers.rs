@@ -237,6 +237,8 @@ pub struct TestApp {
     pub register: Agency,
     /// The local beacon's key file: an insider who holds it knows every round in advance.
     pub beacon_key: std::path::PathBuf,
+    /// Switches that make the beacon fail: down, forged values, late rounds.
+    pub beacon_faults: beacon::BeaconFaults,
     shutdown: CancellationToken,
     beacon_stop: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -289,7 +291,7 @@ async fn spawn(backend: Backend, keys: Option<&std::path::Path>, tweak: impl FnO
         tls: pki.issue("beacon").expect("beacon certificate"),
         probe_listen: None,
     };
-    let beacon_server = beacon::build(&beacon_cfg).await.expect("beacon starts");
+    let (beacon_server, beacon_faults) = beacon::build_with_faults(&beacon_cfg).await.expect("beacon starts");
     let beacon_addr = beacon_server.local_addr();
     let beacon_stop = CancellationToken::new();
     tokio::spawn(beacon_server.serve(beacon_stop.clone()));
@@ -347,6 +349,7 @@ async fn spawn(backend: Backend, keys: Option<&std::path::Path>, tweak: impl FnO
         shutdown,
         beacon_stop,
         beacon_key: keys.join("beacon.key"),
+        beacon_faults,
         task: Some(task),
         _dir: dir,
     }

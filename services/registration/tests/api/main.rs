@@ -6,6 +6,7 @@
 mod helpers;
 
 mod authz;
+mod beacon_faults;
 mod budget;
 mod crash;
 mod db_faults;

@@ -105,14 +105,20 @@ async fn retries_are_idempotent_and_reuse_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let req = app.sample(Case::Clean, 1, "G01.000002");
     let first = app.submit(req.clone()).await.expect("submit");
-    // A retry, even spelled differently (lower-case VIN, padded code), is the same application.
+    // A retry, even spelled differently (lower-case VIN), is the same application.
     let mut retry = req.clone();
     if let Some(v) = retry.vehicle.as_mut() {
         v.chassis_number = v.chassis_number.to_lowercase();
     }
-    retry.dossier_code = format!("  {}  ", req.dossier_code.to_lowercase());
-    let again = app.submit(retry).await.expect("retry");
+    let again = app.submit(retry.clone()).await.expect("retry");
     assert_eq!(again, first);
+    // The dossier code is the portal's key, taken as given: another spelling
+    // of it is refused (naming the field), not taken for this dossier.
+    retry.dossier_code = format!("  {}  ", req.dossier_code.to_lowercase());
+    let refused = app.submit(retry).await.expect_err("a padded lower-case code");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(crate::helpers::violated_fields(&refused), ["dossier_code"]);
+    assert_eq!(app.get(&first.application_id).await, first);
     // Concurrent retries: still one application.
     let racers: Vec<_> = (0..8)
         .map(|_| {
