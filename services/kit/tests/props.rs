@@ -209,6 +209,7 @@ fn claims() -> impl Strategy<Value = Claims> {
         office,
         iat,
         exp,
+        jti: String::new(),
     })
 }
 
@@ -288,6 +289,7 @@ fn tokens_under_any_header_verify_only_with_alg_eddsa() {
                 office: None,
                 iat: 1_000,
                 exp: 2_000,
+                jti: String::new(),
             };
             let signing_input = format!(
                 "{}.{}",

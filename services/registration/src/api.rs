@@ -429,6 +429,50 @@ impl RegistrationService for Api {
         tracing::info!(actor = %caller.subject, requeued, "dead letters requeued");
         Ok(Response::new(pb::RetryDeadLettersResponse { requeued }))
     }
+
+    async fn revoke_access(
+        &self,
+        request: Request<pb::RevokeAccessRequest>,
+    ) -> Result<Response<pb::RevokeAccessResponse>, Status> {
+        use crate::store::revocations::Revoked;
+        let (caller, _) = self.caller(&request, Rpc::RevokeAccess)?;
+        let req = request.into_inner();
+        let token_id = req.token_id.trim();
+        let subject = req.subject.trim();
+        let what = match (token_id.is_empty(), subject.is_empty()) {
+            (false, true) if token_id.len() <= 128 => Revoked::Token(token_id.to_owned()),
+            (true, false) if subject.len() <= 200 => Revoked::Subject(subject.to_owned()),
+            (true, true) => {
+                return Err(Error::Invalid(vec![
+                    field_violation("token_id", "give the token's id (jti) or a subject"),
+                    field_violation("subject", "give the token's id (jti) or a subject"),
+                ])
+                .into());
+            }
+            (false, false) => return Err(Error::invalid("subject", "give either token_id or subject, not both").into()),
+            (false, true) => return Err(Error::invalid("token_id", "at most 128 characters").into()),
+            (true, false) => return Err(Error::invalid("subject", "at most 200 characters").into()),
+        };
+        if req.reason.chars().count() > 500 {
+            return Err(Error::invalid("reason", "at most 500 characters").into());
+        }
+        let at = chrono::Utc::now().timestamp();
+        self.registry
+            .store()
+            .revoke(&what, at, &caller.subject, &req.reason)
+            .await
+            .map_err(Error::from)?;
+        self.auth.add_revocation(what.clone(), at);
+        tracing::warn!(actor = %caller.subject, revoked = ?what, reason = %req.reason, "access revoked");
+        Ok(Response::new(pb::RevokeAccessResponse { revoked_at: at }))
+    }
+}
+
+fn field_violation(field: &str, description: &str) -> crate::domain::declaration::FieldViolation {
+    crate::domain::declaration::FieldViolation {
+        field: field.to_owned(),
+        description: description.to_owned(),
+    }
 }
 
 /// The transparency log for auditors.

@@ -28,6 +28,7 @@ use crate::store::Store;
 pub struct Application {
     server: GrpcServer,
     registry: Arc<Registry>,
+    auth: Arc<Authenticator>,
     outbox: Outbox,
     metrics_every: std::time::Duration,
 }
@@ -76,6 +77,7 @@ impl Application {
             cfg.worker.clone(),
         ));
         let auth = Arc::new(Authenticator::new(&cfg.auth)?);
+        auth.set_revocations(registry.store().revocations().await?);
         registry
             .store()
             .pin_key(
@@ -85,7 +87,7 @@ impl Application {
             .await?;
         let api = RegistrationServiceServer::new(Api::new(registry.clone(), auth.clone()))
             .max_decoding_message_size(cfg.server.max_message_bytes);
-        let log_api = TransparencyLogServiceServer::new(LogApi::new(registry.clone(), auth))
+        let log_api = TransparencyLogServiceServer::new(LogApi::new(registry.clone(), auth.clone()))
             .max_decoding_message_size(cfg.server.max_message_bytes)
             .max_encoding_message_size(64 * 1024 * 1024);
         let ms = std::time::Duration::from_millis;
@@ -104,6 +106,7 @@ impl Application {
         Ok(Application {
             server,
             registry,
+            auth,
             outbox,
             metrics_every: ms(cfg.server.metrics_interval_ms),
         })
@@ -133,6 +136,11 @@ impl Application {
         let committer = tokio::spawn(plates.clone().run_committer(workers.clone()));
         let resolver = tokio::spawn(plates.run_resolver(workers.clone()));
         let outbox = tokio::spawn(crate::outbox::run(self.outbox, workers.clone()));
+        let revocations = tokio::spawn(refresh_revocations(
+            self.registry.clone(),
+            self.auth.clone(),
+            workers.clone(),
+        ));
         let gauges = tokio::spawn(crate::outbox::run_gauges(
             self.registry.store().clone(),
             self.metrics_every,
@@ -145,8 +153,26 @@ impl Application {
         resolver.await?;
         outbox.await?;
         gauges.await?;
+        revocations.await?;
         tracing::info!("registration service stopped");
         served
+    }
+}
+
+/// Re-reads the revocations every `auth.revocation_refresh_ms`, so a token
+/// revoked on any replica is refused here within that time. A failed read
+/// keeps the set in force (it never shrinks on an outage).
+async fn refresh_revocations(registry: Arc<Registry>, auth: Arc<Authenticator>, stop: CancellationToken) {
+    let every = auth.revocation_refresh();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        match registry.store().revocations().await {
+            Ok(all) => auth.set_revocations(all),
+            Err(e) => tracing::warn!(error = %e, "revocations not refreshed; the last ones stay in force"),
+        }
     }
 }
 

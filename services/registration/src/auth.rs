@@ -42,6 +42,7 @@ pub enum Rpc {
     GetOutboxStatus,
     RetryDeadLetters,
     GetReceipt,
+    RevokeAccess,
 }
 
 /// Whether a role may call an RPC, and if so whether only for its own office.
@@ -78,7 +79,7 @@ pub fn allowed(rpc: Rpc, role: Role) -> Grant {
         (ConfirmDelivery, Portal) => Any,
         (ConfirmDelivery, Clerk) => OwnOffice,
         // Auction results come from the national auction platform, entered by a supervisor.
-        (RecordAuctionWin | GetOutboxStatus | RetryDeadLetters, Supervisor) => Any,
+        (RecordAuctionWin | GetOutboxStatus | RetryDeadLetters | RevokeAccess, Supervisor) => Any,
         (ListActions, Supervisor | Auditor) => Any,
         // A clerk may read their own actions (checked against the subject).
         (ListActions, Clerk) => OwnOffice,
@@ -151,6 +152,9 @@ pub struct AuthConfig {
     pub public_rps: f64,
     /// Calls a caller may make at once above its rate.
     pub burst_seconds: f64,
+    /// How often each replica reads the revocations (`RevokeAccess`) made on
+    /// any replica: the longest a revoked token still works elsewhere.
+    pub revocation_refresh_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -164,6 +168,7 @@ impl Default for AuthConfig {
             staff_rps: 50.0,
             public_rps: 200.0,
             burst_seconds: 2.0,
+            revocation_refresh_ms: 2_000,
         }
     }
 }
@@ -173,6 +178,15 @@ pub struct Authenticator {
     cfg: AuthConfig,
     key: VerifyingKey,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Revoked token ids and subjects (with the time up to which a subject's
+    /// tokens are refused), as last read from the store.
+    revoked: std::sync::RwLock<RevokedSet>,
+}
+
+#[derive(Default)]
+struct RevokedSet {
+    tokens: std::collections::HashSet<String>,
+    subjects: HashMap<String, i64>,
 }
 
 struct Bucket {
@@ -208,7 +222,43 @@ impl Authenticator {
             cfg: cfg.clone(),
             key,
             buckets: Mutex::new(HashMap::new()),
+            revoked: std::sync::RwLock::new(RevokedSet::default()),
         })
+    }
+
+    /// Takes in the revocations read from the store. Revocations are never
+    /// lifted, so this only adds: a read that raced a revocation made here
+    /// cannot drop it.
+    pub fn set_revocations(&self, all: Vec<(crate::store::revocations::Revoked, i64)>) {
+        for (what, at) in all {
+            self.add_revocation(what, at);
+        }
+    }
+
+    /// Adds one revocation at once (this replica; the others read it from the store).
+    pub fn add_revocation(&self, what: crate::store::revocations::Revoked, at: i64) {
+        use crate::store::revocations::Revoked;
+        let mut set = self.revoked.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match what {
+            Revoked::Token(jti) => {
+                set.tokens.insert(jti);
+            }
+            Revoked::Subject(sub) => {
+                let t = set.subjects.entry(sub).or_insert(at);
+                *t = (*t).max(at);
+            }
+        }
+    }
+
+    fn is_revoked(&self, claims: &vrs_kit::token::Claims) -> bool {
+        let set = self.revoked.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (!claims.jti.is_empty() && set.tokens.contains(&claims.jti))
+            || set.subjects.get(&claims.sub).is_some_and(|at| claims.iat <= *at)
+    }
+
+    /// How often revocations are re-read.
+    pub fn revocation_refresh(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.cfg.revocation_refresh_ms.max(100))
     }
 
     /// The issuer's public key, for pinning.
@@ -244,6 +294,9 @@ impl Authenticator {
             let now = chrono::Utc::now().timestamp();
             let claims = verify_token(&self.key, &self.cfg.issuer, token.trim(), now)
                 .map_err(|e| Error::Unauthenticated(e.to_string()))?;
+            if self.is_revoked(&claims) {
+                return Err(Error::Unauthenticated("token revoked".into()));
+            }
             return Ok(Caller {
                 subject: claims.sub,
                 roles: claims.roles,

@@ -19,6 +19,7 @@ mod m20261126_000007_key_fingerprints;
 mod m20261126_000008_outbox_trace;
 mod m20261203_000009_draw_lookups;
 mod m20261203_000010_application_seqs;
+mod m20261204_000011_revocations;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_outbox_trace::Migration),
             Box::new(m20261203_000009_draw_lookups::Migration),
             Box::new(m20261203_000010_application_seqs::Migration),
+            Box::new(m20261204_000011_revocations::Migration),
         ]
     }
 }

@@ -377,3 +377,23 @@ pub mod key_fingerprint {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Revoked caller tokens (`token:<jti>`) and subjects (`subject:<sub>`).
+pub mod revocation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "revocations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub revoked_at: i64,
+        pub actor: String,
+        pub reason: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

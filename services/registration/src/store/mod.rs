@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod entities;
 pub mod outage;
 pub mod records;
+pub mod revocations;
 pub mod stats;
 pub mod writer;
 

@@ -20,7 +20,7 @@ const CALLERS: [&str; 5] = [
 ];
 
 /// Y: allowed; -: PERMISSION_DENIED. Written out by hand, not derived from the code.
-const MATRIX: [(&str, [char; 5]); 19] = [
+const MATRIX: [(&str, [char; 5]); 20] = [
     ("SubmitApplication", ['Y', '-', '-', '-', '-']),
     ("GetApplication", ['Y', 'Y', '-', 'Y', 'Y']),
     ("InspectApplication", ['-', 'Y', '-', 'Y', 'Y']),
@@ -40,6 +40,7 @@ const MATRIX: [(&str, [char; 5]); 19] = [
     ("GetOutboxStatus", ['-', '-', '-', 'Y', '-']),
     ("RetryDeadLetters", ['-', '-', '-', 'Y', '-']),
     ("GetReceipt", ['Y', 'Y', '-', 'Y', 'Y']),
+    ("RevokeAccess", ['-', '-', '-', 'Y', '-']),
 ];
 
 /// Calls `rpc` about application `id` (of office `office`) with requests that
@@ -169,6 +170,8 @@ async fn call(
         "GetOutboxStatus" => c.get_outbox_status(pb::GetOutboxStatusRequest {}).await.map(ok),
         "RetryDeadLetters" => c.retry_dead_letters(pb::RetryDeadLettersRequest {}).await.map(ok),
         "GetReceipt" => log.get_receipt(pb::GetReceiptRequest { application_id }).await.map(ok),
+        // Names nothing to revoke: INVALID_ARGUMENT once the caller may.
+        "RevokeAccess" => c.revoke_access(pb::RevokeAccessRequest::default()).await.map(ok),
         other => panic!("no call for {other}"),
     })
 }

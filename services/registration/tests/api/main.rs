@@ -18,6 +18,7 @@ mod outage;
 mod portal_sync;
 mod queue;
 mod restore;
+mod revocation;
 mod shutdown;
 mod submit;
 mod tls;

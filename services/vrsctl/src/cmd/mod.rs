@@ -24,6 +24,7 @@ mod receipt;
 mod reissue;
 mod reject;
 mod revoke;
+mod revoke_access;
 mod sample;
 mod submit;
 mod token;
@@ -52,6 +53,8 @@ pub(crate) enum Cmd {
     Actions(actions::Args),
     /// The portal outbox: pending, dead-lettered and delivered status changes (supervisor).
     Outbox(outbox::Args),
+    /// Revoke a token by its id, or every token of a clerk issued so far (supervisor).
+    RevokeAccess(revoke_access::Args),
     /// Print a token for the chosen role (local runs), e.g. for grpcurl.
     Token(token::Args),
     /// Reject a dossier with a reason code (clerk).
@@ -96,7 +99,7 @@ impl Cmd {
             | Cmd::Check(_)
             | Cmd::Revoke(_)
             | Cmd::Queue(_) => Role::Clerk,
-            Cmd::Actions(_) | Cmd::Outbox(_) => Role::Supervisor,
+            Cmd::Actions(_) | Cmd::Outbox(_) | Cmd::RevokeAccess(_) => Role::Supervisor,
             Cmd::Receipt(_) => Role::Auditor,
             _ => Role::Portal,
         }
@@ -131,6 +134,7 @@ impl Cmd {
             Cmd::Check(args) => check::run(server.registry(), args).await,
             Cmd::Actions(args) => actions::run(server.registry(), args).await,
             Cmd::Outbox(args) => outbox::run(server.registry(), args).await,
+            Cmd::RevokeAccess(args) => revoke_access::run(server.registry(), args).await,
             Cmd::Reject(args) => reject::run(server.registry(), args).await,
             Cmd::Withdraw(args) => withdraw::run(server.registry(), citizen, args).await,
             Cmd::Draw(args) => draw::run(server.registry(), citizen, args).await,
