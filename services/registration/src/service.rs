@@ -746,7 +746,7 @@ impl Registry {
         let cursor = if req.page_token.is_empty() {
             None
         } else {
-            match decode_token(&req.page_token) {
+            match decode_page_token(&req.page_token) {
                 Some(c) => Some(c),
                 None => {
                     bad.push(("page_token", "not a token returned by this API".into()));
@@ -772,7 +772,7 @@ impl Registry {
         let next = if rows.len() > page_size as usize {
             rows.truncate(page_size as usize);
             rows.last()
-                .map(|r| encode_token(r.app.created_at_ms, &r.app.id))
+                .map(|r| encode_page_token(r.app.created_at_ms, &r.app.id))
                 .unwrap_or_default()
         } else {
             String::new()
@@ -865,11 +865,11 @@ fn warnings_json(warnings: &[Warning]) -> String {
 }
 
 /// Page tokens are opaque to callers: hex of `created_at_ms:id`.
-fn encode_token(created_at_ms: i64, id: &str) -> String {
+pub(crate) fn encode_page_token(created_at_ms: i64, id: &str) -> String {
     hex::encode(format!("{created_at_ms}:{id}"))
 }
 
-fn decode_token(token: &str) -> Option<Cursor> {
+pub(crate) fn decode_page_token(token: &str) -> Option<Cursor> {
     let raw = String::from_utf8(hex::decode(token).ok()?).ok()?;
     let (created, id) = raw.split_once(':')?;
     let created = created.parse().ok()?;
@@ -884,8 +884,32 @@ mod tests {
     #[test]
     fn page_tokens_round_trip_and_reject_garbage() {
         let id = uuid::Uuid::new_v4().to_string();
-        assert_eq!(decode_token(&encode_token(42, &id)), Some((42, id)));
-        assert_eq!(decode_token("zz"), None);
-        assert_eq!(decode_token(&hex::encode("42:not-a-uuid")), None);
+        assert_eq!(decode_page_token(&encode_page_token(42, &id)), Some((42, id)));
+        assert_eq!(decode_page_token("zz"), None);
+        assert_eq!(decode_page_token(&hex::encode("42:not-a-uuid")), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Page tokens come back from callers: arbitrary text never panics,
+        /// and what `encode_page_token` made decodes to what it encoded.
+        #[test]
+        fn page_tokens_decode_only_what_was_encoded(created in proptest::prelude::any::<i64>(), garbage in ".{0,64}") {
+            let id = "6f1c1f5e-8a0f-4b9e-9a55-1f9c2e3d4b5a";
+            proptest::prop_assert_eq!(
+                decode_page_token(&encode_page_token(created, id)),
+                Some((created, id.to_owned()))
+            );
+            let _ = decode_page_token(&garbage);
+            let decoded = decode_page_token(&hex::encode(&garbage));
+            if let Some((_, id)) = decoded {
+                proptest::prop_assert!(uuid::Uuid::parse_str(&id).is_ok());
+            }
+        }
     }
 }

@@ -782,4 +782,71 @@ mod tests {
         let (d, _) = Declaration::validate(&motorbike_request(), today()).unwrap();
         assert_ne!(d.content_hash(), base);
     }
+
+    /// Property tests: a declaration is untrusted bytes from the portal.
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Text that looks like what a form sends, and what it should not.
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                ".{0,80}",
+                "[A-Za-z0-9 .'\\-]{0,40}",
+                "[ \t\n\r\u{a0}\u{300}ĐđƯưẠ-ỹ]{0,20}",
+                Just(String::new()),
+            ]
+        }
+
+        /// The car request with `k` of its string fields replaced by `v`.
+        fn mutated(k: usize, v: String) -> pb::SubmitApplicationRequest {
+            let mut r = car_request();
+            {
+                let veh = vehicle_mut(&mut r);
+                match k % 9 {
+                    0 => veh.chassis_number = v.clone(),
+                    1 => veh.engine_number = v.clone(),
+                    2 => veh.make = v.clone(),
+                    3 => veh.model = v.clone(),
+                    4 => veh.customs_declaration_number = v.clone(),
+                    _ => {}
+                }
+            }
+            match k % 9 {
+                5 => r.dossier_code = v,
+                6 => r.office_code = v,
+                7 => r.locality_code = v,
+                8 => r.owner = individual(&v, "Nguyễn Văn An"),
+                _ => {}
+            }
+            r
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// Never a panic; whatever is accepted is a fixed point: validating
+            /// the normalised form gives the same declaration and content hash
+            /// (so a retry of what we stored is the same application).
+            #[test]
+            fn validation_is_total_and_normalisation_idempotent(k in 0usize..9, v in text()) {
+                let req = mutated(k, v);
+                if let Ok((d, _)) = Declaration::validate(&req, today()) {
+                    let (again, _) = Declaration::validate(&d.to_pb(), today())
+                        .expect("the normalised form of an accepted declaration is accepted");
+                    prop_assert_eq!(&again, &d);
+                    prop_assert_eq!(again.content_hash(), d.content_hash());
+                } else if let Err(violations) = Declaration::validate(&req, today()) {
+                    prop_assert!(!violations.is_empty());
+                    prop_assert!(violations.iter().all(|v| !v.field.is_empty() && !v.description.is_empty()));
+                }
+            }
+
+        }
+    }
 }
