@@ -155,6 +155,12 @@ pub struct AuthConfig {
     /// How often each replica reads the revocations (`RevokeAccess`) made on
     /// any replica: the longest a revoked token still works elsewhere.
     pub revocation_refresh_ms: u64,
+    /// Failed authentications (bad, expired or revoked tokens, no
+    /// credentials) allowed per second from one client address. Past it the
+    /// address is refused before any signature is checked: verifying Ed25519
+    /// is the expensive part of a call, and a flood of bad tokens must not buy
+    /// it. Valid callers never spend from this budget.
+    pub bad_credentials_rps: f64,
 }
 
 impl Default for AuthConfig {
@@ -169,6 +175,7 @@ impl Default for AuthConfig {
             public_rps: 200.0,
             burst_seconds: 2.0,
             revocation_refresh_ms: 2_000,
+            bad_credentials_rps: 20.0,
         }
     }
 }
@@ -177,7 +184,7 @@ impl Default for AuthConfig {
 pub struct Authenticator {
     cfg: AuthConfig,
     key: VerifyingKey,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
     /// Revoked token ids and subjects (with the time up to which a subject's
     /// tokens are refused), as last read from the store.
     revoked: std::sync::RwLock<RevokedSet>,
@@ -194,6 +201,16 @@ struct Bucket {
     at: Instant,
 }
 
+/// The token buckets, bounded: at most [`MAX_BUCKETS`] keys. When full, idle
+/// ones are dropped, at most once a second (a scan under the lock on every
+/// call would let a flood of new keys stall every caller); keys that still do
+/// not fit share one overflow bucket per kind, so memory stays bounded and a
+/// flood of new identities is limited as one.
+struct Buckets {
+    map: HashMap<String, Bucket>,
+    pruned: Instant,
+}
+
 /// Most callers tracked before idle ones are forgotten.
 const MAX_BUCKETS: usize = 100_000;
 
@@ -204,6 +221,7 @@ impl Authenticator {
             ("staff_rps", cfg.staff_rps),
             ("public_rps", cfg.public_rps),
             ("burst_seconds", cfg.burst_seconds),
+            ("bad_credentials_rps", cfg.bad_credentials_rps),
         ] {
             if !(rate.is_finite() && rate > 0.0) {
                 anyhow::bail!("auth.{name} must be a positive number, got {rate}");
@@ -221,7 +239,10 @@ impl Authenticator {
         Ok(Authenticator {
             cfg: cfg.clone(),
             key,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                pruned: Instant::now(),
+            }),
             revoked: std::sync::RwLock::new(RevokedSet::default()),
         })
     }
@@ -267,8 +288,24 @@ impl Authenticator {
     }
 
     /// The caller of a request: bearer token first, then the portal's client certificate.
+    ///
+    /// An address that recently sent more bad credentials than
+    /// `bad_credentials_rps` allows is refused first, before any signature is
+    /// verified; each failure spends from that budget, success never does.
     pub fn caller<T>(&self, req: &tonic::Request<T>) -> Result<Caller, Error> {
-        let caller = self.identify(req)?;
+        let peer = format!(
+            "bad:{}",
+            req.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default()
+        );
+        self.check_budget(&peer, self.cfg.bad_credentials_rps)?;
+        let caller = match self.identify(req) {
+            Ok(c) => c,
+            Err(e) => {
+                // The refusal itself is the answer; an exhausted budget shows on the next call.
+                let _ = self.spend(&peer, self.cfg.bad_credentials_rps);
+                return Err(e);
+            }
+        };
         let rate = if caller.has(Role::Portal) {
             self.cfg.portal_rps
         } else {
@@ -319,23 +356,68 @@ impl Authenticator {
 
     /// Takes one call from `key`'s token bucket, or RESOURCE_EXHAUSTED.
     fn spend(&self, key: &str, rate: f64) -> Result<(), Error> {
+        self.with_bucket(key, rate, |b, rate| {
+            if b.tokens < 1.0 {
+                return Err(Error::RateLimited(std::time::Duration::from_secs_f64(
+                    (1.0 - b.tokens) / rate,
+                )));
+            }
+            b.tokens -= 1.0;
+            Ok(())
+        })
+    }
+
+    /// RESOURCE_EXHAUSTED if `key`'s bucket is empty, without spending from it.
+    fn check_budget(&self, key: &str, rate: f64) -> Result<(), Error> {
+        self.with_bucket(key, rate, |b, rate| {
+            if b.tokens < 1.0 {
+                return Err(Error::RateLimited(std::time::Duration::from_secs_f64(
+                    (1.0 - b.tokens) / rate,
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` on `key`'s bucket, refilled to now (see [`Buckets`] for the bound).
+    fn with_bucket(
+        &self,
+        key: &str,
+        rate: f64,
+        f: impl FnOnce(&mut Bucket, f64) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let now = Instant::now();
         let burst = (rate * self.cfg.burst_seconds).max(1.0);
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= MAX_BUCKETS {
-            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() < self.cfg.burst_seconds);
+        let buckets = &mut *buckets;
+        let mut key = key;
+        if !buckets.map.contains_key(key) && buckets.map.len() >= MAX_BUCKETS {
+            if now.duration_since(buckets.pruned).as_secs_f64() >= 1.0 {
+                let idle = self.cfg.burst_seconds.max(1.0);
+                buckets.map.retain(|_, b| now.duration_since(b.at).as_secs_f64() < idle);
+                buckets.pruned = now;
+            }
+            if buckets.map.len() >= MAX_BUCKETS {
+                key = if key.starts_with("bad:") {
+                    "bad:overflow"
+                } else {
+                    "overflow"
+                };
+            }
         }
         let b = buckets
+            .map
             .entry(key.to_owned())
             .or_insert(Bucket { tokens: burst, at: now });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
         b.at = now;
-        if b.tokens < 1.0 {
-            let wait = (1.0 - b.tokens) / rate;
-            return Err(Error::RateLimited(std::time::Duration::from_secs_f64(wait)));
-        }
-        b.tokens -= 1.0;
-        Ok(())
+        f(b, rate)
+    }
+
+    /// Keys tracked, for the test that bounds memory.
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner()).map.len()
     }
 }
 
@@ -366,5 +448,25 @@ mod tests {
         };
         assert!(auditor.require_for_office(Rpc::GetApplication, "PC-01").is_ok());
         assert!(auditor.require(Rpc::ApproveApplication).is_err());
+    }
+
+    #[test]
+    fn the_limiter_holds_a_bounded_number_of_callers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = AuthConfig {
+            issuer_seed_file: dir.path().join("issuer.key").display().to_string(),
+            ..AuthConfig::default()
+        };
+        let auth = Authenticator::new(&cfg).expect("authenticator");
+        for i in 0..MAX_BUCKETS + 5_000 {
+            let _ = auth.spend(&format!("caller:c{i}"), 10.0);
+        }
+        // Every key was new and active: none could be pruned, so the extra
+        // ones shared the overflow bucket instead of growing the map.
+        assert!(auth.tracked() <= MAX_BUCKETS + 2, "{} keys", auth.tracked());
+        assert!(
+            auth.spend("caller:c1", 10.0).is_ok(),
+            "a tracked caller keeps its own budget"
+        );
     }
 }

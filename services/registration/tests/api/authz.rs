@@ -177,7 +177,9 @@ async fn call(
 }
 
 async fn every_rpc_checks_role_and_office(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // Every RPC with bad tokens, all from 127.0.0.1: past the default budget
+    // of failures the address would be cut off (tested on its own below).
+    let app = crate::helpers::spawn_app_with(backend, |cfg| cfg.auth.bad_credentials_rps = 10_000.0).await;
     let a = app
         .submit(app.sample(Case::Clean, 0, "G01.008001"))
         .await
@@ -375,4 +377,54 @@ fn with_token_none(ch: tonic::transport::Channel) -> Client {
         ch,
         vrs_kit::token::Bearer::none(),
     )
+}
+
+both_databases!(bad_tokens_from_one_address_are_refused_before_their_signature_is_checked);
+
+/// A flood of bad tokens from one address spends that address's budget of
+/// failures; past it the address is refused (RESOURCE_EXHAUSTED) before any
+/// signature is verified. Callers from other addresses are not affected.
+async fn bad_tokens_from_one_address_are_refused_before_their_signature_is_checked(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(backend, |cfg| {
+        cfg.auth.bad_credentials_rps = 5.0;
+        cfg.auth.burst_seconds = 1.0;
+    })
+    .await;
+    // The attacker connects from 127.0.0.2 (any 127/8 address is loopback).
+    let attacker_channel = app
+        .pki
+        .trust_only()
+        .endpoint(&format!("http://{}", app.addr))
+        .expect("endpoint")
+        .local_address(Some("127.0.0.2".parse().expect("ip")))
+        .connect()
+        .await
+        .expect("connect from 127.0.0.2");
+    // Well-formed tokens signed by a key that is not the issuer's: only the
+    // signature check can tell, which is what the flood wants to buy.
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let forged = crate::helpers::token(&forger, "auditor-x", &[Role::Auditor], None);
+    let attacker = with_token(&attacker_channel, &forged);
+    let mut codes = Vec::new();
+    for _ in 0..30 {
+        let r = attacker
+            .clone()
+            .list_actions(pb::ListActionsRequest {
+                actor: "clerk-017".into(),
+                ..Default::default()
+            })
+            .await;
+        codes.push(r.expect_err("a forged token").code());
+    }
+    assert_eq!(codes[0], tonic::Code::Unauthenticated, "{codes:?}");
+    assert_eq!(
+        codes.last(),
+        Some(&tonic::Code::ResourceExhausted),
+        "the address is cut off once its failures exceed the budget: {codes:?}"
+    );
+    // A valid caller from 127.0.0.1 is not affected.
+    app.supervisor()
+        .get_outbox_status(pb::GetOutboxStatusRequest {})
+        .await
+        .expect("a valid caller from another address");
 }
