@@ -8,14 +8,20 @@
 //! pending, the available set each one's commit named (spec §5.1). Commits
 //! with no availability change between them share one snapshot, so a burst of
 //! thousands of pending draws holds a handful of bitmaps.
+//!
+//! The log's key rotations (spec §6.4) are kept by the ledger; [`KeyChain`]
+//! follows them from an auditor's pinned key and says which key must sign a
+//! checkpoint of each size, and [`check_checkpoints`] holds the checkpoints an
+//! auditor keeps to it (spec §8, "Keys and checkpoints").
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::beacon;
 use crate::draw::{self, Drawn};
-use crate::entry::{DrawCommit, DrawResult, Entry, NONE};
+use crate::entry::{DrawCommit, DrawResult, Entry, KeyRotation, NONE};
 use crate::merkle::{Hash, Tree, leaf_hash};
+use crate::note::{Checkpoint, NoteVerifier};
 use crate::pool::{PoolId, PoolState, Status};
 use crate::receipt::RULES_VERSION;
 use crate::sampler;
@@ -27,7 +33,7 @@ pub struct Finding {
     pub index: u64,
     /// Stable name (spec §8): `decode`, `pool`, `rules`, `transition`, `frozen`,
     /// `previous`, `commit-state`, `commit-before-beacon`, `link`, `duplicate`,
-    /// `order`, `beacon`, `draw`, `gap`.
+    /// `order`, `beacon`, `draw`, `gap`, `key-rotation`, `handover`.
     pub rule: &'static str,
     pub detail: String,
 }
@@ -54,7 +60,7 @@ pub fn apply_effect(pool: &mut PoolState, entry: &Entry) -> Result<(), crate::po
         Entry::PlateAssign(a) => pool.change(a.number, Status::Withheld, Status::Issued),
         Entry::PlateRevoke(r) => pool.change(r.number, Status::Issued, Status::Withheld),
         Entry::DrawResult(r) => pool.change(r.number, Status::Available, Status::Issued),
-        Entry::PoolOpen(_) | Entry::DrawCommit(_) => Ok(()),
+        Entry::PoolOpen(_) | Entry::DrawCommit(_) | Entry::KeyRotation(_) => Ok(()),
     }
 }
 
@@ -266,6 +272,8 @@ pub struct Ledger {
     /// Commits still waiting for their result: log index → (leaf hash, commit).
     open_commits: BTreeMap<u64, (Hash, DrawCommit)>,
     answered: IndexSet,
+    /// The log key's rotations, in log order, with their indices.
+    rotations: Vec<(u64, KeyRotation)>,
 }
 
 impl Ledger {
@@ -282,6 +290,11 @@ impl Ledger {
 
     pub fn size(&self) -> u64 {
         self.tree.size()
+    }
+
+    /// The key-rotation entries so far, in log order, with their indices.
+    pub fn rotations(&self) -> &[(u64, KeyRotation)] {
+        &self.rotations
     }
 
     /// A pool's state in log order.
@@ -379,6 +392,11 @@ impl Ledger {
                 return findings;
             }
         };
+        // No pool: whether the rotation is valid depends on the key an auditor pins ([`KeyChain`]).
+        if let Entry::KeyRotation(r) = entry {
+            self.rotations.push((index, r));
+            return findings;
+        }
         let pool_id = entry.pool_id().to_owned();
         if let Entry::PoolOpen(o) = &entry {
             if o.rules_version != RULES_VERSION {
@@ -399,7 +417,7 @@ impl Ledger {
             return findings;
         };
         match entry {
-            Entry::PoolOpen(_) => {}
+            Entry::PoolOpen(_) | Entry::KeyRotation(_) => {}
             Entry::PoolWithhold(c) | Entry::PoolRelease(c) => {
                 let withhold = bytes[4] == crate::entry::KIND_POOL_WITHHOLD;
                 if !c.numbers.windows(2).all(|w| w[0] < w[1]) {
@@ -638,6 +656,200 @@ impl Auditor {
     }
 }
 
+/// A key rotation the audit follows (spec §8).
+#[derive(Debug, Clone)]
+struct Followed {
+    /// Log index of the key-rotation entry.
+    index: u64,
+    old: NoteVerifier,
+    new: NoteVerifier,
+    /// After the rotation that brought in the pinned key (or every one, when
+    /// the pinned key is the log's first): the auditor holds its handover.
+    needs_handover: bool,
+}
+
+/// The log key's history as an auditor pinned to one key follows it through
+/// the log's key-rotation entries (spec §8, "Keys and checkpoints").
+#[derive(Debug, Clone)]
+pub struct KeyChain {
+    first: NoteVerifier,
+    followed: Vec<Followed>,
+    /// `key-rotation` findings: the rotations that are not valid, not followed.
+    pub findings: Vec<Finding>,
+}
+
+impl KeyChain {
+    /// Follows `rotations` (the ledger's, in log order) from the pinned key.
+    /// The first key is `pinned`, unless the log's first rotation hands over
+    /// from another key and some rotation names `pinned` as its new key (an
+    /// auditor pinned to a later key): then the log's first key is its
+    /// first rotation's old key, and the rotations up to the one that brought
+    /// in `pinned` are taken from the log without their handovers.
+    pub fn follow(pinned: &str, rotations: &[(u64, KeyRotation)]) -> Result<KeyChain, String> {
+        let pinned_key = NoteVerifier::parse(pinned).map_err(|e| format!("log key: {e}"))?;
+        let later = rotations
+            .first()
+            .filter(|(_, r)| r.old_key != pinned)
+            .and_then(|(_, first)| {
+                let since = rotations.iter().find(|(_, r)| r.new_key == pinned)?.0;
+                Some((NoteVerifier::parse(&first.old_key).ok()?, first.old_key.clone(), since))
+            });
+        let (first, mut in_force, since) = match later {
+            Some((key, text, since)) => (key, text, Some(since)),
+            None => (pinned_key, pinned.to_owned(), None),
+        };
+        let mut chain = KeyChain {
+            first: first.clone(),
+            followed: Vec::new(),
+            findings: Vec::new(),
+        };
+        let mut key = first;
+        for (index, r) in rotations {
+            let next = if r.old_key != in_force {
+                Err(format!(
+                    "hands over from {:?}, which is not the key in force",
+                    r.old_key
+                ))
+            } else if r.new_key == r.old_key {
+                Err("hands the key over to itself".to_owned())
+            } else {
+                NoteVerifier::parse(&r.new_key).map_err(|e| format!("the new key: {e}"))
+            };
+            match next {
+                Ok(new) => {
+                    chain.followed.push(Followed {
+                        index: *index,
+                        old: key,
+                        new: new.clone(),
+                        needs_handover: since.is_none_or(|s| *index > s),
+                    });
+                    key = new;
+                    in_force = r.new_key.clone();
+                }
+                Err(detail) => chain.findings.push(Finding {
+                    index: *index,
+                    rule: "key-rotation",
+                    detail: format!("{detail}; not followed"),
+                }),
+            }
+        }
+        Ok(chain)
+    }
+
+    /// The key in force for a checkpoint of `size` and, when it is a
+    /// handover's size, the old key that must also sign it.
+    pub fn signers(&self, size: u64) -> (&NoteVerifier, Option<&NoteVerifier>) {
+        match self.followed.iter().rev().find(|f| f.index < size) {
+            Some(f) => (&f.new, (f.index + 1 == size).then_some(&f.old)),
+            None => (&self.first, None),
+        }
+    }
+
+    /// Every key of the chain, the first one first.
+    fn keys(&self) -> impl Iterator<Item = &NoteVerifier> {
+        std::iter::once(&self.first).chain(self.followed.iter().map(|f| &f.new))
+    }
+
+    /// Opens a checkpoint with the keys in force for its size (spec §8), for `origin`.
+    pub fn open(&self, note: &str, origin: &str) -> Result<Checkpoint, String> {
+        let cp = self
+            .keys()
+            .find_map(|k| k.open(note).ok())
+            .map_or_else(|| Err(self.signers(u64::MAX).0.open(note).err()), Ok)
+            .map_err(|e| match e {
+                Some(e) => format!("{e} (nor by any earlier key of the log)"),
+                None => "no key of the log opens it".to_owned(),
+            })?;
+        if cp.origin != origin {
+            return Err(format!("origin {:?} is not the pinned one", cp.origin));
+        }
+        let (key, old) = self.signers(cp.size);
+        key.open(note)
+            .map_err(|e| format!("size {}: not signed by the key in force, {}: {e}", cp.size, key.name()))?;
+        if let Some(old) = old {
+            old.open(note)
+                .map_err(|e| format!("size {}: a handover not signed by the old key: {e}", cp.size))?;
+        }
+        Ok(cp)
+    }
+
+    /// `handover` findings: rotations followed without a handover among `notes`.
+    pub fn missing_handovers(&self, origin: &str, notes: &[&str]) -> Vec<Finding> {
+        self.followed
+            .iter()
+            .filter(|f| f.needs_handover)
+            .filter(|f| {
+                !notes.iter().any(|n| {
+                    let both = f.old.open(n).ok().filter(|_| f.new.open(n).is_ok());
+                    both.is_some_and(|cp| cp.size == f.index + 1 && cp.origin == origin)
+                })
+            })
+            .map(|f| Finding {
+                index: f.index,
+                rule: "handover",
+                detail: format!(
+                    "no checkpoint of size {} signed by both {} keys is held",
+                    f.index + 1,
+                    f.old.name()
+                ),
+            })
+            .collect()
+    }
+}
+
+/// What a checkpoint an auditor holds breaks (spec §8), each finding naming
+/// its size: a root other than the tree head of that many entries of `tree`
+/// (not compared without a tree), a key other than the one in force for its
+/// size (`checkpoint`), or a retired key's signature beyond its handover
+/// (`retired-key`).
+pub fn check_checkpoint(chain: &KeyChain, origin: &str, tree: Option<&Tree>, note: &str) -> Vec<String> {
+    let Some(cp) = chain.keys().find_map(|k| k.open(note).ok()) else {
+        return vec!["checkpoint: a checkpoint held opens with no key of the log".into()];
+    };
+    let n = cp.size;
+    let mut out = Vec::new();
+    if cp.origin != origin {
+        out.push(format!(
+            "checkpoint of size {n}: checkpoint: origin {:?} is not the pinned one",
+            cp.origin
+        ));
+    }
+    if let Some(tree) = tree {
+        match tree.root(n) {
+            None => out.push(format!(
+                "checkpoint of size {n}: checkpoint: the log served has only {} entries",
+                tree.size()
+            )),
+            Some(root) if root != cp.root => out.push(format!(
+                "checkpoint of size {n}: checkpoint: its root is not the tree head of the first {n} entries: history rewritten"
+            )),
+            Some(_) => {}
+        }
+    }
+    let (key, old) = chain.signers(n);
+    if key.open(note).is_err() {
+        out.push(format!(
+            "checkpoint of size {n}: checkpoint: not signed by the key in force for its size ({})",
+            key.name()
+        ));
+    }
+    if old.is_some_and(|old| old.open(note).is_err()) {
+        out.push(format!(
+            "checkpoint of size {n}: checkpoint: a handover not signed by the old key"
+        ));
+    }
+    for f in chain.followed.iter().filter(|f| f.index + 1 < n) {
+        if f.old.open(note).is_ok() {
+            out.push(format!(
+                "checkpoint of size {n}: retired-key: signed by the key retired at entry {}, beyond its handover (size {})",
+                f.index,
+                f.index + 1
+            ));
+        }
+    }
+    out
+}
+
 /// What a full replay under a signed checkpoint concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -666,11 +878,8 @@ pub fn beacon_keys(trust: &crate::receipt::Trust) -> HashMap<String, BeaconKey> 
         .collect()
 }
 
-/// A full audit (spec §8): opens the signed checkpoint `note` with the pinned
-/// log key and origin, replays `entries` from index 0, compares the root, and
-/// reports every finding, including commits whose round was published more
-/// than `grace_ms` before `now_ms` and that have no result. An unverifiable
-/// checkpoint or trust file is an error, not a finding: nothing can be audited against it.
+/// A full audit (spec §8) against the signed checkpoint `note`, holding no
+/// other checkpoint: [`replay_holding`] with none.
 pub fn replay<E: AsRef<[u8]>>(
     trust: &crate::receipt::Trust,
     note: &str,
@@ -678,12 +887,27 @@ pub fn replay<E: AsRef<[u8]>>(
     now_ms: i64,
     grace_ms: i64,
 ) -> Result<Report, String> {
+    replay_holding(trust, note, &[], entries, now_ms, grace_ms)
+}
+
+/// A full audit (spec §8): replays `entries` from index 0, opens the signed
+/// checkpoint `note` with the key in force for its size (the pinned log key,
+/// or the one the log's rotations lead to, [`KeyChain`]) and the pinned
+/// origin, compares the root, and reports every finding, including commits
+/// whose round was published more than `grace_ms` before `now_ms` and that
+/// have no result. `held` are the other checkpoints the auditor keeps, the
+/// handovers of the rotations it follows among them: each is checked like
+/// `note` (root, signing key, no retired key). An unverifiable checkpoint or
+/// trust file is an error, not a finding: nothing can be audited against it.
+pub fn replay_holding<E: AsRef<[u8]>>(
+    trust: &crate::receipt::Trust,
+    note: &str,
+    held: &[String],
+    entries: impl IntoIterator<Item = E>,
+    now_ms: i64,
+    grace_ms: i64,
+) -> Result<Report, String> {
     trust.check().map_err(|e| format!("trust: {e}"))?;
-    let verifier = crate::note::NoteVerifier::parse(&trust.log_key).map_err(|e| format!("trust: {e}"))?;
-    let cp = verifier.open(note).map_err(|e| format!("checkpoint: {e}"))?;
-    if cp.origin != trust.log_origin {
-        return Err(format!("checkpoint origin {:?} is not the pinned one", cp.origin));
-    }
     let mut auditor = Auditor::new(beacon_keys(trust));
     let (mut pools, mut draws) = (0u64, 0u64);
     for e in entries {
@@ -695,6 +919,10 @@ pub fn replay<E: AsRef<[u8]>>(
         }
         auditor.push(e);
     }
+    let chain = KeyChain::follow(&trust.log_key, auditor.ledger.rotations()).map_err(|e| format!("trust: {e}"))?;
+    let cp = chain
+        .open(note, &trust.log_origin)
+        .map_err(|e| format!("checkpoint: {e}"))?;
     let mut findings = Vec::new();
     if auditor.ledger.tree().root(cp.size).is_none_or(|root| root != cp.root) {
         findings.push(format!(
@@ -703,6 +931,25 @@ pub fn replay<E: AsRef<[u8]>>(
         ));
     }
     findings.extend(auditor.findings.iter().map(|f| f.to_string()));
+    findings.extend(chain.findings.iter().map(|f| f.to_string()));
+    let mut notes: Vec<&str> = held.iter().map(String::as_str).collect();
+    for held in &notes {
+        findings.extend(check_checkpoint(
+            &chain,
+            &trust.log_origin,
+            Some(auditor.ledger.tree()),
+            held,
+        ));
+    }
+    // The audited checkpoint opened with the right keys and its root was compared above: only a retired key is left.
+    findings.extend(check_checkpoint(&chain, &trust.log_origin, None, note));
+    notes.push(note);
+    findings.extend(
+        chain
+            .missing_handovers(&trust.log_origin, &notes)
+            .iter()
+            .map(|f| f.to_string()),
+    );
     findings.extend(auditor.gaps(now_ms, grace_ms).iter().map(|f| f.to_string()));
     Ok(Report {
         size: cp.size,

@@ -13,6 +13,7 @@
 //! | `PlateRevoke` | issued → withheld (retained for the owner) |
 //! | `DrawCommit` | none: fixes the pool's available set, rules and beacon round before the randomness exists |
 //! | `DrawResult` | the drawn number: available → issued |
+//! | `KeyRotation` | none (no pool): hands the log's checkpoint key over to a new key (spec §6.4) |
 
 use crate::encoding::{DecodeError, Reader, Writer};
 
@@ -26,6 +27,7 @@ pub const KIND_PLATE_ASSIGN: u8 = 0x04;
 pub const KIND_PLATE_REVOKE: u8 = 0x05;
 pub const KIND_DRAW_COMMIT: u8 = 0x10;
 pub const KIND_DRAW_RESULT: u8 = 0x11;
+pub const KIND_KEY_ROTATION: u8 = 0x20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolOpen {
@@ -126,6 +128,20 @@ pub struct DrawResult {
     pub at_ms: u64,
 }
 
+/// The log's checkpoint key handed over from `old_key` to `new_key` (spec
+/// §6.4). It is the last entry of its handover checkpoint, which both keys
+/// sign; from the next tree on only `new_key` signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotation {
+    /// The key in force until the handover, as verifiers pin it (`<name>+<id>+<base64>`).
+    pub old_key: String,
+    /// Its successor, in the same form.
+    pub new_key: String,
+    /// e.g. `scheduled rotation`.
+    pub reason: String,
+    pub at_ms: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     PoolOpen(PoolOpen),
@@ -135,6 +151,7 @@ pub enum Entry {
     PlateRevoke(PlateRevoke),
     DrawCommit(DrawCommit),
     DrawResult(DrawResult),
+    KeyRotation(KeyRotation),
 }
 
 impl Entry {
@@ -147,9 +164,11 @@ impl Entry {
             Entry::PlateRevoke(_) => "plate-revoke",
             Entry::DrawCommit(_) => "draw-commit",
             Entry::DrawResult(_) => "draw-result",
+            Entry::KeyRotation(_) => "key-rotation",
         }
     }
 
+    /// The pool the entry changes; empty for a key rotation, which names none.
     pub fn pool_id(&self) -> &str {
         match self {
             Entry::PoolOpen(e) => &e.pool_id,
@@ -158,6 +177,7 @@ impl Entry {
             Entry::PlateRevoke(e) => &e.pool_id,
             Entry::DrawCommit(e) => &e.pool_id,
             Entry::DrawResult(e) => &e.pool_id,
+            Entry::KeyRotation(_) => "",
         }
     }
 
@@ -233,6 +253,13 @@ impl Entry {
                     .u32(e.index)
                     .u32(e.number)
                     .str(&e.plate)
+                    .u64(e.at_ms);
+            }
+            Entry::KeyRotation(e) => {
+                w.u8(KIND_KEY_ROTATION)
+                    .str(&e.old_key)
+                    .str(&e.new_key)
+                    .str(&e.reason)
                     .u64(e.at_ms);
             }
         }
@@ -311,6 +338,12 @@ impl Entry {
                 plate: r.str()?,
                 at_ms: r.u64()?,
             }),
+            KIND_KEY_ROTATION => Entry::KeyRotation(KeyRotation {
+                old_key: r.str()?,
+                new_key: r.str()?,
+                reason: r.str()?,
+                at_ms: r.u64()?,
+            }),
             other => return Err(DecodeError::Kind(other)),
         };
         r.finish()?;
@@ -369,6 +402,12 @@ mod tests {
                 number: 48_217,
                 plate: "30A-482.17".into(),
                 at_ms: 1_790_000_000_004,
+            }),
+            Entry::KeyRotation(KeyRotation {
+                old_key: "vrs-log+12345678+AQ==".into(),
+                new_key: "vrs-log+9abcdef0+Ag==".into(),
+                reason: "scheduled rotation".into(),
+                at_ms: 1_790_000_000_005,
             }),
         ]
     }

@@ -141,12 +141,25 @@ impl NoteSigner {
 
     /// The signed note of a checkpoint.
     pub fn sign(&self, checkpoint: &Checkpoint) -> String {
-        let body = checkpoint.body();
+        sign_by_all(&[self], checkpoint)
+    }
+
+    /// This key's signature line over `body`, with its final newline.
+    fn line(&self, body: &str) -> String {
         let sig = self.key.sign(body.as_bytes()).to_bytes();
         let mut blob = key_id(&self.name, &self.key.verifying_key().to_bytes()).to_vec();
         blob.extend_from_slice(&sig);
-        format!("{body}\n\u{2014} {} {}\n", self.name, B64.encode(blob))
+        format!("\u{2014} {} {}\n", self.name, B64.encode(blob))
     }
+}
+
+/// One note signed by several keys, one line each in the order given: the
+/// handover checkpoint of a key rotation (spec §6.4) is signed by the old and
+/// the new key. Each key opens it and ignores the other's line (§6.3 rule 4).
+pub fn sign_by_all(signers: &[&NoteSigner], checkpoint: &Checkpoint) -> String {
+    let body = checkpoint.body();
+    let lines: String = signers.iter().map(|s| s.line(&body)).collect();
+    format!("{body}\n{lines}")
 }
 
 /// A pinned verifier key.
@@ -186,6 +199,13 @@ impl NoteVerifier {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The verifier key text (`<name>+<key id>+<base64>`), as [`NoteSigner::verifier_key`] writes it.
+    pub fn verifier_key(&self) -> String {
+        let mut enc = vec![ALG_ED25519];
+        enc.extend_from_slice(self.key.as_bytes());
+        format!("{}+{}+{}", self.name, hex::encode(self.id), B64.encode(enc))
     }
 
     /// Opens a signed checkpoint note (spec §6.3, c2sp.org/signed-note) and
@@ -326,6 +346,22 @@ mod tests {
         ] {
             assert!(matches!(v.open(&broken), Err(NoteError::Malformed(_))), "{broken:?}");
         }
+    }
+
+    #[test]
+    fn a_note_signed_by_two_keys_opens_with_each() {
+        let old = NoteSigner::from_seed("vrs-log", &[1; 32]).expect("key");
+        let new = NoteSigner::from_seed("vrs-log", &[2; 32]).expect("key");
+        let note = sign_by_all(&[&old, &new], &checkpoint());
+        assert_eq!(note.matches('\u{2014}').count(), 2);
+        for k in [&old, &new] {
+            let v = NoteVerifier::parse(&k.verifier_key()).expect("vkey");
+            assert_eq!(v.verifier_key(), k.verifier_key());
+            assert_eq!(v.open(&note), Ok(checkpoint()));
+        }
+        let third = NoteSigner::from_seed("vrs-log", &[3; 32]).expect("key");
+        let v = NoteVerifier::parse(&third.verifier_key()).expect("vkey");
+        assert!(matches!(v.open(&note), Err(NoteError::Unsigned(_))));
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! members, integers as plain digits, canonical base64, lower-case hex), so two
 //! honest verifiers can never disagree on what a receipt says, and then checked
 //! in the order of §7.3; the first check that fails is reported by name.
+//!
+//! A receipt may carry the log key's rotations (§6.4): each a handover
+//! checkpoint signed by the old and the new key, and the key-rotation entry
+//! it hands over. Check `rotations` follows them from the pinned key, so a
+//! verifier pinned to any key the log has had verifies receipts signed by
+//! the current one.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -12,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::beacon;
 use crate::draw;
 use crate::entry::{DrawCommit, DrawResult, Entry, NONE};
-use crate::merkle::{Hash, leaf_hash, verify_inclusion};
+use crate::merkle::{Hash, Tree, leaf_hash, verify_inclusion};
 use crate::note::NoteVerifier;
 use crate::pool::{BITMAP_BYTES, PoolId, PoolState};
 use crate::sampler;
@@ -121,6 +127,38 @@ pub struct Receipt {
     pub beacon: BeaconEvidence,
     /// Base64 of the availability bitmap the commit named (spec §5).
     pub pool_bitmap: String,
+    /// The log key's rotations up to the checkpoint, oldest first (spec §6.4).
+    /// Left out when there are none: receipts of a log that never rotated its
+    /// key are byte for byte what they were before rotations existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<Rotation>,
+}
+
+/// A rotation of the log key as a receipt carries it (spec §7.1): the
+/// handover checkpoint, and the key-rotation entry with its inclusion proof
+/// under **that** checkpoint (of size `index + 1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// The handover note, signed by the old and the new key.
+    pub checkpoint: String,
+    pub rotation: LoggedEntry,
+}
+
+impl Rotation {
+    /// The rotation logged at `index` (its bytes `entry`) with its handover
+    /// note; `None` if `tree` does not hold `index + 1` entries.
+    pub fn assemble(tree: &Tree, index: u64, entry: &[u8], handover: &str) -> Option<Rotation> {
+        let proof = tree.inclusion_proof(index, index.checked_add(1)?)?;
+        Some(Rotation {
+            checkpoint: handover.to_owned(),
+            rotation: LoggedEntry {
+                index,
+                entry: B64.encode(entry),
+                proof: proof.iter().map(|h| B64.encode(h)).collect(),
+            },
+        })
+    }
 }
 
 /// A beacon the verifier trusts, pinned independently of any receipt.
@@ -249,6 +287,7 @@ struct Formatted {
     previous: Option<Logged>,
     taken: Vec<Logged>,
     bitmap: Vec<u8>,
+    rotations: Vec<Logged>,
 }
 
 fn format(r: &Receipt) -> Result<Formatted, ReceiptError> {
@@ -289,7 +328,113 @@ fn format(r: &Receipt) -> Result<Formatted, ReceiptError> {
             .map(|(i, t)| logged(&format!("taken[{i}]"), t))
             .collect::<Result<_, _>>()?,
         bitmap,
+        rotations: format_rotations(&r.rotations)?,
     })
+}
+
+fn format_rotations(rotations: &[Rotation]) -> Result<Vec<Logged>, ReceiptError> {
+    rotations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| logged(&format!("rotations[{i}].rotation"), &r.rotation))
+        .collect()
+}
+
+/// The log key a verifier reaches from its pinned one (check `rotations`).
+#[derive(Debug, Clone)]
+pub struct Followed {
+    /// The key in force, as text: the pinned one if no rotation was followed.
+    pub key: String,
+    pub verifier: NoteVerifier,
+    /// Size of the last handover checkpoint followed; 0 if none.
+    pub handover_size: u64,
+    /// How many rotations were followed (the others were skipped).
+    pub followed: usize,
+}
+
+/// Follows the log key from the pinned one through `rotations` (spec §7.3,
+/// check `rotations`); a malformed element fails `format`. Also what
+/// `vrsctl` uses to follow the rotations the registry publishes with its trust.
+pub fn follow_rotations(trust: &Trust, rotations: &[Rotation]) -> Result<Followed, ReceiptError> {
+    let formatted = format_rotations(rotations)?;
+    check_rotations(trust, rotations, &formatted)
+}
+
+fn check_rotations(trust: &Trust, rotations: &[Rotation], formatted: &[Logged]) -> Result<Followed, ReceiptError> {
+    let verifier = NoteVerifier::parse(&trust.log_key).or_else(|e| fail("trust", e.to_string()))?;
+    let mut now = Followed {
+        key: trust.log_key.clone(),
+        verifier,
+        handover_size: 0,
+        followed: 0,
+    };
+    for (i, (r, l)) in rotations.iter().zip(formatted).enumerate() {
+        let Ok(Entry::KeyRotation(rotation)) = Entry::decode(&l.bytes) else {
+            return fail("rotations", format!("rotations[{i}] is not a key-rotation entry"));
+        };
+        if rotation.old_key != now.key {
+            if now.followed == 0 {
+                continue; // a handover before the pinned key: this verifier starts later
+            }
+            return fail(
+                "rotations",
+                format!(
+                    "rotations[{i}] hands over from another key than the one the rotation before it handed over to"
+                ),
+            );
+        }
+        if rotation.new_key == now.key {
+            return fail("rotations", format!("rotations[{i}] hands the key over to itself"));
+        }
+        let next = NoteVerifier::parse(&rotation.new_key)
+            .or_else(|e| fail("rotations", format!("rotations[{i}]: the new key: {e}")))?;
+        let cp = now.verifier.open(&r.checkpoint).or_else(|e| {
+            fail(
+                "rotations",
+                format!("rotations[{i}]: the handover does not open with the key in force: {e}"),
+            )
+        })?;
+        if next.open(&r.checkpoint).is_err() {
+            return fail(
+                "rotations",
+                format!("rotations[{i}]: the handover is not signed by the new key"),
+            );
+        }
+        if cp.origin != trust.log_origin {
+            return fail(
+                "rotations",
+                format!("rotations[{i}]: origin {:?} is not the pinned one", cp.origin),
+            );
+        }
+        if l.index.checked_add(1) != Some(cp.size) {
+            return fail(
+                "rotations",
+                format!(
+                    "rotations[{i}]: the rotation at entry {} is not the last entry of its handover (size {})",
+                    l.index, cp.size
+                ),
+            );
+        }
+        if cp.size <= now.handover_size {
+            return fail(
+                "rotations",
+                format!("rotations[{i}]: handed over before the rotation followed before it"),
+            );
+        }
+        if !verify_inclusion(l.index, cp.size, &leaf_hash(&l.bytes), &l.proof, &cp.root) {
+            return fail(
+                "rotations",
+                format!("rotations[{i}]: the rotation is not included in its handover's tree"),
+            );
+        }
+        now = Followed {
+            key: rotation.new_key,
+            verifier: next,
+            handover_size: cp.size,
+            followed: now.followed + 1,
+        };
+    }
+    Ok(now)
 }
 
 /// What a valid receipt establishes.
@@ -302,6 +447,9 @@ pub struct Verified {
     pub index: u32,
     pub available_count: u32,
     pub checkpoint_size: u64,
+    /// The log key that signed the checkpoint: the pinned one, or the one its
+    /// rotations lead to.
+    pub log_key: String,
 }
 
 impl Receipt {
@@ -322,13 +470,25 @@ pub fn verify(receipt: &Receipt, trust: &Trust) -> Result<Verified, ReceiptError
     trust.check().or_else(|e| fail("trust", e))?;
     let f = format(receipt)?;
 
-    // The checkpoint is signed by the pinned log key, for the pinned origin.
-    let log_key = NoteVerifier::parse(&trust.log_key).or_else(|e| fail("trust", e.to_string()))?;
-    let cp = log_key
+    // The log key, followed from the pinned one through the rotations given.
+    let key = check_rotations(trust, &receipt.rotations, &f.rotations)?;
+
+    // The checkpoint is signed by that key, for the pinned origin, and is no older than its handover.
+    let cp = key
+        .verifier
         .open(&receipt.checkpoint)
         .or_else(|e| fail("checkpoint", e.to_string()))?;
     if cp.origin != trust.log_origin {
         return fail("checkpoint", format!("origin {:?} is not the pinned one", cp.origin));
+    }
+    if cp.size < key.handover_size {
+        return fail(
+            "checkpoint",
+            format!(
+                "size {} is older than the handover (size {}) to the key that signs it",
+                cp.size, key.handover_size
+            ),
+        );
     }
     let included = |l: &Logged| verify_inclusion(l.index, cp.size, &leaf_hash(&l.bytes), &l.proof, &cp.root);
 
@@ -421,6 +581,7 @@ pub fn verify(receipt: &Receipt, trust: &Trust) -> Result<Verified, ReceiptError
         index: result.index,
         available_count: commit.available_count,
         checkpoint_size: cp.size,
+        log_key: key.key,
     })
 }
 
@@ -583,6 +744,8 @@ pub struct ReceiptParts<'a> {
 
 impl Receipt {
     /// Assembles a receipt; `None` if an entry is not under the checkpoint.
+    /// It carries no rotations: a registry whose key was rotated sets
+    /// `rotations` (see [`Rotation::assemble`]).
     pub fn assemble(p: ReceiptParts<'_>) -> Option<Receipt> {
         let logged = |(index, bytes): (u64, &[u8])| -> Option<LoggedEntry> {
             let proof = p.tree.inclusion_proof(index, p.checkpoint_size)?;
@@ -604,6 +767,7 @@ impl Receipt {
             taken: p.taken.into_iter().map(logged).collect::<Option<_>>()?,
             beacon: p.beacon,
             pool_bitmap: B64.encode(p.pool_bitmap),
+            rotations: Vec::new(),
         })
     }
 }

@@ -34,15 +34,16 @@ use vrs_draw::beacon::{self, BeaconError, SecretKey};
 use vrs_draw::draw::candidates;
 use vrs_draw::encoding::{DecodeError, Reader};
 use vrs_draw::entry::{
-    DrawCommit, DrawResult, Entry, KIND_DRAW_COMMIT, KIND_DRAW_RESULT, KIND_PLATE_ASSIGN, KIND_PLATE_REVOKE,
-    KIND_POOL_OPEN, KIND_POOL_RELEASE, KIND_POOL_WITHHOLD, MAGIC, PlateAssign, PlateRevoke, PoolChange, PoolOpen,
+    DrawCommit, DrawResult, Entry, KIND_DRAW_COMMIT, KIND_DRAW_RESULT, KIND_KEY_ROTATION, KIND_PLATE_ASSIGN,
+    KIND_PLATE_REVOKE, KIND_POOL_OPEN, KIND_POOL_RELEASE, KIND_POOL_WITHHOLD, KeyRotation, MAGIC, PlateAssign,
+    PlateRevoke, PoolChange, PoolOpen,
 };
 use vrs_draw::merkle::{Hash, Tree, leaf_hash, node_hash, verify_consistency, verify_inclusion};
 use vrs_draw::note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, canonical_b64};
 use vrs_draw::pool::{BITMAP_BITS, BITMAP_BYTES, MAX_NUMBER, PoolId, PoolState, Status};
 use vrs_draw::receipt::{
-    BeaconEvidence, LoggedEntry, RULES_VERSION, Receipt, ReceiptParts, Trust, TrustedBeacon, Verified, verify,
-    verify_json,
+    BeaconEvidence, LoggedEntry, RULES_VERSION, Receipt, ReceiptParts, Rotation, Trust, TrustedBeacon, Verified,
+    verify, verify_json,
 };
 use vrs_draw::sampler::application_commitment;
 
@@ -348,6 +349,14 @@ fn entry() -> impl Strategy<Value = Entry> {
                     })
                 }
             ),
+        (text(), text(), text(), any::<u64>()).prop_map(|(old_key, new_key, reason, at_ms)| {
+            Entry::KeyRotation(KeyRotation {
+                old_key,
+                new_key,
+                reason,
+                at_ms,
+            })
+        }),
     ]
 }
 
@@ -388,6 +397,7 @@ fn entries_from_arbitrary_bytes_are_errors_or_canonical() {
         KIND_PLATE_REVOKE,
         KIND_DRAW_COMMIT,
         KIND_DRAW_RESULT,
+        KIND_KEY_ROTATION,
         0x00,
         0x7f,
         0xff,
@@ -1076,13 +1086,20 @@ fn receipts_round_trip_through_json() {
     let receipt = (
         (text(), text(), text(), text(), text()),
         (logged(), logged(), prop::option::of(logged()), vec(logged(), 0..3)),
-        (beacon, text()),
+        (
+            beacon,
+            text(),
+            vec(
+                (text(), logged()).prop_map(|(checkpoint, rotation)| Rotation { checkpoint, rotation }),
+                0..2,
+            ),
+        ),
     )
         .prop_map(
             |(
                 (version, plate, application_id, salt, checkpoint),
                 (commit, result, previous, taken),
-                (beacon, pool_bitmap),
+                (beacon, pool_bitmap, rotations),
             )| {
                 Receipt {
                     version,
@@ -1096,6 +1113,7 @@ fn receipts_round_trip_through_json() {
                     taken,
                     beacon,
                     pool_bitmap,
+                    rotations,
                 }
             },
         );
@@ -1657,6 +1675,8 @@ fn with_pool(e: Entry, pool: &str) -> Entry {
         Entry::PlateRevoke(x) => Entry::PlateRevoke(PlateRevoke { pool_id: p, ..x }),
         Entry::DrawCommit(x) => Entry::DrawCommit(DrawCommit { pool_id: p, ..x }),
         Entry::DrawResult(x) => Entry::DrawResult(DrawResult { pool_id: p, ..x }),
+        // No pool to name.
+        e @ Entry::KeyRotation(_) => e,
     }
 }
 

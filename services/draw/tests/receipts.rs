@@ -2,21 +2,24 @@
 //! every kind of tampering — the insider attacks of spec §5.4 included — is
 //! caught and named. With `VRS_GOLDEN_DIR=<dir>` the receipts (valid and
 //! tampered), `trust.json` and `cases.json` are written there for the
-//! independent verifier (contracts/draw/verify_receipt.py).
+//! independent verifier (contracts/draw/verify_receipt.py): one directory per
+//! beacon, and one per pinned key for receipts across the log key's rotations.
 
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
-use vrs_draw::audit::{Auditor, BeaconKey, Ledger, apply_effect};
+use vrs_draw::audit::{Auditor, BeaconKey, Ledger, apply_effect, replay, replay_holding};
 use vrs_draw::beacon::{self, SecretKey};
 use vrs_draw::draw::{candidates, pick};
-use vrs_draw::entry::{DrawCommit, DrawResult, Entry, PoolChange, PoolOpen};
+use vrs_draw::entry::{DrawCommit, DrawResult, Entry, KeyRotation, PoolChange, PoolOpen};
 use vrs_draw::merkle::{Tree, leaf_hash};
-use vrs_draw::note::{Checkpoint, NoteSigner};
+use vrs_draw::note::{Checkpoint, NoteSigner, sign_by_all};
 use vrs_draw::pool::{PoolId, PoolState, special_patterns};
-use vrs_draw::receipt::{BeaconEvidence, RULES_VERSION, Receipt, ReceiptParts, Trust, TrustedBeacon, verify_json};
+use vrs_draw::receipt::{
+    BeaconEvidence, RULES_VERSION, Receipt, ReceiptParts, Rotation, Trust, TrustedBeacon, verify_json,
+};
 use vrs_draw::sampler::{application_commitment, seed};
 
 const POOL: &str = "30-car-white-A";
@@ -1148,4 +1151,395 @@ fn a_commit_the_pool_could_never_answer_is_named() {
         log.ledger.resolve(SMALL, usize::MAX, |c| env.value(c.round), 9),
         Err(vrs_draw::audit::ResolveError::Exhausted(_))
     ));
+}
+
+// ---------------------------------------------------------------- key rotations (spec §6.4)
+
+/// The leaf tree of `entries`.
+fn tree_of(entries: &[Vec<u8>]) -> Tree {
+    let mut tree = Tree::new();
+    for e in entries {
+        tree.push(leaf_hash(e));
+    }
+    tree
+}
+
+/// The checkpoint of the first `size` entries.
+fn checkpoint_of(entries: &[Vec<u8>], size: u64) -> Checkpoint {
+    Checkpoint {
+        origin: ORIGIN.into(),
+        size,
+        root: tree_of(&entries[..size as usize]).root(size).expect("root"),
+    }
+}
+
+/// Logs the rotation `from` → `to` as the registry does; returns its index.
+fn log_rotation(log: &mut Log, from: &str, to: &str) -> u64 {
+    log.push(&Entry::KeyRotation(KeyRotation {
+        old_key: from.into(),
+        new_key: to.into(),
+        reason: "scheduled rotation".into(),
+        at_ms: 5,
+    }))
+}
+
+/// A draw committed and resolved at the end of `log`: (commit, result) indices.
+fn draw_at_end(env: &Env, log: &mut Log, app: &str, salt: &[u8; 32]) -> (u64, u64) {
+    let round = *env.rounds().last().expect("a round");
+    let c = log.commit(env, POOL, app, salt, round);
+    let r = log.resolve(env, POOL);
+    (c, r[0])
+}
+
+/// A log whose key was rotated twice, K0 → K1 → K2, with a draw before the
+/// first rotation, one between the two and one after the second.
+struct Rotated {
+    /// K1 and K2 (K0 is the environment's signer).
+    k1: NoteSigner,
+    k2: NoteSigner,
+    entries: Vec<Vec<u8>>,
+    /// Indices of the two key-rotation entries.
+    at: [u64; 2],
+    /// The two handover notes, each signed by both keys.
+    handovers: [String; 2],
+    before: Draw,
+    between: Draw,
+    after: Draw,
+}
+
+impl Rotated {
+    fn build(env: &Env) -> Rotated {
+        let k1 = NoteSigner::generate("vrs-test-log").expect("key").0;
+        let k2 = NoteSigner::generate("vrs-test-log").expect("key").0;
+        let mut d = honest(env, 2, None);
+        let log = &mut d.log;
+        let r1 = log_rotation(log, &env.signer.verifier_key(), &k1.verifier_key());
+        let h1 = sign_by_all(&[&env.signer, &k1], &checkpoint_of(&log.entries, r1 + 1));
+        let (c_mid, r_mid) = draw_at_end(env, log, "between-rotations", &[0x33; 32]);
+        let r2 = log_rotation(log, &k1.verifier_key(), &k2.verifier_key());
+        let h2 = sign_by_all(&[&k1, &k2], &checkpoint_of(&log.entries, r2 + 1));
+        let (c_after, r_after) = draw_at_end(env, log, "after-rotations", &[0x44; 32]);
+        let entries = log.entries.clone();
+        let draw = |commit_index, result_index, app: &str, salt: [u8; 32]| Draw {
+            log: d.log.clone(),
+            commit_index,
+            result_index,
+            app_id: app.into(),
+            salt,
+        };
+        let mut between = draw(c_mid, r_mid, "between-rotations", [0x33; 32]);
+        // Its receipt is signed by K1 before the second rotation.
+        between.log.entries.truncate(r2 as usize);
+        Rotated {
+            before: draw(d.commit_index, d.result_index, &d.app_id, d.salt),
+            between,
+            after: draw(c_after, r_after, "after-rotations", [0x44; 32]),
+            k1,
+            k2,
+            entries,
+            at: [r1, r2],
+            handovers: [h1, h2],
+        }
+    }
+
+    /// The first `n` rotations as a receipt carries them.
+    fn rotations(&self, n: usize) -> Vec<Rotation> {
+        let tree = tree_of(&self.entries);
+        (0..n)
+            .map(|i| {
+                let at = self.at[i];
+                Rotation::assemble(&tree, at, &self.entries[at as usize], &self.handovers[i]).expect("rotation")
+            })
+            .collect()
+    }
+
+    /// `d`'s receipt under a checkpoint of its whole log signed by `signer`, with the first `n` rotations.
+    fn receipt(&self, env: &Env, d: &Draw, signer: &NoteSigner, n: usize) -> Receipt {
+        let mut r = receipt_with(env, d, |_, cp| signer.sign(cp));
+        r.rotations = self.rotations(n);
+        r
+    }
+
+    fn trust(&self, env: &Env, key: &NoteSigner) -> Trust {
+        Trust {
+            log_key: key.verifier_key(),
+            ..env.trust()
+        }
+    }
+}
+
+/// A rotation element of another log: the rotation `old` → `new` logged after
+/// `prefix`, handed over by `signers`.
+fn foreign_rotation(prefix: &[Vec<u8>], old: &str, new: &str, signers: &[&NoteSigner]) -> Rotation {
+    let mut entries = prefix.to_vec();
+    entries.push(
+        Entry::KeyRotation(KeyRotation {
+            old_key: old.into(),
+            new_key: new.into(),
+            reason: "scheduled rotation".into(),
+            at_ms: 5,
+        })
+        .encode(),
+    );
+    let at = prefix.len() as u64;
+    let note = sign_by_all(signers, &checkpoint_of(&entries, at + 1));
+    Rotation::assemble(&tree_of(&entries), at, &entries[at as usize], &note).expect("rotation")
+}
+
+/// Receipts across the rotations, valid for trust pinned to `pinned` (0, 1 or 2: K0, K1, K2),
+/// and tampered ones with the check that must reject them.
+fn rotation_cases(env: &Env, rot: &Rotated, pinned: usize) -> (Trust, Vec<Case>) {
+    let keys = [&env.signer, &rot.k1, &rot.k2];
+    let trust = rot.trust(env, keys[pinned]);
+    let mut cases = Vec::new();
+    let mut valid: Vec<(String, Receipt)> = vec![
+        ("before-two-rotations".into(), rot.receipt(env, &rot.before, &rot.k2, 2)),
+        ("after-two-rotations".into(), rot.receipt(env, &rot.after, &rot.k2, 2)),
+    ];
+    if pinned < 2 {
+        valid.push((
+            "between-one-rotation".into(),
+            rot.receipt(env, &rot.between, &rot.k1, 1),
+        ));
+    }
+    if pinned == 0 {
+        // Issued before any rotation, and never re-fetched: no rotations, signed by K0.
+        let early = receipt_with(env, &honest(env, 2, None), |s, cp| s.sign(cp));
+        valid.push(("issued-before-rotation".into(), early));
+    }
+    for (name, r) in &valid {
+        let t = text(r);
+        let v = verify_json(&t, &trust).unwrap_or_else(|e| panic!("{name} pinned to K{pinned}: {e}"));
+        let signed_by = match name.as_str() {
+            "issued-before-rotation" => 0,
+            "between-one-rotation" => 1,
+            _ => 2,
+        };
+        assert_eq!(v.log_key, keys[signed_by].verifier_key(), "{name}");
+        cases.push(Case {
+            name: format!("valid-{name}"),
+            valid: true,
+            check: None,
+            text: t,
+        });
+    }
+
+    let good = rot.receipt(env, &rot.after, &rot.k2, 2);
+    let mut bad: Vec<(&str, &'static str, Receipt)> = Vec::new();
+    // The rotation this verifier follows first (K0 → K1 pinned to K0, K1 → K2 pinned to K1).
+    if pinned < 2 {
+        let i = pinned;
+        let (old, new) = (keys[i], keys[i + 1]);
+        let size = rot.at[i] + 1;
+        let cp = checkpoint_of(&rot.entries, size);
+        let mut r = good.clone();
+        r.rotations[i].checkpoint = new.sign(&cp);
+        bad.push(("handover-new-key-only", "rotations", r));
+        let mut r = good.clone();
+        r.rotations[i].checkpoint = old.sign(&cp);
+        bad.push(("handover-old-key-only", "rotations", r));
+        // Handed over one entry later: the rotation is not the last entry of the tree.
+        let mut r = good.clone();
+        let later = checkpoint_of(&rot.entries, size + 1);
+        r.rotations[i].checkpoint = sign_by_all(&[old, new], &later);
+        r.rotations[i].rotation.proof = tree_of(&rot.entries)
+            .inclusion_proof(rot.at[i], size + 1)
+            .expect("proof")
+            .iter()
+            .map(|h| B64.encode(h))
+            .collect();
+        bad.push(("rotation-not-last-of-handover", "rotations", r));
+        let mut r = good.clone();
+        if let Some(p) = r.rotations[i].rotation.proof.first_mut() {
+            *p = flip_b64(p, 3);
+        }
+        bad.push(("rotation-proof-altered", "rotations", r));
+        // The next rotation hands over from a key other than the one just followed.
+        let (stranger, _) = NoteSigner::generate("vrs-test-log").expect("key");
+        let mut r = good.clone();
+        let strange = foreign_rotation(
+            &rot.entries[..rot.at[1] as usize],
+            &stranger.verifier_key(),
+            &rot.k2.verifier_key(),
+            &[&stranger, &rot.k2],
+        );
+        if i == 0 {
+            r.rotations[1] = strange;
+        } else {
+            r.rotations.push(strange);
+        }
+        bad.push(("old-key-not-the-key-followed", "rotations", r));
+        // The receipt's checkpoint signed by the new key, but older than the handover.
+        let older = Draw {
+            log: Log {
+                entries: rot.entries[..rot.at[1] as usize].to_vec(),
+                ..rot.before.log.clone()
+            },
+            ..rot.before.clone()
+        };
+        let mut r = receipt_with(env, &older, |_, cp| rot.k2.sign(cp));
+        r.rotations = rot.rotations(2);
+        bad.push(("checkpoint-older-than-handover", "checkpoint", r));
+    }
+    // The receipt's checkpoint signed by a retired key, beside the rotations that retire it.
+    let retired = if pinned == 2 { &rot.k1 } else { keys[pinned] };
+    bad.push((
+        "checkpoint-by-retired-key",
+        "checkpoint",
+        rot.receipt(env, &rot.after, retired, 2),
+    ));
+    // Every element must be a key-rotation, followed or skipped.
+    let mut r = good.clone();
+    r.rotations[0].rotation = r.commit.clone();
+    bad.push(("rotation-not-a-key-rotation", "rotations", r));
+    for (name, check, r) in bad {
+        let t = text(&r);
+        let err = verify_json(&t, &trust).expect_err(name);
+        assert_eq!(err.check, check, "{name} pinned to K{pinned}: {err}");
+        cases.push(Case {
+            name: format!("tampered-{name}"),
+            valid: false,
+            check: Some(check),
+            text: t,
+        });
+    }
+    // Grammar: `rotations` is an array of objects with exactly two members.
+    let v: Value = serde_json::to_value(&good).expect("value");
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut v = v.clone();
+        f(&mut v);
+        serde_json::to_string_pretty(&v).expect("json")
+    };
+    for (name, t) in [
+        ("rotations-null", edit(&|v| v["rotations"] = Value::Null)),
+        (
+            "rotation-unknown-member",
+            edit(&|v| v["rotations"][0]["why"] = json!("x")),
+        ),
+        (
+            "rotation-missing-checkpoint",
+            edit(&|v| {
+                v["rotations"][0].as_object_mut().expect("object").remove("checkpoint");
+            }),
+        ),
+        (
+            "rotation-entry-not-base64",
+            edit(&|v| v["rotations"][0]["rotation"]["entry"] = json!("not base64")),
+        ),
+    ] {
+        let err = verify_json(&t, &trust).expect_err(name);
+        assert_eq!(err.check, "format", "{name}: {err}");
+        cases.push(Case {
+            name: format!("tampered-format-{name}"),
+            valid: false,
+            check: Some("format"),
+            text: t,
+        });
+    }
+    (trust, cases)
+}
+
+#[test]
+fn receipts_follow_key_rotations_from_any_pinned_key_and_tampering_is_named() {
+    let env = Env::local();
+    let rot = Rotated::build(&env);
+    for (pinned, dir) in [
+        (0, "rotation-first-key"),
+        (1, "rotation-middle-key"),
+        (2, "rotation-last-key"),
+    ] {
+        let (trust, cases) = rotation_cases(&env, &rot, pinned);
+        write_golden(dir, &trust, &cases);
+    }
+}
+
+#[test]
+fn receipts_without_rotations_are_unchanged() {
+    let env = Env::local();
+    let r = receipt(&env, &honest(&env, 0, None));
+    assert!(r.rotations.is_empty());
+    let t = text(&r);
+    assert!(!t.contains("rotations"), "an empty rotations member is left out");
+    let explicit = t.replacen("{\n", "{\n  \"rotations\": [],\n", 1);
+    assert!(
+        verify_json(&explicit, &env.trust()).is_ok(),
+        "an explicit empty list is the same"
+    );
+}
+
+#[test]
+fn the_audit_follows_rotations_and_names_retired_keys() {
+    let env = Env::local();
+    let rot = Rotated::build(&env);
+    let keys = [&env.signer, &rot.k1, &rot.k2];
+    let size = rot.entries.len() as u64;
+    let latest = rot.k2.sign(&checkpoint_of(&rot.entries, size));
+    let handovers = rot.handovers.to_vec();
+    let now = i64::MAX / 2;
+    for (i, key) in keys.iter().enumerate() {
+        let trust = rot.trust(&env, key);
+        let report = replay_holding(&trust, &latest, &handovers, &rot.entries, now, i64::MAX / 4).expect("replay");
+        assert!(report.findings.is_empty(), "pinned to K{i}: {:?}", report.findings);
+    }
+    // Pinned to a later key, the handovers before it are not needed.
+    let report = replay(&rot.trust(&env, &rot.k2), &latest, &rot.entries, now, i64::MAX / 4).expect("replay");
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    // Pinned to the first key without the handovers: each rotation followed is a finding.
+    let trust = rot.trust(&env, &env.signer);
+    let report = replay(&trust, &latest, &rot.entries, now, i64::MAX / 4).expect("replay");
+    let named: Vec<&String> = report.findings.iter().filter(|f| f.contains("handover")).collect();
+    assert_eq!(named.len(), 2, "{:?}", report.findings);
+    // A retired key signing beyond its handover, and a checkpoint signed by it alone.
+    let misuse = sign_by_all(&[&rot.k2, &env.signer], &checkpoint_of(&rot.entries, size));
+    let report = replay_holding(
+        &trust,
+        &latest,
+        &[handovers.clone(), vec![misuse]].concat(),
+        &rot.entries,
+        now,
+        i64::MAX / 4,
+    )
+    .expect("replay");
+    assert!(
+        report.findings.iter().any(|f| f.contains("retired-key")),
+        "{:?}",
+        report.findings
+    );
+    let old_only = env.signer.sign(&checkpoint_of(&rot.entries, size - 1));
+    let report = replay_holding(
+        &trust,
+        &latest,
+        &[handovers.clone(), vec![old_only.clone()]].concat(),
+        &rot.entries,
+        now,
+        i64::MAX / 4,
+    )
+    .expect("replay");
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.contains("not signed by the key in force")),
+        "{:?}",
+        report.findings
+    );
+    // The audited checkpoint itself signed by a retired key alone: nothing can be audited against it.
+    let err =
+        replay_holding(&trust, &old_only, &handovers, &rot.entries[..size as usize - 1], now, 0).expect_err("refused");
+    assert!(err.starts_with("checkpoint:"), "{err}");
+    // A rotation from a key other than the one in force is named, and not followed.
+    let mut log = Log::new();
+    log.open(POOL, special_patterns());
+    let (stranger, _) = NoteSigner::generate("vrs-test-log").expect("key");
+    let at = log_rotation(&mut log, &stranger.verifier_key(), &rot.k1.verifier_key());
+    let note = env.signer.sign(&checkpoint_of(&log.entries, log.entries.len() as u64));
+    let report = replay(&env.trust(), &note, &log.entries, now, 0).expect("replay");
+    assert!(
+        report.findings.contains(&format!(
+            "entry {at}: key-rotation: hands over from {:?}, which is not the key in force; not followed",
+            stranger.verifier_key()
+        )),
+        "{:?}",
+        report.findings
+    );
 }

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use vrs_draw::audit::{BeaconKey, Ledger};
 use vrs_draw::beacon::{self, SecretKey};
 use vrs_draw::draw::{candidates, pick};
-use vrs_draw::entry::{DrawCommit, Entry, PlateAssign, PlateRevoke, PoolChange, PoolOpen};
+use vrs_draw::entry::{DrawCommit, Entry, KeyRotation, PlateAssign, PlateRevoke, PoolChange, PoolOpen};
 use vrs_draw::merkle::{Tree, leaf_hash};
+use vrs_draw::note::{Checkpoint, NoteSigner, sign_by_all};
 use vrs_draw::pool::{PoolId, PoolState, special_patterns};
 use vrs_draw::receipt::RULES_VERSION;
 use vrs_draw::sampler::{Stream, application_commitment, seed, uniform_index};
@@ -143,6 +144,19 @@ fn compute() -> Value {
                 at_ms: 1_694_000_000_003,
             }),
         ),
+        (
+            "key-rotation",
+            Entry::KeyRotation(KeyRotation {
+                old_key: NoteSigner::from_seed("vrs-plate-log", &h32(0x01))
+                    .expect("key")
+                    .verifier_key(),
+                new_key: NoteSigner::from_seed("vrs-plate-log", &h32(0x02))
+                    .expect("key")
+                    .verifier_key(),
+                reason: "scheduled rotation".into(),
+                at_ms: 1_694_000_000_004,
+            }),
+        ),
     ];
     let log = [
         ("pool-open", pool_open),
@@ -159,6 +173,27 @@ fn compute() -> Value {
         tree.push(leaf_hash(&e.encode()));
     }
     let proof_hex = |p: Vec<[u8; 32]>| p.iter().map(hex::encode).collect::<Vec<_>>();
+
+    // The key-rotation above logged after the four entries of "log", and its
+    // handover: the checkpoint of size 5, signed by the old and the new key.
+    let (old, new) = (
+        NoteSigner::from_seed("vrs-plate-log", &h32(0x01)).expect("key"),
+        NoteSigner::from_seed("vrs-plate-log", &h32(0x02)).expect("key"),
+    );
+    let rotation = more
+        .iter()
+        .find(|(k, _)| *k == "key-rotation")
+        .expect("rotation")
+        .1
+        .encode();
+    let mut rotated = tree.clone();
+    rotated.push(leaf_hash(&rotation));
+    let handover = Checkpoint {
+        origin: "vn.gov.vrs/plate-draw-log".into(),
+        size: 5,
+        root: rotated.root(5).expect("root"),
+    };
+    let handover_note = sign_by_all(&[&old, &new], &handover);
 
     let plates: Vec<Value> = [
         ("30-car-white-A", 48_217u32),
@@ -246,6 +281,17 @@ fn compute() -> Value {
         "local_beacon_id": {
             "public_key": hex::encode(one.public_key()),
             "beacon_id": beacon::beacon_id(&one.public_key()),
+        },
+        "key_rotation": {
+            "about": "the key-rotation of \"more_entries\" logged at index 4, after the four entries of \"log\"; its handover checkpoint (size 5) signed by both keys (Ed25519 signatures are deterministic)",
+            "old_key_seed": hex::encode(h32(0x01)),
+            "new_key_seed": hex::encode(h32(0x02)),
+            "old_key": old.verifier_key(),
+            "new_key": new.verifier_key(),
+            "index": 4,
+            "root_of_5": hex::encode(handover.root),
+            "inclusion_of_4_in_5": proof_hex(rotated.inclusion_proof(4, 5).expect("proof")),
+            "handover_note": handover_note,
         },
         "plates": plates,
     })
