@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use vrs_kit::agency::{AgencyConfig, is_chassis_number, is_personal_id};
 use vrs_kit::config::load_from;
 use vrs_kit::keys::load_or_create_seed;
-use vrs_kit::token::{AUDIENCE, Claims, Role, TokenError, sign_token, verify_token};
+use vrs_kit::token::{AUDIENCE, Claims, KeySet, Role, TokenError, key_id, sign_token, verify_token};
 use vrs_kit::world::{is_valid_tax_code, normalise_engine_number, tax_code_check_digit, vin_check_digit_valid};
 
 // ---------------------------------------------------------------------------
@@ -45,7 +45,7 @@ use vrs_kit::world::{is_valid_tax_code, normalise_engine_number, tax_code_check_
 const SEED: u64 = 0x5652_534b_4954_5052; // "VRSKITPR"
 
 /// Tests of this file that call [`finish`]; the last one to finish prints the total.
-const TESTS: usize = 18;
+const TESTS: usize = 19;
 
 static TRIED: AtomicUsize = AtomicUsize::new(0);
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
@@ -183,6 +183,11 @@ fn key() -> SigningKey {
     SigningKey::from_bytes(&[0x5a; 32])
 }
 
+/// The verifier's keys: [`key`] alone.
+fn keys() -> KeySet {
+    KeySet::new(key().verifying_key())
+}
+
 /// Times with the edges of i64 as likely as ordinary ones.
 fn time() -> impl Strategy<Value = i64> {
     prop_oneof![
@@ -233,7 +238,7 @@ fn signed_tokens_verify_exactly_as_their_claims_say() {
     check("signed_tokens", 512, (claims(), time()), |(c, now)| {
         let k = key();
         let token = sign_token(&k, &c);
-        prop_assert_eq!(verify_token(&k.verifying_key(), ISSUER, &token, now), expected(&c, now));
+        prop_assert_eq!(verify_token(&keys(), ISSUER, &token, now), expected(&c, now));
         Ok(())
     });
 }
@@ -301,9 +306,9 @@ fn tokens_under_any_header_verify_only_with_alg_eddsa() {
             let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
             let typ_ok = matches!(typ, None | Some("\"JWT\"") | Some("\"\""));
             // An extra member named like a known one is a duplicate (or of the wrong type).
-            let clash = extra.as_deref().is_some_and(|x| x == "alg" || x == "typ");
+            let clash = extra.as_deref().is_some_and(|x| x == "alg" || x == "typ" || x == "kid");
             let ok = alg.as_deref() == Some("\"EdDSA\"") && typ_ok && !duplicate && !clash;
-            let got = verify_token(&k.verifying_key(), ISSUER, &token, 1_500);
+            let got = verify_token(&keys(), ISSUER, &token, 1_500);
             if ok {
                 prop_assert_eq!(got, Ok(c), "header {}", header);
             } else {
@@ -314,18 +319,88 @@ fn tokens_under_any_header_verify_only_with_alg_eddsa() {
     );
 }
 
+/// Which key id a token's header names.
+#[derive(Debug, Clone)]
+enum Kid {
+    /// None (a token minted before key ids).
+    Absent,
+    /// The id of the key with this seed byte (one of the set's, or not).
+    Of(u8),
+    /// Any string.
+    Text(String),
+}
+
+#[test]
+fn each_token_is_checked_with_the_one_key_its_kid_names() {
+    // Keys are seeds of one repeated byte; the set holds 1..=set_size, the
+    // first one primary; the signer and the named key range wider.
+    let kid = prop_oneof![
+        1 => Just(Kid::Absent),
+        3 => (1u8..=5).prop_map(Kid::Of),
+        1 => text().prop_map(Kid::Text),
+    ];
+    check("key_sets", 256, (1u8..=3, 1u8..=5, kid), |(set_size, signer, kid)| {
+        let sk = |b: u8| SigningKey::from_bytes(&[b; 32]);
+        let set = (2..=set_size).fold(KeySet::new(sk(1).verifying_key()), |s, b| {
+            s.with_previous(sk(b).verifying_key())
+        });
+        let kid_text = match &kid {
+            Kid::Absent => None,
+            Kid::Of(b) => Some(key_id(&sk(*b).verifying_key())),
+            Kid::Text(t) => Some(t.clone()),
+        };
+        let header = match &kid_text {
+            None => r#"{"alg":"EdDSA","typ":"JWT"}"#.to_owned(),
+            Some(t) => serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": t}).to_string(),
+        };
+        let c = Claims {
+            iss: ISSUER.into(),
+            sub: "s".into(),
+            aud: AUDIENCE.into(),
+            roles: vec![Role::Auditor],
+            office: None,
+            iat: 1_000,
+            exp: 2_000,
+            jti: String::new(),
+        };
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&header),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).map_err(fail)?)
+        );
+        let sig = ed25519_dalek::Signer::sign(&sk(signer), input.as_bytes());
+        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
+        // The one key checked: the named one if the set has it, the primary if none is named.
+        let checked = match &kid_text {
+            None => Some(1),
+            Some(t) => (1..=set_size).find(|b| key_id(&sk(*b).verifying_key()) == *t),
+        };
+        let want = match checked {
+            None => Err(TokenError::UnknownKey),
+            Some(b) if b == signer => Ok(c),
+            Some(_) => Err(TokenError::BadSignature),
+        };
+        prop_assert_eq!(verify_token(&set, ISSUER, &token, 1_500), want, "header {}", header);
+        Ok(())
+    });
+}
+
 #[test]
 fn any_change_to_a_token_is_refused() {
     check("mutated_tokens", 1024, (claims(), mutations()), |(c, ms)| {
         let k = key();
         let token = sign_token(&k, &c);
         let m = mutate_text(&token, &ms);
-        let got = verify_token(&k.verifying_key(), ISSUER, &m, 1_800_000_000);
+        let got = verify_token(&keys(), ISSUER, &m, 1_800_000_000);
         if m == token {
             prop_assert_eq!(got, expected(&c, 1_800_000_000));
         } else {
+            // A changed key id names no key of the set.
             prop_assert!(
-                matches!(got, Err(TokenError::Malformed | TokenError::BadSignature)),
+                matches!(
+                    got,
+                    Err(TokenError::Malformed | TokenError::BadSignature | TokenError::UnknownKey)
+                ),
                 "a changed token gave {:?}",
                 got
             );
@@ -345,9 +420,12 @@ fn arbitrary_and_token_shaped_strings_are_refused() {
     let shaped = vec(segment, 0..5).prop_map(|s| s.join("."));
     let inputs = prop_oneof![any::<String>(), shaped];
     check("arbitrary_tokens", 1024, inputs, |t| {
-        let got = verify_token(&key().verifying_key(), ISSUER, &t, 1_800_000_000);
+        let got = verify_token(&keys(), ISSUER, &t, 1_800_000_000);
         prop_assert!(
-            matches!(got, Err(TokenError::Malformed | TokenError::BadSignature)),
+            matches!(
+                got,
+                Err(TokenError::Malformed | TokenError::BadSignature | TokenError::UnknownKey)
+            ),
             "{:?}",
             got
         );
@@ -375,7 +453,7 @@ fn token_with_a_million_roles() -> String {
 
 #[test]
 fn tokens_declaring_huge_or_deep_contents_are_refused() {
-    let vk = key().verifying_key();
+    let vk = keys();
     let deep = format!(
         "{}.e30.{}",
         URL_SAFE_NO_PAD.encode("[".repeat(100_000)),
@@ -909,7 +987,7 @@ fn capped_key_files_that_never_end() {
 #[test]
 #[ignore = "run by bounded_allocation_under_a_1_gib_address_space, in a capped child process"]
 fn capped_tokens_with_a_million_roles() {
-    let vk = key().verifying_key();
+    let vk = keys();
     assert!(verify_token(&vk, ISSUER, &token_with_a_million_roles(), 0).is_err());
     capped_done(1);
 }

@@ -43,7 +43,7 @@ async fn refused_soon(c: &Client, where_: &str) {
 
 fn jti_of(app: &TestApp, t: &str) -> String {
     vrs_kit::token::verify_token(
-        &app.issuer.verifying_key(),
+        &app.issuer.verifying_key().into(),
         crate::helpers::ISSUER,
         t,
         chrono::Utc::now().timestamp(),
