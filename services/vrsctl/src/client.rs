@@ -28,6 +28,8 @@ pub(crate) struct Server {
     target: Target,
     /// The office the token names (a clerk's), for the hint of PERMISSION_DENIED.
     token_office: Option<String>,
+    /// The issuer key the token names (`kid`), for the hint of UNAUTHENTICATED.
+    token_kid: Option<String>,
     /// Whether the token came from `--token` rather than minted locally.
     token_given: bool,
 }
@@ -50,17 +52,18 @@ impl Server {
             .await
             .map_err(|e| target.unreachable(&e))?;
         // The public log needs no credentials: anyone may audit.
-        let (bearer, token_office) = if cli.cmd.reads_public_log() {
-            (Bearer::none(), None)
+        let (bearer, token_office, token_kid) = if cli.cmd.reads_public_log() {
+            (Bearer::none(), None, None)
         } else {
             let token = credentials()?;
-            (Bearer::new(&token)?, token_office(&token))
+            (Bearer::new(&token)?, token_office(&token), token_kid(&token))
         };
         Ok(Server {
             channel,
             bearer,
             target,
             token_office,
+            token_kid,
             token_given: cli.token.is_some(),
         })
     }
@@ -81,8 +84,9 @@ impl Server {
     }
 
     /// A command's error with a hint when a call failed for a known reason:
-    /// the connection (see [`Target::unreachable`]), or a clerk acting on
-    /// another office's dossier.
+    /// the connection (see [`Target::unreachable`]), a clerk acting on
+    /// another office's dossier, or a token signed by a key the service does
+    /// not accept.
     pub(crate) fn explain(&self, e: anyhow::Error) -> anyhow::Error {
         let Some(failed) = e.downcast_ref::<CallFailed>() else {
             return e;
@@ -93,6 +97,9 @@ impl Server {
         let hint = match failed.status.code() {
             tonic::Code::PermissionDenied => {
                 office_hint(failed.status.message(), self.token_office.as_deref(), self.token_given)
+            }
+            tonic::Code::Unauthenticated => {
+                key_hint(failed.status.message(), self.token_kid.as_deref(), self.token_given)
             }
             _ => None,
         };
@@ -299,6 +306,33 @@ fn token_office(token: &str) -> Option<String> {
     serde_json::from_slice::<vrs_kit::token::Claims>(&bytes).ok()?.office
 }
 
+/// The issuer key a token names (its header's `kid`), read without
+/// verifying it: only for the hint of a refusal.
+fn token_kid(token: &str) -> Option<String> {
+    use base64::Engine;
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    header.get("kid")?.as_str().map(str::to_owned)
+}
+
+/// The hint of an UNAUTHENTICATED for a token signed by a key the service
+/// does not accept (another stack's issuer key, or one retired by a rotation).
+fn key_hint(message: &str, kid: Option<&str>, token_given: bool) -> Option<String> {
+    if !message.contains("key this service does not accept") {
+        return None;
+    }
+    let which = kid.map_or_else(String::new, |kid| format!(" (kid {kid})"));
+    Some(if token_given {
+        format!("the service does not accept the issuer key this token is signed with{which}: get a current token")
+    } else {
+        format!(
+            "the service does not accept the issuer key{which} vrsctl minted with: give the --issuer-key of the \
+             stack you call (the service logs its issuer key id at start)"
+        )
+    })
+}
+
 /// The hint of a PERMISSION_DENIED that is about the office: the dossier
 /// (or queue) is another office's than the token's.
 fn office_hint(message: &str, token_office: Option<&str>, token_given: bool) -> Option<String> {
@@ -433,6 +467,21 @@ mod tests {
             office_hint("the citizen acting is not this dossier's owner", Some("PC-30"), false),
             None
         );
+    }
+
+    #[test]
+    fn a_token_of_an_unaccepted_key_is_hinted_with_its_kid() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let token = vrs_kit::token::mint(&key, "iss", "auditor-1", &[vrs_kit::token::Role::Auditor], None, 60);
+        let kid = token_kid(&token).expect("a kid");
+        assert_eq!(kid, vrs_kit::token::key_id(&key.verifying_key()));
+        assert_eq!(token_kid("not a token"), None);
+        let refused = "token signed by a key this service does not accept";
+        let hint = key_hint(refused, Some(&kid), false).expect("a hint");
+        assert!(hint.contains(&kid) && hint.contains("--issuer-key"), "{hint}");
+        let hint = key_hint(refused, Some(&kid), true).expect("a hint");
+        assert!(hint.contains("current token"), "{hint}");
+        assert_eq!(key_hint("token expired", Some(&kid), false), None);
     }
 
     #[test]

@@ -298,6 +298,33 @@ fn token_with_a_positive_ttl_has_no_warning() {
 }
 
 #[test]
+fn token_names_its_issuer_key() {
+    let dir = TempDir::new("token-kid");
+    let key = dir.file("issuer.key", ISSUER_SEED);
+    let r = run(vrsctl(&dir.0).args([
+        "--addr",
+        "http://127.0.0.1:1",
+        "--issuer-key",
+        key.to_str().unwrap(),
+        "--as",
+        "auditor",
+        "token",
+    ]));
+    assert!(r.ok, "{}", r.stderr);
+    use base64::Engine;
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(r.stdout.trim().split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let seed: [u8; 32] = hex::decode(ISSUER_SEED).unwrap().try_into().unwrap();
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+    assert_eq!(header["kid"], vrs_kit::token::key_id(&public).as_str(), "{header}");
+    assert_eq!(header["alg"], "EdDSA", "{header}");
+}
+
+#[test]
 fn the_default_issuer_key_is_found_in_a_parent_directory() {
     let dir = TempDir::new("issuer-parent");
     dir.file("var/token-issuer.key", ISSUER_SEED);
