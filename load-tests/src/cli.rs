@@ -81,6 +81,11 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub beacon_late_periods: u64,
 
+    /// limits: the staff rate (`auth.staff_rps`) the replicas are given,
+    /// which one caller must not exceed over all of them.
+    #[arg(long, default_value_t = 100.0)]
+    pub limit_rps: f64,
+
     /// fault-agency: latency added while the agency is slow (below the
     /// service's 1 s per-call deadline, so calls succeed, late).
     #[arg(long, default_value_t = 300)]
@@ -174,6 +179,9 @@ pub enum Scenario {
     /// e2e while the beacon is down for minutes, then serves forged values,
     /// then publishes its rounds late.
     FaultBeacon,
+    /// One caller's rate over every replica, and honest callers beside a
+    /// flood of bad tokens.
+    Limits,
     /// Every scenario in turn, on one stack (fault-kill only with ≥ 2 replicas).
     All,
 }
@@ -190,6 +198,7 @@ impl Scenario {
             Scenario::FaultKill => "fault-kill",
             Scenario::FaultDb => "fault-db",
             Scenario::FaultBeacon => "fault-beacon",
+            Scenario::Limits => "limits",
             Scenario::All => "all",
         }
     }
@@ -311,7 +320,7 @@ impl Args {
             Scenario::Burst => {
                 flows(secs + self.duration_for(scenario), rate) + flows(self.burst_secs, rate * self.burst_factor)
             }
-            Scenario::All => 0.0,
+            Scenario::All | Scenario::Limits => 0.0,
             _ => flows(secs, rate),
         };
         n.ceil() as usize

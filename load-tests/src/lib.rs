@@ -73,12 +73,18 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         database = %registration::store::database_url::redact(&args.db),
         "starting the stack"
     );
+    // limits: the staff rate it measures (the harness otherwise lifts it).
+    let mut replica_env: Vec<(String, String)> = Vec::new();
+    if scenarios.contains(&Scenario::Limits) {
+        replica_env.push(("VRS_REGISTRATION__AUTH__STAFF_RPS".into(), args.limit_rps.to_string()));
+    }
+    replica_env.extend(args.replica_env.iter().cloned());
     let mut stack = Stack::start(&StackConfig {
         db: args.db.clone(),
         replicas,
         registration_bin,
         beacon_period_ms: args.beacon_period_ms,
-        replica_env: args.replica_env.clone(),
+        replica_env: replica_env.clone(),
         world: world.clone(),
     })
     .await?;
@@ -103,16 +109,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     } else {
         (None, None)
     };
-    let mut replica_env: Vec<(String, String)> = HARNESS_ENV
+    let mut run_env: Vec<(String, String)> = HARNESS_ENV
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    replica_env.extend(args.replica_env.iter().cloned());
+    run_env.extend(replica_env);
     let config = RunConfig {
         database: registration::store::database_url::redact(&args.db),
         replicas,
         world_vehicles,
-        replica_env,
+        replica_env: run_env,
         build: if cfg!(debug_assertions) { "debug" } else { "release" },
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         args,

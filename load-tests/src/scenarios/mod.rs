@@ -12,10 +12,12 @@
 //! | `fault-kill` | e2e | `--mode` | one replica killed (SIGKILL) |
 //! | `fault-db` | e2e | `--mode` | PostgreSQL restarted, its sessions cut, the server stalled (`--db own`) |
 //! | `fault-beacon` | e2e | `--mode` | the beacon down for minutes, then forging, then late |
+//! | `limits` | one ListApplications as a clerk | closed | one caller's rate over all replicas; honest callers beside a bad-token flood |
 
 pub mod draw_storm;
 mod e2e;
 mod faults;
+mod limits;
 mod queue;
 
 use std::sync::Arc;
@@ -49,6 +51,7 @@ pub async fn run(
         Scenario::FaultKill => faults::kill(args, stack, ctx).await?,
         Scenario::FaultDb => faults::database(args, stack, ctx).await?,
         Scenario::FaultBeacon => faults::beacon(args, stack, ctx).await,
+        Scenario::Limits => limits::run(args, stack, ctx).await?,
         Scenario::All => anyhow::bail!("`all` is expanded before running"),
     };
     report.wall_secs = started.elapsed().as_secs_f64();

@@ -78,13 +78,23 @@ impl Application {
         ));
         let auth = Arc::new(Authenticator::new(&cfg.auth)?);
         auth.set_revocations(registry.store().revocations().await?);
-        registry
-            .store()
-            .pin_key(
-                "token-issuer",
-                &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(auth.issuer_key())),
-            )
-            .await?;
+        // Pinned per key id, so the issuer key can be rotated (see `Store::pin_issuer_keys`).
+        let issuer_keys = auth.issuer_keys();
+        let pins: Vec<(String, String)> = issuer_keys
+            .iter()
+            .map(|(kid, key)| {
+                let fingerprint = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
+                (kid.to_owned(), hex::encode(fingerprint))
+            })
+            .collect();
+        registry.store().pin_issuer_keys(&pins).await?;
+        let previous: Vec<&str> = issuer_keys.iter().skip(1).map(|(kid, _)| kid).collect();
+        tracing::info!(
+            issuer = %cfg.auth.issuer,
+            kid = issuer_keys.primary_id(),
+            previous_kids = ?previous,
+            "token issuer keys"
+        );
         let api = RegistrationServiceServer::new(Api::new(registry.clone(), auth.clone()))
             .max_decoding_message_size(cfg.server.max_message_bytes);
         let log_api = TransparencyLogServiceServer::new(LogApi::new(registry.clone(), auth.clone()))
@@ -141,6 +151,14 @@ impl Application {
             self.auth.clone(),
             workers.clone(),
         ));
+        let rate_sync = self.auth.rate_sync().map(|every| {
+            tokio::spawn(crate::limits::run_sync(
+                self.auth.limits(),
+                self.registry.store().clone(),
+                every,
+                workers.clone(),
+            ))
+        });
         let gauges = tokio::spawn(crate::outbox::run_gauges(
             self.registry.store().clone(),
             self.metrics_every,
@@ -154,6 +172,9 @@ impl Application {
         outbox.await?;
         gauges.await?;
         revocations.await?;
+        if let Some(sync) = rate_sync {
+            sync.await?;
+        }
         tracing::info!("registration service stopped");
         served
     }

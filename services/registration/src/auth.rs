@@ -10,13 +10,11 @@
 //! the README prints it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 pub use vrs_kit::token::Role;
-use vrs_kit::token::verify_token;
+use vrs_kit::token::{KeySet, verify_token};
 
 use crate::error::Error;
 
@@ -138,11 +136,15 @@ impl Caller {
 pub struct AuthConfig {
     /// `iss` every token must carry.
     pub issuer: String,
-    /// The issuer's Ed25519 public key, hex. Empty: derived from `issuer_seed_file`.
+    /// The issuer's current Ed25519 public key, hex. Empty: derived from `issuer_seed_file`.
     pub issuer_public_key: String,
     /// For local runs and tests only: the issuer's seed, generated at first
     /// start, from which `vrsctl` mints tokens. Production sets `issuer_public_key`.
     pub issuer_seed_file: String,
+    /// The issuer's previous public keys (hex), still accepted during a
+    /// rotation: tokens they signed keep working until they expire. Each
+    /// token names its key (`kid`) and is checked with that key only.
+    pub issuer_previous_public_keys: Vec<String>,
     /// Common names of TLS client certificates (from our CA) that are the portal.
     pub portal_client_names: Vec<String>,
     /// Sustained calls per second allowed to one caller, by role; unauthenticated
@@ -161,6 +163,14 @@ pub struct AuthConfig {
     /// is the expensive part of a call, and a flood of bad tokens must not buy
     /// it. Valid callers never spend from this budget.
     pub bad_credentials_rps: f64,
+    /// Whether callers' rates are counted over all replicas (through the
+    /// database) rather than per replica: with N replicas, per-replica
+    /// limits allow N times the rate. See `limits`.
+    pub shared_rate_limits: bool,
+    /// How often each replica adds its admitted calls to the shared count
+    /// and reads the totals: the replicas together can overshoot by what
+    /// they admit in this interval, made up in the next window.
+    pub rate_sync_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -169,6 +179,7 @@ impl Default for AuthConfig {
             issuer: "vrs-local-issuer".into(),
             issuer_public_key: String::new(),
             issuer_seed_file: "var/token-issuer.key".into(),
+            issuer_previous_public_keys: Vec::new(),
             portal_client_names: vec!["portal".into()],
             portal_rps: 20_000.0,
             staff_rps: 50.0,
@@ -176,15 +187,31 @@ impl Default for AuthConfig {
             burst_seconds: 2.0,
             revocation_refresh_ms: 2_000,
             bad_credentials_rps: 20.0,
+            shared_rate_limits: true,
+            rate_sync_ms: 100,
         }
     }
+}
+
+/// An issuer public key (64 hex digits) from the setting `name`.
+fn issuer_public_key(name: &str, hex: &str) -> anyhow::Result<VerifyingKey> {
+    let bytes: [u8; 32] = hex::decode(hex.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("{name} must be an Ed25519 public key: 32 bytes in hex (64 digits)"))?;
+    let key =
+        VerifyingKey::from_bytes(&bytes).map_err(|_| anyhow::anyhow!("{name} is not a valid Ed25519 public key"))?;
+    // A small-order key verifies no signature strictly: every token would be refused.
+    anyhow::ensure!(!key.is_weak(), "{name} is a weak Ed25519 key (of small order)");
+    Ok(key)
 }
 
 /// Verifies callers and keeps their rate budgets.
 pub struct Authenticator {
     cfg: AuthConfig,
-    key: VerifyingKey,
-    buckets: Mutex<Buckets>,
+    /// The issuer's keys by key id: the current one and those still accepted.
+    keys: KeySet,
+    limits: std::sync::Arc<crate::limits::Limiter>,
     /// Revoked token ids and subjects (with the time up to which a subject's
     /// tokens are refused), as last read from the store.
     revoked: std::sync::RwLock<RevokedSet>,
@@ -195,24 +222,6 @@ struct RevokedSet {
     tokens: std::collections::HashSet<String>,
     subjects: HashMap<String, i64>,
 }
-
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-/// The token buckets, bounded: at most [`MAX_BUCKETS`] keys. When full, idle
-/// ones are dropped, at most once a second (a scan under the lock on every
-/// call would let a flood of new keys stall every caller); keys that still do
-/// not fit share one overflow bucket per kind, so memory stays bounded and a
-/// flood of new identities is limited as one.
-struct Buckets {
-    map: HashMap<String, Bucket>,
-    pruned: Instant,
-}
-
-/// Most callers tracked before idle ones are forgotten.
-const MAX_BUCKETS: usize = 100_000;
 
 impl Authenticator {
     pub fn new(cfg: &AuthConfig) -> anyhow::Result<Authenticator> {
@@ -231,18 +240,22 @@ impl Authenticator {
             let seed = vrs_kit::keys::load_or_create_seed(std::path::Path::new(&cfg.issuer_seed_file))?;
             SigningKey::from_bytes(&seed).verifying_key()
         } else {
-            let bytes: [u8; 32] = hex::decode(cfg.issuer_public_key.trim())?
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("auth.issuer_public_key must be 32 bytes of hex"))?;
-            VerifyingKey::from_bytes(&bytes)?
+            issuer_public_key("auth.issuer_public_key", &cfg.issuer_public_key)?
         };
+        let mut keys = KeySet::new(key);
+        // Blank entries are none (an empty environment variable is one blank entry).
+        for (i, hex) in cfg.issuer_previous_public_keys.iter().enumerate() {
+            if !hex.trim().is_empty() {
+                keys = keys.with_previous(issuer_public_key(
+                    &format!("auth.issuer_previous_public_keys[{i}]"),
+                    hex,
+                )?);
+            }
+        }
         Ok(Authenticator {
             cfg: cfg.clone(),
-            key,
-            buckets: Mutex::new(Buckets {
-                map: HashMap::new(),
-                pruned: Instant::now(),
-            }),
+            keys,
+            limits: std::sync::Arc::new(crate::limits::Limiter::new(cfg.burst_seconds)),
             revoked: std::sync::RwLock::new(RevokedSet::default()),
         })
     }
@@ -282,9 +295,9 @@ impl Authenticator {
         std::time::Duration::from_millis(self.cfg.revocation_refresh_ms.max(100))
     }
 
-    /// The issuer's public key, for pinning.
-    pub fn issuer_key(&self) -> &[u8; 32] {
-        self.key.as_bytes()
+    /// The issuer's keys (current first), for pinning and the startup log.
+    pub fn issuer_keys(&self) -> &KeySet {
+        &self.keys
     }
 
     /// The caller of a request: bearer token first, then the portal's client certificate.
@@ -297,12 +310,12 @@ impl Authenticator {
             "bad:{}",
             req.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default()
         );
-        self.check_budget(&peer, self.cfg.bad_credentials_rps)?;
+        self.limits.check(&peer, self.cfg.bad_credentials_rps)?;
         let caller = match self.identify(req) {
             Ok(c) => c,
             Err(e) => {
                 // The refusal itself is the answer; an exhausted budget shows on the next call.
-                let _ = self.spend(&peer, self.cfg.bad_credentials_rps);
+                let _ = self.limits.spend(&peer, self.cfg.bad_credentials_rps);
                 return Err(e);
             }
         };
@@ -311,14 +324,19 @@ impl Authenticator {
         } else {
             self.cfg.staff_rps
         };
-        self.spend(&format!("caller:{}", caller.subject), rate)?;
+        let key = format!("caller:{}", caller.subject);
+        if self.cfg.shared_rate_limits {
+            self.limits.spend_shared(&key, rate)?;
+        } else {
+            self.limits.spend(&key, rate)?;
+        }
         Ok(caller)
     }
 
     /// Rate limit for calls that need no credentials, by client address.
     pub fn public<T>(&self, req: &tonic::Request<T>) -> Result<(), Error> {
         let who = req.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-        self.spend(&format!("ip:{who}"), self.cfg.public_rps)
+        self.limits.spend(&format!("ip:{who}"), self.cfg.public_rps)
     }
 
     fn identify<T>(&self, req: &tonic::Request<T>) -> Result<Caller, Error> {
@@ -329,7 +347,7 @@ impl Authenticator {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or_else(|| Error::Unauthenticated("authorization must be \"Bearer <token>\"".into()))?;
             let now = chrono::Utc::now().timestamp();
-            let claims = verify_token(&self.key, &self.cfg.issuer, token.trim(), now)
+            let claims = verify_token(&self.keys, &self.cfg.issuer, token.trim(), now)
                 .map_err(|e| Error::Unauthenticated(e.to_string()))?;
             if self.is_revoked(&claims) {
                 return Err(Error::Unauthenticated("token revoked".into()));
@@ -354,76 +372,60 @@ impl Authenticator {
         ))
     }
 
-    /// Takes one call from `key`'s token bucket, or RESOURCE_EXHAUSTED.
-    fn spend(&self, key: &str, rate: f64) -> Result<(), Error> {
-        self.with_bucket(key, rate, |b, rate| {
-            if b.tokens < 1.0 {
-                return Err(Error::RateLimited(std::time::Duration::from_secs_f64(
-                    (1.0 - b.tokens) / rate,
-                )));
-            }
-            b.tokens -= 1.0;
-            Ok(())
-        })
+    /// The rate limiter, for the task that shares its counts ([`crate::limits::run_sync`]).
+    pub fn limits(&self) -> std::sync::Arc<crate::limits::Limiter> {
+        self.limits.clone()
     }
 
-    /// RESOURCE_EXHAUSTED if `key`'s bucket is empty, without spending from it.
-    fn check_budget(&self, key: &str, rate: f64) -> Result<(), Error> {
-        self.with_bucket(key, rate, |b, rate| {
-            if b.tokens < 1.0 {
-                return Err(Error::RateLimited(std::time::Duration::from_secs_f64(
-                    (1.0 - b.tokens) / rate,
-                )));
-            }
-            Ok(())
-        })
-    }
-
-    /// Runs `f` on `key`'s bucket, refilled to now (see [`Buckets`] for the bound).
-    fn with_bucket(
-        &self,
-        key: &str,
-        rate: f64,
-        f: impl FnOnce(&mut Bucket, f64) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        let now = Instant::now();
-        let burst = (rate * self.cfg.burst_seconds).max(1.0);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let buckets = &mut *buckets;
-        let mut key = key;
-        if !buckets.map.contains_key(key) && buckets.map.len() >= MAX_BUCKETS {
-            if now.duration_since(buckets.pruned).as_secs_f64() >= 1.0 {
-                let idle = self.cfg.burst_seconds.max(1.0);
-                buckets.map.retain(|_, b| now.duration_since(b.at).as_secs_f64() < idle);
-                buckets.pruned = now;
-            }
-            if buckets.map.len() >= MAX_BUCKETS {
-                key = if key.starts_with("bad:") {
-                    "bad:overflow"
-                } else {
-                    "overflow"
-                };
-            }
-        }
-        let b = buckets
-            .map
-            .entry(key.to_owned())
-            .or_insert(Bucket { tokens: burst, at: now });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
-        b.at = now;
-        f(b, rate)
-    }
-
-    /// Keys tracked, for the test that bounds memory.
-    #[cfg(test)]
-    fn tracked(&self) -> usize {
-        self.buckets.lock().unwrap_or_else(|p| p.into_inner()).map.len()
+    /// How often the shared rate counts are synced, if they are shared.
+    pub fn rate_sync(&self) -> Option<std::time::Duration> {
+        self.cfg
+            .shared_rate_limits
+            .then(|| std::time::Duration::from_millis(self.cfg.rate_sync_ms.max(10)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuer_keys_are_checked_at_start_and_named_when_wrong() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hex_of = |seed: u8| hex::encode(SigningKey::from_bytes(&[seed; 32]).verifying_key().as_bytes());
+        let cfg = AuthConfig {
+            issuer_seed_file: dir.path().join("issuer.key").display().to_string(),
+            issuer_public_key: hex_of(2),
+            // Blank entries are none (an empty environment variable); a key twice is one.
+            issuer_previous_public_keys: vec![hex_of(1), String::new(), hex_of(1), hex_of(2)],
+            ..AuthConfig::default()
+        };
+        let auth = Authenticator::new(&cfg).expect("authenticator");
+        let kids: Vec<&str> = auth.issuer_keys().iter().map(|(kid, _)| kid).collect();
+        let id = |seed: u8| vrs_kit::token::key_id(&SigningKey::from_bytes(&[seed; 32]).verifying_key());
+        assert_eq!(kids, [id(2), id(1)], "the current key first");
+        for (bad, why) in [
+            ("zz", "32 bytes in hex"),
+            ("00", "32 bytes in hex"),
+            // The identity point: of small order.
+            (
+                "0100000000000000000000000000000000000000000000000000000000000000",
+                "weak",
+            ),
+        ] {
+            let mut c = cfg.clone();
+            c.issuer_previous_public_keys = vec![hex_of(1), bad.into()];
+            let err = Authenticator::new(&c).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                err.contains("auth.issuer_previous_public_keys[1]") && err.contains(why),
+                "{err}"
+            );
+            let mut c = cfg.clone();
+            c.issuer_public_key = bad.into();
+            let err = Authenticator::new(&c).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.starts_with("auth.issuer_public_key ") && err.contains(why), "{err}");
+        }
+    }
 
     #[test]
     fn clerks_act_only_on_their_office() {
@@ -448,25 +450,5 @@ mod tests {
         };
         assert!(auditor.require_for_office(Rpc::GetApplication, "PC-01").is_ok());
         assert!(auditor.require(Rpc::ApproveApplication).is_err());
-    }
-
-    #[test]
-    fn the_limiter_holds_a_bounded_number_of_callers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = AuthConfig {
-            issuer_seed_file: dir.path().join("issuer.key").display().to_string(),
-            ..AuthConfig::default()
-        };
-        let auth = Authenticator::new(&cfg).expect("authenticator");
-        for i in 0..MAX_BUCKETS + 5_000 {
-            let _ = auth.spend(&format!("caller:c{i}"), 10.0);
-        }
-        // Every key was new and active: none could be pruned, so the extra
-        // ones shared the overflow bucket instead of growing the map.
-        assert!(auth.tracked() <= MAX_BUCKETS + 2, "{} keys", auth.tracked());
-        assert!(
-            auth.spend("caller:c1", 10.0).is_ok(),
-            "a tracked caller keeps its own budget"
-        );
     }
 }

@@ -28,6 +28,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod lookups;
 pub mod outbox;
 pub mod plates;

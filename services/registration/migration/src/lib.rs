@@ -20,6 +20,8 @@ mod m20261126_000008_outbox_trace;
 mod m20261203_000009_draw_lookups;
 mod m20261203_000010_application_seqs;
 mod m20261204_000011_revocations;
+mod m20261204_000012_rate_windows;
+mod m20261204_000013_key_fingerprint_names;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -39,6 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_draw_lookups::Migration),
             Box::new(m20261203_000010_application_seqs::Migration),
             Box::new(m20261204_000011_revocations::Migration),
+            Box::new(m20261204_000012_rate_windows::Migration),
+            Box::new(m20261204_000013_key_fingerprint_names::Migration),
         ]
     }
 }

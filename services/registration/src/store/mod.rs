@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod entities;
 pub mod outage;
 pub mod records;
+pub mod rate_windows;
 pub mod revocations;
 pub mod stats;
 pub mod writer;
@@ -49,6 +50,14 @@ pub enum StoreError {
     )]
     KeyMismatch(String),
     #[error(transparent)]
+    /// None of the token issuer's keys is one this database has pinned.
+    #[error(
+        "the token-issuer key differs from every one this database was used with: every replica \
+         must run with the same keys (mount the same Secret); to rotate the issuer key, first start \
+         with the new key current and the old one in auth.issuer_previous_public_keys; refusing \
+         to start"
+    )]
+    IssuerKeysUnknown,
     Db(#[from] DbErr),
 }
 
@@ -527,6 +536,39 @@ impl Store {
 /// Runs the migrations. On PostgreSQL, replicas starting together take turns
 /// under an advisory lock held by one dedicated session.
 pub async fn migrate(url: &str) -> Result<(), DbErr> {
+    /// Pins the token issuer's keys, one per key id (`token-issuer:<kid>`,
+    /// the key's fingerprint), so that a key id means the same key on every
+    /// replica. `keys` are (key id, fingerprint), the current key first.
+    ///
+    /// Pinning per key id lets the issuer key be rotated, but not replaced
+    /// outright: once any issuer key is pinned, at least one of `keys` must be
+    /// (by key id, or as the single `token-issuer` pin of versions before key
+    /// ids). A replica whose keys are all new (a Secret not mounted, so a
+    /// fresh key generated) refuses to start; a rotation first starts with
+    /// the new key current and the old one still accepted.
+    pub async fn pin_issuer_keys(&self, keys: &[(String, String)]) -> Result<(), StoreError> {
+        use entities::key_fingerprint as kf;
+        const PIN: &str = "token-issuer";
+        let known: Vec<String> = kf::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(kf::Column::Name.eq(PIN))
+                    .add(kf::Column::Name.starts_with(format!("{PIN}:"))),
+            )
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|pin| pin.sha256)
+            .collect();
+        if !known.is_empty() && !keys.iter().any(|(_, fingerprint)| known.contains(fingerprint)) {
+            return Err(StoreError::IssuerKeysUnknown);
+        }
+        for (kid, fingerprint) in keys {
+            self.pin_key(&format!("{PIN}:{kid}"), fingerprint).await?;
+        }
+        Ok(())
+    }
+
     ensure_sqlite_dir(url)?;
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(1).min_connections(1).sqlx_logging(false);
