@@ -31,6 +31,7 @@ pub struct Application {
     auth: Arc<Authenticator>,
     outbox: Outbox,
     metrics_every: std::time::Duration,
+    reseal: crate::reseal::Settings,
 }
 
 impl Application {
@@ -39,12 +40,15 @@ impl Application {
     pub async fn build(cfg: &Config) -> anyhow::Result<Application> {
         // Settings that need no network are checked before anything connects.
         cfg.portal.tls()?;
-        let data_key = load_or_create_seed(Path::new(&cfg.privacy.data_key_file))?;
-        let privacy = crate::privacy::Privacy::new(&data_key);
+        let privacy = cfg.privacy.keys()?;
         let store = Store::connect(&cfg.database, privacy.clone()).await?;
-        store
-            .pin_key("data", &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data_key)))
-            .await?;
+        // Pinned per key id, refusing a key set that would leave data behind.
+        store.pin_data_keys().await?;
+        tracing::info!(
+            current = %privacy.current_id(),
+            retired = ?privacy.retired_ids(),
+            "data keys"
+        );
         let agencies = Agencies::new(&cfg.agencies, &cfg.tls)?;
         let beacon = connect_beacon(&cfg.draw, &cfg.tls).await?;
         let seed = load_or_create_seed(Path::new(&cfg.draw.log_key_file))?;
@@ -119,6 +123,7 @@ impl Application {
             auth,
             outbox,
             metrics_every: ms(cfg.server.metrics_interval_ms),
+            reseal: (&cfg.privacy).into(),
         })
     }
 
@@ -159,6 +164,11 @@ impl Application {
                 workers.clone(),
             ))
         });
+        let reseal = tokio::spawn(crate::reseal::run(
+            self.registry.store().clone(),
+            self.reseal,
+            workers.clone(),
+        ));
         let gauges = tokio::spawn(crate::outbox::run_gauges(
             self.registry.store().clone(),
             self.metrics_every,
@@ -172,6 +182,7 @@ impl Application {
         outbox.await?;
         gauges.await?;
         revocations.await?;
+        reseal.await?;
         if let Some(sync) = rate_sync {
             sync.await?;
         }

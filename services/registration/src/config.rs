@@ -34,16 +34,47 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PrivacyConfig {
-    /// The 32-byte data key (hex) that seals declarations and keys owner lookups;
-    /// generated at first start. In Kubernetes, a Secret shared by all replicas.
+    /// The current 32-byte data key (hex): it seals new declarations and
+    /// hashes new lookups; generated at first start. In Kubernetes, a Secret
+    /// shared by all replicas.
     pub data_key_file: String,
+    /// Older data keys (hex files, never generated) that still open and find
+    /// what they sealed and hashed, while the re-seal job rewrites it under
+    /// the current key. To rotate: the new key becomes `data_key_file`, the
+    /// old one moves here, and leaves once the job logs that nothing is left.
+    pub retired_data_key_files: Vec<String>,
+    /// Whether this replica runs the re-seal job while retired keys are configured.
+    pub reseal_enabled: bool,
+    /// How often the re-seal job looks again once nothing is left.
+    pub reseal_interval_ms: u64,
+    /// Rows the re-seal job rewrites per transaction.
+    pub reseal_batch: u64,
 }
 
 impl Default for PrivacyConfig {
     fn default() -> Self {
         PrivacyConfig {
             data_key_file: "var/data.key".into(),
+            retired_data_key_files: Vec::new(),
+            reseal_enabled: true,
+            reseal_interval_ms: 60_000,
+            reseal_batch: 200,
         }
+    }
+}
+
+impl PrivacyConfig {
+    /// The data key set: the current key (generated at first start if its
+    /// file is missing) and the retired ones (which must exist).
+    pub fn keys(&self) -> anyhow::Result<crate::privacy::Privacy> {
+        let current = vrs_kit::keys::load_or_create_seed(Path::new(&self.data_key_file))?;
+        let retired = self
+            .retired_data_key_files
+            .iter()
+            .filter(|f| !f.trim().is_empty())
+            .map(|f| crate::privacy::load_existing_key(Path::new(f.trim())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        crate::privacy::Privacy::with_retired(&current, &retired)
     }
 }
 

@@ -18,7 +18,9 @@
 //!   the authorisation matrix, and per-caller rate limits.
 //! - [`outbox`]: delivery of every status change to the portal, in order per
 //!   application, at least once with an idempotency key.
-//! - [`privacy`]: sealing of declarations at rest and keyed owner lookups.
+//! - [`privacy`]: sealing of declarations at rest and keyed owner lookups,
+//!   under a data key set that can be rotated; [`reseal`] rewrites old data
+//!   under the current key after a rotation.
 //! - [`error`]: the one error type and its one mapping to `tonic::Status`.
 //! - [`app`] and [`config`]: assembly and configuration.
 
@@ -33,6 +35,7 @@ pub mod lookups;
 pub mod outbox;
 pub mod plates;
 pub mod privacy;
+pub mod reseal;
 pub mod retry;
 pub mod service;
 pub mod store;

@@ -37,7 +37,9 @@ impl Plates {
             .ok_or_else(|| internal("stored declaration without vehicle"))?;
         let kind = Family::of(&locality, vehicle);
         let family = kind.id();
-        let (retained, won) = self.owner_plates(&key, &kind).await?;
+        // Under any key of the data key set: rows hashed before a rotation
+        // count until the re-seal job has hashed them again.
+        let (retained, won) = self.owner_plates(&self.privacy.owner_keys(&owner_id), &kind).await?;
         if let Some(retained) = retained {
             return self.assign_withheld(app, state, retained, Method::Retained).await;
         }
@@ -276,15 +278,15 @@ impl Plates {
     /// Plates held for the owner, in one query: `retained` (identity plate,
     /// same class and colour, any locality: a move does not change the plate;
     /// a white plate is not reissued as a yellow one) and `auction` (won in
-    /// this family).
+    /// this family). `keys` are the owner's hashes under every data key.
     pub(super) async fn owner_plates(
         &self,
-        key: &str,
+        keys: &[String],
         family: &Family,
     ) -> Result<(Option<plate::Model>, Option<plate::Model>), Error> {
         let now = crate::now_ms();
         let rows = plate::Entity::find()
-            .filter(plate::Column::OwnerKey.eq(key))
+            .filter(plate::Column::OwnerKey.is_in(keys.iter().map(String::as_str)))
             .filter(plate::Column::Status.is_in(["retained", "auction"]))
             .order_by_asc(plate::Column::UpdatedAtMs)
             .all(self.db())

@@ -13,6 +13,7 @@ pub mod outage;
 pub mod records;
 pub mod rate_windows;
 pub mod revocations;
+pub mod rotation;
 pub mod stats;
 pub mod writer;
 
@@ -241,6 +242,9 @@ impl Store {
     /// dossier code to tell which).
     #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "INSERT application", otel.kind = "client", db.system = self.system()))]
     pub async fn create(&self, app: application::Model, actor: &str) -> Result<Record, StoreError> {
+        if app.vehicle_key.is_some() && self.vehicle_active_under_retired(&app.declaration, None).await? {
+            return Err(StoreError::VehicleActive);
+        }
         let sealed = self.seal(&app.declaration, &app.id)?;
         let trace_parent = vrs_kit::telemetry::propagation::traceparent();
         self.writer.create(app, sealed, actor, trace_parent).await
@@ -354,6 +358,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         use application::Column as C;
+        if let (Some(_), Some((decl, ..))) = (&changes.vehicle_key, &changes.declaration)
+            && self.vehicle_active_under_retired(decl, Some(id)).await?
+        {
+            return Err(StoreError::VehicleActive);
+        }
         let txn = self.begin_write().await?;
         let mut upd = application::Entity::update_many()
             .col_expr(C::Version, Expr::value(expected_version + 1))
