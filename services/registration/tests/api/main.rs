@@ -20,6 +20,7 @@ mod portal_sync;
 mod queue;
 mod restore;
 mod revocation;
+mod rotation_data_key;
 mod rotation_issuer;
 mod shutdown;
 mod submit;
