@@ -38,7 +38,8 @@ pub struct GrpcServer {
     names: Vec<&'static str>,
     /// Longest any call may run, whatever deadline the client sent (or none).
     timeout: std::time::Duration,
-    tls: Option<tonic::transport::ServerTlsConfig>,
+    /// Served by us rather than by tonic, so that it can follow its files (see [`crate::tls`]).
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// The health service alone, for a plaintext probe port.
     health_service: Routes,
     probe_listener: Option<TcpListener>,
@@ -291,15 +292,18 @@ impl GrpcServer {
                 .add_routes(health_service)
                 .serve_with_incoming_shutdown(incoming(l), async move { stop.cancelled().await })
         });
-        let mut builder = tonic::transport::Server::builder().timeout(timeout);
-        if let Some(tls) = tls {
-            builder = builder.tls_config(tls)?;
-        }
-        let served = builder
+        let router = tonic::transport::Server::builder()
+            .timeout(timeout)
             .layer(crate::telemetry::propagation::ServerLayer::new(timeout))
             .layer(tower::layer::layer_fn(TooLarge))
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(incoming(listener), stop_accepting.clone().cancelled_owned());
+            .add_routes(routes);
+        let stopped = stop_accepting.clone().cancelled_owned();
+        // Two connection types (a TLS stream carries the peer's certificates
+        // to `Request::peer_certs`), so two future types.
+        let served: Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>> = match tls {
+            Some(tls) => Box::pin(router.serve_with_incoming_shutdown(tls_incoming(listener, tls), stopped)),
+            None => Box::pin(router.serve_with_incoming_shutdown(incoming(listener), stopped)),
+        };
         let probes = async {
             match probe_server {
                 Some(p) => p.await,
@@ -333,6 +337,62 @@ impl GrpcServer {
 /// delayed ACKs put a ~40 ms floor under unary answers that span two segments.
 fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// Longest a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections accepted on `listener` (as [`incoming`]) after their TLS
+/// handshake with `config`, done concurrently so a slow client delays no
+/// other. Accepting stops, and the listener closes, once the server drops
+/// the stream (when it stops accepting).
+fn tls_incoming(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> TlsIncoming {
+    use tokio_stream::StreamExt as _;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let mut tcp = incoming(listener);
+        let mut handshakes = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                () = tx.closed() => break,
+                accepted = tcp.next() => match accepted {
+                    Some(Ok(stream)) => {
+                        let acceptor = acceptor.clone();
+                        handshakes.spawn(tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)));
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "accept failed");
+                        // Out of file descriptors, say: do not spin.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    None => break,
+                },
+                Some(done) = handshakes.join_next(), if !handshakes.is_empty() => match done {
+                    Ok(Ok(Ok(stream))) => {
+                        if tx.send(stream).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Ok(Err(e))) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Ok(Err(_)) => tracing::debug!("TLS handshake timed out"),
+                    Err(e) => tracing::debug!(error = %e, "TLS handshake task failed"),
+                },
+            }
+        }
+    });
+    TlsIncoming(rx)
+}
+
+/// The stream [`tls_incoming`] returns.
+struct TlsIncoming(tokio::sync::mpsc::Receiver<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>);
+
+impl tokio_stream::Stream for TlsIncoming {
+    type Item = std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|next| next.map(Ok))
+    }
 }
 
 async fn check(probe: &Probe, every: Duration) -> Result<(), String> {

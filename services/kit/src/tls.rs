@@ -6,12 +6,37 @@
 //! Locally, [`LocalPki`] generates the CA and the certificates at run or test
 //! time (nothing is committed); in Kubernetes they are Secrets mounted as files.
 //! An empty [`TlsConfig`] means plaintext, for a developer's single machine.
+//!
+//! Every server configuration built here ([`TlsConfig::server`], which
+//! [`crate::grpc::GrpcServer::with_tls`] uses, and [`https_server_config`])
+//! follows its files without a restart: on a handshake, at most once a second,
+//! it looks at the certificate, key and client-CA files (modification time,
+//! size, inode: a `stat`, no read) and, when one changed, reads and checks
+//! them again. New connections then get the new certificate, and client
+//! certificates are verified against the new CA file; connections already
+//! open keep the session they have. Files that do not parse, or a key that
+//! does not match the certificate (a rotation half written), are logged and
+//! ignored: the server keeps the last good certificate, never none. A
+//! rotation therefore replaces the files (best by rename, as Kubernetes does
+//! for a Secret), and is complete for new connections within about a second
+//! of the last write. To change CA without refusing anyone, the CA file lists
+//! both CAs while the certificates are re-issued.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, TryLockError};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use serde::{Deserialize, Serialize};
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 /// PEM files of a service's TLS identity and of the CA it trusts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -37,6 +62,11 @@ fn read(path: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {path}"))
 }
 
+/// The one crypto provider of the workspace: ring, as tonic's and sqlx's TLS.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
 impl TlsConfig {
     pub fn enabled(&self) -> bool {
         !self.ca_file.is_empty()
@@ -49,20 +79,24 @@ impl TlsConfig {
         Ok(Some(Identity::from_pem(read(&self.cert_file)?, read(&self.key_file)?)))
     }
 
-    /// The server side, or `None` for plaintext.
-    pub fn server(&self, auth: ClientAuth) -> anyhow::Result<Option<ServerTlsConfig>> {
+    /// The server side (ALPN `h2`, for gRPC), or `None` for plaintext. The
+    /// certificate, key and CA files are followed as the module says: a
+    /// replaced certificate is served to new connections within a second.
+    /// Fails now if they cannot be used now.
+    pub fn server(&self, auth: ClientAuth) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
         if !self.enabled() {
             return Ok(None);
         }
-        let identity = self
-            .identity()?
-            .ok_or_else(|| anyhow::anyhow!("tls.ca_file is set but tls.cert_file is not"))?;
-        Ok(Some(
-            ServerTlsConfig::new()
-                .identity(identity)
-                .client_ca_root(Certificate::from_pem(read(&self.ca_file)?))
-                .client_auth_optional(auth == ClientAuth::Optional),
-        ))
+        if self.cert_file.is_empty() {
+            anyhow::bail!("tls.ca_file is set but tls.cert_file is not");
+        }
+        let mut config = reloading_server_config(
+            Path::new(&self.cert_file),
+            Path::new(&self.key_file),
+            Some((Path::new(&self.ca_file), auth)),
+        )?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Some(Arc::new(config)))
     }
 
     /// An endpoint for `url`: over TLS with our certificate when enabled (an
@@ -81,6 +115,263 @@ impl TlsConfig {
         }
         Ok(Endpoint::from_shared(url)?.tls_config(tls)?)
     }
+}
+
+/// How often, at most, a server looks at its TLS files again.
+const RELOAD_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// What tells one version of a file from the next without reading it:
+/// modification time, size and inode (a rename puts a new one in place);
+/// `None` when the file cannot be looked at.
+type Stamp = Option<(Option<SystemTime>, u64, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.modified().ok(), meta.len(), inode))
+}
+
+/// A certificate chain and its private key from PEM files, checked to match.
+fn load_identity(cert_file: &Path, key_file: &Path, provider: &CryptoProvider) -> anyhow::Result<Arc<CertifiedKey>> {
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .with_context(|| format!("reading {}", cert_file.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}: not a PEM certificate chain", cert_file.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{} holds no PEM certificate", cert_file.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .with_context(|| format!("{}: not a PEM private key", key_file.display()))?;
+    let key = CertifiedKey::from_der(certs, key, provider).with_context(|| {
+        format!(
+            "{} and {} are not a certificate and its key",
+            cert_file.display(),
+            key_file.display()
+        )
+    })?;
+    Ok(Arc::new(key))
+}
+
+/// A verifier of client certificates against the CAs of a PEM file.
+fn load_client_verifier(
+    ca_file: &Path,
+    auth: ClientAuth,
+    provider: &Arc<CryptoProvider>,
+) -> anyhow::Result<Arc<dyn ClientCertVerifier>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file).with_context(|| format!("reading {}", ca_file.display()))? {
+        let cert = cert.with_context(|| format!("{}: not a PEM certificate", ca_file.display()))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("{}: not a usable CA certificate", ca_file.display()))?;
+    }
+    if roots.is_empty() {
+        anyhow::bail!("{} holds no PEM certificate", ca_file.display());
+    }
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+    let builder = match auth {
+        ClientAuth::Required => builder,
+        ClientAuth::Optional => builder.allow_unauthenticated(),
+    };
+    builder
+        .build()
+        .with_context(|| format!("{}: no client certificate verifier", ca_file.display()))
+}
+
+/// A server's TLS material read from files, and read again when they change
+/// (see the module). It is both the certificate resolver and the client
+/// certificate verifier of the server's rustls configuration.
+struct ReloadingTls {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    /// The CA file client certificates are verified against, if any.
+    client_ca: Option<(PathBuf, ClientAuth)>,
+    provider: Arc<CryptoProvider>,
+    /// What handshakes use now; replaced whole, only by a good reload.
+    current: RwLock<Current>,
+    /// When the files were last looked at, and what they were then. A
+    /// handshake that finds it locked does not wait: another is checking.
+    seen: Mutex<Seen>,
+}
+
+#[derive(Clone)]
+struct Current {
+    key: Arc<CertifiedKey>,
+    verifier: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+struct Seen {
+    checked: Instant,
+    identity: [Stamp; 2],
+    client_ca: Stamp,
+}
+
+impl std::fmt::Debug for ReloadingTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadingTls")
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field("client_ca", &self.client_ca)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReloadingTls {
+    fn load(cert_file: &Path, key_file: &Path, client_ca: Option<(&Path, ClientAuth)>) -> anyhow::Result<Self> {
+        let provider = provider();
+        // Stamps first: a file written while it is read is read again.
+        let seen = Seen {
+            checked: Instant::now(),
+            identity: [stamp(cert_file), stamp(key_file)],
+            client_ca: client_ca.and_then(|(ca_file, _)| stamp(ca_file)),
+        };
+        let key = load_identity(cert_file, key_file, &provider)?;
+        let verifier = match client_ca {
+            Some((ca_file, auth)) => Some(load_client_verifier(ca_file, auth, &provider)?),
+            None => None,
+        };
+        Ok(ReloadingTls {
+            cert_file: cert_file.to_owned(),
+            key_file: key_file.to_owned(),
+            client_ca: client_ca.map(|(ca_file, auth)| (ca_file.to_owned(), auth)),
+            provider,
+            current: RwLock::new(Current { key, verifier }),
+            seen: Mutex::new(seen),
+        })
+    }
+
+    fn current(&self) -> Current {
+        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn verifier(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+        self.current()
+            .verifier
+            .ok_or_else(|| rustls::Error::General("no client certificate verifier".into()))
+    }
+
+    /// Reloads what changed since the last look, at most once per
+    /// [`RELOAD_CHECK_EVERY`]; keeps the current material on any failure.
+    fn refresh(&self) {
+        let mut seen = match self.seen.try_lock() {
+            Ok(seen) => seen,
+            Err(TryLockError::WouldBlock) => return,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        };
+        if seen.checked.elapsed() < RELOAD_CHECK_EVERY {
+            return;
+        }
+        seen.checked = Instant::now();
+        let identity = [stamp(&self.cert_file), stamp(&self.key_file)];
+        if identity != seen.identity {
+            seen.identity = identity;
+            match load_identity(&self.cert_file, &self.key_file, &self.provider) {
+                Ok(key) => {
+                    self.current.write().unwrap_or_else(PoisonError::into_inner).key = key;
+                    tracing::info!(cert_file = %self.cert_file.display(), "TLS certificate reloaded");
+                }
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    tracing::warn!(cert_file = %self.cert_file.display(), %error, "TLS certificate files changed but cannot be used; still serving the previous certificate");
+                }
+            }
+        }
+        if let Some((ca_file, auth)) = &self.client_ca {
+            let client_ca = stamp(ca_file);
+            if client_ca != seen.client_ca {
+                seen.client_ca = client_ca;
+                match load_client_verifier(ca_file, *auth, &self.provider) {
+                    Ok(verifier) => {
+                        self.current.write().unwrap_or_else(PoisonError::into_inner).verifier = Some(verifier);
+                        tracing::info!(ca_file = %ca_file.display(), "TLS client CA reloaded");
+                    }
+                    Err(e) => {
+                        let error = format!("{e:#}");
+                        tracing::warn!(ca_file = %ca_file.display(), %error, "TLS client CA file changed but cannot be used; still verifying against the previous one");
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for ReloadingTls {
+    /// Called first in every full handshake, before any client certificate
+    /// is asked for: the one place that looks at the files.
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.refresh();
+        Some(self.current().key)
+    }
+}
+
+impl ClientCertVerifier for ReloadingTls {
+    fn offer_client_auth(&self) -> bool {
+        self.verifier().is_ok_and(|v| v.offer_client_auth())
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.verifier().is_ok_and(|v| v.client_auth_mandatory())
+    }
+
+    /// No hints: they would have to outlive a reload. With an empty list a
+    /// client sends the certificate it has (RFC 8446 §4.3.2, RFC 5246 §7.4.4).
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.verifier()?.verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.verifier()
+            .map(|v| v.supported_verify_schemes())
+            .unwrap_or_default()
+    }
+}
+
+/// A rustls server configuration (ring) that serves the certificate in
+/// `cert_file` and verifies clients against `client_ca`, following the files.
+fn reloading_server_config(
+    cert_file: &Path,
+    key_file: &Path,
+    client_ca: Option<(&Path, ClientAuth)>,
+) -> anyhow::Result<rustls::ServerConfig> {
+    let tls = Arc::new(ReloadingTls::load(cert_file, key_file, client_ca)?);
+    let builder = rustls::ServerConfig::builder_with_provider(tls.provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let builder = match client_ca {
+        Some(_) => builder.with_client_cert_verifier(tls.clone()),
+        None => builder.with_no_client_auth(),
+    };
+    Ok(builder.with_cert_resolver(tls))
 }
 
 /// The common name in the subject of the client certificate the caller
@@ -165,8 +456,6 @@ impl LocalPki {
 /// portal under development, a private CA). The crypto provider is ring, the
 /// one the workspace's gRPC and database TLS use.
 pub fn https_client_config(extra_ca_file: &str) -> anyhow::Result<rustls::ClientConfig> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if !extra_ca_file.is_empty() {
@@ -183,8 +472,7 @@ pub fn https_client_config(extra_ca_file: &str) -> anyhow::Result<rustls::Client
             anyhow::bail!("{extra_ca_file} holds no PEM certificate");
         }
     }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?
         .with_root_certificates(roots)
@@ -192,20 +480,9 @@ pub fn https_client_config(extra_ca_file: &str) -> anyhow::Result<rustls::Client
 }
 
 /// The rustls configuration of an HTTPS server with this certificate and key
-/// (PEM files), for the portal stand-in and other test servers.
+/// (PEM files), for the portal stand-in and other test servers. It follows
+/// the files as the module says.
 pub fn https_server_config(cert_file: &str, key_file: &str) -> anyhow::Result<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = CertificateDer::pem_file_iter(cert_file)
-        .with_context(|| format!("reading {cert_file}"))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("{cert_file}: not a PEM certificate chain"))?;
-    let key = PrivateKeyDer::from_pem_file(key_file).with_context(|| format!("{key_file}: not a PEM private key"))?;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("certificate and key do not match")
+    reloading_server_config(Path::new(cert_file), Path::new(key_file), None)
 }
+
