@@ -384,40 +384,150 @@ pub fn peer_common_name<T>(req: &tonic::Request<T>) -> Option<String> {
     cn.as_str().ok().map(str::to_owned)
 }
 
-/// A CA and the certificates it signs, generated for local runs and tests.
+/// A CA and the certificates it signs, for local runs and tests.
+///
+/// The directory holds `ca.pem` and `ca.key` (mode 0600), then `NAME.pem`
+/// and `NAME.key` (mode 0600) for each certificate issued. Files are written
+/// whole and renamed into place, so a server following them (see the module)
+/// never reads one half written.
+///
+/// Rotation, as `vrs-stack` does it: [`LocalPki::open`] keeps the CA found in
+/// the directory, so clients that pinned `ca.pem` keep trusting the servers
+/// across restarts, and [`LocalPki::ensure`] re-issues only a certificate
+/// that is missing, no longer matches its key or the CA, or expires within
+/// [`LocalPki::RENEW_BEFORE`]. To rotate a server's certificate, replace its
+/// files (re-issue them, or delete them and restart): running servers serve
+/// the new one within a second. To get a new CA, delete the directory: every
+/// certificate is then issued again, and every client must be given the new
+/// `ca.pem`.
 pub struct LocalPki {
     dir: PathBuf,
-    ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    ca: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The CA certificate, to check that a certificate kept was signed by it.
+    ca_der: CertificateDer<'static>,
     ca_file: PathBuf,
 }
 
+/// The CA's parameters. [`LocalPki::open`] rebuilds its issuer from them and
+/// the kept key, so they must not change (or the CA is generated again).
+fn ca_params() -> anyhow::Result<rcgen::CertificateParams> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "VRS local CA");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
+/// Writes `contents` to a new file beside `path` with `mode` (on Unix), then
+/// renames it over `path`: a reader sees the old file or the new, whole.
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    let mut tmp = path.file_name().unwrap_or_default().to_owned();
+    tmp.push(".tmp");
+    let tmp = path.with_file_name(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    std::io::Write::write_all(&mut file, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    drop(file);
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// `now` plus `ahead`, as rustls's certificate verifiers take it.
+fn unix_time_in(ahead: Duration) -> UnixTime {
+    UnixTime::since_unix_epoch(Duration::from_secs(UnixTime::now().as_secs()) + ahead)
+}
+
 impl LocalPki {
-    /// A fresh CA (ECDSA P-256), its certificate written to `dir/ca.pem`.
+    /// How long a CA or a certificate must still be valid to be kept.
+    pub const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+    /// A fresh CA (ECDSA P-256), its certificate written to `dir/ca.pem` and
+    /// its key to `dir/ca.key` (mode 0600), replacing any CA there.
     pub fn generate(dir: &Path) -> anyhow::Result<LocalPki> {
-        std::fs::create_dir_all(dir)?;
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "VRS local CA");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate()?)?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let params = ca_params()?;
+        let key = rcgen::KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
         let ca_file = dir.join("ca.pem");
-        std::fs::write(&ca_file, ca.pem())?;
+        // The key first: a CA certificate without its key is not kept by `open`.
+        write_file(&dir.join("ca.key"), key.serialize_pem().as_bytes(), 0o600)?;
+        write_file(&ca_file, cert.pem().as_bytes(), 0o644)?;
         Ok(LocalPki {
             dir: dir.to_owned(),
-            ca,
+            ca: rcgen::Issuer::new(params, key),
+            ca_der: cert.der().clone(),
             ca_file,
         })
     }
 
-    /// A certificate for `name` (its common name, and a DNS name beside
-    /// `localhost` and 127.0.0.1), usable as server and as client. The key
-    /// file is written with mode 0600.
-    pub fn issue(&self, name: &str) -> anyhow::Result<TlsConfig> {
+    /// The CA in `dir` when there is one, with its key, valid for at least
+    /// [`Self::RENEW_BEFORE`] more; otherwise a fresh one, as [`Self::generate`]
+    /// (which logs why). See the type for the rotation this allows.
+    pub fn open(dir: &Path) -> anyhow::Result<LocalPki> {
+        match Self::load(dir) {
+            Ok(pki) => Ok(pki),
+            Err(e) => {
+                let reason = format!("{e:#}");
+                if dir.join("ca.pem").exists() {
+                    tracing::warn!(dir = %dir.display(), %reason, "not keeping the local CA: generating a new one; clients must trust the new ca.pem");
+                } else {
+                    tracing::info!(dir = %dir.display(), "generating a local CA");
+                }
+                Self::generate(dir)
+            }
+        }
+    }
+
+    fn load(dir: &Path) -> anyhow::Result<LocalPki> {
+        let ca_file = dir.join("ca.pem");
+        let key_file = dir.join("ca.key");
+        let ca_der = CertificateDer::from_pem_file(&ca_file)
+            .with_context(|| format!("{}: not a PEM certificate", ca_file.display()))?;
+        let key = rcgen::KeyPair::from_pem(
+            &std::fs::read_to_string(&key_file).with_context(|| format!("reading {}", key_file.display()))?,
+        )
+        .with_context(|| format!("{}: not a PEM private key", key_file.display()))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(ca_der.as_ref())
+            .map_err(|e| anyhow::anyhow!("{}: not an X.509 certificate: {e}", ca_file.display()))?;
+        let not_after = cert.validity().not_after.timestamp();
+        if not_after < unix_time_in(Self::RENEW_BEFORE).as_secs() as i64 {
+            anyhow::bail!(
+                "{} expires within {} days",
+                ca_file.display(),
+                Self::RENEW_BEFORE.as_secs() / 86400
+            );
+        }
+        let pki = LocalPki {
+            dir: dir.to_owned(),
+            ca: rcgen::Issuer::new(ca_params()?, key),
+            ca_der,
+            ca_file,
+        };
+        // The issuer is rebuilt from our parameters and the key: what it signs
+        // must chain to the certificate in ca.pem (same name, same key).
+        let (probe, _) = pki.sign("probe")?;
+        pki.verify(probe.der(), UnixTime::now()).with_context(|| {
+            format!(
+                "{} and {} are not the CA this tool made",
+                pki.ca_file.display(),
+                key_file.display()
+            )
+        })?;
+        Ok(pki)
+    }
+
+    /// A certificate for `name` and its new key, in memory.
+    fn sign(&self, name: &str) -> anyhow::Result<(rcgen::Certificate, rcgen::KeyPair)> {
         let mut params = rcgen::CertificateParams::new(vec![name.to_owned(), "localhost".into(), "127.0.0.1".into()])?;
         params.distinguished_name.push(rcgen::DnType::CommonName, name);
         params.extended_key_usages = vec![
@@ -426,19 +536,54 @@ impl LocalPki {
         ];
         let key = rcgen::KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.ca)?;
-        let cert_file = self.dir.join(format!("{name}.pem"));
-        let key_file = self.dir.join(format!("{name}.key"));
-        std::fs::write(&cert_file, cert.pem())?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        std::io::Write::write_all(&mut opts.open(&key_file)?, key.serialize_pem().as_bytes())?;
-        Ok(TlsConfig {
+        Ok((cert, key))
+    }
+
+    /// Whether `leaf` is signed by this CA and valid at `at`.
+    fn verify(&self, leaf: &CertificateDer<'_>, at: UnixTime) -> anyhow::Result<()> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone())?;
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build()?;
+        verifier.verify_client_cert(leaf, &[], at)?;
+        Ok(())
+    }
+
+    fn files(&self, name: &str) -> TlsConfig {
+        TlsConfig {
             ca_file: self.ca_file.display().to_string(),
-            cert_file: cert_file.display().to_string(),
-            key_file: key_file.display().to_string(),
-        })
+            cert_file: self.dir.join(format!("{name}.pem")).display().to_string(),
+            key_file: self.dir.join(format!("{name}.key")).display().to_string(),
+        }
+    }
+
+    /// A new certificate for `name` (its common name, and a DNS name beside
+    /// `localhost` and 127.0.0.1), usable as server and as client, replacing
+    /// any there. The key file is written with mode 0600.
+    pub fn issue(&self, name: &str) -> anyhow::Result<TlsConfig> {
+        let (cert, key) = self.sign(name)?;
+        let tls = self.files(name);
+        write_file(Path::new(&tls.key_file), key.serialize_pem().as_bytes(), 0o600)?;
+        write_file(Path::new(&tls.cert_file), cert.pem().as_bytes(), 0o644)?;
+        Ok(tls)
+    }
+
+    /// `name`'s certificate and key as they are in the directory when they
+    /// match, are signed by this CA and are valid for at least
+    /// [`Self::RENEW_BEFORE`] more; otherwise a new one, as [`Self::issue`].
+    pub fn ensure(&self, name: &str) -> anyhow::Result<TlsConfig> {
+        let tls = self.files(name);
+        let kept = load_identity(Path::new(&tls.cert_file), Path::new(&tls.key_file), &provider()).and_then(|key| {
+            self.verify(key.end_entity_cert()?, unix_time_in(Self::RENEW_BEFORE))
+                .context("not signed by the CA, or expiring")
+        });
+        match kept {
+            Ok(()) => Ok(tls),
+            Err(e) => {
+                let reason = format!("{e:#}");
+                tracing::info!(name, %reason, "issuing a certificate");
+                self.issue(name)
+            }
+        }
     }
 
     /// Only the CA: for a client that authenticates otherwise (a clerk's token).
@@ -486,3 +631,115 @@ pub fn https_server_config(cert_file: &str, key_file: &str) -> anyhow::Result<ru
     reloading_server_config(Path::new(cert_file), Path::new(key_file), None)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem(path: &str) -> String {
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    #[test]
+    fn a_directory_opened_twice_keeps_its_ca_and_its_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LocalPki::open(dir.path()).unwrap();
+        let issued = first.ensure("svc").unwrap();
+        let (ca, cert, key) = (pem(&issued.ca_file), pem(&issued.cert_file), pem(&issued.key_file));
+
+        let second = LocalPki::open(dir.path()).unwrap();
+        let kept = second.ensure("svc").unwrap();
+        assert_eq!(kept, issued);
+        assert_eq!(pem(&kept.ca_file), ca, "the CA was replaced");
+        assert_eq!(
+            (pem(&kept.cert_file), pem(&kept.key_file)),
+            (cert, key),
+            "the certificate was re-issued"
+        );
+        // What the second signs, the first's CA certificate accepts, and back.
+        let newer = second.issue("other").unwrap();
+        let newer = load_identity(Path::new(&newer.cert_file), Path::new(&newer.key_file), &provider()).unwrap();
+        first.verify(newer.end_entity_cert().unwrap(), UnixTime::now()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keys_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pki = LocalPki::open(dir.path()).unwrap();
+        let tls = pki.ensure("svc").unwrap();
+        for key in [dir.path().join("ca.key"), PathBuf::from(&tls.key_file)] {
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", key.display());
+        }
+    }
+
+    #[test]
+    fn a_ca_without_its_key_or_expiring_is_replaced_and_its_certificates_reissued() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LocalPki::open(dir.path()).unwrap();
+        let issued = first.ensure("svc").unwrap();
+        let (ca, cert) = (pem(&issued.ca_file), pem(&issued.cert_file));
+
+        std::fs::remove_file(dir.path().join("ca.key")).unwrap();
+        let second = LocalPki::open(dir.path()).unwrap();
+        assert_ne!(pem(&issued.ca_file), ca, "a CA without its key was kept");
+        second.ensure("svc").unwrap();
+        assert_ne!(pem(&issued.cert_file), cert, "a certificate of the old CA was kept");
+
+        // Same name and key, but expired: not kept either.
+        let ca = pem(&issued.ca_file);
+        let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.path().join("ca.key")).unwrap()).unwrap();
+        let mut params = ca_params().unwrap();
+        params.not_after = rcgen::date_time_ymd(2000, 1, 1);
+        std::fs::write(&issued.ca_file, params.self_signed(&key).unwrap().pem()).unwrap();
+        LocalPki::open(dir.path()).unwrap();
+        let replaced = pem(&issued.ca_file);
+        assert!(replaced != ca && !replaced.is_empty(), "an expired CA was kept");
+    }
+
+    #[test]
+    fn a_certificate_expiring_soon_or_not_matching_its_key_is_reissued() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = LocalPki::open(dir.path()).unwrap();
+        let tls = pki.ensure("svc").unwrap();
+
+        // Our key and CA, valid for `days` more days.
+        let key = rcgen::KeyPair::from_pem(&pem(&tls.key_file)).unwrap();
+        let valid_for = |days: i64| {
+            let mut params = rcgen::CertificateParams::new(vec!["svc".to_owned()]).unwrap();
+            params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+            let end = chrono::Utc::now() + chrono::Duration::days(days);
+            params.not_after = rcgen::date_time_ymd(end.year(), end.month() as u8, end.day() as u8);
+            params.signed_by(&key, &pki.ca).unwrap().pem()
+        };
+        use chrono::Datelike;
+        let later = valid_for(60);
+        std::fs::write(&tls.cert_file, &later).unwrap();
+        pki.ensure("svc").unwrap();
+        assert_eq!(
+            pem(&tls.cert_file),
+            later,
+            "a certificate valid for 60 more days was re-issued"
+        );
+        let expiring = valid_for(10);
+        std::fs::write(&tls.cert_file, &expiring).unwrap();
+        pki.ensure("svc").unwrap();
+        assert_ne!(
+            pem(&tls.cert_file),
+            expiring,
+            "a certificate expiring in ten days was kept"
+        );
+
+        // Another key.
+        let cert = pem(&tls.cert_file);
+        std::fs::write(&tls.key_file, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+        pki.ensure("svc").unwrap();
+        assert_ne!(
+            pem(&tls.cert_file),
+            cert,
+            "a certificate was kept with a key not its own"
+        );
+        load_identity(Path::new(&tls.cert_file), Path::new(&tls.key_file), &provider()).unwrap();
+    }
+}

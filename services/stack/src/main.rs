@@ -7,10 +7,20 @@
 //! `VRS_REGISTRATION__*`, `DATABASE_URL`…); `--config FILE` applies to the
 //! registration service.
 //!
-//! Every connection between the parts is mutual TLS: a local CA and one
-//! certificate per service are generated under `var/tls/` at each start (a
-//! `portal` certificate too, for a portal under development), unless a
-//! service's `tls` is configured already.
+//! Every connection between the parts is mutual TLS, with a local CA and one
+//! certificate per service under `var/tls/` (a `portal` certificate too, for
+//! a portal under development), unless a service's `tls` is configured
+//! already.
+//!
+//! Rotation ([`LocalPki`]): the CA (`ca.pem`, and `ca.key` with mode 0600) is
+//! kept from one start to the next while it is valid for 30 more days, so a
+//! client that pinned `var/tls/ca.pem` (`vrsctl --ca`, `grpcurl -cacert`)
+//! keeps working across restarts; at each start only a certificate that is
+//! missing, does not match its key or the CA, or expires within 30 days is
+//! issued again. To rotate a service's certificate, replace its `NAME.pem`
+//! and `NAME.key` (or delete them and restart): the running servers serve
+//! the new files within a second, no restart needed. To get a new CA, delete
+//! `var/tls/` and restart; clients must then take the new `ca.pem`.
 
 use std::sync::Arc;
 
@@ -25,15 +35,15 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = vrs_kit::shutdown::on_signal();
     let world: Arc<World> = World::standard();
     let mut tasks = JoinSet::new();
-    let pki = LocalPki::generate(std::path::Path::new("var/tls"))?;
+    let pki = LocalPki::open(std::path::Path::new("var/tls"))?;
     let tls = |configured: TlsConfig, name: &str| -> anyhow::Result<TlsConfig> {
         if configured.enabled() {
             Ok(configured)
         } else {
-            pki.issue(name)
+            pki.ensure(name)
         }
     };
-    pki.issue("portal")?;
+    pki.ensure("portal")?;
 
     let mut c: identity::Config = vrs_kit::config::load("identity", None)?;
     c.tls = tls(c.tls, "identity")?;
