@@ -50,7 +50,6 @@ pub enum StoreError {
          run with the same keys (mount the same Secret); refusing to start"
     )]
     KeyMismatch(String),
-    #[error(transparent)]
     /// None of the token issuer's keys is one this database has pinned.
     #[error(
         "the token-issuer key differs from every one this database was used with: every replica \
@@ -59,6 +58,7 @@ pub enum StoreError {
          to start"
     )]
     IssuerKeysUnknown,
+    #[error(transparent)]
     Db(#[from] DbErr),
 }
 
@@ -536,15 +536,6 @@ impl Store {
         Ok(())
     }
 
-    /// Number of history rows, for tests that prove a refused request wrote nothing.
-    pub async fn count_history(&self) -> Result<u64, DbErr> {
-        history::Entity::find().count(&self.db).await
-    }
-}
-
-/// Runs the migrations. On PostgreSQL, replicas starting together take turns
-/// under an advisory lock held by one dedicated session.
-pub async fn migrate(url: &str) -> Result<(), DbErr> {
     /// Pins the token issuer's keys, one per key id (`token-issuer:<kid>`,
     /// the key's fingerprint), so that a key id means the same key on every
     /// replica. `keys` are (key id, fingerprint), the current key first.
@@ -578,6 +569,15 @@ pub async fn migrate(url: &str) -> Result<(), DbErr> {
         Ok(())
     }
 
+    /// Number of history rows, for tests that prove a refused request wrote nothing.
+    pub async fn count_history(&self) -> Result<u64, DbErr> {
+        history::Entity::find().count(&self.db).await
+    }
+}
+
+/// Runs the migrations. On PostgreSQL, replicas starting together take turns
+/// under an advisory lock held by one dedicated session.
+pub async fn migrate(url: &str) -> Result<(), DbErr> {
     ensure_sqlite_dir(url)?;
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(1).min_connections(1).sqlx_logging(false);
