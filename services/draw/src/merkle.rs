@@ -95,6 +95,25 @@ impl Tree {
         (size <= self.size()).then(|| self.mth(0, size))
     }
 
+    /// The root the tree would have with `leaf` appended, without appending
+    /// it: a handover checkpoint (spec §6.4) is signed before its rotation is
+    /// committed.
+    pub fn root_with(&self, leaf: Hash) -> Hash {
+        self.mth_with(0, self.size() + 1, &leaf)
+    }
+
+    /// [`Tree::mth`] over the leaves and one more, `leaf`, at index `size()`.
+    fn mth_with(&self, lo: u64, hi: u64, leaf: &Hash) -> Hash {
+        if hi <= self.size() {
+            return self.mth(lo, hi);
+        }
+        if hi - lo == 1 {
+            return *leaf;
+        }
+        let k = split(hi - lo);
+        node_hash(&self.mth(lo, lo + k), &self.mth_with(lo + k, hi, leaf))
+    }
+
     /// PATH(index, D[0:size]).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
         if index >= size || size > self.size() {
@@ -241,6 +260,17 @@ mod tests {
             t.push(*l);
         }
         (t, leaves)
+    }
+
+    #[test]
+    fn root_with_is_the_root_after_a_push() {
+        for n in 0..40 {
+            let (mut t, _) = tree(n);
+            let leaf = leaf_hash(b"next");
+            let predicted = t.root_with(leaf);
+            t.push(leaf);
+            assert_eq!(Some(predicted), t.root(n as u64 + 1), "size {n}");
+        }
     }
 
     /// Certificate Transparency's reference vectors: eight leaves and the root of each prefix.
