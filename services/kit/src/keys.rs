@@ -23,6 +23,16 @@ fn read_key_file(path: &Path) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// A 32-byte key that must already exist (a retired key, kept to hand over
+/// from): read from `path`, never generated.
+pub fn load_seed(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let text = read_key_file(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| anyhow::anyhow!("{} does not hold a 32-byte key in hex", path.display()))
+}
+
 /// A 32-byte key (the log's or the token issuer's Ed25519 seed, the data
 /// key): read from `path`, or generated and written there
 /// (mode 0600) at first start. Never committed: in Kubernetes it is a Secret.

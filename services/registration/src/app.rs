@@ -7,10 +7,7 @@ use tokio_util::sync::CancellationToken;
 use vrs_kit::grpc::GrpcServer;
 use vrs_proto::pb::registration::v1::registration_service_server::RegistrationServiceServer;
 
-use std::path::Path;
-
 use beacon::client::{BeaconSource, Drand, LocalBeacon};
-use vrs_draw::note::NoteSigner;
 use vrs_proto::pb::registration::v1::transparency_log_service_server::TransparencyLogServiceServer;
 
 use crate::api::{Api, LogApi};
@@ -20,7 +17,7 @@ use crate::config::DrawConfig;
 use crate::domain::jurisdiction::Offices;
 use crate::lookups::Agencies;
 use crate::outbox::Outbox;
-use crate::plates::Plates;
+use crate::plates::{LogKeys, Plates};
 use crate::service::{Registry, run_worker};
 use crate::store::Store;
 
@@ -51,14 +48,7 @@ impl Application {
         );
         let agencies = Agencies::new(&cfg.agencies, &cfg.tls)?;
         let beacon = connect_beacon(&cfg.draw, &cfg.tls).await?;
-        let seed = load_or_create_seed(Path::new(&cfg.draw.log_key_file))?;
-        let signer = NoteSigner::from_seed(&cfg.draw.log_key_name, &seed)?;
-        store
-            .pin_key(
-                "log-signing",
-                &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(seed)),
-            )
-            .await?;
+        let log_keys = LogKeys::load(&cfg.draw)?;
         let offices = Offices::new(&cfg.draw.office_localities).map_err(anyhow::Error::msg)?;
         let plates = Arc::new(Plates::new(
             store.clone(),
@@ -66,11 +56,13 @@ impl Application {
             offices.clone(),
             cfg.workflow.ordering,
             beacon,
-            signer,
+            log_keys,
             privacy,
             cfg.database.max_connections,
         ));
         plates.check_log_rules().await?;
+        // The pinned log key, or a rotation to the configured one (draw.retired_log_key_files).
+        plates.adopt_log_key().await?;
         let registry = Arc::new(Registry::new(
             store,
             agencies,

@@ -22,6 +22,7 @@ mod m20261203_000010_application_seqs;
 mod m20261204_000011_revocations;
 mod m20261204_000012_rate_windows;
 mod m20261204_000013_key_fingerprint_names;
+mod m20261204_000015_log_key_rotations;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_revocations::Migration),
             Box::new(m20261204_000012_rate_windows::Migration),
             Box::new(m20261204_000013_key_fingerprint_names::Migration),
+            Box::new(m20261204_000015_log_key_rotations::Migration),
         ]
     }
 }

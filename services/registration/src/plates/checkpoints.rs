@@ -3,7 +3,8 @@
 use super::*;
 
 impl Plates {
-    /// Signs a checkpoint of the log as it is now (once per size).
+    /// Signs a checkpoint of the log as it is now (once per size), unless the
+    /// key was rotated out from under this replica.
     pub async fn checkpoint(&self) -> Result<crate::store::entities::checkpoint::Model, Error> {
         let (size, root) = {
             let ledger = self.sync(self.db()).await?;
@@ -19,7 +20,8 @@ impl Plates {
         if let Some(cp) = checkpoint::Entity::find_by_id(size as i64).one(self.db()).await? {
             return Ok(cp);
         }
-        let note = self.signer.sign(&Checkpoint {
+        self.ensure_signing_key().await?;
+        let note = self.keys.current.signer.sign(&Checkpoint {
             origin: self.cfg.log_origin.clone(),
             size,
             root,

@@ -25,12 +25,14 @@ mod committer;
 mod draw_plate;
 pub mod family;
 pub mod log;
+mod log_keys;
 mod pools;
 mod receipts;
 mod resolver;
 mod withheld;
 
 use committer::{CommitError, CommitRequest};
+pub use log_keys::LogKeys;
 use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
@@ -74,6 +76,11 @@ pub struct DrawConfig {
     pub log_key_name: String,
     /// Ed25519 seed of the checkpoint key; generated at first start. In Kubernetes, a Secret.
     pub log_key_file: String,
+    /// Seeds of earlier checkpoint keys (never generated). To rotate the log
+    /// key: the new key becomes `log_key_file` and the one in force moves
+    /// here; the first replica started so logs the rotation, signed by both
+    /// keys (draw spec §6.4). A replica started with a retired key alone is refused.
+    pub retired_log_key_files: Vec<String>,
     /// How often the resolver looks again while a batch it watches (committed
     /// or waited on here) has its round out but no answer yet. It first looks
     /// just after the round is published.
@@ -108,6 +115,7 @@ impl Default for DrawConfig {
             log_origin: "vn.gov.vrs/plate-draw-log".into(),
             log_key_name: "vrs-plate-log".into(),
             log_key_file: "var/log-signing.key".into(),
+            retired_log_key_files: Vec::new(),
             resolver_poll_ms: 25,
             resolver_idle_ms: 1_000,
             commit_batch: 2_000,
@@ -184,7 +192,11 @@ pub struct Plates {
     offices: Offices,
     ordering: Ordering,
     beacon: Arc<dyn BeaconSource>,
-    signer: NoteSigner,
+    /// The checkpoint key, and the retired keys a rotation hands over from.
+    keys: LogKeys,
+    /// The handover checkpoint of each key rotation, by the rotation's log
+    /// index: receipts carry them (see `log_keys`).
+    handovers: std::sync::RwLock<std::collections::BTreeMap<u64, String>>,
     /// This replica's copy of the log, brought up to date before use.
     mirror: Mutex<Ledger>,
     /// Available numbers per pool as of the last sync: a cheap, possibly stale
@@ -260,7 +272,7 @@ impl Plates {
         offices: Offices,
         ordering: Ordering,
         beacon: Arc<dyn BeaconSource>,
-        signer: NoteSigner,
+        keys: LogKeys,
         privacy: crate::privacy::Privacy,
         max_connections: u32,
     ) -> Plates {
@@ -300,7 +312,8 @@ impl Plates {
             offices,
             ordering,
             beacon,
-            signer,
+            keys,
+            handovers: Default::default(),
             mirror: Mutex::new(Ledger::new()),
             available,
             log_size,
@@ -387,7 +400,7 @@ impl Plates {
         let p = self.beacon.params();
         Trust {
             log_origin: self.cfg.log_origin.clone(),
-            log_key: self.signer.verifier_key(),
+            log_key: self.keys.current.signer.verifier_key(),
             beacons: vec![TrustedBeacon {
                 beacon_id: p.beacon_id.clone(),
                 public_key: hex::encode(&p.public_key),
@@ -421,7 +434,7 @@ impl Plates {
     }
 
     pub fn signer(&self) -> &NoteSigner {
-        &self.signer
+        &self.keys.current.signer
     }
 }
 

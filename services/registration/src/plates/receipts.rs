@@ -3,7 +3,7 @@
 //! A receipt holds the commit and result entries, the set the commit named
 //! (stored by the resolver), the result of the pool's previous commit, and the
 //! results that took any candidate the draw skipped, each with its inclusion
-//! proof under one signed checkpoint.
+//! proof under one signed checkpoint, and the log key's rotations up to it.
 //!
 //! Receipts are built a batch at a time: the entries, sets and checkpoint of
 //! a whole resolved batch are read with a handful of statements and every
@@ -162,7 +162,8 @@ impl Plates {
         read.extend(entries(self, &missing).await?);
 
         let params = self.beacon.params();
-        let ledger = self.sync(self.db()).await?;
+        // The log key's rotations up to the checkpoint, for verifiers pinned to an earlier key.
+        let (rotations, ledger) = self.synced_with_rotations(cp.size as u64).await?;
         let mut out = HashMap::with_capacity(parts.len());
         for p in parts {
             let bytes_of = |seq: i64| {
@@ -171,7 +172,7 @@ impl Plates {
                     .ok_or_else(|| internal("an entry the receipt names is missing"))
             };
             let salt: [u8; 32] = p.row.salt.as_slice().try_into().map_err(internal)?;
-            let receipt = Receipt::assemble(ReceiptParts {
+            let mut receipt = Receipt::assemble(ReceiptParts {
                 application_id: &p.row.application_id,
                 salt: &salt,
                 checkpoint: &cp.note,
@@ -195,6 +196,7 @@ impl Plates {
                 plate: &p.result.plate,
             })
             .ok_or_else(|| internal("entries not under the checkpoint"))?;
+            receipt.rotations = rotations.clone();
             out.insert(p.row.application_id.clone(), receipt);
         }
         Ok(out)

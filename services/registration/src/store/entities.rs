@@ -417,3 +417,25 @@ pub mod rate_window {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The log key's rotations (draw spec §6.4): the key-rotation entry's index
+/// and the handover checkpoint both keys signed.
+pub mod log_key_rotation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "log_key_rotations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub old_key: String,
+        pub new_key: String,
+        pub handover: String,
+        pub at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
