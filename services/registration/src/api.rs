@@ -560,9 +560,11 @@ impl TransparencyLogService for LogApi {
 
     async fn get_trust(&self, req: Request<pb::GetTrustRequest>) -> Result<Response<pb::Trust>, Status> {
         self.auth.public(&req)?;
-        let json =
-            serde_json::to_string_pretty(&self.registry.plates().trust()).map_err(|e| Error::Internal(e.into()))?;
-        Ok(Response::new(pb::Trust { json }))
+        let plates = self.registry.plates();
+        let json = serde_json::to_string_pretty(&plates.trust()).map_err(|e| Error::Internal(e.into()))?;
+        let rotations_json =
+            serde_json::to_string(&plates.rotations().await?).map_err(|e| Error::Internal(e.into()))?;
+        Ok(Response::new(pb::Trust { json, rotations_json }))
     }
 
     async fn get_receipt(&self, request: Request<pb::GetReceiptRequest>) -> Result<Response<pb::Receipt>, Status> {

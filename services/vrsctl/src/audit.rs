@@ -1,16 +1,17 @@
 //! `vrsctl audit`: replays a registry's whole log through its public API.
 //!
 //! Fetches the latest checkpoint and checks its signature against the pinned
-//! log key; if a state file holds an earlier audited checkpoint, checks the
-//! consistency proof between them (the log only grew); fetches every entry,
+//! log key, or the key the log's rotations lead to from it (draw spec §6.4;
+//! the registry publishes the handovers with its trust); if a state file
+//! holds an earlier audited checkpoint, checks the consistency proof between
+//! them (the log only grew); fetches every entry,
 //! recomputes the tree and compares the root; replays every pool change and
 //! draw (vrs_draw::audit) with beacon rounds checked against pinned keys; and
 //! reports each finding with the entry it names. Exit status 1 on any finding.
 
 use tonic::transport::Channel;
 use vrs_draw::merkle::{Hash, verify_consistency};
-use vrs_draw::note::NoteVerifier;
-use vrs_draw::receipt::Trust;
+use vrs_draw::receipt::{Rotation, Trust, follow_rotations};
 use vrs_proto::pb::registration::v1 as pb;
 use vrs_proto::pb::registration::v1::transparency_log_service_client::TransparencyLogServiceClient;
 
@@ -23,6 +24,19 @@ pub struct Export {
     pub checkpoint: String,
     /// Base64 entry bytes, in log order.
     pub entries: Vec<String>,
+    /// The handover checkpoints of the log key's rotations: an auditor pinned
+    /// to an earlier key follows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handovers: Vec<String>,
+}
+
+/// The log key's rotations as the registry publishes them with its trust.
+async fn rotations(log: &mut TransparencyLogServiceClient<Channel>) -> anyhow::Result<Vec<Rotation>> {
+    let json = call(log.get_trust(pb::GetTrustRequest {}).await)?.rotations_json;
+    if json.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(serde_json::from_str(&json)?)
 }
 
 /// Writes the registry's log (up to its latest checkpoint) to a file.
@@ -51,6 +65,7 @@ pub async fn export(mut log: TransparencyLogServiceClient<Channel>, out: &str) -
         serde_json::to_string(&Export {
             checkpoint: cp.note,
             entries,
+            handovers: rotations(&mut log).await?.into_iter().map(|r| r.checkpoint).collect(),
         })?,
     )?;
     outln!(
@@ -74,6 +89,7 @@ pub fn run_offline(export_file: &str, trust_file: &str, grace_seconds: i64) -> a
     report(
         &trust,
         &export.checkpoint,
+        &export.handovers,
         entries.into_iter(),
         grace_seconds,
         None,
@@ -95,8 +111,18 @@ pub async fn run(
         }
     };
     let cp = call(log.get_checkpoint(pb::GetCheckpointRequest {}).await)?;
-    let verifier = NoteVerifier::parse(&trust.log_key)?;
-    let opened = verifier
+    let rotations = rotations(&mut log).await?;
+    let key = follow_rotations(&trust, &rotations).map_err(|e| anyhow::anyhow!("the log key's rotations: {e}"))?;
+    if key.followed > 0 {
+        outln!(
+            "the pinned log key was rotated: following {} rotation(s) to {}",
+            key.followed,
+            key.key
+        );
+    }
+    let handovers: Vec<String> = rotations.into_iter().map(|r| r.checkpoint).collect();
+    let opened = key
+        .verifier
         .open(&cp.note)
         .map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?;
     anyhow::ensure!(
@@ -168,6 +194,7 @@ pub async fn run(
     report(
         &trust,
         &cp.note,
+        &handovers,
         entries.into_iter(),
         grace_seconds,
         state_file,
@@ -179,6 +206,7 @@ pub async fn run(
 fn report(
     trust: &Trust,
     note: &str,
+    handovers: &[String],
     entries: impl Iterator<Item = Vec<u8>>,
     grace_seconds: i64,
     state_file: Option<&str>,
@@ -188,8 +216,8 @@ fn report(
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64;
     let started = std::time::Instant::now();
-    let report =
-        vrs_draw::audit::replay(trust, note, entries, now, grace_seconds * 1000).map_err(anyhow::Error::msg)?;
+    let report = vrs_draw::audit::replay_holding(trust, note, handovers, entries, now, grace_seconds * 1000)
+        .map_err(anyhow::Error::msg)?;
     findings.extend(report.findings);
     outln!(
         "audited {} entries ({} pools, {} draws) in {:.2}s; checkpoint signature verified",
