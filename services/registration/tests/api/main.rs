@@ -22,6 +22,7 @@ mod restore;
 mod revocation;
 mod rotation_data_key;
 mod rotation_issuer;
+mod rotation_log_key;
 mod shutdown;
 mod submit;
 mod tls;
