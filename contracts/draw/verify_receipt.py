@@ -16,7 +16,8 @@ Python 3.11 standard library, plus py_ecc (8.0.0) for BLS12-381 only.
   Without py_ecc, every mode says so and exits 3, judging no receipt.
 
 TRUST.json: {"log_origin": "...", "log_key": "<name>+<hex id>+<b64(0x01||pk)>", "beacons":
-  [{"beacon_id", "public_key" (hex, G2), "genesis_unix_ms", "period_ms"}]} (§7.2; other members are ignored)
+  [{"beacon_id", "public_key" (hex, G2), "genesis_unix_ms", "period_ms"}]} (§7.2; other members are ignored).
+  log_key may be any key the log has had: check "rotations" follows the receipt's key rotations (§6.4) from it.
 """
 import base64, hashlib, json, os, re, struct, sys
 
@@ -24,7 +25,7 @@ H = lambda b: hashlib.sha256(b).digest()
 RULES, RECEIPT_VERSION, MAGIC = "vrs-draw-rules-v2", "vrs-receipt-v2", b"VRS2"
 NONE, SCHEME = 2**64 - 1, "bls-unchained-g1-rfc9380"
 BLS_DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
-CHECKS = ("format checkpoint commit-inclusion result-inclusion commit-entry result-entry rules order link "
+CHECKS = ("format rotations checkpoint commit-inclusion result-inclusion commit-entry result-entry rules order link "
           "commitment beacon commit-before-beacon previous seed pool taken index plate").split()  # §7.3
 
 # ---------------------------------------------------------------- ChaCha20 / sampler (§4)
@@ -82,6 +83,7 @@ KINDS = {
            "round:u64 previous_commit:u64 available_count:u32 pool_digest:hash at_ms:u64"),
     0x11: ("draw-result", "commit_index:u64 commit_hash:hash pool_id:str beacon_id:str round:u64 "
            "signature:bytes randomness:hash seed:hash attempts:u32 index:u32 number:u32 plate:str at_ms:u64"),
+    0x20: ("key-rotation", "old_key:str new_key:str reason:str at_ms:u64"),  # the keys are checked where used (§6.4, §7.3)
 }
 
 def decode_entry(e):
@@ -358,12 +360,16 @@ def load_json(raw):
     json.dumps(v, ensure_ascii=False).encode("utf-8")  # a lone surrogate escape (\ud800) is no Unicode text
     return v
 
+class Absent:  # an optional member (§7.1): may be left out, and then reads as default
+    def __init__(self, t, default): self.t, self.default = t, default
+
 LOGGED = {"index": "int", "entry": "entry", "proof": ["hash", 64]}
+ROTATION = {"checkpoint": "str", "rotation": LOGGED}  # its proof is to its own (handover) note
 BEACON = {"beacon_id": "str", "scheme": "str", "public_key": "hex", "genesis_unix_ms": "int", "period_ms": "int",
           "round": "int", "signature": "hex", "randomness": "hex64"}
 RECEIPT = {"version": "version", "plate": "str", "application_id": "nonempty", "salt": "hex64", "checkpoint": "str",
            "commit": LOGGED, "result": LOGGED, "previous": (None, LOGGED), "taken": [LOGGED, None],
-           "beacon": BEACON, "pool_bitmap": "bitmap"}
+           "beacon": BEACON, "pool_bitmap": "bitmap", "rotations": Absent([ROTATION, None], [])}
 HEX = re.compile(r"(?:[0-9a-f]{2})*")
 ATOMS = {"str": lambda v: type(v) is str, "nonempty": lambda v: type(v) is str and v != "",
          "version": lambda v: v == RECEIPT_VERSION, "int": lambda v: type(v) is int,
@@ -375,12 +381,15 @@ def conform(v, t, where="receipt"):
     """Checks v against the grammar t; returns v with hex and base64 decoded to bytes."""
     if type(t) is dict:
         if type(v) is not dict: raise ValueError("%s is not an object" % where)
-        if set(v) != set(t):
-            raise ValueError("%s: unknown %s, missing %s" % (where, sorted(set(v) - set(t)), sorted(set(t) - set(v))))
-        return {k: conform(v[k], t[k], where + "." + k) for k in t}
+        need = {k for k in t if type(t[k]) is not Absent}
+        if not need <= set(v) <= set(t):
+            raise ValueError("%s: unknown %s, missing %s" % (where, sorted(set(v) - set(t)), sorted(need - set(v))))
+        return {k: conform(v[k], t[k], where + "." + k) if k in v else t[k].default for k in t}
+    if type(t) is Absent:  # present: its value follows the grammar like any other member's
+        return conform(v, t.t, where)
     if type(t) is list:
         if type(v) is not list or t[1] is not None and len(v) > t[1]:
-            raise ValueError("%s is not a list (of at most %s)" % (where, t[1]))
+            raise ValueError("%s is not a list%s" % (where, "" if t[1] is None else " of at most %d" % t[1]))
         return [conform(x, t[0], "%s[%d]" % (where, i)) for i, x in enumerate(v)]
     if type(t) is tuple:
         return None if v is None else conform(v, t[1], where)
@@ -410,7 +419,7 @@ def load_trust(raw):
     origin, key, beacons = _used(t, "log_origin", "log_key", "beacons")
     if not text(origin) or not origin or type(beacons) is not list:
         raise ValueError("trust needs log_origin, log_key and beacons")
-    out = {"origin": origin, "key": parse_verifier_key(key), "beacons": {}}  # a malformed log key is refused
+    out = {"origin": origin, "key": parse_verifier_key(key), "key_text": key, "beacons": {}}  # a malformed log key is refused
     for b in beacons:
         bid, pk, g, p = _used(b, "beacon_id", "public_key", "genesis_unix_ms", "period_ms")
         if not text(bid) or type(pk) is not str or not re.fullmatch("[0-9a-f]{192}", pk) \
@@ -426,31 +435,53 @@ def verify_receipt(raw, trust):
     """raw: the receipt's bytes; trust: from load_trust. Returns the plate, or raises
     Fail(check, detail) naming the first failing check of §7.3."""
     r = parse_receipt(raw)                                                                       # 1
-    try: N, root = open_checkpoint(r["checkpoint"], trust["key"], trust["origin"])              # 2
-    except ValueError as x: raise Fail("checkpoint", str(x))
+    T, key, Hs, followed = trust["key_text"], trust["key"], 0, False                            # 2
+    for j, X in enumerate(r["rotations"]):
+        K, at = X["rotation"], "rotations[%d]" % j
+        try: E = decode_entry(K["entry"])
+        except ValueError as x: raise Fail("rotations", "%s does not decode: %s" % (at, x))
+        check("rotations", E["kind"] == "key-rotation", "%s is a %s, not a key-rotation" % (at, E["kind"]))
+        if E["old_key"] != T:  # hands over to or before the pinned key; after one followed, the chain is broken
+            check("rotations", not followed, "%s hands over from %r, not from the key in force %r" % (at, E["old_key"], T))
+            continue
+        try: new = parse_verifier_key(E["new_key"])
+        except ValueError as x: raise Fail("rotations", "%s: new_key %r: %s" % (at, E["new_key"], x))
+        check("rotations", E["new_key"] != T, "%s: new_key is old_key" % at)
+        try:  # one note that opens with T and with new_key (§6.3: each key ignores the other's lines)
+            n, hroot = open_checkpoint(X["checkpoint"], key, trust["origin"])
+            open_checkpoint(X["checkpoint"], new, trust["origin"])
+        except ValueError as x: raise Fail("rotations", "%s: handover note: %s" % (at, x))
+        check("rotations", n == K["index"] + 1 and n > Hs, "%s: handover of size %d for a rotation at index %d "
+              "(after a handover of size %d)" % (at, n, K["index"], Hs))
+        check("rotations", verify_inclusion(leaf_hash(K["entry"]), K["index"], n, K["proof"], hroot),
+              "%s: entry not included at index %d in the handover's tree" % (at, K["index"]))
+        T, key, Hs, followed = E["new_key"], new, n, True
+    try: N, root = open_checkpoint(r["checkpoint"], key, trust["origin"])                        # 3
+    except ValueError as x: raise Fail("checkpoint", "%s (key %s)" % (x, T))
+    check("checkpoint", N >= Hs, "tree size %d is below the handover followed (size %d)" % (N, Hs))
     def included(o): return verify_inclusion(leaf_hash(o["entry"]), o["index"], N, o["proof"], root)
     def draw_result(o):
         try: d = decode_entry(o["entry"])
         except ValueError: return None
         return d if d["kind"] == "draw-result" else None
-    for part in ("commit", "result"):                                                          # 3
+    for part in ("commit", "result"):                                                          # 4
         check(part + "-inclusion", included(r[part]),
               "entry not included at index %d in the tree of size %d" % (r[part]["index"], N))
     ent = {}
-    for part, kind in (("commit", "draw-commit"), ("result", "draw-result")):                   # 4
+    for part, kind in (("commit", "draw-commit"), ("result", "draw-result")):                   # 5
         try: ent[part] = decode_entry(r[part]["entry"])
         except ValueError as x: raise Fail(part + "-entry", "does not decode: %s" % x)
         check(part + "-entry", ent[part]["kind"] == kind, "is a %s, not a %s" % (ent[part]["kind"], kind))
     C, D, ce, ci, ri = ent["commit"], ent["result"], r["commit"]["entry"], r["commit"]["index"], r["result"]["index"]
-    check("rules", C["rules_version"] == RULES, "rules version %r" % C["rules_version"])          # 5
-    check("order", ci < ri, "commit index %d is not below result index %d" % (ci, ri))             # 6
-    check("link", D["commit_index"] == ci, "result names commit index %d, not %d" % (D["commit_index"], ci))  # 7
+    check("rules", C["rules_version"] == RULES, "rules version %r" % C["rules_version"])          # 6
+    check("order", ci < ri, "commit index %d is not below result index %d" % (ci, ri))             # 7
+    check("link", D["commit_index"] == ci, "result names commit index %d, not %d" % (D["commit_index"], ci))  # 8
     check("link", D["commit_hash"] == leaf_hash(ce), "commit_hash is not the commit's leaf hash")
     for f in ("pool_id", "beacon_id", "round"):
         check("link", D[f] == C[f], "%s differs: %r vs %r" % (f, D[f], C[f]))
-    check("commitment", app_commitment(r["salt"], r["application_id"]) == C["application_commitment"],   # 8
+    check("commitment", app_commitment(r["salt"], r["application_id"]) == C["application_commitment"],   # 9
           "salt and application_id do not open application_commitment")
-    pin, rnd = trust["beacons"].get(C["beacon_id"]), C["round"]                                  # 9
+    pin, rnd = trust["beacons"].get(C["beacon_id"]), C["round"]                                  # 10
     check("beacon", pin is not None, "beacon %r is not pinned" % C["beacon_id"])
     check("beacon", bls_verify(pin["public_key"], rnd, D["signature"]),
           "signature invalid for round %d under the pinned key" % rnd)
@@ -460,10 +491,10 @@ def verify_receipt(raw, trust):
             "signature": D["signature"], "randomness": D["randomness"]}
     for k, v in said.items():
         check("beacon", r["beacon"][k] == v, "receipt's beacon.%s differs from the pinned/logged value" % k)
-    G, p = pin["genesis_unix_ms"], pin["period_ms"]                                             # 10
+    G, p = pin["genesis_unix_ms"], pin["period_ms"]                                             # 11
     check("commit-before-beacon", on_time(C["at_ms"], rnd, G, p),
           "commit at_ms %d + period %d is after round %d's publication at %d" % (C["at_ms"], p, rnd, G + (rnd - 1) * p))
-    P, pc = r["previous"], C["previous_commit"]                                                  # 11
+    P, pc = r["previous"], C["previous_commit"]                                                  # 12
     if pc == NONE:
         check("previous", P is None, "previous_commit is NONE but previous is not null")
     else:
@@ -473,14 +504,14 @@ def verify_receipt(raw, trust):
         check("previous", E is not None and E["pool_id"] == C["pool_id"] and E["commit_index"] == pc,
               "previous is not a draw-result of pool %r answering commit %d" % (C["pool_id"], pc))
         check("previous", P["index"] < ri, "previous index %d is not below the result's %d" % (P["index"], ri))
-    seed = draw_seed(leaf_hash(ce), rnd, D["randomness"])                                       # 12
+    seed = draw_seed(leaf_hash(ce), rnd, D["randomness"])                                       # 13
     check("seed", D["seed"] == seed, "seed mismatch, expected %s" % seed.hex())
-    bm, n = r["pool_bitmap"], C["available_count"]                                               # 13
+    bm, n = r["pool_bitmap"], C["available_count"]                                               # 14
     check("pool", bitmap_ok(bm), "bitmap has bit 0 or bits above 99999 set")
     check("pool", pool_digest(bm) == C["pool_digest"], "bitmap digest is not the commit's pool_digest")
     avail = available(bm)
     check("pool", len(avail) == n >= 1, "bitmap has %d available, commit says %d" % (len(avail), n))
-    att, cands, shown = D["attempts"], candidates(seed, avail), set()                           # 14
+    att, cands, shown = D["attempts"], candidates(seed, avail), set()                           # 15
     check("taken", att >= 1 and len(r["taken"]) == att - 1, "attempts %d with %d taken" % (att, len(r["taken"])))
     for j, T in enumerate(r["taken"], 1):
         (_, cand), E = next(cands), draw_result(T)
@@ -492,8 +523,8 @@ def verify_receipt(raw, trust):
         shown.add(cand)
     idx, num = next(cands)  # candidate attempts: the sampler can repeat an index, and one shown taken cannot be drawn
     check("taken", num not in shown, "candidate %d = %d is shown taken by an earlier draw" % (att, num))
-    check("index", idx == D["index"], "sampler gives %d for candidate %d, result says %d" % (idx, att, D["index"]))  # 15
-    check("plate", num == D["number"], "position %d is number %d, not %d" % (idx, num, D["number"]))  # 16
+    check("index", idx == D["index"], "sampler gives %d for candidate %d, result says %d" % (idx, att, D["index"]))  # 16
+    check("plate", num == D["number"], "position %d is number %d, not %d" % (idx, num, D["number"]))  # 17
     try: text = plate_text(C["pool_id"], D["number"])
     except ValueError as x: raise Fail("plate", "%s: %r" % (x, C["pool_id"]))
     check("plate", D["plate"] == text == r["plate"],
@@ -562,6 +593,26 @@ def self_test():
     t("consistency negative", not verify_consistency(3, 4, hx(T["consistency_3_to_4"])[:2], root3, root))
     for p in V["plates"]:
         t("plate %s" % p["plate"], plate_text(p["pool_id"], p["number"]) == p["plate"])
+    # §6.4: the key-rotation of more_entries logged at index 4, after the four entries of log, and its handover
+    KR, ri = V["key_rotation"], next(i for i, d in enumerate(decoded) if d["kind"] == "key-rotation")
+    t("key rotation entry", KR["index"] == len(V["log"]) and (decoded[ri]["old_key"], decoded[ri]["new_key"]) == (KR["old_key"], KR["new_key"]))
+    ks = {}
+    for role in ("old", "new"):
+        sc = bytes.fromhex(KR[role + "_key_seed"]); pk = ed25519_sign(sc, b"")[0]; name = KR[role + "_key"].split("+")[0]
+        kid = H(name.encode() + b"\n\x01" + pk)[:4]; ks[role] = (sc, name, kid)
+        t("key rotation: %s key from its seed" % role, parse_verifier_key(KR[role + "_key"]) == (name, kid, pk)
+          and KR[role + "_key"] == "%s+%s+%s" % (name, kid.hex(), base64.b64encode(b"\x01" + pk).decode()))
+    t("key rotation valid (§6.4): two well-formed keys that differ", KR["old_key"] != KR["new_key"])
+    five, leaves5 = raws[:len(V["log"])] + [raws[ri]], leaves + [leaf_hash(raws[ri])]
+    t("key rotation: root of 5", mth(leaves5).hex() == KR["root_of_5"])
+    t("key rotation: inclusion of 4 in 5", verify_inclusion(leaves5[4], 4, 5, hx(KR["inclusion_of_4_in_5"]), bytes.fromhex(KR["root_of_5"]))
+      and inclusion_path(leaves5, 4) == hx(KR["inclusion_of_4_in_5"]))
+    hn, ho = KR["handover_note"], KR["handover_note"].split("\n")[0]
+    t("key rotation: the handover opens with the old key and with the new key",
+      all(open_checkpoint(hn, parse_verifier_key(KR[role + "_key"]), ho) == (5, bytes.fromhex(KR["root_of_5"])) for role in ("old", "new")))
+    t("key rotation: the handover note re-signed (Ed25519 is deterministic)", sign_note(checkpoint_text(ho, five), ks["old"], ks["new"]) == hn)
+    t("key rotation: a note by the old key alone does not open with the new one", _rejects(sign_note(checkpoint_text(ho, five), ks["old"]),
+      lambda n: open_checkpoint(n, parse_verifier_key(KR["new_key"]), ho)))
     # the draw: log entry 2 commits (naming the pool state above), log entry 3 answers it
     Dv, C, D = V["draw"], decoded[2], decoded[3]
     t("draw commit = log[2]", Dv["commit_hex"] == V["log"][2]["hex"] and Dv["commit_index"] == 2 and Dv["pool_id"] == C["pool_id"])
@@ -667,6 +718,12 @@ def encode_entry(code, **f):  # §3; only the self-tests encode
         else: v = v.encode() if ty == "str" else v; out += struct.pack(">H", len(v)) + v
     return out
 
+def checkpoint_text(origin, log):  # §6.3's checkpoint body of the tree of log; only the self-tests sign
+    return "%s\n%d\n%s\n" % (origin, len(log), base64.b64encode(mth([leaf_hash(e) for e in log])).decode())
+
+def sign_note(text, *keys):  # a signed note (§6.3) with a line by each key (secret, name, key_id), in order
+    return text + "\n" + "".join("\u2014 %s %s\n" % (n, base64.b64encode(k + ed25519_sign(sc, text.encode())[1]).decode()) for sc, n, k in keys)
+
 def inclusion_path(leaves, m):  # RFC 6962 PATH(m, D[n]); only the self-tests prove
     if len(leaves) < 2: return []
     k = 1 << ((len(leaves) - 1).bit_length() - 1)
@@ -691,20 +748,57 @@ def receipt_self_test(t, Q, R):
         if [next(cs)[1] for _ in range(3)] == [9, 9, 5]: break
     else: return t("receipt: an application with candidates 9, 9, 5", False)
     log = [commit("earlier", NONE), c, result(0, commit("earlier", NONE), 1, 1, 9), result(1, c, 3, 0, 5), result(1, c, 2, 1, 9)]
-    leaves = [leaf_hash(e) for e in log]; root = mth(leaves)
-    text = "%s\n%d\n%s\n" % (origin, len(log), base64.b64encode(root).decode())
-    note = text + "\n\u2014 %s %s\n" % (name, base64.b64encode(kid + ed25519_sign(secret, text.encode())[1]).decode())
-    lg = lambda i: {"index": i, "entry": base64.b64encode(log[i]).decode(), "proof": [base64.b64encode(h).decode() for h in inclusion_path(leaves, i)]}
-    def receipt(ri, taken, plate): return json.dumps({"version": RECEIPT_VERSION, "plate": plate, "application_id": app, "salt": salt.hex(),
-        "checkpoint": note, "commit": lg(1), "result": lg(ri), "previous": lg(2), "taken": [lg(2)] * taken, "pool_bitmap": base64.b64encode(bm).decode(),
-        "beacon": {"beacon_id": Q["beacon_id"], "scheme": SCHEME, "public_key": Q["public_key"], "genesis_unix_ms": G, "period_ms": p, "round": rnd,
-                   "signature": sig.hex(), "randomness": H(sig).hex()}}).encode()
-    def verdict(raw):
-        try: return verify_receipt(raw, trust)
+    k0 = (secret, name, kid); note = sign_note(checkpoint_text(origin, log), k0)
+    b64 = lambda v: base64.b64encode(v).decode()
+    def lg(i, lo=log): return {"index": i, "entry": b64(lo[i]), "proof": [b64(h) for h in inclusion_path([leaf_hash(e) for e in lo], i)]}
+    def receipt(ri, taken, plate, cp=note, lo=log, rotations=None):
+        r = {"version": RECEIPT_VERSION, "plate": plate, "application_id": app, "salt": salt.hex(), "checkpoint": cp, "commit": lg(1, lo),
+             "result": lg(ri, lo), "previous": lg(2, lo), "taken": [lg(2, lo)] * taken, "pool_bitmap": b64(bm),
+             "beacon": {"beacon_id": Q["beacon_id"], "scheme": SCHEME, "public_key": Q["public_key"], "genesis_unix_ms": G, "period_ms": p,
+                        "round": rnd, "signature": sig.hex(), "randomness": H(sig).hex()}}
+        if rotations is not None: r["rotations"] = rotations
+        return json.dumps(r).encode()
+    def verdict(raw, tr=trust):
+        try: return verify_receipt(raw, tr)
         except Fail as x: return x.check
     t("receipt: candidates 9, 9, 5; both 9s shown taken by the same draw; 5 drawn", verdict(receipt(3, 2, "30A-000.05")) == "30A-000.05")
     t("receipt fails taken: candidate 2 = 9 drawn although shown taken", verdict(receipt(4, 1, "30A-000.09")) == "taken")
     t("receipt fails taken: one 9 shown, 5 drawn at attempts 3", verdict(receipt(3, 1, "30A-000.05")) == "taken")
+    # §6.4, §7.3 check rotations: the same log, then k0 -> k1 at index 5 and k1 -> k2 at index 6 (the keys share a name)
+    ks = [k0] + [(H(b"receipt-test-%d" % i), name) for i in (1, 2)]
+    ks[1:] = [(sc, n, H(n.encode() + b"\n\x01" + ed25519_sign(sc, b"")[0])[:4]) for sc, n in ks[1:]]
+    vk = lambda k: "%s+%s+%s" % (k[1], k[2].hex(), b64(b"\x01" + ed25519_sign(k[0], b"")[0]))
+    tr = [load_trust(json.dumps({"log_origin": origin, "log_key": vk(k), "beacons": [{"beacon_id": Q["beacon_id"], "public_key": Q["public_key"],
+          "genesis_unix_ms": G, "period_ms": p}]}).encode()) for k in ks]
+    rot = lambda old, new: encode_entry(0x20, old_key=old, new_key=new, reason="scheduled rotation", at_ms=0)
+    full = log + [rot(vk(ks[0]), vk(ks[1])), rot(vk(ks[1]), vk(ks[2]))]
+    def handover(lo, *keys): return {"checkpoint": sign_note(checkpoint_text(origin, lo), *keys), "rotation": lg(len(lo) - 1, lo)}
+    h1, h2 = handover(full[:6], ks[0], ks[1]), handover(full[:7], ks[1], ks[2])
+    cp = sign_note(checkpoint_text(origin, full), ks[2])
+    ok = lambda tri, rots, cp=cp, lo=full: verdict(receipt(3, 2, "30A-000.05", cp, lo, rots), tr[tri])
+    t("rotations: pinned to the first key, both followed", ok(0, [h1, h2]) == "30A-000.05")
+    t("rotations: pinned to the middle key, the first skipped", ok(1, [h1, h2]) == "30A-000.05")
+    t("rotations: pinned to the last key, both skipped, or none given", ok(2, [h1, h2]) == ok(2, None) == ok(2, []) == "30A-000.05")
+    t("rotations: a receipt before any rotation, rotations absent or []", ok(0, None, note, log) == ok(0, [], note, log) == "30A-000.05")
+    t("rotations fail checkpoint: the first key without rotations, or with one", ok(0, None) == ok(0, [h1]) == ok(1, []) == "checkpoint")
+    t("rotations fail checkpoint: out of order, the later one skipped and the earlier followed", ok(0, [h2, h1]) == "checkpoint")
+    t("rotations fail checkpoint: a checkpoint older than the handover followed",
+      ok(0, [h1], sign_note(checkpoint_text(origin, log), ks[1]), log) == "checkpoint"
+      and ok(0, [h1], sign_note(checkpoint_text(origin, full[:6]), ks[1]), full[:6]) == "30A-000.05")
+    t("rotations fail: after one followed, the chain must go on", ok(0, [h1, h1]) == ok(0, [h1, h2, h1]) == ok(0, [h1, h2, h2]) == "rotations")
+    t("rotations fail: not a key-rotation, even skipped", ok(0, [{"checkpoint": note, "rotation": lg(1)}]) == ok(2, [h1, dict(h2, rotation=lg(1))]) == "rotations")
+    t("rotations fail: the handover signed by one key only", ok(0, [handover(full[:6], ks[0]), h2]) == ok(0, [handover(full[:6], ks[1]), h2]) == "rotations")
+    t("rotations fail: the handover of another origin", ok(0, [dict(h1, checkpoint=sign_note(checkpoint_text(origin + "x", full[:6]), ks[0], ks[1])), h2]) == "rotations")
+    t("rotations fail: proof to the receipt's checkpoint, not the handover",
+      ok(0, [{"checkpoint": sign_note(checkpoint_text(origin, full), ks[0], ks[1]), "rotation": lg(5, full)}, h2]) == "rotations")
+    t("rotations fail: a wrong inclusion proof", ok(0, [dict(h1, rotation=dict(lg(5, full[:6]), proof=[])), h2]) == "rotations")
+    t("rotations fail: a handover not above the previous one", ok(0, [h1, handover(log + [rot(vk(ks[1]), vk(ks[2]))], ks[1], ks[2])]) == "rotations")
+    t("rotations fail: new_key = old_key, or malformed", ok(0, [handover(log + [rot(vk(ks[0]), vk(ks[0]))], ks[0])]) == "rotations"
+      and ok(0, [handover(log + [rot(vk(ks[0]), vk(ks[1]) + " ")], ks[0], ks[1])]) == "rotations"
+      and ok(0, [handover(log + [rot(vk(ks[0]), vk(ks[1]).replace(name, name.upper()))], ks[0], ks[1])]) == "rotations")
+    t("rotations: old_key compared as text; before one is followed, another is skipped unchecked",
+      ok(0, [handover(log + [rot(vk(ks[0]) + " ", vk(ks[1]))], ks[1]), h1, h2]) == "30A-000.05"
+      and ok(0, [handover(log + [rot(vk(ks[0]) + " ", vk(ks[1]))], ks[0], ks[1]), h2]) == "checkpoint")
 
 def note_self_test(t):
     """§6.3, with a key of our own (its base64 contains "+")."""
@@ -778,6 +872,11 @@ def grammar_self_test(t):
       and good(edit(previous=lg)) and good(edit(taken=[])) and good(txt.replace('"index": 1', '"index": 9007199254740991').encode())
       and parse_receipt(txt.replace('"a"', '"\\u0061"').encode())["application_id"] == "a")
     t("grammar: the stated lengths (64 proof hashes of 32 bytes, 16384 bitmap bytes, 64 hex digits)", good(edit(result__proof=[b(32)] * 64)))
+    rt = {"checkpoint": "c", "rotation": lg}
+    rot = lambda *r, **kw: json.dumps(dict(base, rotations=list(r), **kw)).encode()
+    t("grammar: rotations absent reads as [], present [] or with rotations", parse_receipt(txt.encode())["rotations"] == []
+      and parse_receipt(rot())["rotations"] == [] and parse_receipt(rot(rt, rt))["rotations"][1]["rotation"]["entry"] == bytes(5)
+      and good(rot(dict(rt, rotation=dict(lg, proof=[b(32)] * 64)))) and good(json.dumps(dict(base, rotations=[rt]), indent=1).encode()))
     t("grammar: a surrogate pair escape is Unicode text", parse_receipt(txt.replace('"a"', '"\\ud83d\\ude00"').encode())["application_id"] == "\U0001f600")
     bad = {"duplicate member": txt.replace('"plate"', '"plate": "x", "plate"'),
            "duplicate nested member": txt.replace('"round": 3', '"round": 3, "round": 3'),
@@ -806,7 +905,23 @@ def grammar_self_test(t):
            "33-byte proof hash": edit(commit__proof=[b(33)]), "65 taken proof hashes": edit(taken=[dict(lg, proof=[b(32)] * 65)]),
            "16385-byte bitmap": edit(pool_bitmap=b(16385)), "empty bitmap": edit(pool_bitmap=""), "65-digit salt": edit(salt="a" * 65),
            "66-digit salt": edit(salt="ab" * 33), "62-digit randomness": edit(beacon__randomness="cd" * 31),
-           "66-digit randomness": edit(beacon__randomness="cd" * 33)}
+           "66-digit randomness": edit(beacon__randomness="cd" * 33),
+           "rotations null": edit(rotations=None), "rotations object": edit(rotations=rt), "rotations string": edit(rotations=""),
+           "rotation null": rot(None), "rotation a bare logged": rot(lg), "rotation array": rot([rt]),
+           "rotation missing checkpoint": rot({"rotation": lg}), "rotation missing rotation": rot({"checkpoint": "c"}),
+           "rotation unknown member": rot(dict(rt, index=1)), "rotation checkpoint number": rot(dict(rt, checkpoint=1)),
+           "rotation checkpoint null": rot(dict(rt, checkpoint=None)), "rotation entry null": rot(dict(rt, rotation=None)),
+           "rotation entry missing proof": rot(dict(rt, rotation={"index": 1, "entry": b(5)})),
+           "rotation entry unknown member": rot(dict(rt, rotation=dict(lg, checkpoint="c"))),
+           "rotation 4-byte entry": rot(dict(rt, rotation=dict(lg, entry=b(4)))), "rotation 65 proof hashes": rot(dict(rt, rotation=dict(lg, proof=[b(32)] * 65))),
+           "rotation 31-byte proof hash": rot(dict(rt, rotation=dict(lg, proof=[b(31)]))),
+           "rotation entry padding bits": rot(dict(rt, rotation=dict(lg, entry=b(5)[:-2] + "B="))),
+           "rotation index -7": rot(dict(rt, rotation=dict(lg, index=7))).decode().replace('"index": 7', '"index": -7'),
+           "rotation index 7.0": rot(dict(rt, rotation=dict(lg, index=7))).decode().replace('"index": 7', '"index": 7.0'),
+           "rotation index 2^53": rot(dict(rt, rotation=dict(lg, index=2**53))), "rotation index string": rot(dict(rt, rotation=dict(lg, index="1"))),
+           "rotation lone surrogate in checkpoint": rot(dict(rt, checkpoint="r")).decode().replace('"r"', '"r\\ud800"'),
+           "rotations twice": rot(rt).decode()[:-1] + ', "rotations": []}',
+           "duplicate member in a rotation": rot(dict(rt, checkpoint="r")).decode().replace('"checkpoint": "r"', '"checkpoint": "r", "checkpoint": "r"')}
     for label, raw in bad.items():
         t("grammar rejects: %s" % label, _rejects(raw if type(raw) is bytes else raw.encode(), parse_receipt))
 
