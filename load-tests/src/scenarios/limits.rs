@@ -81,7 +81,10 @@ pub async fn run(args: &Args, stack: &mut Stack, ctx: &Arc<Ctx>) -> anyhow::Resu
 
     // 2 and 3. Honest clerks alone, then beside the flood.
     let clerks: Vec<Caller> = (0..200)
-        .map(|i| ctx.pool.staff(&format!("clerk-limits-{i:03}"), Role::Clerk, Some(OFFICE)))
+        .map(|i| {
+            ctx.pool
+                .staff(&format!("clerk-limits-{i:03}"), Role::Clerk, Some(OFFICE))
+        })
         .collect::<anyhow::Result<_>>()?;
     let clerks = Arc::new(clerks);
     let honest = |name: &str| {

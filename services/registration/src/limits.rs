@@ -196,7 +196,11 @@ impl Limiter {
                 state.pruned = now;
             }
             if state.map.len() >= MAX_BUCKETS {
-                key = if key.starts_with("bad:") { "bad:overflow" } else { "overflow" };
+                key = if key.starts_with("bad:") {
+                    "bad:overflow"
+                } else {
+                    "overflow"
+                };
                 overflow = true;
             }
         }
@@ -383,9 +387,13 @@ mod tests {
     /// call through: never too early (it would be refused again).
     #[test]
     fn the_wait_told_is_when_a_call_fits_again() {
-        for (previous, current, fraction, limit) in
-            [(5, 5, 0.3, 5.0), (5, 0, 0.1, 5.0), (10, 4, 0.5, 10.0), (0, 10, 0.9, 10.0), (3, 2, 0.0, 4.0)]
-        {
+        for (previous, current, fraction, limit) in [
+            (5, 5, 0.3, 5.0),
+            (5, 0, 0.1, 5.0),
+            (10, 4, 0.5, 10.0),
+            (0, 10, 0.9, 10.0),
+            (3, 2, 0.0, 4.0),
+        ] {
             let mut s = Shared::new(1.0, 0);
             (s.previous, s.total) = (previous, current);
             if s.estimate(fraction) + 1.0 <= limit {
