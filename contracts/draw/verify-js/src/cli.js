@@ -5,11 +5,16 @@
 //   node src/cli.js --cases DIR…                       golden directories (cases.json + trust.json)
 //   node src/cli.js --self-test [--vectors FILE]       contracts/draw/vectors.json known answers
 //   node src/cli.js --bench N --trust trust.json receipt.json   time N verifications
+//
+// `--bundle` first (e.g. `--bundle --cases DIR`) runs the committed browser bundle
+// dist/verify.bundle.js instead of src/, loaded as a classic script in a bare context that has
+// only what a browser page has (TextEncoder, TextDecoder): no Node modules, no network.
 
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { verifyReceipt } from './verify.js';
+import { runInNewContext } from 'node:vm';
+import { verifyReceipt as verifySource } from './verify.js';
 import { selfTest } from './selftest.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,6 +28,20 @@ function usage() {
       '       node src/cli.js --bench N --trust TRUST.json RECEIPT.json\n',
   );
   process.exit(2);
+}
+
+let verifyReceipt = verifySource;
+
+function loadBundle() {
+  const code = readFileSync(resolve(here, '..', 'dist', 'verify.bundle.js'), 'utf8');
+  const window = { TextEncoder, TextDecoder, Uint8Array };
+  window.window = window;
+  window.globalThis = window;
+  runInNewContext(`${code}\n;window.vrsVerify = vrsVerify;`, window, { filename: 'verify.bundle.js' });
+  const api = window.vrsVerify;
+  if (!api || typeof api.verifyReceipt !== 'function') throw new Error('the bundle does not expose vrsVerify.verifyReceipt');
+  // Bytes must be the bundle context's own Uint8Array for its instanceof checks.
+  return (receipt, trust) => api.verifyReceipt(new window.Uint8Array(receipt), new window.Uint8Array(trust));
 }
 
 function readBytes(path) {
@@ -103,7 +122,11 @@ function runBench(n, trustPath, file) {
   return 0;
 }
 
-const args = process.argv.slice(2);
+let args = process.argv.slice(2);
+if (args[0] === '--bundle') {
+  verifyReceipt = loadBundle();
+  args = args.slice(1);
+}
 let code;
 if (args[0] === '--self-test') {
   let vectorsPath = join(DRAW_DIR, 'vectors.json');

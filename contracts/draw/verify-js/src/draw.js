@@ -108,8 +108,12 @@ export function poolDigest(bitmap) {
 export function bitmapProblem(bitmap) {
   if (bitmap.length !== BITMAP_BYTES) return 'the bitmap is not 16384 bytes';
   if (bitmap[0] & 1) return 'bit 0 is set';
-  for (let i = MAX_NUMBER + 1; i < BITMAP_BYTES * 8; i++) {
-    if (bitmap[i >> 3] & (1 << (i & 7))) return `bit ${i} (above 99999) is set`;
+  // 99999 is bit 7 of byte 12499, so every byte from 12500 on holds only bits above 99999.
+  for (let b = (MAX_NUMBER + 1) >> 3; b < BITMAP_BYTES; b++) {
+    if (bitmap[b] !== 0) {
+      const bit = 31 - Math.clz32(bitmap[b] & -bitmap[b]);
+      return `bit ${8 * b + bit} (above 99999) is set`;
+    }
   }
   return null;
 }
