@@ -6149,8 +6149,8 @@ var vrsVerify = (() => {
   // src/messages.js
   var MESSAGES_VI = Object.freeze({
     trust: {
-      passed: "Tệp tin cậy đã ghim (khóa ký và nguồn ngẫu nhiên) hợp lệ.",
-      failed: "Tệp tin cậy đã ghim không hợp lệ nên không thể kiểm tra biên nhận."
+      passed: "Tệp khóa tin cậy (khóa ký của sổ nhật ký và của nguồn ngẫu nhiên) hợp lệ.",
+      failed: "Tệp khóa tin cậy không hợp lệ nên không thể kiểm tra biên nhận."
     },
     format: {
       passed: "Biên nhận đúng định dạng quy định.",
@@ -6186,7 +6186,7 @@ var vrsVerify = (() => {
     },
     order: {
       passed: "Bản cam kết được ghi vào sổ trước kết quả.",
-      failed: "Kết quả được ghi vào sổ không sau bản cam kết."
+      failed: "Kết quả bốc số không được ghi vào sổ sau bản cam kết."
     },
     link: {
       passed: "Kết quả trả lời đúng bản cam kết bốc số này.",
@@ -6217,12 +6217,12 @@ var vrsVerify = (() => {
       failed: "Danh sách số còn trống không khớp với danh sách đã chốt khi cam kết."
     },
     taken: {
-      passed: "Mọi số bị bỏ qua đều đã được cấp cho lượt bốc cam kết trước đó.",
-      failed: "Có số bị bỏ qua mà không chứng minh được là đã cấp cho lượt bốc trước đó."
+      passed: "Mọi số bị bỏ qua đều đã được cấp cho các lượt bốc cam kết trước.",
+      failed: "Có số bị bỏ qua mà không chứng minh được là đã cấp cho một lượt bốc cam kết trước."
     },
     index: {
-      passed: "Vị trí rút được tính đúng từ giá trị khởi tạo.",
-      failed: "Vị trí rút không khớp với giá trị khởi tạo."
+      passed: "Vị trí của số được rút được tính đúng từ giá trị khởi tạo.",
+      failed: "Vị trí của số được rút không khớp với giá trị khởi tạo."
     },
     plate: {
       passed: "Biển số trên biên nhận đúng là biển số được rút.",
