@@ -1,7 +1,8 @@
 //! `vrs-stack`: the whole system in one process on embedded defaults — the
 //! identity, tax, customs and Vietnam Register stand-ins and the local
-//! randomness beacon on their default ports, and the registration service on 127.0.0.1:50051 with SQLite under
-//! `var/`. Nothing else needs to be installed or running.
+//! randomness beacon on their default ports, the registration service on 127.0.0.1:50051 with SQLite under
+//! `var/`, and the public draw-transparency site on http://127.0.0.1:8090.
+//! Nothing else needs to be installed or running.
 //!
 //! Each part reads its usual configuration (`VRS_IDENTITY__*`,
 //! `VRS_REGISTRATION__*`, `DATABASE_URL`…); `--config FILE` applies to the
@@ -71,7 +72,18 @@ async fn main() -> anyhow::Result<()> {
     cfg.tls = tls(cfg.tls, "registration")?;
     let app = registration::app::Application::build(&cfg).await?;
     tracing::info!(addr = %app.local_addr(), database = %registration::store::database_url::redact(&cfg.database.url), "registration service ready; try `cargo run -p vrsctl -- sample`");
+    let registration_addr = app.local_addr();
     tasks.spawn(app.run(shutdown.clone()));
+
+    // The public draw-transparency site, a client of the log API like anyone's browser.
+    let mut t: transparency::Config = vrs_kit::config::load("transparency", None)?;
+    t.registration_url = format!("http://{registration_addr}");
+    if !t.tls.enabled() {
+        t.tls = pki.trust_only();
+    }
+    let site = transparency::Site::build(&t).await?;
+    tracing::info!(url = %format!("http://{}", site.local_addr()), "transparency site ready: open it in a browser (receipt checker at /verify)");
+    tasks.spawn(site.serve(shutdown.clone()));
 
     // The first part to stop (by error or by the shutdown signal) stops the rest.
     let mut result = Ok(());
