@@ -26,4 +26,5 @@ mod rotation_log_key;
 mod shutdown;
 mod submit;
 mod tls;
+mod transparency_site;
 mod validation;
