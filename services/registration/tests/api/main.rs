@@ -7,6 +7,7 @@ mod helpers;
 
 mod authz;
 mod beacon_faults;
+mod browser;
 mod budget;
 mod crash;
 mod db_faults;
