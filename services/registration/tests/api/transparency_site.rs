@@ -12,6 +12,7 @@ use vrs_proto::pb::registration::v1 as pb;
 use crate::helpers::{Backend, TestApp, both_databases, spawn_app};
 
 both_databases!(the_site_shows_the_verified_log_and_a_plates_evidence);
+both_databases!(a_log_that_does_not_match_its_checkpoint_is_not_shown);
 
 async fn site_for(app: &TestApp) -> (String, tokio_util::sync::CancellationToken) {
     let cfg = transparency::Config {
@@ -160,6 +161,57 @@ async fn the_site_shows_the_verified_log_and_a_plates_evidence(backend: Backend)
     let (status, _, _) = get(&format!("{site}/admin")).await;
     assert_eq!(status, 404, "nothing but the public pages");
 
+    stop.cancel();
+    app.shutdown().await;
+}
+
+/// Someone with database access changes one byte of a stored draw result:
+/// the entries the log API serves no longer make the signed checkpoint's
+/// root, so the site shows none of it, says why, and has no page for the plate.
+async fn a_log_that_does_not_match_its_checkpoint_is_not_shown(backend: Backend) {
+    use registration::store::entities::log_entry;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+    let app = spawn_app(backend).await;
+    let a = app
+        .submit(app.sample(vrs_kit::world::Case::Clean, 0, "G01.000032"))
+        .await
+        .expect("submit");
+    let drawn = app.draw_for(&a).await.expect("draw");
+    let db = app.registry.store().connection();
+    let victim = log_entry::Entity::find()
+        .filter(log_entry::Column::Kind.eq("draw-result"))
+        .one(db)
+        .await
+        .expect("query")
+        .expect("a draw result");
+    let mut bytes = victim.entry.clone();
+    let at = bytes.len() - 12; // inside the plate text
+    bytes[at] ^= 0x01;
+    log_entry::Entity::update_many()
+        .col_expr(log_entry::Column::Entry, Expr::value(bytes))
+        .filter(log_entry::Column::Seq.eq(victim.seq))
+        .exec(db)
+        .await
+        .expect("tamper");
+
+    let (site, stop) = site_for(&app).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let home = loop {
+        let (status, _, body) = get(&format!("{site}/")).await;
+        assert_eq!(status, 200);
+        if body.contains("không kiểm chứng được") {
+            break body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no warning: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(home.contains("root"), "the reason is given: {home}");
+    assert!(!home.contains("/pools/"), "no pool of an unverified log is shown: {home}");
+    let (status, _, _) = get(&format!("{site}/plates/{}", transparency::pages::seg(&drawn.plate))).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get(&format!("{site}/log/checkpoint")).await;
+    assert_eq!(status, 503, "no verified checkpoint to offer");
     stop.cancel();
     app.shutdown().await;
 }
