@@ -207,7 +207,10 @@ async fn a_log_that_does_not_match_its_checkpoint_is_not_shown(backend: Backend)
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(home.contains("root"), "the reason is given: {home}");
-    assert!(!home.contains("/pools/"), "no pool of an unverified log is shown: {home}");
+    assert!(
+        !home.contains("/pools/"),
+        "no pool of an unverified log is shown: {home}"
+    );
     let (status, _, _) = get(&format!("{site}/plates/{}", transparency::pages::seg(&drawn.plate))).await;
     assert_eq!(status, 404);
     let (status, _, _) = get(&format!("{site}/log/checkpoint")).await;
