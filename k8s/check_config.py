@@ -28,20 +28,27 @@ What is checked, for every container that runs one of the workspace's binaries
   without the CA's private key);
 - the listen address and the probe address (the plaintext health port) are
   set and bind all interfaces; the container declares exactly these two ports,
-  the probe address's as `probe`;
+  the probe address's as `probe`; an HTTP server (HTTP_SERVERS: the public
+  transparency site) has no probe address: one port, its listen address's;
 - the startup, liveness and readiness probes are the kubelet's native gRPC
   probes of the probe port, never of the service port (mutual TLS there, and
   the kubelet's gRPC client speaks plaintext only); startup and liveness ask
   service "" (the process), readiness one of the gRPC services the binary
-  serves (read from proto/ and the crate's `...Server::new` calls);
+  serves (read from proto/ and the crate's `...Server::new` calls); an HTTP
+  server's are httpGet probes of its health route (one its router serves);
 - registration's drain delay and shutdown grace (or their defaults, read from
   the source) fit in terminationGracePeriodSeconds with a margin, and the drain
   delay is not zero;
 - key, certificate and CA files lie on a mounted volume (the root file system
   is read-only), in the Secret's items when it lists them; the TLS triple is
   all-or-nothing and the same on every service;
-- agency and beacon URLs name a Service and one of its ports; the portal URL
-  is http(s)://, https:// only with a TLS feature of reqwest;
+- agency and beacon URLs (and the site's registration URL) name a Service and
+  one of its ports, whose pods run the binary the setting is for (DIALS), on
+  its service port; the portal URL is http(s)://, https:// only with a TLS
+  feature of reqwest;
+- a TLS client only (CA_ONLY: the site) sets the CA file alone and holds no
+  other secret (no variable from a Secret, no Secret volume mounted whole or
+  with a key);
 - production (mutual TLS between the services, or a CloudNativePG Cluster in
   the set): registration and its migration Job connect with
   PGSSLMODE=verify-full, and the portal URL is https://;
@@ -53,10 +60,15 @@ their container ports; PodDisruptionBudgets, HPAs and NetworkPolicies select
 existing pods, NetworkPolicy ports are container ports of every pod they
 protect; the service ports of the agencies and the beacon are isolated by a
 NetworkPolicy and open to registration's pods only (their probe ports may be
-open to all); workloads that export telemetry do so under distinct service
-names; referenced ConfigMaps exist; Secrets that are neither rendered nor
-written by a CloudNativePG Cluster are listed, with the keys used, in
-k8s/README.md's "Secrets" table; CloudNativePG Clusters and ScheduledBackups
+open to all); the public site's port (PUBLIC) to other, named namespaces only
+(the ingress controller's); the NetworkPolicies let every URL setting in DIALS
+through (egress of the caller, ingress of the callee), and a pod under an
+egress policy reach DNS and its OpenTelemetry Collector; Ingress backends
+are Services and ports of the set, their TLS Secrets are made somewhere, and
+every host has TLS in production; workloads that export telemetry do so under
+distinct service names; referenced ConfigMaps exist; Secrets that are neither
+rendered nor written by a CloudNativePG Cluster are listed, with the keys
+used, in k8s/README.md's "Secrets" table; CloudNativePG Clusters and ScheduledBackups
 (no schema in kubernetes-validate) get a structural check: a Cluster's
 bootstrap, synchronous replication, WAL archive (object store, credentials,
 compression, retention; a restored cluster never archives over its source),
@@ -273,14 +285,17 @@ def _crate_of(path: Path) -> str:
 
 # How each binary loads its configuration. Each entry is checked against the
 # source: the crate must build a binary of that name, and `marker` (the call
-# that loads the configuration with that prefix) must occur in `loader`.
+# that loads the configuration with that prefix) must occur in `loader`. The
+# prefix is the one the loader passes: its variables are VRS_<PREFIX>__...
+# (the binary vrs-transparency reads VRS_TRANSPARENCY__...).
 BINARIES = {
-    "registration": ("services/registration", "src/config.rs", r'config::load\(\s*"registration"', "services/registration/src/config.rs", "Config"),
-    "identity": ("services/identity", "src/main.rs", r'agency::run\(\s*"identity"', "services/kit/src/agency.rs", "AgencyConfig"),
-    "tax": ("services/tax", "src/main.rs", r'agency::run\(\s*"tax"', "services/kit/src/agency.rs", "AgencyConfig"),
-    "customs": ("services/customs", "src/main.rs", r'agency::run\(\s*"customs"', "services/kit/src/agency.rs", "AgencyConfig"),
-    "register": ("services/register", "src/main.rs", r'agency::run\(\s*"register"', "services/kit/src/agency.rs", "AgencyConfig"),
-    "beacon": ("services/beacon", "src/main.rs", r'config::load\(\s*"beacon"', "services/beacon/src/lib.rs", "Config"),
+    "registration": ("services/registration", "src/config.rs", r'config::load\(\s*"registration"', "services/registration/src/config.rs", "Config", "registration"),
+    "identity": ("services/identity", "src/main.rs", r'agency::run\(\s*"identity"', "services/kit/src/agency.rs", "AgencyConfig", "identity"),
+    "tax": ("services/tax", "src/main.rs", r'agency::run\(\s*"tax"', "services/kit/src/agency.rs", "AgencyConfig", "tax"),
+    "customs": ("services/customs", "src/main.rs", r'agency::run\(\s*"customs"', "services/kit/src/agency.rs", "AgencyConfig", "customs"),
+    "register": ("services/register", "src/main.rs", r'agency::run\(\s*"register"', "services/kit/src/agency.rs", "AgencyConfig", "register"),
+    "beacon": ("services/beacon", "src/main.rs", r'config::load\(\s*"beacon"', "services/beacon/src/lib.rs", "Config", "beacon"),
+    "vrs-transparency": ("services/transparency", "src/main.rs", r'config::load\(\s*"transparency"', "services/transparency/src/lib.rs", "Config", "transparency"),
 }
 # Agencies run through vrs_kit::agency::run, which loads AgencyConfig itself.
 AGENCY_LOADER = ("services/kit/src/agency.rs", r"let cfg: AgencyConfig<PORT> = crate::config::load\(name")
@@ -294,6 +309,7 @@ REQUIRED = {
     "customs": [("listen",), ("probe_listen",)],
     "register": [("listen",), ("probe_listen",)],
     "beacon": [("listen",), ("key_file",), ("probe_listen",)],
+    "vrs-transparency": [("listen",), ("registration_url",)],
 }
 # The plaintext port serving gRPC health alone (services/kit/src/grpc.rs,
 # with_probe_port), for the kubelet's probes: its config key (one per binary)
@@ -304,6 +320,38 @@ PROBE_PORT_NAME = "probe"
 # Who may call each server's service port (NetworkPolicies). Not listed: open
 # to the cluster (registration's API). Probe ports may be open to anyone.
 CALLERS = {name: {"registration"} for name in ("identity", "tax", "customs", "register", "beacon")}
+
+# Servers of plain HTTP rather than gRPC (the public transparency site): one
+# port, the listen address, declared under `port name`; no probe listener;
+# the kubelet probes it with httpGet of `health`, a route its router serves
+# (read from the crate's `.route("/...", ...)` calls).
+HTTP_SERVERS = {
+    "vrs-transparency": {"health": "/healthz", "port name": "http"},
+}
+# TLS clients that present no certificate (registration's public log API asks
+# for none): the CA file alone, and no other secret in the pod. The public
+# site faces the Internet: what it does not hold cannot leak.
+CA_ONLY = {"vrs-transparency"}
+# Reached from outside through the ingress controller only: the service port
+# is isolated by a NetworkPolicy whose rules admit pods of named other
+# namespaces (the controller's), never every source, every namespace or the
+# namespace's own pods (nothing inside needs to call the site).
+PUBLIC = {"vrs-transparency"}
+# What a URL setting must lead to: the Service's pods run this binary and the
+# Service port leads to its service port (not the probe port). With it,
+# NetworkPolicies must let the caller's pods reach those pods on that port
+# (egress of the caller, ingress of the callee), and any caller under an
+# egress policy must be let through to DNS.
+DIALS = {
+    "registration": {
+        ("agencies", "identity_url"): "identity",
+        ("agencies", "tax_url"): "tax",
+        ("agencies", "customs_url"): "customs",
+        ("agencies", "register_url"): "register",
+        ("draw", "beacon_url"): "beacon",
+    },
+    "vrs-transparency": {("registration_url",): "registration"},
+}
 
 # Shutdown settings (ms) of a binary: after SIGTERM it answers NOT_SERVING for
 # the drain delay, then lets in-flight calls finish within the grace; both
@@ -381,7 +429,7 @@ CNPG_STORE_CREDENTIALS = {"s3": "s3Credentials", "gs": "googleCredentials", "htt
 
 class Binary:
     def __init__(self, repo: Path, schema: Schema, name: str):
-        crate, loader, marker, root_file, root = BINARIES[name]
+        crate, loader, marker, root_file, root, prefix = BINARIES[name]
         cargo = (repo / crate / "Cargo.toml").read_text(encoding="utf-8")
         bins = set(re.findall(r'\[\[bin\]\][^\[]*?name\s*=\s*"([^"]+)"', cargo, flags=re.S))
         package = re.search(r'\[package\][^\[]*?name\s*=\s*"([^"]+)"', cargo, flags=re.S)
@@ -394,7 +442,7 @@ class Binary:
         if root == "AgencyConfig" and not re.search(AGENCY_LOADER[1], (repo / AGENCY_LOADER[0]).read_text(encoding="utf-8")):
             raise SystemExit(f"check_config: {AGENCY_LOADER[0]} no longer loads AgencyConfig")
         self.name = name
-        self.prefix = f"VRS_{name.upper()}__"
+        self.prefix = f"VRS_{prefix.upper()}__"
         self.tree = schema.tree(repo / root_file, root)
         # Plain variables the code reads: std::env::var("X") in the crate and
         # in vrs-kit, and RUST_LOG (tracing's EnvFilter::try_from_default_env).
@@ -413,8 +461,26 @@ class Binary:
         # https:// to the portal needs a TLS feature of reqwest.
         self.reqwest_tls = reqwest_has_tls(dependency(repo, crate, "reqwest"))
         self.listen = self._find_socket("listen")
-        self.probe_listen = self._find_socket(PROBE_KEY)
-        self.services = self._find_services(repo, schema, crate)
+        # An HTTP server: no probe listener, no gRPC service; its routes.
+        self.http = HTTP_SERVERS.get(name)
+        if self.http is not None:
+            self.probe_listen = None
+            self.services = set()
+            self.routes = set()
+            for src in (repo / crate / "src").rglob("*.rs"):
+                self.routes |= set(re.findall(r'\.route\(\s*"([^"]+)"', src.read_text(encoding="utf-8")))
+            if self.http["health"] not in self.routes:
+                raise SystemExit(f"check_config: {crate} no longer routes {self.http['health']} (routes: {sorted(self.routes)}); update HTTP_SERVERS")
+        else:
+            self.probe_listen = self._find_socket(PROBE_KEY)
+            self.services = self._find_services(repo, schema, crate)
+            self.routes = set()
+        for path in DIALS.get(name, {}):
+            node = self.tree
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            if not (isinstance(node, tuple) and node[0] == "string"):
+                raise SystemExit(f"check_config: {name}: DIALS names {'.'.join(path)}, which is no string setting of its config; update DIALS")
         # The name it passes to telemetry::init (OTEL_SERVICE_NAME overrides
         # it); None: it does not initialise telemetry, OTEL_* means nothing.
         self.telemetry_name = None
@@ -651,6 +717,11 @@ class Checker:
         # the production rules, which need the whole set.
         self.db_clients: list = []
         self.portal_clients: list = []
+        # (workload, binary, variable, value, Service, port, binary it must
+        # lead to, where) of every URL setting in DIALS, for the reachability
+        # checks; (workload, endpoint, where) of every OTLP exporter.
+        self.dials: list = []
+        self.otlp_clients: list = []
         self._documented = None
 
     def err(self, where: str, msg: str):
@@ -757,6 +828,7 @@ class Checker:
             production.append("a CloudNativePG Cluster")
         self.check_database_tls(", ".join(production))
         self.check_portal(", ".join(production))
+        self.check_ingresses(", ".join(production))
         for service_name, workloads in sorted(self.telemetry_names.items()):
             self.ok(
                 len(workloads) == 1,
@@ -766,6 +838,9 @@ class Checker:
         self.check_services()
         self.check_policies()
         self.check_isolation()
+        self.check_public()
+        self.check_dials()
+        self.check_egress()
         return self.errors
 
     # ---- workloads ----------------------------------------------------------------
@@ -792,6 +867,8 @@ class Checker:
             env = self.container_env(c, ns, where)
             self.check_env(b, env, where)
             self.check_hardening(spec, c, where)
+            if b.name in CA_ONLY:
+                self.check_ca_only(b, spec, c, where)
             if b.postgres:
                 self.db_clients.append((w, c, env, where))
             if b.name == "registration" and not migrate_only:
@@ -799,19 +876,24 @@ class Checker:
             if b.telemetry_name is not None and otel_exports(env):
                 name = (env.get("OTEL_SERVICE_NAME") or (None,))[0] or b.telemetry_name
                 self.telemetry_names.setdefault(name, []).append(f"{w['kind']}/{md.get('name')}")
+                for var in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+                    if (env.get(var) or (None,))[0]:
+                        self.otlp_clients.append((w, env[var][0].strip(), f"{where} {var}"))
             if migrate_only:
                 self.ok("DATABASE_URL" in env or "VRS_REGISTRATION__DATABASE__URL" in env, where, "the migration needs DATABASE_URL")
                 continue
             self.check_required(b, env, where)
             tls = self.check_tls(b, c, env, where)
             tls_state[f"{md.get('name')}"] = tls
-            port = self.check_ports(b, c, env, where, tls)
+            if b.http is not None:
+                port = self.check_http_ports(b, c, env, where)
+            else:
+                port = self.check_ports(b, c, env, where, tls)
             if port is not None:
                 self.servers.append((w, b, port))
             self.check_shutdown(b, spec, env, where)
             self.check_files(b, c, spec, env, where)
-            if b.name == "registration":
-                self.check_urls(env, ns, where)
+            self.check_urls(w, b, env, ns, where)
 
     def container_env(self, c, ns, where):
         """{name: (value or None when it comes from a Secret, source)}; later entries win."""
@@ -1027,6 +1109,37 @@ class Checker:
                 self.ok(service == "", where, f"{probe} asks service {service!r}; it must ask \"\" (leave `service` out): a named service is readiness (registration's is NOT_SERVING while the database or the beacon is away), and a failing {probe} restarts the container")
         return port
 
+    def check_http_ports(self, b: Binary, c, env, where):
+        """An HTTP server (HTTP_SERVERS): one container port, its listen
+        address's, and the kubelet's httpGet probes of its health route on
+        it. Returns the port."""
+        var, port = self.socket_setting(b, env, b.listen, where, "the ingress controller and the kubelet")
+        if port is None:
+            return None
+        pname, health = b.http["port name"], b.http["health"]
+        ports = c.get("ports") or []
+        self.ok(len(ports) == 1, where, f"declares {len(ports)} container ports; {b.name} listens on one: {port} ({var}), plain HTTP")
+        for p in ports:
+            self.ok(p.get("containerPort") == port, where, f"containerPort {p.get('containerPort')} ({p.get('name')}) is not the port {var} listens on ({port})")
+            self.ok(p.get("protocol", "TCP") == "TCP", where, f"containerPort {p.get('containerPort')} is not TCP")
+        self.ok(any(p.get("name") == pname for p in ports), where, f"declares no container port named {pname!r} for {port} ({var})")
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            spec = c.get(probe)
+            if spec is None:
+                # It binds at once (no migration, no wait): no startup probe needed.
+                self.ok(probe == "startupProbe", where, f"no {probe}")
+                continue
+            handlers = [h for h in ("grpc", "tcpSocket", "httpGet", "exec") if h in spec]
+            if not self.ok(handlers == ["httpGet"], where, f"{probe} uses {', '.join(handlers) or 'nothing'}: {b.name} serves plain HTTP; probe it with httpGet of {health} on port {port} ({var})"):
+                continue
+            hg = spec["httpGet"]
+            got = self.port_of(c, hg.get("port"), where, f"{probe}.httpGet")
+            if got is not None:
+                self.ok(got == port, where, f"{probe}.httpGet probes port {got}, but {var} listens on {port}")
+            self.ok(hg.get("path") == health, where, f"{probe}.httpGet asks {hg.get('path')!r}: {b.name} answers its health at {health} (any other path is a page, or 404)")
+            self.ok(hg.get("scheme", "HTTP") == "HTTP", where, f"{probe}.httpGet scheme {hg.get('scheme')}: {b.name} serves plain HTTP (TLS ends at the ingress controller)")
+        return port
+
     def check_shutdown(self, b: Binary, spec, env, where):
         """Drain delay + grace fit in terminationGracePeriodSeconds, with a margin."""
         if b.name not in SHUTDOWN:
@@ -1152,13 +1265,41 @@ class Checker:
     def check_tls(self, b: Binary, c, env, where) -> bool:
         tls_vars = [b.prefix + "TLS__" + k for k in ("CA_FILE", "CERT_FILE", "KEY_FILE")]
         set_ = [v for v in tls_vars if env.get(v, ("", ""))[0]]
+        if b.name in CA_ONLY:
+            extra = [v for v in tls_vars[1:] if v in env and env[v][0] != ""]
+            self.ok(not extra, where, f"{', '.join(extra)} set: {b.name} presents no certificate (registration's log API asks for none; it reads {tls_vars[0]} alone), and a private key is a secret it need not hold")
+            return tls_vars[0] in set_
         self.ok(len(set_) in (0, 3), where, f"TLS is all or nothing: {', '.join(set_)} set, {', '.join(v for v in tls_vars if v not in set_)} not")
         return len(set_) > 0
 
-    def check_urls(self, env, ns, where):
+    def check_ca_only(self, b: Binary, spec, c, where):
+        """A CA_ONLY binary's pod holds no secret but CA certificates: no
+        variable from a Secret, and Secret volumes that project certificates
+        alone (items), never a whole Secret (cert-manager's carry tls.key)."""
+        for e in c.get("env") or []:
+            ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                self.err(where, f"{e['name']} comes from Secret {ref.get('name')}: {b.name} holds no secret but the CA certificate")
+        for src in c.get("envFrom") or []:
+            if "secretRef" in src:
+                self.err(where, f"envFrom Secret {src['secretRef'].get('name')}: {b.name} holds no secret but the CA certificate")
+        for vol in spec.get("volumes") or []:
+            sources = [vol["secret"]] if "secret" in vol else [s["secret"] for s in (vol.get("projected") or {}).get("sources") or [] if "secret" in s]
+            for sec in sources:
+                name = sec.get("secretName") or sec.get("name")
+                items = [i.get("key", "") for i in sec.get("items") or []]
+                if not self.ok(bool(items), where, f"volume {vol.get('name')} mounts all of Secret {name} (with cert-manager, tls.key too): {b.name} needs the CA certificate alone; project ca.crt (items)"):
+                    continue
+                for key in items:
+                    self.ok(key.endswith((".crt", ".pem")) and "key" not in key, where, f"volume {vol.get('name')} projects {key} of Secret {name}: {b.name} holds no secret but the CA certificate")
+
+    def check_urls(self, w, b: Binary, env, ns, where):
+        """URL settings that lead into the cluster name a Service and one of
+        its ports; those in DIALS are kept for check_dials."""
         beacon = (env.get("VRS_REGISTRATION__DRAW__BEACON") or ("local", ""))[0] or "local"
+        dials = DIALS.get(b.name, {})
         for var, (value, _src) in env.items():
-            if not var.startswith("VRS_REGISTRATION__") or not var.endswith("_URL") or not value:
+            if not var.startswith(b.prefix) or not var.endswith("_URL") or not value:
                 continue
             if var.endswith("DATABASE__URL") or var.endswith("PORTAL__URL"):
                 continue
@@ -1176,7 +1317,11 @@ class Checker:
             if not self.ok(svc is not None, where, f"{var}={value}: no Service {parts[0]} in namespace {svc_ns}"):
                 continue
             sports = [p.get("port") for p in (svc.get("spec") or {}).get("ports") or []]
-            self.ok(port in sports, where, f"{var}={value}: Service {parts[0]} has ports {sports}, not {port}")
+            if not self.ok(port in sports, where, f"{var}={value}: Service {parts[0]} has ports {sports}, not {port}"):
+                continue
+            target = dials.get(tuple(k.lower() for k in var[len(b.prefix):].split("__")))
+            if target is not None:
+                self.dials.append((w, b, var, value, svc, port, target, where))
 
     def check_hardening(self, spec, c, where):
         psc = spec.get("securityContext") or {}
@@ -1250,15 +1395,31 @@ class Checker:
                 for peer in rule.get("from") or []:
                     if "podSelector" in peer and "namespaceSelector" not in peer and peer["podSelector"]:
                         self.ok(bool(self.selected(peer["podSelector"], md.get("namespace"))), where, f"from podSelector {peer['podSelector']} matches no pod template")
+            # Egress to pods of the namespace: they exist and listen on the ports.
+            for rule in np["spec"].get("egress") or []:
+                for peer in rule.get("to") or []:
+                    if "podSelector" not in peer or "namespaceSelector" in peer or not peer["podSelector"]:
+                        continue
+                    targets = self.selected(peer["podSelector"], md.get("namespace"))
+                    if not self.ok(bool(targets), where, f"to podSelector {peer['podSelector']} matches no pod template"):
+                        continue
+                    for p in rule.get("ports") or []:
+                        port = p.get("port")
+                        if port is None or p.get("protocol", "TCP") != "TCP":
+                            continue
+                        for w in targets:
+                            wports = [cp for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or []]
+                            numbers = sorted(cp.get("containerPort") for cp in wports)
+                            self.ok(port in numbers or port in {cp.get("name") for cp in wports}, where, f"lets traffic out to port {port} of {w['kind']}/{w['metadata']['name']}, which does not listen on it ({numbers})")
 
     @staticmethod
-    def admits(rule, port: int, names: set) -> bool:
-        """Whether a NetworkPolicy ingress rule lets TCP traffic to `port` (named `names`) through."""
+    def admits(rule, port: int, names: set, protocol: str = "TCP") -> bool:
+        """Whether a NetworkPolicy rule lets `protocol` traffic to `port` (named `names`) through."""
         ports = rule.get("ports")
         if not ports:
             return True
         for p in ports:
-            if p.get("protocol", "TCP") != "TCP":
+            if p.get("protocol", "TCP") != protocol:
                 continue
             pp = p.get("port")
             if pp is None:
@@ -1318,6 +1479,197 @@ class Checker:
                         pods = [x for x in self.workloads() + self.operator_pods() if (x.get("metadata") or {}).get("namespace") == ns and (sel == {} or self.selects(sel, self.pod_labels(x)))]
                         strangers = [f"{x['kind']}/{x['metadata']['name']}" for x in pods if not (self.server_binaries(x) & callers)]
                         self.ok(bool(pods) and not strangers, npw, f"lets {', '.join(strangers) or 'no pod'} ({sel}) reach {what}")
+
+    # ---- reachability: URL settings, DNS, telemetry, the public site --------------
+
+    def ns_labels(self, ns) -> dict:
+        """A namespace's labels: the rendered Namespace's, and the name label
+        every namespace carries."""
+        ns_doc = next((d for d in self.of_kind("Namespace") if (d.get("metadata") or {}).get("name") == ns), None)
+        labels = dict(((ns_doc or {}).get("metadata") or {}).get("labels") or {})
+        labels["kubernetes.io/metadata.name"] = ns
+        return labels
+
+    @staticmethod
+    def policy_types(np) -> list:
+        spec = np.get("spec") or {}
+        return spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
+
+    def policies_of(self, w, direction) -> list:
+        """The NetworkPolicies that select workload w's pods in `direction`."""
+        ns = (w.get("metadata") or {}).get("namespace")
+        labels = self.pod_labels(w)
+        return [
+            np for np in self.of_kind("NetworkPolicy")
+            if (np.get("metadata") or {}).get("namespace") == ns
+            and (np["spec"].get("podSelector") == {} or self.selects(np["spec"].get("podSelector"), labels))
+            and direction in self.policy_types(np)
+        ]
+
+    def peer_matches(self, peer, policy_ns, w) -> bool:
+        """Whether a NetworkPolicy peer (from/to entry) names workload w's pods."""
+        if "ipBlock" in peer:
+            return False  # pod addresses are not known here
+        w_ns = (w.get("metadata") or {}).get("namespace")
+        nsel, psel = peer.get("namespaceSelector"), peer.get("podSelector")
+        ns_ok = w_ns == policy_ns if nsel is None else (nsel == {} or self.selects(nsel, self.ns_labels(w_ns)))
+        pod_ok = psel is None or psel == {} or self.selects(psel, self.pod_labels(w))
+        return ns_ok and pod_ok
+
+    def reach(self, direction, subject, peer_w, port, names, protocol="TCP"):
+        """(allowed, [policy names]): whether the policies selecting `subject`
+        let traffic with `peer_w` through on `port` (Egress: subject to
+        peer_w's port; Ingress: peer_w to subject's port). No policy: open."""
+        pols = self.policies_of(subject, direction)
+        ns = (subject.get("metadata") or {}).get("namespace")
+        key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+        for np in pols:
+            for rule in np["spec"].get(key) or []:
+                if not self.admits(rule, port, names, protocol):
+                    continue
+                peers = rule.get(peers_key)
+                if not peers or any(self.peer_matches(p, ns, peer_w) for p in peers):
+                    return True, []
+        return not pols, [np["metadata"]["name"] for np in pols]
+
+    def check_dials(self):
+        """Every URL setting in DIALS leads to the binary it must, on its
+        service port, and the NetworkPolicies let the caller through."""
+        for w, b, var, value, svc, sport, target, where in self.dials:
+            smd = svc.get("metadata") or {}
+            sel = (svc.get("spec") or {}).get("selector")
+            if not sel:
+                continue  # no selector: endpoints made elsewhere
+            pods = self.selected({"matchLabels": sel}, smd.get("namespace"))
+            strangers = [f"{x['kind']}/{x['metadata']['name']}" for x in pods if target not in self.server_binaries(x)]
+            if not self.ok(bool(pods) and not strangers, where, f"{var}={value}: Service {smd.get('name')} leads to {', '.join(strangers) or 'no pod'}, not to {target}"):
+                continue
+            tp = next((p.get("targetPort", p.get("port")) for p in svc["spec"].get("ports") or [] if p.get("port") == sport), sport)
+            for x in pods:
+                cports = [cp for c in self.pod_spec(x).get("containers") or [] for cp in c.get("ports") or []]
+                num = tp if isinstance(tp, int) else next((cp.get("containerPort") for cp in cports if cp.get("name") == tp), None)
+                served = [port for sw, sb, port in self.servers if sw is x and sb.name == target]
+                dst = f"{x['kind']}/{x['metadata']['name']}"
+                if not self.ok(num is not None and num in served, where, f"{var}={value}: Service {smd.get('name')} port {sport} leads to port {num} of {dst}, not to its {target} service port {served}"):
+                    continue
+                names = {cp.get("name") for cp in cports if cp.get("containerPort") == num}
+                src = f"{w['kind']}/{w['metadata']['name']}"
+                ok, pols = self.reach("Egress", w, x, num, names)
+                self.ok(ok, where, f"{var}={value}: NetworkPolicy {', '.join(pols)} (egress of {src}) lets it reach no port {num} of {dst}")
+                ok, pols = self.reach("Ingress", x, w, num, names)
+                self.ok(ok, where, f"{var}={value}: NetworkPolicy {', '.join(pols)} (ingress of {dst}) lets no traffic from {src} reach port {num}")
+
+    def check_egress(self):
+        """A workload under an egress policy can still resolve names (DNS),
+        and reach the OpenTelemetry Collector it exports to."""
+        for w in self.workloads():
+            if not self.server_binaries(w):
+                continue
+            pols = self.policies_of(w, "Egress")
+            if not pols:
+                continue
+            where = f"{w['kind']}/{w['metadata']['name']}"
+            dns = any(
+                self.admits(rule, 53, {"dns"}, "UDP")
+                for np in pols for rule in np["spec"].get("egress") or []
+            )
+            self.ok(dns, where, f"NetworkPolicy {', '.join(np['metadata']['name'] for np in pols)} (egress) let it reach no DNS (UDP 53): it cannot resolve a Service name")
+        for w, endpoint, where in self.otlp_clients:
+            pols = self.policies_of(w, "Egress")
+            m = re.fullmatch(r"https?://([^/:\s]+)(?::(\d+))?(/\S*)?", endpoint)
+            if not pols or not m:
+                continue  # open, or malformed (check_otel says so)
+            host, port = m.group(1), int(m.group(2) or (443 if endpoint.startswith("https") else 80))
+            if host in ("localhost", "127.0.0.1", "::1"):
+                continue
+            parts = host.split(".")
+            policy_ns = (w.get("metadata") or {}).get("namespace")
+            inside = len(parts) == 1 or len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc")
+            target_ns = (parts[1] if len(parts) > 1 else policy_ns) if inside else None
+
+            def peer_ok(peer):
+                if "ipBlock" in peer:
+                    return not inside
+                if not inside:
+                    return False
+                nsel = peer.get("namespaceSelector")
+                if nsel is None:
+                    return target_ns == policy_ns
+                return nsel == {} or self.selects(nsel, self.ns_labels(target_ns))
+
+            ok = any(
+                self.admits(rule, port, set()) and (not rule.get("to") or any(peer_ok(p) for p in rule["to"]))
+                for np in pols for rule in np["spec"].get("egress") or []
+            )
+            self.ok(ok, where, f"exports to {endpoint}, but NetworkPolicy {', '.join(np['metadata']['name'] for np in pols)} (egress) let it reach no port {port} "
+                    + (f"in namespace {target_ns}" if inside else "outside the cluster (ipBlock)") + ": its traces and metrics are dropped")
+
+    def check_public(self):
+        """The service port of a PUBLIC server is isolated and open only to
+        pods of other, named namespaces (the ingress controller's)."""
+        for w, b, port in self.servers:
+            if b.name not in PUBLIC:
+                continue
+            md = w.get("metadata") or {}
+            ns = md.get("namespace")
+            where = f"{w['kind']}/{md.get('name')}"
+            names = {cp.get("name") for c in self.pod_spec(w).get("containers") or [] for cp in c.get("ports") or [] if cp.get("containerPort") == port}
+            policies = self.policies_of(w, "Ingress")
+            if not self.ok(bool(policies), where, f"no NetworkPolicy isolates it: every pod may call its port {port}; only the ingress controller's namespace may"):
+                continue
+            what = f"port {port} of {where}, the public {b.name}: only the ingress controller's namespace may (namespaceSelector)"
+            for np in policies:
+                npw = f"NetworkPolicy/{np['metadata']['name']}"
+                for rule in np["spec"].get("ingress") or []:
+                    if not self.admits(rule, port, names):
+                        continue
+                    peers = rule.get("from") or []
+                    if not self.ok(bool(peers), npw, f"lets every source reach {what}"):
+                        continue
+                    for peer in peers:
+                        if "ipBlock" in peer:
+                            cidr = str(peer["ipBlock"].get("cidr", ""))
+                            self.ok(not cidr.endswith("/0"), npw, f"lets {cidr} (everyone) reach {what}")
+                            continue
+                        nsel = peer.get("namespaceSelector")
+                        if not self.ok(bool(nsel), npw, f"lets {peer} reach {what}"):
+                            continue
+                        self.ok(not self.selects(nsel, self.ns_labels(ns)), npw, f"lets namespace {ns}'s own pods ({nsel}) reach {what}")
+
+    def check_ingresses(self, production: str):
+        """Ingress backends are Services of the set and their ports; TLS
+        Secrets are made somewhere; every host has TLS in production."""
+        for ing in self.of_kind("Ingress"):
+            md = ing.get("metadata") or {}
+            ns = md.get("namespace")
+            where = f"Ingress/{md.get('name')}"
+            spec = ing.get("spec") or {}
+            rules = spec.get("rules") or []
+            backends = [p.get("backend") or {} for r in rules for p in ((r.get("http") or {}).get("paths") or [])]
+            if spec.get("defaultBackend"):
+                backends.append(spec["defaultBackend"])
+            for be in backends:
+                ref = be.get("service")
+                if not self.ok(ref is not None, where, f"backend {be} is no Service"):
+                    continue
+                svc = self.find("Service", ref.get("name"), ns)
+                if not self.ok(svc is not None, where, f"backend Service {ref.get('name')} is not in the rendered set (namespace {ns})"):
+                    continue
+                want = ref.get("port") or {}
+                sports = (svc.get("spec") or {}).get("ports") or []
+                hit = any((want.get("name") is not None and p.get("name") == want.get("name")) or (want.get("number") is not None and p.get("port") == want.get("number")) for p in sports)
+                self.ok(hit, where, f"backend Service {ref.get('name')} port {want}: the Service has {[(p.get('name'), p.get('port')) for p in sports]}")
+            covered = set()
+            for t in spec.get("tls") or []:
+                covered |= set(t.get("hosts") or [])
+                if t.get("secretName"):
+                    self.check_secret_made(t["secretName"], ["tls.crt", "tls.key"], ns, f"{where} tls")
+            hosts = [r.get("host") for r in rules]
+            if spec.get("tls"):
+                uncovered = [h for h in hosts if h not in covered]
+                self.ok(not uncovered, where, f"hosts {uncovered} have no spec.tls entry while others have: the controller serves them with its default certificate")
+            if production:
+                self.ok(bool(spec.get("tls")) and all(h in covered for h in hosts), where, f"in production ({production}) the site is served over HTTPS: every rule needs a host and a spec.tls entry for it with the certificate's Secret")
 
     # ---- custom resources ---------------------------------------------------------
 

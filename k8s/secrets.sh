@@ -29,7 +29,10 @@
 #                                 ACCESS_KEY_ID=... and ACCESS_SECRET_KEY=...
 #
 # Created with --apply besides the generated ones: vrs-portal-ca (tls/ca.crt,
-# the CA of tls/portal.crt) and, from the files above, vrs-backup-s3.
+# the CA of tls/portal.crt), vrs-tls-transparency (tls/ca.crt alone: the
+# transparency site checks registration's certificate and presents none) and,
+# from the files above, vrs-backup-s3. Not here: vrs-transparency-ingress-tls,
+# the site's public certificate (see k8s/README.md, "Secrets").
 # CloudNativePG writes vrs-db-app and vrs-db-ca itself.
 set -euo pipefail
 
@@ -104,6 +107,8 @@ for svc in "${SERVICES[@]}"; do
   apply "vrs-tls-$svc" \
     --from-file=tls.crt="$DIR/tls/$svc.crt" --from-file=tls.key="$DIR/tls/$svc.key" --from-file=ca.crt="$DIR/tls/ca.crt"
 done
+# The transparency site: the CA alone, no certificate or key of its own.
+apply vrs-tls-transparency --from-file=ca.crt="$DIR/tls/ca.crt"
 if [ -s "$DIR/beacon.key" ]; then
   apply vrs-beacon-key --from-file=beacon.key="$DIR/beacon.key"
 else

@@ -10,9 +10,10 @@
 #      resources have no schema there: only the kinds in ALLOWED_CRDS may be
 #      skipped (any other "Couldn't find schema", e.g. a mistyped apiVersion of
 #      a built-in kind, fails), and check_config.py checks them instead;
-#   3. run k8s/check_config.py: ports, probes, Services, NetworkPolicies,
-#      registration's shutdown timing and every VRS_* variable against the
-#      configuration structs in services/, OTEL_* against what the telemetry
+#   3. run k8s/check_config.py: ports, probes, Services, NetworkPolicies
+#      (and what they let through: URL settings, DNS, telemetry, the public
+#      site's isolation), Ingresses, registration's shutdown timing and every
+#      VRS_* variable against the configuration structs in services/, OTEL_* against what the telemetry
 #      code reads, PG* against what sqlx reads; in prod TLS to the database
 #      (verify-full, the Cluster's CA) and to the portal (https://); the
 #      CloudNativePG Cluster (synchronous replication, WAL archive) and its
@@ -127,6 +128,17 @@ mutations=(
   's/number: 1$/number: 3/|number 3 needs 3 standbys'
   # The Cluster renamed (a restore) without the Secret names derived from it.
   's/^  name: vrs-db$/  name: vrs-db-r1/|a name left behind when the Cluster was renamed'
+  # The transparency site: probes of a path it does not route, a private key
+  # instead of the CA alone, its egress rule on the wrong port, its port open
+  # to its own namespace rather than the ingress controller's, registration's
+  # ingress no longer admitting it, its Ingress certificate in a Secret
+  # nobody makes.
+  's/path: \/healthz$/path: \/health/|vrs-transparency answers its health at /healthz'
+  's/name: VRS_TRANSPARENCY__TLS__CA_FILE/name: VRS_TRANSPARENCY__TLS__KEY_FILE/|vrs-transparency presents no certificate'
+  '/name: transparency-egress/,/^---/s/port: 50051/port: 50052/|(egress of Deployment/transparency) lets it reach no port 50051 of Deployment/registration'
+  's/metadata.name: ingress-nginx/metadata.name: vrs/|lets namespace vrs'"'"'s own pods'
+  '/name: registration-ingress/,/^---/{/namespaceSelector: {}/d;s/name: transparency$/name: portal/}|(ingress of Deployment/registration) lets no traffic from Deployment/transparency reach port 50051'
+  's/secretName: vrs-transparency-ingress-tls/secretName: minhbach-tls/|Secret minhbach-tls is neither rendered'
 )
 for m in "${mutations[@]}"; do
   expr="${m%%|*}"
