@@ -326,7 +326,9 @@ CALLERS = {name: {"registration"} for name in ("identity", "tax", "customs", "re
 # the kubelet probes it with httpGet of `health`, a route its router serves
 # (read from the crate's `.route("/...", ...)` calls).
 HTTP_SERVERS = {
-    "vrs-transparency": {"health": "/healthz", "port name": "http"},
+    # `ready`: the readiness route (the site is ready once it has verified a
+    # state of the log; liveness stays `health`).
+    "vrs-transparency": {"health": "/healthz", "ready": "/readyz", "port name": "http"},
 }
 # TLS clients that present no certificate (registration's public log API asks
 # for none): the CA file alone, and no other secret in the pod. The public
@@ -469,8 +471,9 @@ class Binary:
             self.routes = set()
             for src in (repo / crate / "src").rglob("*.rs"):
                 self.routes |= set(re.findall(r'\.route\(\s*"([^"]+)"', src.read_text(encoding="utf-8")))
-            if self.http["health"] not in self.routes:
-                raise SystemExit(f"check_config: {crate} no longer routes {self.http['health']} (routes: {sorted(self.routes)}); update HTTP_SERVERS")
+            for route in {self.http["health"], self.http.get("ready", self.http["health"])}:
+                if route not in self.routes:
+                    raise SystemExit(f"check_config: {crate} no longer routes {route} (routes: {sorted(self.routes)}); update HTTP_SERVERS")
         else:
             self.probe_listen = self._find_socket(PROBE_KEY)
             self.services = self._find_services(repo, schema, crate)
@@ -1136,7 +1139,8 @@ class Checker:
             got = self.port_of(c, hg.get("port"), where, f"{probe}.httpGet")
             if got is not None:
                 self.ok(got == port, where, f"{probe}.httpGet probes port {got}, but {var} listens on {port}")
-            self.ok(hg.get("path") == health, where, f"{probe}.httpGet asks {hg.get('path')!r}: {b.name} answers its health at {health} (any other path is a page, or 404)")
+            want = b.http.get("ready", health) if probe == "readinessProbe" else health
+            self.ok(hg.get("path") == want, where, f"{probe}.httpGet asks {hg.get('path')!r}: {b.name} answers it at {want} (any other path is a page, or 404)")
             self.ok(hg.get("scheme", "HTTP") == "HTTP", where, f"{probe}.httpGet scheme {hg.get('scheme')}: {b.name} serves plain HTTP (TLS ends at the ingress controller)")
         return port
 

@@ -133,7 +133,7 @@ mutations=(
   # to its own namespace rather than the ingress controller's, registration's
   # ingress no longer admitting it, its Ingress certificate in a Secret
   # nobody makes.
-  's/path: \/healthz$/path: \/health/|vrs-transparency answers its health at /healthz'
+  's/path: \/healthz$/path: \/health/|vrs-transparency answers it at /healthz'
   's/name: VRS_TRANSPARENCY__TLS__CA_FILE/name: VRS_TRANSPARENCY__TLS__KEY_FILE/|vrs-transparency presents no certificate'
   '/name: transparency-egress/,/^---/s/port: 50051/port: 50052/|(egress of Deployment/transparency) lets it reach no port 50051 of Deployment/registration'
   's/metadata.name: ingress-nginx/metadata.name: vrs/|lets namespace vrs'"'"'s own pods'

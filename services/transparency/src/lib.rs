@@ -140,6 +140,7 @@ fn router(state: mirror::State, channel: tonic::transport::Channel) -> Router {
         .route("/static/verify-page.js", get(|| async { js(VERIFY_PAGE) }))
         .route("/static/site.css", get(|| async { css(SITE_CSS) }))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .fallback(|| async { (StatusCode::NOT_FOUND, page(pages::not_found("Không có trang này."))) })
         .layer(axum::middleware::map_response(headers))
         .with_state(App { state, channel })
@@ -171,6 +172,16 @@ fn css(body: &'static str) -> Response {
 
 fn read(app: &App) -> std::sync::RwLockReadGuard<'_, Shared> {
     app.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Ready once a state of the log has been verified: a new replica does not
+/// take visitors while it would show an empty site.
+async fn ready(State(app): State<App>) -> Response {
+    if read(&app).view.note.is_empty() {
+        (StatusCode::SERVICE_UNAVAILABLE, "no verified state of the log yet\n").into_response()
+    } else {
+        "ok".into_response()
+    }
 }
 
 async fn home(State(app): State<App>) -> Response {

@@ -158,6 +158,8 @@ async fn the_site_shows_the_verified_log_and_a_plates_evidence(backend: Backend)
     let (status, _, body) = get(&format!("{site}/plates/99A-999.99")).await;
     assert_eq!(status, 404);
     assert!(body.contains("Không có lượt bốc nào"), "{body}");
+    let (status, _, _) = get(&format!("{site}/readyz")).await;
+    assert_eq!(status, 200, "ready once a state is verified");
     let (status, _, _) = get(&format!("{site}/admin")).await;
     assert_eq!(status, 404, "nothing but the public pages");
 
@@ -215,6 +217,8 @@ async fn a_log_that_does_not_match_its_checkpoint_is_not_shown(backend: Backend)
     assert_eq!(status, 404);
     let (status, _, _) = get(&format!("{site}/log/checkpoint")).await;
     assert_eq!(status, 503, "no verified checkpoint to offer");
+    let (status, _, _) = get(&format!("{site}/readyz")).await;
+    assert_eq!(status, 503, "not ready to take visitors without a verified state");
     stop.cancel();
     app.shutdown().await;
 }
