@@ -12,7 +12,6 @@
 //! browser sees the site, not the registry's storage.
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,9 +19,8 @@ use base64::Engine;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, Site, TestApp, spawn_app};
 
 const REQUIRE: &str = "VRS_REQUIRE_BROWSER";
 /// How long the page may take to show a verdict (a property, polled).
@@ -330,52 +328,6 @@ fn draw_commit_pool(receipt: &Value) -> String {
 }
 
 // ---------------------------------------------------------------- the site
-
-struct Site {
-    url: String,
-    addr: SocketAddr,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Site {
-    async fn start(app: &TestApp) -> Site {
-        let cfg = transparency::Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            registration_url: format!("http://{}", app.addr),
-            tls: app.pki.trust_only(),
-            refresh_ms: 100,
-        };
-        let site = transparency::Site::build(&cfg).await.expect("the site starts");
-        let addr = site.local_addr();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(site.serve(stop.clone()));
-        Site {
-            url: format!("http://{addr}"),
-            addr,
-            stop,
-            task,
-        }
-    }
-
-    /// Stops the site and waits until its port refuses connections.
-    async fn stop(self) {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("the site stops (the browser's idle connections closed)")
-            .expect("join")
-            .expect("clean stop");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(self.addr).await.is_ok() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the site's port still accepts connections"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 async fn http_status(url: &str) -> Option<u16> {
     let tls = vrs_kit::tls::https_client_config("").expect("TLS configuration");

@@ -179,27 +179,9 @@ async fn concurrent_draws_never_share_a_plate_and_the_log_audits_clean(backend: 
 
     // Someone with database access changes one byte of a stored draw result:
     // the audit names that entry.
-    use registration::store::entities::log_entry;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
-    let db = app.registry.store().connection();
-    let victim = log_entry::Entity::find()
-        .filter(log_entry::Column::Kind.eq("draw-result"))
-        .order_by_desc(log_entry::Column::Seq)
-        .one(db)
-        .await
-        .expect("query")
-        .expect("a result");
-    let mut bytes = victim.entry.clone();
-    let at = bytes.len() - 12; // inside the plate text
-    bytes[at] ^= 0x01;
-    log_entry::Entity::update_many()
-        .col_expr(log_entry::Column::Entry, Expr::value(bytes))
-        .filter(log_entry::Column::Seq.eq(victim.seq))
-        .exec(db)
-        .await
-        .expect("tamper");
+    let seq = crate::helpers::tamper_latest_draw_result(&app).await;
     let (_, findings) = audit(&app, &trust).await;
-    let named = format!("entry {}:", victim.seq);
+    let named = format!("entry {seq}:");
     assert!(
         findings.iter().any(|f| f.starts_with(&named)),
         "{named} not in {findings:?}"

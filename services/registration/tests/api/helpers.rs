@@ -596,3 +596,87 @@ pub fn reason_codes(app: &pb::Application) -> Vec<String> {
 pub fn dossier(prefix: &str, n: usize) -> String {
     format!("{prefix}.{n:06}")
 }
+
+/// The public transparency site in front of a test registry.
+pub struct Site {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub stop: CancellationToken,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Site {
+    /// Starts the site against `app` on a free port, reading the log every 100 ms.
+    pub async fn start(app: &TestApp) -> Site {
+        let cfg = transparency::Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            registration_url: format!("http://{}", app.addr),
+            tls: app.pki.trust_only(),
+            refresh_ms: 100,
+        };
+        let site = transparency::Site::build(&cfg).await.expect("the site starts");
+        let addr = site.local_addr();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(site.serve(stop.clone()));
+        Site {
+            url: format!("http://{addr}"),
+            addr,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops the site and waits until its port refuses connections.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("the site stops (its idle connections closed)")
+            .expect("join")
+            .expect("clean stop");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the site's port still accepts connections"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// ListApplications of office PC-60 as `c`: a cheap authenticated call.
+pub async fn list_pc60(c: &Client) -> Result<(), tonic::Status> {
+    c.clone()
+        .list_applications(pb::ListApplicationsRequest {
+            office_code: "PC-60".into(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ())
+}
+
+/// What an insider with database access does: flips one bit inside the plate
+/// text of the latest stored draw result. Returns that entry's index.
+pub async fn tamper_latest_draw_result(app: &TestApp) -> i64 {
+    use registration::store::entities::log_entry;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+    let db = app.registry.store().connection();
+    let victim = log_entry::Entity::find()
+        .filter(log_entry::Column::Kind.eq("draw-result"))
+        .order_by_desc(log_entry::Column::Seq)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("a draw result");
+    let mut bytes = victim.entry.clone();
+    let at = bytes.len() - 12; // inside the plate text
+    bytes[at] ^= 0x01;
+    log_entry::Entity::update_many()
+        .col_expr(log_entry::Column::Entry, Expr::value(bytes))
+        .filter(log_entry::Column::Seq.eq(victim.seq))
+        .exec(db)
+        .await
+        .expect("tamper");
+    victim.seq
+}

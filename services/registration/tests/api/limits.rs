@@ -4,27 +4,16 @@
 use std::time::Duration;
 
 use vrs_kit::token::Role;
-use vrs_proto::pb::registration::v1 as pb;
 
-use crate::helpers::{Backend, Client, both_databases, fresh_postgres, spawn_app_keyed, token, with_token};
+use crate::helpers::{Backend, Client, both_databases, fresh_postgres, list_pc60, spawn_app_keyed, token, with_token};
 
 both_databases!(a_callers_rate_is_shared_by_every_replica);
-
-async fn list(c: &Client) -> Result<(), tonic::Status> {
-    c.clone()
-        .list_applications(pb::ListApplicationsRequest {
-            office_code: "PC-60".into(),
-            ..Default::default()
-        })
-        .await
-        .map(|_| ())
-}
 
 /// Calls on `c` until one is refused as over the rate; returns how many were
 /// admitted before (at most `max`), pausing `pause` between calls.
 async fn admitted_until_refused(c: &Client, max: usize, pause: Duration) -> usize {
     for n in 0..max {
-        match list(c).await {
+        match list_pc60(c).await {
             Ok(()) => {}
             Err(s) if s.code() == tonic::Code::ResourceExhausted => return n,
             Err(s) => panic!("unexpected refusal: {s:?}"),
@@ -74,7 +63,9 @@ async fn a_callers_rate_is_shared_by_every_replica(backend: Backend) {
         }
         // Another caller is untouched by this one's budget.
         let other = token(&a.issuer, "clerk-078", &[Role::Clerk], Some("PC-60"));
-        list(&with_token(&b.channel(), &other)).await.expect("another clerk");
+        list_pc60(&with_token(&b.channel(), &other))
+            .await
+            .expect("another clerk");
         a.shutdown().await;
         b.shutdown().await;
     }

@@ -8,26 +8,17 @@ use vrs_kit::token::Role;
 use vrs_proto::pb::registration::v1 as pb;
 
 use crate::helpers::{
-    Backend, Client, TestApp, both_databases, fresh_postgres, spawn_app_keyed, token, violated_fields, with_token,
+    Backend, Client, TestApp, both_databases, fresh_postgres, list_pc60, spawn_app_keyed, token, violated_fields,
+    with_token,
 };
 
 both_databases!(a_revoked_token_or_clerk_is_refused_on_every_replica);
-
-async fn list(c: &Client) -> Result<(), tonic::Status> {
-    c.clone()
-        .list_applications(pb::ListApplicationsRequest {
-            office_code: "PC-60".into(),
-            ..Default::default()
-        })
-        .await
-        .map(|_| ())
-}
 
 /// Waits until `c`'s calls are refused as revoked (or panics after 10 s).
 async fn refused_soon(c: &Client, where_: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match list(c).await {
+        match list_pc60(c).await {
             Err(s) if s.code() == tonic::Code::Unauthenticated => {
                 assert!(s.message().contains("revoked"), "{s:?}");
                 return;
@@ -69,8 +60,8 @@ async fn a_revoked_token_or_clerk_is_refused_on_every_replica(backend: Backend) 
     let stolen = token(&a.issuer, "clerk-099", &[Role::Clerk], Some("PC-60"));
     let other = token(&a.issuer, "clerk-099", &[Role::Clerk], Some("PC-60"));
     let (on_a, on_b) = (with_token(&a.channel(), &stolen), with_token(&b.channel(), &stolen));
-    list(&on_a).await.expect("a valid clerk token");
-    list(&on_b).await.expect("valid on the other replica too");
+    list_pc60(&on_a).await.expect("a valid clerk token");
+    list_pc60(&on_b).await.expect("valid on the other replica too");
 
     // Nothing named, or both: refused, naming the fields.
     let none = a
@@ -91,10 +82,10 @@ async fn a_revoked_token_or_clerk_is_refused_on_every_replica(backend: Backend) 
         })
         .await
         .expect("revoke the token");
-    let refused = list(&on_a).await.expect_err("revoked here");
+    let refused = list_pc60(&on_a).await.expect_err("revoked here");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     refused_soon(&on_b, "the other replica").await;
-    list(&with_token(&b.channel(), &other))
+    list_pc60(&with_token(&b.channel(), &other))
         .await
         .expect("the clerk's other token");
 
@@ -113,7 +104,7 @@ async fn a_revoked_token_or_clerk_is_refused_on_every_replica(backend: Backend) 
     refused_soon(&with_token(&b.channel(), &other), "the replica that revoked").await;
     refused_soon(&with_token(&a.channel(), &other), "the first replica").await;
     // Other callers are untouched.
-    list(&with_token(
+    list_pc60(&with_token(
         &a.channel(),
         &token(&a.issuer, "clerk-100", &[Role::Clerk], Some("PC-60")),
     ))
@@ -124,7 +115,7 @@ async fn a_revoked_token_or_clerk_is_refused_on_every_replica(backend: Backend) 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let fresh = token(&a.issuer, "clerk-099", &[Role::Clerk], Some("PC-60"));
-    list(&with_token(&a.channel(), &fresh))
+    list_pc60(&with_token(&a.channel(), &fresh))
         .await
         .expect("a token issued after the revocation");
 }

@@ -15,17 +15,8 @@ both_databases!(the_site_shows_the_verified_log_and_a_plates_evidence);
 both_databases!(a_log_that_does_not_match_its_checkpoint_is_not_shown);
 
 async fn site_for(app: &TestApp) -> (String, tokio_util::sync::CancellationToken) {
-    let cfg = transparency::Config {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        registration_url: format!("http://{}", app.addr),
-        tls: app.pki.trust_only(),
-        refresh_ms: 100,
-    };
-    let site = transparency::Site::build(&cfg).await.expect("the site starts");
-    let url = format!("http://{}", site.local_addr());
-    let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(site.serve(stop.clone()));
-    (url, stop)
+    let site = crate::helpers::Site::start(app).await;
+    (site.url, site.stop)
 }
 
 async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, String) {
@@ -171,31 +162,13 @@ async fn the_site_shows_the_verified_log_and_a_plates_evidence(backend: Backend)
 /// the entries the log API serves no longer make the signed checkpoint's
 /// root, so the site shows none of it, says why, and has no page for the plate.
 async fn a_log_that_does_not_match_its_checkpoint_is_not_shown(backend: Backend) {
-    use registration::store::entities::log_entry;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-
     let app = spawn_app(backend).await;
     let a = app
         .submit(app.sample(vrs_kit::world::Case::Clean, 0, "G01.000032"))
         .await
         .expect("submit");
     let drawn = app.draw_for(&a).await.expect("draw");
-    let db = app.registry.store().connection();
-    let victim = log_entry::Entity::find()
-        .filter(log_entry::Column::Kind.eq("draw-result"))
-        .one(db)
-        .await
-        .expect("query")
-        .expect("a draw result");
-    let mut bytes = victim.entry.clone();
-    let at = bytes.len() - 12; // inside the plate text
-    bytes[at] ^= 0x01;
-    log_entry::Entity::update_many()
-        .col_expr(log_entry::Column::Entry, Expr::value(bytes))
-        .filter(log_entry::Column::Seq.eq(victim.seq))
-        .exec(db)
-        .await
-        .expect("tamper");
+    crate::helpers::tamper_latest_draw_result(&app).await;
 
     let (site, stop) = site_for(&app).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
