@@ -25,7 +25,7 @@
 //! cheap pre-check in front of signature verification, and writing a row per
 //! attacking address would hand the flood to the database instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,9 @@ pub struct Limiter {
 
 struct Buckets {
     map: HashMap<String, Bucket>,
+    /// The keys of `map` counted in the shared windows: what a sync visits,
+    /// so that it never scans the (up to [`MAX_BUCKETS`]) address keys.
+    shared: HashSet<String>,
     pruned: Instant,
 }
 
@@ -58,7 +61,6 @@ struct Bucket {
 /// A caller's standing in the count shared by all replicas.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Shared {
-    rate: f64,
     /// The window `total` is for.
     window: i64,
     /// Calls all replicas admitted in `window`, as last read.
@@ -72,9 +74,8 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(rate: f64, window: i64) -> Shared {
+    fn new(window: i64) -> Shared {
         Shared {
-            rate,
             window,
             total: 0,
             previous: 0,
@@ -126,6 +127,7 @@ impl Limiter {
             window_ms: ((burst_seconds.max(1.0)) * 1000.0) as i64,
             state: Mutex::new(Buckets {
                 map: HashMap::new(),
+                shared: HashSet::new(),
                 pruned: Instant::now(),
             }),
         }
@@ -133,12 +135,12 @@ impl Limiter {
 
     /// Takes one call from `key`'s bucket on this replica, or RESOURCE_EXHAUSTED.
     pub fn spend(&self, key: &str, rate: f64) -> Result<(), Error> {
-        self.with_bucket(key, rate, |b, _| take(b, rate))
+        self.with_bucket(key, rate, false, |b, _| take(b, rate))
     }
 
     /// RESOURCE_EXHAUSTED if `key`'s bucket is empty, without spending from it.
     pub fn check(&self, key: &str, rate: f64) -> Result<(), Error> {
-        self.with_bucket(key, rate, |b, _| {
+        self.with_bucket(key, rate, false, |b, _| {
             if b.tokens < 1.0 {
                 return Err(wait(b.tokens, rate));
             }
@@ -153,13 +155,12 @@ impl Limiter {
         let window = now_ms.div_euclid(self.window_ms);
         let fraction = now_ms.rem_euclid(self.window_ms) as f64 / self.window_ms as f64;
         let limit = rate * self.window_ms as f64 / 1000.0;
-        self.with_bucket(key, rate, |b, overflow| {
+        self.with_bucket(key, rate, true, |b, overflow| {
             if overflow {
                 // Keys past the bound are limited together, on this replica.
                 return take(b, rate);
             }
-            let shared = b.shared.get_or_insert_with(|| Shared::new(rate, window));
-            shared.rate = rate;
+            let shared = b.shared.get_or_insert_with(|| Shared::new(window));
             shared.roll(window);
             if shared.estimate(fraction) + 1.0 > limit {
                 let windows = shared.wait(fraction, limit);
@@ -175,12 +176,14 @@ impl Limiter {
         })
     }
 
-    /// Runs `f` on `key`'s bucket, refilled to now; `f` learns whether the
-    /// key is the overflow bucket (see the module doc for the bound).
+    /// Runs `f` on `key`'s bucket, refilled to now (a `shared` key is also
+    /// one the syncs visit); `f` learns whether the key is the overflow
+    /// bucket (see the module doc for the bound).
     fn with_bucket(
         &self,
         key: &str,
         rate: f64,
+        shared: bool,
         f: impl FnOnce(&mut Bucket, bool) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let now = Instant::now();
@@ -193,6 +196,8 @@ impl Limiter {
             if now.duration_since(state.pruned).as_secs_f64() >= 1.0 {
                 let idle = self.burst_seconds.max(1.0);
                 state.map.retain(|_, b| now.duration_since(b.at).as_secs_f64() < idle);
+                let map = &state.map;
+                state.shared.retain(|k| map.contains_key(k));
                 state.pruned = now;
             }
             if state.map.len() >= MAX_BUCKETS {
@@ -203,6 +208,9 @@ impl Limiter {
                 };
                 overflow = true;
             }
+        }
+        if shared && !overflow && !state.shared.contains(key) {
+            state.shared.insert(key.to_owned());
         }
         let b = state.map.entry(key.to_owned()).or_insert(Bucket {
             tokens: burst,
@@ -220,8 +228,10 @@ impl Limiter {
     fn take_pending(&self) -> Vec<(String, i64, i64)> {
         let window = crate::now_ms().div_euclid(self.window_ms);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut *state;
         let mut out = Vec::new();
-        for (key, b) in &mut state.map {
+        for key in &state.shared {
+            let Some(b) = state.map.get_mut(key) else { continue };
             let Some(s) = b.shared.as_mut() else { continue };
             s.roll(window);
             if s.pending == 0 && b.at.elapsed().as_millis() as i64 > 2 * self.window_ms {
@@ -235,12 +245,12 @@ impl Limiter {
         out
     }
 
-    /// Takes in the totals a sync read back (or, on failure, returns what was
-    /// sent to the next sync).
-    fn settle(&self, totals: Option<Vec<(String, i64, i64)>>) {
+    /// Takes in the totals a sync of `sent` (what [`Self::take_pending`]
+    /// gave) read back, or, when it failed, returns what was sent to the next sync.
+    fn settle(&self, sent: &[(String, i64, i64)], totals: Option<Vec<(String, i64, i64)>>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        for b in state.map.values_mut() {
-            if let Some(s) = b.shared.as_mut() {
+        for (key, _, _) in sent {
+            if let Some(s) = state.map.get_mut(key).and_then(|b| b.shared.as_mut()) {
                 if totals.is_none() {
                     s.pending += s.sent;
                 }
@@ -292,11 +302,11 @@ pub async fn run_sync(limiter: Arc<Limiter>, store: Store, every: Duration, stop
         if pending.is_empty() {
             continue;
         }
-        match store.add_calls(pending).await {
-            Ok(totals) => limiter.settle(Some(totals)),
+        match store.add_calls(pending.clone()).await {
+            Ok(totals) => limiter.settle(&pending, Some(totals)),
             Err(e) => {
                 tracing::debug!(error = %e, "rate counts not shared this time; kept for the next sync");
-                limiter.settle(None);
+                limiter.settle(&pending, None);
             }
         }
         if last_cleanup.elapsed().as_millis() as i64 >= limiter.window_ms {
@@ -341,18 +351,19 @@ mod tests {
         let mut sync = |l: &Limiter, fail: bool| {
             let pending = l.take_pending();
             if fail {
-                l.settle(None);
+                l.settle(&pending, None);
                 return;
             }
             let totals = pending
-                .into_iter()
+                .iter()
+                .cloned()
                 .map(|(k, w, n)| {
                     let t = table.entry((k.clone(), w)).or_default();
                     *t += n;
                     (k, w, *t)
                 })
                 .collect();
-            l.settle(Some(totals));
+            l.settle(&pending, Some(totals));
         };
         let admitted_a = (0..20).filter(|_| a.spend_shared("caller:c", rate).is_ok()).count();
         assert_eq!(admitted_a, 10, "one replica admits the window's calls");
@@ -374,7 +385,7 @@ mod tests {
 
     #[test]
     fn the_sliding_estimate_carries_the_previous_window() {
-        let mut s = Shared::new(1.0, 7);
+        let mut s = Shared::new(7);
         s.total = 10;
         s.roll(8);
         assert_eq!((s.previous, s.total), (10, 0));
@@ -394,7 +405,7 @@ mod tests {
             (0, 10, 0.9, 10.0),
             (3, 2, 0.0, 4.0),
         ] {
-            let mut s = Shared::new(1.0, 0);
+            let mut s = Shared::new(0);
             (s.previous, s.total) = (previous, current);
             if s.estimate(fraction) + 1.0 <= limit {
                 continue;
