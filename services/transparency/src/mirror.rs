@@ -74,6 +74,8 @@ pub struct View {
     pub rotations: Vec<(u64, String, String)>,
     /// When this state was verified (Unix ms).
     pub verified_at_ms: i64,
+    /// Commits not yet answered, by log index: (commitment, time, available).
+    open: HashMap<u64, (String, u64, u32)>,
 }
 
 /// What the site shows: the verified view, the trust it was checked with,
@@ -96,8 +98,19 @@ pub async fn run(state: State, channel: Channel, every: Duration, stop: Cancella
     loop {
         match mirror.refresh().await {
             Ok(Some(update)) => {
+                // The verified entries go into the one view the pages read:
+                // no second copy of the pools and plates to keep or clone.
                 let mut s = state.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                s.view = update.view;
+                let v = &mut s.view;
+                for (index, bytes) in &update.entries {
+                    v.take(*index, bytes);
+                }
+                v.note = update.note;
+                v.size = update.size;
+                v.root = update.root;
+                v.findings.extend(update.findings);
+                v.rotations = update.rotations;
+                v.verified_at_ms = chrono::Utc::now().timestamp_millis();
                 s.trust = Some(update.trust);
                 s.trust_json = update.trust_json;
                 s.rotations_json = update.rotations_json;
@@ -118,8 +131,14 @@ pub async fn run(state: State, channel: Channel, every: Duration, stop: Cancella
     }
 }
 
+/// A refresh that verified: the new entries and the checkpoint they make.
 struct Update {
-    view: View,
+    entries: Vec<(u64, Vec<u8>)>,
+    note: String,
+    size: u64,
+    root: [u8; 32],
+    findings: Vec<String>,
+    rotations: Vec<(u64, String, String)>,
     trust: Trust,
     trust_json: String,
     rotations_json: String,
@@ -129,102 +148,22 @@ struct Update {
 struct Mirror {
     client: TransparencyLogServiceClient<Channel>,
     ledger: Ledger,
-    view: View,
-    /// Commits not yet answered, by log index.
-    open: HashMap<u64, (String, u64, String, u32)>,
+    /// The checkpoint last verified.
+    note: String,
+    /// Entries read but not yet under a verified checkpoint, and what their
+    /// replay found: they reach the pages with the next checkpoint that verifies.
+    unpublished: Vec<(u64, Vec<u8>)>,
+    findings: Vec<String>,
 }
 
-impl Mirror {
-    fn new(channel: Channel) -> Mirror {
-        Mirror {
-            client: TransparencyLogServiceClient::new(channel).max_decoding_message_size(256 * 1024 * 1024),
-            ledger: Ledger::new(),
-            view: View::default(),
-            open: HashMap::new(),
-        }
-    }
-
-    /// Reads what is new; `None` when nothing is.
-    async fn refresh(&mut self) -> anyhow::Result<Option<Update>> {
-        let trust_msg = self.client.get_trust(pb::GetTrustRequest {}).await?.into_inner();
-        let trust: Trust = serde_json::from_str(&trust_msg.json)?;
-        let cp = self
-            .client
-            .get_checkpoint(pb::GetCheckpointRequest {})
-            .await?
-            .into_inner();
-        if cp.size == self.view.size && cp.note == self.view.note {
-            return Ok(None);
-        }
-        anyhow::ensure!(
-            cp.size >= self.ledger.size(),
-            "the log shrank from {} to {} entries",
-            self.ledger.size(),
-            cp.size
-        );
-        let mut findings = Vec::new();
-        let mut start = self.ledger.size();
-        while start < cp.size {
-            let end = (start + PAGE).min(cp.size);
-            let page = self
-                .client
-                .get_entries(pb::GetEntriesRequest { start, end })
-                .await?
-                .into_inner();
-            anyhow::ensure!(!page.entries.is_empty(), "the log served no entries from {start}");
-            for e in page.entries {
-                anyhow::ensure!(e.index == start, "entry {} served where {start} was due", e.index);
-                findings.extend(
-                    self.ledger
-                        .append(&e.entry)
-                        .into_iter()
-                        .map(|f| format!("{}: {} ({})", f.index, f.rule, f.detail)),
-                );
-                self.take(start, &e.entry);
-                start += 1;
-            }
-        }
-        // The checkpoint must open with the log's key as its rotations lead,
-        // and name the root of exactly the entries replayed.
-        let chain = KeyChain::follow(&trust.log_key, self.ledger.rotations()).map_err(anyhow::Error::msg)?;
-        let opened = chain.open(&cp.note, &trust.log_origin).map_err(anyhow::Error::msg)?;
-        let root = self.ledger.tree().root(opened.size).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the checkpoint names {} entries; the log served {}",
-                opened.size,
-                self.ledger.size()
-            )
-        })?;
-        anyhow::ensure!(
-            opened.size == cp.size && root == opened.root,
-            "the checkpoint's root is not the root of the entries served"
-        );
-        self.view.note = cp.note;
-        self.view.size = cp.size;
-        self.view.root = root;
-        self.view.findings.extend(findings);
-        self.view.verified_at_ms = chrono::Utc::now().timestamp_millis();
-        self.view.rotations = self
-            .ledger
-            .rotations()
-            .iter()
-            .map(|(i, r)| (*i, r.old_key.clone(), r.new_key.clone()))
-            .collect();
-        Ok(Some(Update {
-            view: self.view.clone(),
-            trust,
-            trust_json: trust_msg.json,
-            rotations_json: trust_msg.rotations_json,
-        }))
-    }
-
+impl View {
     /// Adds entry `index` to the pools and plates.
     fn take(&mut self, index: u64, bytes: &[u8]) {
         let Ok(entry) = Entry::decode(bytes) else {
             return; // The ledger reported it.
         };
         if let Entry::PoolOpen(p) = &entry {
-            self.view.pools.entry(p.pool_id.clone()).or_insert_with(|| Pool {
+            self.pools.entry(p.pool_id.clone()).or_insert_with(|| Pool {
                 state: PoolState::open(),
                 opened_at_ms: p.at_ms,
                 draws: VecDeque::new(),
@@ -233,7 +172,7 @@ impl Mirror {
             });
             return;
         }
-        let Some(pool) = self.view.pools.get_mut(entry.pool_id()) else {
+        let Some(pool) = self.pools.get_mut(entry.pool_id()) else {
             return;
         };
         // An illegal change is the ledger's finding; the site shows the state as applied.
@@ -243,16 +182,11 @@ impl Mirror {
                 pool.pending += 1;
                 self.open.insert(
                     index,
-                    (
-                        hex::encode(c.application_commitment),
-                        c.at_ms,
-                        c.beacon_id,
-                        c.available_count,
-                    ),
+                    (hex::encode(c.application_commitment), c.at_ms, c.available_count),
                 );
             }
             Entry::DrawResult(r) => {
-                let Some((commitment, committed_at_ms, _, available)) = self.open.remove(&r.commit_index) else {
+                let Some((commitment, committed_at_ms, available)) = self.open.remove(&r.commit_index) else {
                     return;
                 };
                 pool.pending = pool.pending.saturating_sub(1);
@@ -271,11 +205,96 @@ impl Mirror {
                     attempts: r.attempts,
                     available_at_commit: available,
                 };
-                self.view.plates.insert(draw.plate.clone(), draw.clone());
+                self.plates.insert(draw.plate.clone(), draw.clone());
                 pool.draws.push_front(draw);
                 pool.draws.truncate(RECENT_DRAWS);
             }
             _ => {}
         }
+    }
+}
+
+impl Mirror {
+    fn new(channel: Channel) -> Mirror {
+        Mirror {
+            client: TransparencyLogServiceClient::new(channel).max_decoding_message_size(256 * 1024 * 1024),
+            ledger: Ledger::new(),
+            note: String::new(),
+            unpublished: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    /// Reads what is new; `None` when nothing is.
+    async fn refresh(&mut self) -> anyhow::Result<Option<Update>> {
+        let trust_msg = self.client.get_trust(pb::GetTrustRequest {}).await?.into_inner();
+        let trust: Trust = serde_json::from_str(&trust_msg.json)?;
+        let cp = self
+            .client
+            .get_checkpoint(pb::GetCheckpointRequest {})
+            .await?
+            .into_inner();
+        if cp.size == self.ledger.size() && cp.note == self.note {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            cp.size >= self.ledger.size(),
+            "the log shrank from {} to {} entries",
+            self.ledger.size(),
+            cp.size
+        );
+        let mut start = self.ledger.size();
+        while start < cp.size {
+            let end = (start + PAGE).min(cp.size);
+            let page = self
+                .client
+                .get_entries(pb::GetEntriesRequest { start, end })
+                .await?
+                .into_inner();
+            anyhow::ensure!(!page.entries.is_empty(), "the log served no entries from {start}");
+            for e in page.entries {
+                anyhow::ensure!(e.index == start, "entry {} served where {start} was due", e.index);
+                self.findings.extend(
+                    self.ledger
+                        .append(&e.entry)
+                        .into_iter()
+                        .map(|f| format!("{}: {} ({})", f.index, f.rule, f.detail)),
+                );
+                self.unpublished.push((start, e.entry));
+                start += 1;
+            }
+        }
+        // The checkpoint must open with the log's key as its rotations lead,
+        // and name the root of exactly the entries replayed.
+        let chain = KeyChain::follow(&trust.log_key, self.ledger.rotations()).map_err(anyhow::Error::msg)?;
+        let opened = chain.open(&cp.note, &trust.log_origin).map_err(anyhow::Error::msg)?;
+        let root = self.ledger.tree().root(opened.size).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the checkpoint names {} entries; the log served {}",
+                opened.size,
+                self.ledger.size()
+            )
+        })?;
+        anyhow::ensure!(
+            opened.size == cp.size && root == opened.root,
+            "the checkpoint's root is not the root of the entries served"
+        );
+        self.note.clone_from(&cp.note);
+        Ok(Some(Update {
+            entries: std::mem::take(&mut self.unpublished),
+            note: cp.note,
+            size: cp.size,
+            root,
+            findings: std::mem::take(&mut self.findings),
+            rotations: self
+                .ledger
+                .rotations()
+                .iter()
+                .map(|(i, r)| (*i, r.old_key.clone(), r.new_key.clone()))
+                .collect(),
+            trust,
+            trust_json: trust_msg.json,
+            rotations_json: trust_msg.rotations_json,
+        }))
     }
 }
