@@ -155,12 +155,8 @@ fn load_identity(cert_file: &Path, key_file: &Path, provider: &CryptoProvider) -
     Ok(Arc::new(key))
 }
 
-/// A verifier of client certificates against the CAs of a PEM file.
-fn load_client_verifier(
-    ca_file: &Path,
-    auth: ClientAuth,
-    provider: &Arc<CryptoProvider>,
-) -> anyhow::Result<Arc<dyn ClientCertVerifier>> {
+/// The CA certificates of a PEM file: at least one, each usable.
+fn load_roots(ca_file: &Path) -> anyhow::Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca_file).with_context(|| format!("reading {}", ca_file.display()))? {
         let cert = cert.with_context(|| format!("{}: not a PEM certificate", ca_file.display()))?;
@@ -171,6 +167,16 @@ fn load_client_verifier(
     if roots.is_empty() {
         anyhow::bail!("{} holds no PEM certificate", ca_file.display());
     }
+    Ok(roots)
+}
+
+/// A verifier of client certificates against the CAs of a PEM file.
+fn load_client_verifier(
+    ca_file: &Path,
+    auth: ClientAuth,
+    provider: &Arc<CryptoProvider>,
+) -> anyhow::Result<Arc<dyn ClientCertVerifier>> {
+    let roots = load_roots(ca_file)?;
     let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
     let builder = match auth {
         ClientAuth::Required => builder,
@@ -601,22 +607,12 @@ impl LocalPki {
 /// portal under development, a private CA). The crypto provider is ring, the
 /// one the workspace's gRPC and database TLS use.
 pub fn https_client_config(extra_ca_file: &str) -> anyhow::Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
+    let mut roots = if extra_ca_file.is_empty() {
+        rustls::RootCertStore::empty()
+    } else {
+        load_roots(Path::new(extra_ca_file))?
+    };
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if !extra_ca_file.is_empty() {
-        let pem = std::fs::read(extra_ca_file).with_context(|| format!("reading the CA file {extra_ca_file}"))?;
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.with_context(|| format!("{extra_ca_file}: not a PEM certificate"))?;
-            roots
-                .add(cert)
-                .with_context(|| format!("{extra_ca_file}: not a usable CA certificate"))?;
-            added += 1;
-        }
-        if added == 0 {
-            anyhow::bail!("{extra_ca_file} holds no PEM certificate");
-        }
-    }
     Ok(rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?
