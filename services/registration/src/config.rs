@@ -72,7 +72,7 @@ impl PrivacyConfig {
             .retired_data_key_files
             .iter()
             .filter(|f| !f.trim().is_empty())
-            .map(|f| crate::privacy::load_existing_key(Path::new(f.trim())))
+            .map(|f| vrs_kit::keys::load_seed(Path::new(f.trim())))
             .collect::<anyhow::Result<Vec<_>>>()?;
         crate::privacy::Privacy::with_retired(&current, &retired)
     }

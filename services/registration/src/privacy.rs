@@ -353,23 +353,6 @@ fn split_nonce(rest: &[u8]) -> anyhow::Result<([u8; NONCE_LEN], &[u8])> {
     Ok((nonce.try_into()?, ct))
 }
 
-/// Reads an existing 32-byte key (hex) from `path`; never creates one: a
-/// retired key that is missing is a configuration error, not a new key.
-pub fn load_existing_key(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .map_err(|e| anyhow::anyhow!("reading data key {}: {e}", path.display()))?
-        .take(1025)
-        .read_to_string(&mut text)
-        .map_err(|e| anyhow::anyhow!("reading data key {}: {e}", path.display()))?;
-    anyhow::ensure!(text.len() <= 1024, "{} is not a key file (too long)", path.display());
-    hex::decode(text.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| anyhow::anyhow!("{} does not hold a 32-byte key in hex", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

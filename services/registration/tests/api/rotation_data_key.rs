@@ -43,7 +43,7 @@ impl Site {
     }
 
     fn key_id(&self, name: &str) -> KeyId {
-        KeyId::of(&registration::privacy::load_existing_key(&self.key(name)).expect("key file"))
+        KeyId::of(&vrs_kit::keys::load_seed(&self.key(name)).expect("key file"))
     }
 
     /// The configuration of a service with `current` and `retired` data keys.
@@ -304,7 +304,7 @@ async fn replicas_reseal_at_once_without_undoing_each_other(backend: Backend) {
         }
         ids.push(a.application_id);
     }
-    let k0 = registration::privacy::load_existing_key(&site.key("k0.key")).expect("k0");
+    let k0 = vrs_kit::keys::load_seed(&site.key("k0.key")).expect("k0");
     as_before_key_ids(&app, &k0, &ids[0]).await;
     assert_eq!(sealed_under(&app, &ids[0]).await, Sealing::V1);
     app.shutdown().await;
