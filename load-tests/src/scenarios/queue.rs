@@ -104,6 +104,7 @@ async fn read_queue(ctx: &Ctx, office: &str, clerk: &Caller) -> Result<Sample, F
         ],
         page_size: 50,
         page_token: String::new(),
+        with_counts: false,
     };
     ctx.pool
         .call(clerk, |mut c| {

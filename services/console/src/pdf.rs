@@ -236,7 +236,7 @@ fn draw(c: &Certificate, page: &mut Page) {
 
 /// "PC-30, ngày 05 tháng 03 năm 2024" from "05/03/2024", the way Vietnamese
 /// documents date themselves; anything not dd/mm/yyyy is printed as given.
-fn dated_line(office_code: &str, issued_on: &str) -> String {
+pub fn dated_line(office_code: &str, issued_on: &str) -> String {
     let parts: Vec<&str> = issued_on.split('/').collect();
     let numeric = |s: &&str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let date = match parts.as_slice() {

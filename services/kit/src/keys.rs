@@ -23,6 +23,13 @@ fn read_key_file(path: &Path) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// 32 fresh random bytes: a key or a secret made for this run.
+pub fn random_seed() -> anyhow::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(seed)
+}
+
 /// A 32-byte key that must already exist (a retired key, kept to hand over
 /// from): read from `path`, never generated.
 pub fn load_seed(path: &Path) -> anyhow::Result<[u8; 32]> {

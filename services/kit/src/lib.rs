@@ -22,6 +22,7 @@ pub mod config;
 pub mod evidence;
 pub mod faults;
 pub mod grpc;
+pub mod html;
 pub mod keys;
 pub mod pg;
 pub mod samples;

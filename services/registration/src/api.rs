@@ -106,11 +106,18 @@ impl RegistrationService for Api {
         if grant == Grant::OwnOffice && !caller.office.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(asked)) {
             return Err(Error::PermissionDenied("a clerk lists only their own office's queue".into()).into());
         }
-        let (rows, next_page_token) = self.registry.list(request.get_ref()).await?;
+        let (rows, next_page_token, counts) = self.registry.list(request.get_ref()).await?;
         let applications = rows.iter().map(|r| self.view(r)).collect::<Result<_, _>>()?;
         Ok(Response::new(pb::ListApplicationsResponse {
             applications,
             next_page_token,
+            counts: counts
+                .into_iter()
+                .map(|(state, count)| pb::StateCount {
+                    state: state.to_pb() as i32,
+                    count,
+                })
+                .collect(),
         }))
     }
 

@@ -722,8 +722,8 @@ impl Registry {
         self.get(id).await
     }
 
-    /// One page of an office's queue.
-    pub async fn list(&self, req: &pb::ListApplicationsRequest) -> Result<(Vec<Record>, String)> {
+    /// One page of an office's queue, with the office's count per state when asked.
+    pub async fn list(&self, req: &pb::ListApplicationsRequest) -> Result<(Vec<Record>, String, Vec<(State, u64)>)> {
         let mut bad = Vec::new();
         let office = OfficeCode::parse(&req.office_code)
             .map_err(|d| bad.push(("office_code", d)))
@@ -777,7 +777,12 @@ impl Registry {
         } else {
             String::new()
         };
-        Ok((rows, next))
+        let counts = if req.with_counts {
+            self.store.count_by_state(office.as_str()).await?
+        } else {
+            Vec::new()
+        };
+        Ok((rows, next, counts))
     }
 
     /// One pass of the background worker: claims due applications and runs their lookups.

@@ -9,52 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::mirror::{Draw, Shared};
 
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Escapes a path segment (pool ids and plates are ASCII letters, digits, `-` and `.`).
-pub fn seg(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            b => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// `dd/mm/yyyy HH:MM:SS` in Viet Nam's time (UTC+7, no daylight saving).
-pub fn when(ms: i64) -> String {
-    let tz = chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset");
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string())
-        .unwrap_or_else(|| "—".into())
-}
-
-/// Thousands grouped with dots, as Vietnamese writes them.
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use vrs_kit::html::{count, esc, seg, when};
 
 /// SHA-256 of a key's text, in groups of four hex digits for reading aloud.
 pub fn fingerprint(text: &str) -> String {

@@ -493,6 +493,27 @@ impl Store {
         self.with_children(apps).await
     }
 
+    /// How many applications of an office are in each state (states with none
+    /// are left out): one grouped count over the office's rows, which the
+    /// office index bounds.
+    #[tracing::instrument(level = "info", name = "db", skip_all, fields(otel.name = "SELECT queue counts", otel.kind = "client", db.system = self.system()))]
+    pub async fn count_by_state(&self, office_code: &str) -> Result<Vec<(State, u64)>, DbErr> {
+        use application::Column as C;
+        let rows: Vec<(String, i64)> = application::Entity::find()
+            .select_only()
+            .column(C::State)
+            .column_as(C::Id.count(), "n")
+            .filter(C::OfficeCode.eq(office_code))
+            .group_by(C::State)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(state, n)| Some((State::parse(&state)?, u64::try_from(n).unwrap_or(0))))
+            .collect())
+    }
+
     /// Number of applications, for tests and metrics.
     pub async fn count(&self) -> Result<u64, DbErr> {
         application::Entity::find().count(&self.db).await

@@ -79,6 +79,7 @@ async fn queue_pages_through_one_office(backend: Backend) {
         .list_applications(pb::ListApplicationsRequest {
             office_code: "HN-PC08".into(),
             states: vec![pb::ApplicationState::Verified as i32],
+            with_counts: true,
             ..Default::default()
         })
         .await
@@ -90,6 +91,11 @@ async fn queue_pages_through_one_office(backend: Backend) {
         .map(|a| a.application_id.as_str())
         .collect();
     assert_eq!(ids.len(), 4);
+    // The counts cover the whole office whatever the filter: 4 verified, the
+    // 3 with an unpaid fee awaiting correction; nothing of the other office.
+    let counts: Vec<(pb::ApplicationState, u64)> = verified.counts.iter().map(|c| (c.state(), c.count)).collect();
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<u64>(), 7, "{counts:?}");
+    assert!(counts.contains(&(pb::ApplicationState::Verified, 4)), "{counts:?}");
     assert!(
         verified
             .applications
