@@ -29,7 +29,8 @@ What is checked, for every container that runs one of the workspace's binaries
 - the listen address and the probe address (the plaintext health port) are
   set and bind all interfaces; the container declares exactly these two ports,
   the probe address's as `probe`; an HTTP server (HTTP_SERVERS: the public
-  transparency site) has no probe address: one port, its listen address's;
+  transparency site, the clerks' console, the dev identity-provider
+  stand-in) has no probe address: one port, its listen address's;
 - the startup, liveness and readiness probes are the kubelet's native gRPC
   probes of the probe port, never of the service port (mutual TLS there, and
   the kubelet's gRPC client speaks plaintext only); startup and liveness ask
@@ -42,13 +43,21 @@ What is checked, for every container that runs one of the workspace's binaries
 - key, certificate and CA files lie on a mounted volume (the root file system
   is read-only), in the Secret's items when it lists them; the TLS triple is
   all-or-nothing and the same on every service;
-- agency and beacon URLs (and the site's registration URL) name a Service and
-  one of its ports, whose pods run the binary the setting is for (DIALS), on
-  its service port; the portal URL is http(s)://, https:// only with a TLS
-  feature of reqwest;
-- a TLS client only (CA_ONLY: the site) sets the CA file alone and holds no
-  other secret (no variable from a Secret, no Secret volume mounted whole or
-  with a key);
+- agency and beacon URLs (and the site's and the console's registration URL,
+  the console's issuer URL when the provider runs in the cluster) name a
+  Service and one of its ports, whose pods run the binary the setting is for
+  (DIALS), on its service port; none is a loopback address (the pod itself);
+  the portal URL is http(s)://, https:// only with a TLS feature of reqwest;
+- a TLS client only (CA_ONLY: the site, the console) sets the CA file alone
+  and mounts no Secret whole or with a key; the site (NO_SECRETS) holds no
+  other secret at all (no variable from a Secret);
+- a setting that holds a secret (`..._secret`, `...password`: the console's
+  OpenID client secret) comes from a Secret, never a ConfigMap or a literal;
+- a list of tables (a Vec of a config struct: the stand-in's clients) never
+  comes from a variable (the loader gives comma-separated strings and
+  refuses subscripts): a binary that needs one has `--config FILE`
+  (CONFIG_FILE_SETTINGS), on a mounted volume, a Secret's when the file holds
+  secrets (CONFIG_FILE_SECRET);
 - production (mutual TLS between the services, or a CloudNativePG Cluster in
   the set): registration and its migration Job connect with
   PGSSLMODE=verify-full, and the portal URL is https://;
@@ -60,12 +69,24 @@ their container ports; PodDisruptionBudgets, HPAs and NetworkPolicies select
 existing pods, NetworkPolicy ports are container ports of every pod they
 protect; the service ports of the agencies and the beacon are isolated by a
 NetworkPolicy and open to registration's pods only (their probe ports may be
-open to all); the public site's port (PUBLIC) to other, named namespaces only
-(the ingress controller's); the NetworkPolicies let every URL setting in DIALS
-through (egress of the caller, ingress of the callee), and a pod under an
+open to all); the public site's and the console's ports (PUBLIC) to other,
+named namespaces only (the ingress controller's); the NetworkPolicies let
+every URL setting in DIALS through (egress of the caller, ingress of the
+callee), the console out to its identity provider when that is outside the
+cluster (EXTERNAL_DIALS: an ipBlock rule for its port), and a pod under an
 egress policy reach DNS and its OpenTelemetry Collector; Ingress backends
 are Services and ports of the set, their TLS Secrets are made somewhere, and
-every host has TLS in production; workloads that export telemetry do so under
+every host has TLS in production; each web application (WEB_APPS) has an
+Ingress of its own and hosts of its own (no host leads to two, no rule is
+without host: the public site apart from the console), and the URL browsers
+are sent to (BROWSER_URLS: the console's public URL, the stand-in's issuer)
+is a host of its Ingresses, https:// in production; the console (STICKY,
+sessions in memory) has ClientIP affinity on its Service and ingress-nginx
+cookie affinity (named cookie, not SameSite=Strict) on its Ingress;
+source-range annotations are CIDRs, none /0; the console's issuer URL is
+https:// in production, and equals the stand-in's when that runs in the set,
+whose access tokens' issuer is registration's auth.issuer; the stand-in
+(DEV_ONLY) never runs in production; workloads that export telemetry do so under
 distinct service names; referenced ConfigMaps exist; Secrets that are neither
 rendered nor written by a CloudNativePG Cluster are listed, with the keys
 used, in k8s/README.md's "Secrets" table; CloudNativePG Clusters and ScheduledBackups
@@ -248,7 +269,12 @@ class Schema:
         m = re.match(r"^(?:std::option::)?Option<(.+)>$", ty)
         if m:
             return self._kind(m.group(1), near, seen)
-        if re.match(r"^(?:std::vec::)?Vec<.+>$", ty):
+        m = re.match(r"^(?:std::vec::)?Vec<(.+)>$", ty)
+        if m:
+            # A list of a config struct is a list of tables (TOML [[...]]).
+            inner = re.sub(r"<.*>$", "", m.group(1).strip()).split("::")[-1]
+            if self._pick(self.structs, inner, near, "struct") and not self._pick(self.enums, inner, near, "enum"):
+                return ("tables", ty)
             return ("list", ty)
         if re.match(r"^(?:std::collections::)?(?:BTreeMap|HashMap)<.+>$", ty):
             return ("map", ty)
@@ -296,6 +322,8 @@ BINARIES = {
     "register": ("services/register", "src/main.rs", r'agency::run\(\s*"register"', "services/kit/src/agency.rs", "AgencyConfig", "register"),
     "beacon": ("services/beacon", "src/main.rs", r'config::load\(\s*"beacon"', "services/beacon/src/lib.rs", "Config", "beacon"),
     "vrs-transparency": ("services/transparency", "src/main.rs", r'config::load\(\s*"transparency"', "services/transparency/src/lib.rs", "Config", "transparency"),
+    "vrs-console": ("services/console", "src/main.rs", r'config::load\(\s*"console"', "services/console/src/lib.rs", "Config", "console"),
+    "vrs-idp": ("services/idp", "src/main.rs", r'config::load\(\s*"idp"', "services/idp/src/lib.rs", "Config", "idp"),
 }
 # Agencies run through vrs_kit::agency::run, which loads AgencyConfig itself.
 AGENCY_LOADER = ("services/kit/src/agency.rs", r"let cfg: AgencyConfig<PORT> = crate::config::load\(name")
@@ -310,6 +338,12 @@ REQUIRED = {
     "register": [("listen",), ("probe_listen",)],
     "beacon": [("listen",), ("key_file",), ("probe_listen",)],
     "vrs-transparency": [("listen",), ("registration_url",)],
+    # The console: where browsers reach it (the sign-in's redirect URI), the
+    # provider, and its client secret (a confidential client: a server-side
+    # application keeps a secret, and the police provider expects one).
+    "vrs-console": [("listen",), ("public_url",), ("registration_url",), ("oidc", "issuer_url"), ("oidc", "client_id"), ("oidc", "client_secret")],
+    # The stand-in: its defaults create a key and an accounts file under var/.
+    "vrs-idp": [("listen",), ("issuer_url",), ("signing_key_file",), ("access_token_issuer",), ("accounts_file",)],
 }
 # The plaintext port serving gRPC health alone (services/kit/src/grpc.rs,
 # with_probe_port), for the kubelet's probes: its config key (one per binary)
@@ -321,24 +355,74 @@ PROBE_PORT_NAME = "probe"
 # to the cluster (registration's API). Probe ports may be open to anyone.
 CALLERS = {name: {"registration"} for name in ("identity", "tax", "customs", "register", "beacon")}
 
-# Servers of plain HTTP rather than gRPC (the public transparency site): one
-# port, the listen address, declared under `port name`; no probe listener;
-# the kubelet probes it with httpGet of `health`, a route its router serves
-# (read from the crate's `.route("/...", ...)` calls).
+# Servers of plain HTTP rather than gRPC (the public transparency site, the
+# clerks' console, the dev identity-provider stand-in): one port, the listen
+# address, declared under `port name`; no probe listener; the kubelet probes
+# it with httpGet of `health`, a route its router serves (read from the
+# crate's `.route("/...", ...)` calls).
 HTTP_SERVERS = {
     # `ready`: the readiness route (the site is ready once it has verified a
-    # state of the log; liveness stays `health`).
+    # state of the log; the console while registration answers; liveness
+    # stays `health`).
     "vrs-transparency": {"health": "/healthz", "ready": "/readyz", "port name": "http"},
+    "vrs-console": {"health": "/healthz", "ready": "/readyz", "port name": "http"},
+    "vrs-idp": {"health": "/healthz", "port name": "http"},
 }
-# TLS clients that present no certificate (registration's public log API asks
-# for none): the CA file alone, and no other secret in the pod. The public
-# site faces the Internet: what it does not hold cannot leak.
-CA_ONLY = {"vrs-transparency"}
+# TLS clients that present no certificate (registration's API asks its
+# callers for none: the site reads the public log, the console sends each
+# clerk's token): the CA file alone, and Secret volumes that project
+# certificates alone.
+CA_ONLY = {"vrs-transparency", "vrs-console"}
+# ... and of those, the ones that hold no secret at all (no variable from a
+# Secret either). The public site faces the Internet: what it does not hold
+# cannot leak. (The console holds its OpenID client secret.)
+NO_SECRETS = {"vrs-transparency"}
 # Reached from outside through the ingress controller only: the service port
 # is isolated by a NetworkPolicy whose rules admit pods of named other
 # namespaces (the controller's), never every source, every namespace or the
-# namespace's own pods (nothing inside needs to call the site).
-PUBLIC = {"vrs-transparency"}
+# namespace's own pods (nothing inside needs to call the site or the console).
+PUBLIC = {"vrs-transparency", "vrs-console"}
+# Web applications exposed by Ingresses: each on a host of its own and an
+# Ingress of its own (the issue: the public site apart from the console; no
+# path of one reachable on the other's host).
+WEB_APPS = set(HTTP_SERVERS)
+# Where browsers reach a web application, as its configuration says (the
+# console's redirect URI is under public_url; the provider's endpoints under
+# issuer_url): an Ingress host leading to that binary, https:// in production.
+# Not URLs the binary dials itself (check_urls leaves them out).
+BROWSER_URLS = {
+    "vrs-console": [("public_url",)],
+    "vrs-idp": [("issuer_url",)],
+}
+# Sessions held in the process's memory (services/console/src/session.rs):
+# a browser must come back to the same replica. Its Services have ClientIP
+# affinity, its Ingresses ingress-nginx cookie affinity (the controller
+# balances over the endpoints, not through the Service).
+STICKY = {"vrs-console"}
+# OpenID Connect: the relying party's issuer setting, and the provider it
+# leads to when the provider runs in the set (the dev stand-in): the same
+# issuer URL on both sides (the console compares the discovery document's
+# `issuer` exactly), and the provider's access tokens carry the `iss`
+# registration accepts.
+OIDC_CLIENTS = {"vrs-console": ("oidc", "issuer_url")}
+OIDC_PROVIDER = ("vrs-idp", ("issuer_url",), ("access_token_issuer",))
+TOKEN_AUDIENCE = ("registration", ("auth", "issuer"))
+# For development only: refused in production (the police's own provider
+# signs clerks in there).
+DEV_ONLY = {"vrs-idp": "a stand-in for the police identity provider, for development: production signs clerks in with the police's own provider"}
+# URL settings that may lead outside the cluster (the police identity
+# provider): then the caller's egress policies must let it out on that port
+# (an ipBlock rule, or one without `to`), and in production it is https://.
+EXTERNAL_DIALS = {"vrs-console": [("oidc", "issuer_url")]}
+# Settings that are lists of tables (read from the structs: a Vec of a
+# config struct) cannot come from VRS_* variables (those give comma-separated
+# strings): a binary listed here must get them from its `--config FILE`, and
+# the file, holding secrets (the clients' secrets), from a Secret volume.
+CONFIG_FILE_SETTINGS = {"vrs-idp": [("clients",)]}
+CONFIG_FILE_SECRET = {"vrs-idp"}
+# Configuration keys that hold a secret: from a Secret (env[].valueFrom.
+# secretKeyRef), never a literal in the manifest or a ConfigMap.
+SECRET_KEY = re.compile(r"(^|_)(secret|password)$")
 # What a URL setting must lead to: the Service's pods run this binary and the
 # Service port leads to its service port (not the probe port). With it,
 # NetworkPolicies must let the caller's pods reach those pods on that port
@@ -353,6 +437,9 @@ DIALS = {
         ("draw", "beacon_url"): "beacon",
     },
     "vrs-transparency": {("registration_url",): "registration"},
+    # The provider: the dev stand-in's Service when in the cluster; the
+    # police's provider (outside: EXTERNAL_DIALS) in production.
+    "vrs-console": {("registration_url",): "registration", ("oidc", "issuer_url"): "vrs-idp"},
 }
 
 # Shutdown settings (ms) of a binary: after SIGTERM it answers NOT_SERVING for
@@ -545,6 +632,8 @@ class Binary:
                 raise ValueError(f"no key {key!r} under {where}; known: {', '.join(options)}")
             node = node[key]
             if not isinstance(node, dict):
+                if node[0] == "tables":
+                    raise ValueError(f"{'__'.join(keys[: i + 1]).upper()} is a list of tables ({node[1]}): the environment gives comma-separated strings, and a subscript (`{keys[i].upper()}[0]`) is refused; put it in the --config file")
                 if node[0] == "map" and i == len(keys) - 2:
                     return tuple(keys), ("string", "map entry")
                 if i != len(keys) - 1:
@@ -725,6 +814,12 @@ class Checker:
         # checks; (workload, endpoint, where) of every OTLP exporter.
         self.dials: list = []
         self.otlp_clients: list = []
+        # (workload, binary, variable, value, scheme, port, where) of every
+        # EXTERNAL_DIALS setting that leads outside the cluster.
+        self.external_dials: list = []
+        # (workload, binary, env, where) of every server container, for the
+        # checks across workloads (web applications, OpenID Connect).
+        self.apps: list = []
         self._documented = None
 
     def err(self, where: str, msg: str):
@@ -832,6 +927,8 @@ class Checker:
         self.check_database_tls(", ".join(production))
         self.check_portal(", ".join(production))
         self.check_ingresses(", ".join(production))
+        self.check_web(", ".join(production))
+        self.check_oidc(", ".join(production))
         for service_name, workloads in sorted(self.telemetry_names.items()):
             self.ok(
                 len(workloads) == 1,
@@ -843,6 +940,7 @@ class Checker:
         self.check_isolation()
         self.check_public()
         self.check_dials()
+        self.check_external()
         self.check_egress()
         return self.errors
 
@@ -896,7 +994,9 @@ class Checker:
                 self.servers.append((w, b, port))
             self.check_shutdown(b, spec, env, where)
             self.check_files(b, c, spec, env, where)
+            self.check_config_file(b, c, spec, command, where)
             self.check_urls(w, b, env, ns, where)
+            self.apps.append((w, b, env, where))
 
     def container_env(self, c, ns, where):
         """{name: (value or None when it comes from a Secret, source)}; later entries win."""
@@ -1000,6 +1100,8 @@ class Checker:
                 except ValueError as e:
                     self.err(where, f"{name} ({source}) is no configuration key of {b.name}: {e}")
                     continue
+                if SECRET_KEY.search(path[-1]) and not source.startswith("Secret "):
+                    self.err(where, f"{name} ({source}) is a secret: take it from a Secret (env[].valueFrom.secretKeyRef), never from a ConfigMap or a value in the manifest, which whoever reads the Deployment or the ConfigMap reads too")
                 if value is not None:
                     problem = check_value(kind, value)
                     if problem and not (value == "" and kind[0] == "string"):
@@ -1174,6 +1276,28 @@ class Checker:
             out.append((m["mountPath"].rstrip("/"), m, vols.get(m["name"])))
         return out
 
+    def check_config_file(self, b: Binary, c, spec, command, where):
+        """`--config FILE`: on a mounted volume, a Secret's when the file
+        holds secrets (CONFIG_FILE_SECRET); required for the lists of tables
+        that only a file can give (CONFIG_FILE_SETTINGS)."""
+        args = command[1:]
+        path = None
+        for i, a in enumerate(args):
+            if a == "--config" and i + 1 < len(args):
+                path = args[i + 1]
+            elif a.startswith("--config="):
+                path = a.split("=", 1)[1]
+        needs = CONFIG_FILE_SETTINGS.get(b.name, [])
+        if needs:
+            names = ", ".join(b.prefix + "__".join(k.upper() for k in p) for p in needs)
+            if not self.ok(path is not None, where, f"no --config FILE: {b.name} takes {names} (a list of tables) from its configuration file alone (VRS_* variables cannot give one); without it the defaults stay"):
+                return
+        if path is None:
+            return
+        vol = self.file_volume(c, spec, "--config", path, where)
+        if vol is not None and b.name in CONFIG_FILE_SECRET:
+            self.ok("secret" in vol, where, f"--config {path} is on volume {vol.get('name')}, which is no Secret's: {b.name}'s configuration file holds secrets (its clients' secrets); mount it from a Secret")
+
     def check_files(self, b: Binary, c, spec, env, where):
         for name, (value, _source) in env.items():
             if not name.startswith(b.prefix) or not name.endswith("_FILE") or not value:
@@ -1271,20 +1395,21 @@ class Checker:
         set_ = [v for v in tls_vars if env.get(v, ("", ""))[0]]
         if b.name in CA_ONLY:
             extra = [v for v in tls_vars[1:] if v in env and env[v][0] != ""]
-            self.ok(not extra, where, f"{', '.join(extra)} set: {b.name} presents no certificate (registration's log API asks for none; it reads {tls_vars[0]} alone), and a private key is a secret it need not hold")
+            self.ok(not extra, where, f"{', '.join(extra)} set: {b.name} presents no certificate (registration's API asks its callers for none; it reads {tls_vars[0]} alone), and a private key is a secret it need not hold")
             return tls_vars[0] in set_
         self.ok(len(set_) in (0, 3), where, f"TLS is all or nothing: {', '.join(set_)} set, {', '.join(v for v in tls_vars if v not in set_)} not")
         return len(set_) > 0
 
     def check_ca_only(self, b: Binary, spec, c, where):
-        """A CA_ONLY binary's pod holds no secret but CA certificates: no
-        variable from a Secret, and Secret volumes that project certificates
-        alone (items), never a whole Secret (cert-manager's carry tls.key)."""
-        for e in c.get("env") or []:
+        """A CA_ONLY binary's pod holds no key: Secret volumes that project
+        certificates alone (items), never a whole Secret (cert-manager's
+        carry tls.key); one in NO_SECRETS holds no secret at all (no variable
+        from a Secret either)."""
+        for e in (c.get("env") or []) if b.name in NO_SECRETS else []:
             ref = (e.get("valueFrom") or {}).get("secretKeyRef")
             if ref:
                 self.err(where, f"{e['name']} comes from Secret {ref.get('name')}: {b.name} holds no secret but the CA certificate")
-        for src in c.get("envFrom") or []:
+        for src in (c.get("envFrom") or []) if b.name in NO_SECRETS else []:
             if "secretRef" in src:
                 self.err(where, f"envFrom Secret {src['secretRef'].get('name')}: {b.name} holds no secret but the CA certificate")
         for vol in spec.get("volumes") or []:
@@ -1302,6 +1427,8 @@ class Checker:
         its ports; those in DIALS are kept for check_dials."""
         beacon = (env.get("VRS_REGISTRATION__DRAW__BEACON") or ("local", ""))[0] or "local"
         dials = DIALS.get(b.name, {})
+        browser = {b.prefix + "__".join(k.upper() for k in path) for path in BROWSER_URLS.get(b.name, [])}
+        external = {b.prefix + "__".join(k.upper() for k in path) for path in EXTERNAL_DIALS.get(b.name, [])}
         for var, (value, _src) in env.items():
             if not var.startswith(b.prefix) or not var.endswith("_URL") or not value:
                 continue
@@ -1309,13 +1436,23 @@ class Checker:
                 continue
             if var == "VRS_REGISTRATION__DRAW__BEACON_URL" and beacon != "local":
                 continue
-            m = re.fullmatch(r"(https?)://([^/:]+)(?::(\d+))?/?", value)
-            if not self.ok(m is not None, where, f"{var}={value} is not scheme://host:port"):
+            if var in browser:
+                continue  # where browsers reach this binary: check_web
+            # An issuer URL may have a path (a provider's realm); the gRPC
+            # addresses are scheme://host:port.
+            pattern = r"(https?)://([^/:]+)(?::(\d+))?(/\S*)?" if var in external else r"(https?)://([^/:]+)(?::(\d+))?(/)?"
+            m = re.fullmatch(pattern, value)
+            if not self.ok(m is not None, where, f"{var}={value} is not scheme://host:port" + ("[/path]" if var in external else "")):
                 continue
             host, port = m.group(2), int(m.group(3) or (443 if m.group(1) == "https" else 80))
+            if not self.ok(host not in ("localhost", "127.0.0.1", "::1", "0.0.0.0"), where, f"{var}={value}: {host} inside the pod is the pod itself, where nothing of the kind listens (kubectl port-forward reaches your machine's loopback, not the pod's); name a Service, or a host outside the cluster"):
+                continue
             parts = host.split(".")
             if len(parts) > 1 and not (len(parts) >= 3 and parts[2] == "svc") and not (len(parts) == 2):
-                continue  # outside the cluster
+                # Outside the cluster.
+                if var in external:
+                    self.external_dials.append((w, b, var, value, m.group(1), port, where))
+                continue
             svc_ns = parts[1] if len(parts) > 1 else ns
             svc = self.find("Service", parts[0], svc_ns)
             if not self.ok(svc is not None, where, f"{var}={value}: no Service {parts[0]} in namespace {svc_ns}"):
@@ -1621,7 +1758,7 @@ class Checker:
             policies = self.policies_of(w, "Ingress")
             if not self.ok(bool(policies), where, f"no NetworkPolicy isolates it: every pod may call its port {port}; only the ingress controller's namespace may"):
                 continue
-            what = f"port {port} of {where}, the public {b.name}: only the ingress controller's namespace may (namespaceSelector)"
+            what = f"port {port} of {where}, {b.name}'s, reached through the ingress controller alone: only the controller's namespace may (namespaceSelector)"
             for np in policies:
                 npw = f"NetworkPolicy/{np['metadata']['name']}"
                 for rule in np["spec"].get("ingress") or []:
@@ -1674,6 +1811,171 @@ class Checker:
                 self.ok(not uncovered, where, f"hosts {uncovered} have no spec.tls entry while others have: the controller serves them with its default certificate")
             if production:
                 self.ok(bool(spec.get("tls")) and all(h in covered for h in hosts), where, f"in production ({production}) the site is served over HTTPS: every rule needs a host and a spec.tls entry for it with the certificate's Secret")
+
+    # ---- web applications: hosts, browser URLs, affinity, OpenID Connect ------------
+
+    def service_apps(self, svc) -> set:
+        """The web applications (WEB_APPS) a Service's pods run."""
+        md = svc.get("metadata") or {}
+        sel = (svc.get("spec") or {}).get("selector")
+        if not sel:
+            return set()
+        out = set()
+        for x in self.selected({"matchLabels": sel}, md.get("namespace")):
+            out |= self.server_binaries(x) & WEB_APPS
+        return out
+
+    def ingress_backends(self, ing):
+        """[(host or None, Service document)] of an Ingress's rules and default backend."""
+        ns = (ing.get("metadata") or {}).get("namespace")
+        spec = ing.get("spec") or {}
+        out = []
+        for r in spec.get("rules") or []:
+            for p in (r.get("http") or {}).get("paths") or []:
+                name = ((p.get("backend") or {}).get("service") or {}).get("name")
+                svc = self.find("Service", name, ns) if name else None
+                if svc is not None:
+                    out.append((r.get("host"), svc))
+        name = ((spec.get("defaultBackend") or {}).get("service") or {}).get("name")
+        svc = self.find("Service", name, ns) if name else None
+        if svc is not None:
+            out.append((None, svc))
+        return out
+
+    def app_hosts(self) -> dict:
+        """{host: {web application: {Ingress names}}} over every Ingress of the set."""
+        hosts: dict = {}
+        for ing in self.of_kind("Ingress"):
+            iname = (ing.get("metadata") or {}).get("name")
+            for host, svc in self.ingress_backends(ing):
+                for app in self.service_apps(svc):
+                    hosts.setdefault(host, {}).setdefault(app, set()).add(iname)
+        return hosts
+
+    def check_web(self, production: str):
+        """Each web application on its own Ingress and host (the public site
+        apart from the console); the URLs browsers are sent to are Ingress
+        hosts of that application (https:// in production); the console's
+        in-memory sessions have affinity on the Service and the Ingress."""
+        for ing in self.of_kind("Ingress"):
+            md = ing.get("metadata") or {}
+            where = f"Ingress/{md.get('name')}"
+            apps = set()
+            for host, svc in self.ingress_backends(ing):
+                here = self.service_apps(svc)
+                apps |= here
+                for app in sorted(here):
+                    self.ok(bool(host), where, f"a rule (or default backend) without host leads to {app}: it answers on every host the controller serves, the other applications' included; give it a host of its own")
+            self.ok(len(apps) <= 1, where, f"leads to {' and '.join(sorted(apps))}: each web application is exposed by an Ingress of its own, on a host of its own")
+            ann = md.get("annotations") or {}
+            for key in ("nginx.ingress.kubernetes.io/whitelist-source-range", "nginx.ingress.kubernetes.io/allowlist-source-range"):
+                if key not in ann:
+                    continue
+                for item in filter(None, (i.strip() for i in str(ann[key]).split(","))):
+                    try:
+                        net = ipaddress.ip_network(item, strict=False)
+                    except ValueError:
+                        self.err(where, f"{key}: {item!r} is no CIDR (ingress-nginx ignores the whole annotation then, and admits everyone)")
+                        continue
+                    self.ok(net.prefixlen > 0, where, f"{key}: {item} admits everyone; name the police network's ranges")
+        hosts = self.app_hosts()
+        for host, apps in sorted(hosts.items(), key=lambda kv: str(kv[0])):
+            if host is None or len(apps) <= 1:
+                continue
+            shown = " and ".join(f"{app} (Ingress/{', Ingress/'.join(sorted(names))})" for app, names in sorted(apps.items()))
+            self.err(f"host {host}", f"leads to {shown}: the public site and the clerks' console are exposed separately, each on a host of its own (no path of one reachable on the other's host)")
+
+        for w, b, env, where in self.apps:
+            for path in BROWSER_URLS.get(b.name, []):
+                var, value = self.setting(b, env, path)
+                if var is None or value is None:
+                    continue  # unset (check_required) or from a Secret
+                m = re.fullmatch(r"(https?)://([^/:\s]+)(?::(\d+))?(/\S*)?", value.strip())
+                if not self.ok(m is not None, where, f"{var}={value!r} is not http(s)://host[:port][/path]"):
+                    continue
+                scheme, host = m.group(1), m.group(2)
+                if production:
+                    self.ok(scheme == "https", where, f"{var}={value}: in production ({production}) browsers reach {b.name} over https:// (its cookies are Secure; passwords, codes and sessions travel)")
+                if host in ("localhost", "127.0.0.1", "::1"):
+                    continue  # kubectl port-forward
+                mine = sorted(str(h) for h, apps in hosts.items() if h and b.name in apps)
+                self.ok(host in mine, where, f"{var}={value}: no Ingress leads host {host} to {b.name} (its Ingress hosts: {', '.join(mine) or 'none'}); browsers sent there (the sign-in's redirects) reach something else, or nothing")
+
+        for w, b, env, where in self.apps:
+            if b.name not in STICKY:
+                continue
+            ns = (w.get("metadata") or {}).get("namespace")
+            labels = self.pod_labels(w)
+            for svc in self.of_kind("Service"):
+                smd = svc.get("metadata") or {}
+                sel = (svc.get("spec") or {}).get("selector")
+                if smd.get("namespace") != ns or not sel or not self.selects({"matchLabels": sel}, labels):
+                    continue
+                affinity = (svc.get("spec") or {}).get("sessionAffinity") or "None"
+                self.ok(affinity == "ClientIP", f"Service/{smd.get('name')}", f"sessionAffinity {affinity}: {b.name} keeps sessions in the replica's memory, so a client moved to another replica must sign in again; use sessionAffinity: ClientIP")
+                for ing in self.of_kind("Ingress"):
+                    if not any(s is svc for _h, s in self.ingress_backends(ing)):
+                        continue
+                    imd = ing.get("metadata") or {}
+                    iwhere = f"Ingress/{imd.get('name')}"
+                    if (ing.get("spec") or {}).get("ingressClassName", "nginx") != "nginx":
+                        continue  # another controller: its own affinity settings
+                    ann = imd.get("annotations") or {}
+                    self.ok(ann.get("nginx.ingress.kubernetes.io/affinity") == "cookie", iwhere, f"no cookie affinity (nginx.ingress.kubernetes.io/affinity: cookie) for {b.name}, which keeps sessions in the replica's memory: ingress-nginx balances over the endpoints itself, not through the Service, whose ClientIP affinity does not apply there")
+                    self.ok(bool(ann.get("nginx.ingress.kubernetes.io/session-cookie-name")), iwhere, f"cookie affinity without nginx.ingress.kubernetes.io/session-cookie-name: name the route cookie (the default, INGRESSCOOKIE, says nothing of whose it is)")
+                    samesite = str(ann.get("nginx.ingress.kubernetes.io/session-cookie-samesite", "")).lower()
+                    self.ok(samesite != "strict", iwhere, "session-cookie-samesite Strict: the return from the identity provider (a navigation from another site) comes without the route cookie, may land on another replica, and the sign-in under way is not there; use Lax")
+
+    def check_oidc(self, production: str):
+        """The stand-in not in production; its issuer URL the one the console
+        dials, its access tokens' issuer the one registration accepts; the
+        console's provider over https:// in production."""
+        pname, issuer_path, ati_path = OIDC_PROVIDER
+        providers = [a for a in self.apps if a[1].name == pname]
+        for w, b, env, where in self.apps:
+            reason = DEV_ONLY.get(b.name)
+            if reason and production:
+                self.err(where, f"{b.name} in production ({production}): {reason}")
+        for w, b, env, where in providers:
+            ns = (w.get("metadata") or {}).get("namespace")
+            var, ati = self.setting(b, env, ati_path)
+            if ati is None:
+                continue
+            for rw, rb, renv, _rwhere in self.apps:
+                if rb.name != TOKEN_AUDIENCE[0] or (rw.get("metadata") or {}).get("namespace") != ns:
+                    continue
+                rvar, iss = self.setting(rb, renv, TOKEN_AUDIENCE[1])
+                if iss is None:
+                    continue
+                self.ok(ati == iss, where, f"{var}={ati!r}, but registration ({rw['kind']}/{rw['metadata']['name']}) accepts tokens of issuer {iss!r} ({rvar}): it would refuse every call made with this provider's tokens")
+        for w, b, env, where in self.apps:
+            path = OIDC_CLIENTS.get(b.name)
+            if path is None:
+                continue
+            var, value = self.setting(b, env, path)
+            if value is None:
+                continue
+            if production:
+                self.ok(value.startswith("https://"), where, f"{var}={value}: in production ({production}) the identity provider is reached over https:// (the client secret, the codes and the clerks' tokens travel to and from it)")
+            ns = (w.get("metadata") or {}).get("namespace")
+            mine = [(pw, self.setting(pb, penv, issuer_path)) for pw, pb, penv, _ in providers if (pw.get("metadata") or {}).get("namespace") == ns]
+            issuers = sorted({v.rstrip("/") for _pw, (_v, v) in mine if v})
+            if issuers:
+                pvar = mine[0][1][0]
+                self.ok(value.rstrip("/") in issuers, where, f"{var}={value}, but the identity provider of the set names itself {', '.join(issuers)} ({pvar}): the console compares the discovery document's issuer with its own setting exactly, and fetches every endpoint under it")
+
+    def check_external(self):
+        """URL settings that lead outside the cluster (EXTERNAL_DIALS): the
+        caller's egress policies let it out on that port."""
+        for w, b, var, value, _scheme, port, where in self.external_dials:
+            pols = self.policies_of(w, "Egress")
+            if not pols:
+                continue
+            ok = any(
+                self.admits(rule, port, set()) and (not rule.get("to") or any("ipBlock" in peer for peer in rule["to"]))
+                for np in pols for rule in np["spec"].get("egress") or []
+            )
+            self.ok(ok, where, f"{var}={value}: NetworkPolicy {', '.join(np['metadata']['name'] for np in pols)} (egress of {w['kind']}/{w['metadata']['name']}) lets it reach no port {port} outside the cluster (an ipBlock rule): {b.name} cannot reach it")
 
     # ---- custom resources ---------------------------------------------------------
 

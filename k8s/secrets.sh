@@ -22,6 +22,16 @@
 #                                 serverAuth + clientAuth; and portal.crt/.key (CN portal)
 #   beacon.key                    only if BEACON_BIN names a beacon binary (it
 #                                 creates its key file at first start; see k8s/README.md)
+#   console-client-secret         the clerks' console's OpenID client secret (32 random
+#                                 bytes, hex, no newline). Prod: write the one the police
+#                                 identity provider issued here first (printf %s "$S" > ...)
+#   idp/accounts.toml             dev: the identity-provider stand-in's accounts (clerk-30,
+#                                 clerk-60, clerk-29, supervisor, auditor), random passwords:
+#                                 sign in to the console with these
+#   idp/idp.toml                  dev: the stand-in's --config file: its [[clients]], the
+#                                 console with console-client-secret and the redirect URI
+#                                 $CONSOLE_PUBLIC_URL/auth/callback (default
+#                                 http://console.localhost, the dev console's PUBLIC_URL)
 #
 # Not generated, read from DIR when there (prod's backups; see k8s/README.md):
 #   backup-s3.env                 the object store's access key for the backup
@@ -29,10 +39,15 @@
 #                                 ACCESS_KEY_ID=... and ACCESS_SECRET_KEY=...
 #
 # Created with --apply besides the generated ones: vrs-portal-ca (tls/ca.crt,
-# the CA of tls/portal.crt), vrs-tls-transparency (tls/ca.crt alone: the
-# transparency site checks registration's certificate and presents none) and,
-# from the files above, vrs-backup-s3. Not here: vrs-transparency-ingress-tls,
-# the site's public certificate (see k8s/README.md, "Secrets").
+# the CA of tls/portal.crt), vrs-tls-transparency and vrs-tls-console
+# (tls/ca.crt alone: the site and the console check registration's
+# certificate and present none), vrs-console-oidc (console-client-secret),
+# for the dev namespace vrs-dev (or with IDP_SECRET=yes; never with
+# IDP_SECRET=no) vrs-idp (token-issuer.key and idp/*.toml: the stand-in signs
+# with the key registration's issuer-public-key belongs to) and, from the
+# files above, vrs-backup-s3. Not here: vrs-transparency-ingress-tls and
+# vrs-console-ingress-tls, the public certificates (see k8s/README.md,
+# "Secrets").
 # CloudNativePG writes vrs-db-app and vrs-db-ca itself.
 set -euo pipefail
 
@@ -85,6 +100,46 @@ for svc in "${SERVICES[@]}" portal; do
   echo "generated $DIR/tls/$svc.crt ($san)"
 done
 
+# The console's OpenID client secret (kept if there: prod puts the provider's in).
+if [ ! -s "$DIR/console-client-secret" ]; then
+  hex32 | tr -d '\n' > "$DIR/console-client-secret"
+  echo "generated $DIR/console-client-secret"
+fi
+# The identity-provider stand-in (dev): accounts with random passwords, and
+# its client list (a list of tables: only a --config file can give it).
+mkdir -p "$DIR/idp"
+if [ ! -s "$DIR/idp/accounts.toml" ]; then
+  {
+    echo "# Sign-in accounts of the identity-provider stand-in (vrs-idp), made by k8s/secrets.sh."
+    echo "# Private: never commit it."
+    while IFS='|' read -r user name role office; do
+      printf '\n[[accounts]]\nusername = "%s"\npassword = "%s"\nname = "%s"\nroles = ["%s"]\n' \
+        "$user" "$(openssl rand -hex 16)" "$name" "$role"
+      [ -z "$office" ] || printf 'office = "%s"\n' "$office"
+    done <<'ACCOUNTS'
+clerk-30|Nguyễn Văn An|clerk|PC-30
+clerk-60|Trần Thị Bình|clerk|PC-60
+clerk-29|Lê Minh Châu|clerk|PC-29
+supervisor|Phạm Quốc Dũng|supervisor|
+auditor|Hoàng Thu Hà|auditor|
+ACCOUNTS
+  } > "$DIR/idp/accounts.toml"
+  echo "generated $DIR/idp/accounts.toml (the passwords to sign in to the console with)"
+fi
+if [ ! -s "$DIR/idp/idp.toml" ]; then
+  redirect="${CONSOLE_PUBLIC_URL:-http://console.localhost}"
+  {
+    echo "# The identity-provider stand-in's configuration file (vrs-idp --config), made by"
+    echo "# k8s/secrets.sh. The rest of its settings are VRS_IDP__* variables (overlays/dev/idp.yaml)."
+    echo
+    echo "[[clients]]"
+    echo 'client_id = "vrs-console"'
+    printf 'client_secret = "%s"\n' "$(cat "$DIR/console-client-secret")"
+    printf 'redirect_uris = ["%s/auth/callback"]\n' "${redirect%/}"
+  } > "$DIR/idp/idp.toml"
+  echo "generated $DIR/idp/idp.toml (redirect URI ${redirect%/}/auth/callback)"
+fi
+
 if [ ! -s "$DIR/beacon.key" ] && [ -n "${BEACON_BIN:-}" ]; then
   # The beacon writes its key file at first start; stop it once written.
   VRS_BEACON__KEY_FILE="$DIR/beacon.key" VRS_BEACON__LISTEN=127.0.0.1:0 VRS_BEACON__PERIOD_MS="${BEACON_PERIOD_MS:-1000}" \
@@ -107,8 +162,26 @@ for svc in "${SERVICES[@]}"; do
   apply "vrs-tls-$svc" \
     --from-file=tls.crt="$DIR/tls/$svc.crt" --from-file=tls.key="$DIR/tls/$svc.key" --from-file=ca.crt="$DIR/tls/ca.crt"
 done
-# The transparency site: the CA alone, no certificate or key of its own.
+# The transparency site and the console: the CA alone, no certificate or key of their own.
 apply vrs-tls-transparency --from-file=ca.crt="$DIR/tls/ca.crt"
+apply vrs-tls-console --from-file=ca.crt="$DIR/tls/ca.crt"
+# The console's OpenID client secret (VRS_CONSOLE__OIDC__CLIENT_SECRET).
+apply vrs-console-oidc --from-file=client-secret="$DIR/console-client-secret"
+# The identity-provider stand-in, dev only: it signs with token-issuer.key,
+# whose public key is vrs-registration-keys' issuer-public-key (above).
+case "${IDP_SECRET:-auto}" in
+  yes) idp_secret=yes ;;
+  no) idp_secret=no ;;
+  *) if [ "$APPLY_NS" = vrs-dev ]; then idp_secret=yes; else idp_secret=no; fi ;;
+esac
+if [ "$idp_secret" = yes ]; then
+  apply vrs-idp \
+    --from-file=token-issuer.key="$DIR/token-issuer.key" \
+    --from-file=accounts.toml="$DIR/idp/accounts.toml" \
+    --from-file=idp.toml="$DIR/idp/idp.toml"
+else
+  echo "vrs-idp not created in $APPLY_NS (the dev stand-in's; IDP_SECRET=yes to create it)"
+fi
 if [ -s "$DIR/beacon.key" ]; then
   apply vrs-beacon-key --from-file=beacon.key="$DIR/beacon.key"
 else

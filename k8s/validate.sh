@@ -12,14 +12,18 @@
 #      a built-in kind, fails), and check_config.py checks them instead;
 #   3. run k8s/check_config.py: ports, probes, Services, NetworkPolicies
 #      (and what they let through: URL settings, DNS, telemetry, the public
-#      site's isolation), Ingresses, registration's shutdown timing and every
+#      site's and the console's isolation), Ingresses (each web application
+#      on its own host; the console's affinity), the console's OpenID Connect
+#      settings against the dev identity-provider stand-in and registration,
+#      registration's shutdown timing and every
 #      VRS_* variable against the configuration structs in services/, OTEL_* against what the telemetry
 #      code reads, PG* against what sqlx reads; in prod TLS to the database
 #      (verify-full, the Cluster's CA) and to the portal (https://); the
 #      CloudNativePG Cluster (synchronous replication, WAL archive) and its
 #      ScheduledBackup; Secrets made by hand documented in k8s/README.md.
-# Then it breaks a few things on purpose in a copy of the prod rendering and
-# makes sure check_config.py notices each one.
+# Then it breaks a few things on purpose in copies of the prod rendering (and
+# of the dev rendering, for the dev-only identity-provider stand-in) and makes
+# sure check_config.py notices each one.
 #
 # Needs kubectl (client only, kustomize v5) and kubernetes-validate
 # (pip install kubernetes-validate==1.37.0); see k8s/README.md.
@@ -84,8 +88,8 @@ done
 step "check_config.py: the manifests against services/*/src"
 python3 k8s/check_config.py "${rendered[@]}"
 
-step "check_config.py notices what it should (mutations of $OUT/prod.yaml)"
-mutations=(
+# Each mutation: a sed script, then after `|` what check_config.py must say.
+prod_mutations=(
   # sed expression | what check_config.py must say
   's/containerPort: 50062/containerPort: 50099/|containerPort 50099'
   's/value: 0.0.0.0:50061/value: 0.0.0.0:50066/|is not the port VRS_IDENTITY__LISTEN listens on'
@@ -139,20 +143,70 @@ mutations=(
   's/metadata.name: ingress-nginx/metadata.name: vrs/|lets namespace vrs'"'"'s own pods'
   '/name: registration-ingress/,/^---/{/namespaceSelector: {}/d;s/name: transparency$/name: portal/}|(ingress of Deployment/registration) lets no traffic from Deployment/transparency reach port 50051'
   's/secretName: vrs-transparency-ingress-tls/secretName: minhbach-tls/|Secret minhbach-tls is neither rendered'
+  # The clerks' console: its OpenID client secret in its ConfigMap rather
+  # than from a Secret; its Ingress on the public site's host; its readiness
+  # probe on a path it does not route; a misspelt variable; its port open to
+  # every address; no affinity on its Service, none on its Ingress (sessions
+  # live in the replica's memory); its egress to the identity provider on the
+  # wrong port; registration's ingress no longer admitting it; a client
+  # certificate it does not present; plain http:// to the browsers and to
+  # the provider in production; a public URL no Ingress serves; its source
+  # range admitting everyone.
+  '/name: VRS_CONSOLE__OIDC__CLIENT_SECRET/,/name: vrs-console-oidc/d;s/^  VRS_CONSOLE__PUBLIC_URL: /  VRS_CONSOLE__OIDC__CLIENT_SECRET: not-so-secret\n&/|VRS_CONSOLE__OIDC__CLIENT_SECRET (ConfigMap console-config-'
+  's/- host: console.vrs.example.vn/- host: minhbach.vrs.example.vn/|the public site and the clerks'"'"' console are exposed separately'
+  '/bin\/vrs-console$/,/^---/s/path: \/readyz$/path: \/ready/|readinessProbe.httpGet asks '"'"'/ready'"'"': vrs-console answers it at /readyz'
+  's/VRS_CONSOLE__OIDC__CLIENT_ID:/VRS_CONSOLE__OIDC__CLIENTID:/|no key '"'"'clientid'"'"' under OIDC'
+  '/name: console-ingress$/,/^---/s/^  - from:$/  - from:\n    - ipBlock:\n        cidr: 0.0.0.0\/0/|lets 0.0.0.0/0 (everyone) reach port 8091 of Deployment/console'
+  's/sessionAffinity: ClientIP/sessionAffinity: None/|sessionAffinity None: vrs-console keeps sessions in the replica'"'"'s memory'
+  '/nginx.ingress.kubernetes.io\/affinity: cookie/d|no cookie affinity (nginx.ingress.kubernetes.io/affinity: cookie) for vrs-console'
+  '/name: console-egress$/,/^---/s/port: 443$/port: 8443/|lets it reach no port 443 outside the cluster'
+  '/name: registration-ingress/,/^---/{/namespaceSelector: {}/d;s/name: console$/name: portal/}|(ingress of Deployment/registration) lets no traffic from Deployment/console reach port 50051'
+  's/name: VRS_CONSOLE__TLS__CA_FILE/name: VRS_CONSOLE__TLS__KEY_FILE/|vrs-console presents no certificate'
+  's/VRS_CONSOLE__PUBLIC_URL: https:/VRS_CONSOLE__PUBLIC_URL: http:/|browsers reach vrs-console over https://'
+  's/VRS_CONSOLE__OIDC__ISSUER_URL: https:/VRS_CONSOLE__OIDC__ISSUER_URL: http:/|the identity provider is reached over https://'
+  's/VRS_CONSOLE__PUBLIC_URL: https:\/\/console.vrs/VRS_CONSOLE__PUBLIC_URL: https:\/\/clerks.vrs/|no Ingress leads host clerks.vrs.example.vn to vrs-console'
+  's/whitelist-source-range: 192.0.2.0\/24/whitelist-source-range: 0.0.0.0\/0/|0.0.0.0/0 admits everyone'
 )
-for m in "${mutations[@]}"; do
-  expr="${m%%|*}"
-  want="${m#*|}"
-  broken="$OUT/prod.broken.yaml"
-  sed -e "$expr" "$OUT/prod.yaml" > "$broken"
-  ! cmp -s "$broken" "$OUT/prod.yaml" || die "mutation '$expr' changed nothing: update validate.sh"
-  if report="$(python3 k8s/check_config.py "$broken")"; then
-    die "check_config.py passed a broken manifest ($expr)"
-  fi
-  grep -qF -- "$want" <<<"$report" || { echo "$report" >&2; die "check_config.py failed on '$expr' but did not say: $want"; }
-  echo "caught: $expr"
-done
-rm -f "$OUT/prod.broken.yaml"
+# The identity-provider stand-in (dev only): its access tokens under another
+# issuer than registration accepts; the console dialling a loopback address
+# (a port-forward's, from inside the pod); the stand-in naming itself other
+# than the console expects; its client list without its --config file, or
+# from a variable; the console's egress and the stand-in's ingress no longer
+# letting the console through.
+dev_mutations=(
+  '/name: VRS_IDP__ACCESS_TOKEN_ISSUER/{n;s/value: vrs-local-issuer/value: vn.gov.vrs\/idp/}|but registration (Deployment/registration) accepts tokens of issuer '"'"'vrs-local-issuer'"'"''
+  's/VRS_CONSOLE__OIDC__ISSUER_URL: http:\/\/idp.vrs-dev/VRS_CONSOLE__OIDC__ISSUER_URL: http:\/\/127.0.0.1:8092/|127.0.0.1 inside the pod is the pod itself'
+  '/name: VRS_IDP__ISSUER_URL/{n;s/value: .*/value: http:\/\/idp/}|the identity provider of the set names itself http://idp'
+  '/- --config$/,/idp.toml$/d|no --config FILE: vrs-idp takes VRS_IDP__CLIENTS'
+  's/^        - name: VRS_IDP__LISTEN$/        - name: VRS_IDP__CLIENTS\n          value: vrs-console\n&/|CLIENTS is a list of tables'
+  '/name: console-egress$/,/^---/s/port: 8092/port: 8093/|(egress of Deployment/console) lets it reach no port 8092 of Deployment/idp'
+  '/name: idp-ingress$/,/^---/s/app.kubernetes.io\/name: console/app.kubernetes.io\/name: transparency/|(ingress of Deployment/idp) lets no traffic from Deployment/console reach port 8092'
+)
+
+# mutate OVERLAY MUTATION...: each mutation applied alone to a copy of the
+# overlay's rendering must make check_config.py fail, saying what it should.
+mutate() {
+  local name="$1" m expr want report broken
+  shift
+  broken="$OUT/$name.broken.yaml"
+  for m in "$@"; do
+    expr="${m%%|*}"
+    want="${m#*|}"
+    sed -e "$expr" "$OUT/$name.yaml" > "$broken"
+    ! cmp -s "$broken" "$OUT/$name.yaml" || die "mutation '$expr' changed nothing in $name.yaml: update validate.sh"
+    if report="$(python3 k8s/check_config.py "$broken")"; then
+      die "check_config.py passed a broken manifest ($name: $expr)"
+    fi
+    grep -qF -- "$want" <<<"$report" || { echo "$report" >&2; die "check_config.py failed on '$expr' ($name) but did not say: $want"; }
+    echo "caught ($name): $expr"
+  done
+  rm -f "$broken"
+}
+[ -f "$OUT/prod.yaml" ] && [ -f "$OUT/dev.yaml" ] || die "the mutations need the prod and dev overlays"
+step "check_config.py notices what it should (${#prod_mutations[@]} mutations of $OUT/prod.yaml, ${#dev_mutations[@]} of $OUT/dev.yaml)"
+mutate prod "${prod_mutations[@]}"
+mutate dev "${dev_mutations[@]}"
+echo "all $(( ${#prod_mutations[@]} + ${#dev_mutations[@]} )) breakages caught"
 
 printf '\nPASS: %s rendered, schema-valid (Kubernetes %s and latest, strict) and consistent with the services'"'"' configuration\n' \
   "$(printf '%s ' "${rendered[@]}")" "$MIN_K8S"
