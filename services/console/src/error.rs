@@ -100,12 +100,7 @@ impl IntoResponse for Problem {
                 "The form is not valid or has expired. Reload the page and try again.",
                 String::new(),
             ),
-            Problem::NotFound(m) => (
-                StatusCode::NOT_FOUND,
-                "Không tìm thấy.",
-                "Not found.",
-                m.clone(),
-            ),
+            Problem::NotFound(m) => (StatusCode::NOT_FOUND, "Không tìm thấy.", "Not found.", m.clone()),
             Problem::Refused { status, message, .. } => (
                 *status,
                 "Hệ thống đăng ký không chấp nhận thao tác này.",

@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -78,10 +79,21 @@ impl Default for Config {
 const CONSOLE_CSS: &str = include_str!("../static/console.css");
 const CONSOLE_JS: &str = include_str!("../static/console.js");
 
-/// Scripts and styles from the console only, no inline script, forms
-/// posted to the console only, never framed, no referrer.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Scripts and styles from the console only, no inline script, never
+/// framed; forms posted to the console only, whose sign-out form then
+/// redirects to the identity provider (browsers hold redirects after a form
+/// to `form-action` too, so the provider's origin is named).
+fn csp(provider: &str) -> anyhow::Result<HeaderValue> {
+    let origin = provider
+        .split_once("://")
+        .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or_default()))
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         form-action 'self' {origin}; base-uri 'none'; frame-ancestors 'none'"
+    );
+    Ok(HeaderValue::from_str(policy.trim())?)
+}
 
 /// What every handler reaches.
 pub struct Inner {
@@ -89,6 +101,7 @@ pub struct Inner {
     pub sessions: Sessions,
     pub oidc: oidc::Provider,
     pub registry: registry::Registry,
+    csp: HeaderValue,
 }
 
 pub type App = Arc<Inner>;
@@ -112,6 +125,7 @@ impl Console {
             sessions: Sessions::new(Duration::from_secs(cfg.idle_timeout_s.max(1))),
             oidc: oidc::Provider::new(cfg.oidc.clone())?,
             registry: registry::Registry::new(&cfg.registration_url, &cfg.tls)?,
+            csp: csp(&cfg.oidc.issuer_url).context("oidc.issuer_url")?,
         });
         Ok(Console { listener, app })
     }
@@ -151,14 +165,26 @@ fn router(app: App) -> Router {
         .route("/actions", get(supervisor::actions))
         .route("/supervisor/outbox", get(supervisor::outbox))
         .route("/supervisor/outbox/retry", post(supervisor::retry))
-        .route("/supervisor/auctions", get(supervisor::auctions).post(supervisor::record_auction))
-        .route("/supervisor/access", get(supervisor::access).post(supervisor::revoke_access))
-        .route("/static/console.css", get(|| async { asset("text/css; charset=utf-8", CONSOLE_CSS) }))
-        .route("/static/console.js", get(|| async { asset("text/javascript; charset=utf-8", CONSOLE_JS) }))
+        .route(
+            "/supervisor/auctions",
+            get(supervisor::auctions).post(supervisor::record_auction),
+        )
+        .route(
+            "/supervisor/access",
+            get(supervisor::access).post(supervisor::revoke_access),
+        )
+        .route(
+            "/static/console.css",
+            get(|| async { asset("text/css; charset=utf-8", CONSOLE_CSS) }),
+        )
+        .route(
+            "/static/console.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CONSOLE_JS) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { Problem::NotFound(String::new()) })
-        .layer(axum::middleware::map_response(headers))
+        .layer(axum::middleware::map_response_with_state(app.clone(), headers))
         .with_state(app)
 }
 
@@ -170,11 +196,14 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-async fn headers(mut r: Response) -> Response {
+async fn headers(axum::extract::State(app): axum::extract::State<App>, mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, app.csp.clone());
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // same-origin, not no-referrer: under no-referrer a browser sends
+    // `Origin: null` with every form, and the origin check could not tell
+    // the console's own forms from another site's.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

@@ -163,10 +163,17 @@ impl Provider {
 
     /// Reads the discovery document and the keys again.
     async fn refresh(&self) -> anyhow::Result<Discovery> {
-        let url = format!("{}/.well-known/openid-configuration", self.cfg.issuer_url.trim_end_matches('/'));
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.cfg.issuer_url.trim_end_matches('/')
+        );
         let d: Discovery = self.get_json(&url).await?;
         if d.issuer.trim_end_matches('/') != self.cfg.issuer_url.trim_end_matches('/') {
-            bail!("the discovery document names issuer {}, not {}", d.issuer, self.cfg.issuer_url);
+            bail!(
+                "the discovery document names issuer {}, not {}",
+                d.issuer,
+                self.cfg.issuer_url
+            );
         }
         let jwks: Jwks = self.get_json(&d.jwks_uri).await?;
         let keys = jwks
@@ -187,11 +194,19 @@ impl Provider {
         if !r.status().is_success() {
             bail!("GET {url}: {}", r.status());
         }
-        r.json().await.with_context(|| format!("GET {url}: not the expected JSON"))
+        r.json()
+            .await
+            .with_context(|| format!("GET {url}: not the expected JSON"))
     }
 
     /// Where to send the browser to sign in: the PKCE challenge of `verifier`, `state` and `nonce`.
-    pub async fn authorize_url(&self, redirect_uri: &str, state: &str, nonce: &str, verifier: &str) -> anyhow::Result<String> {
+    pub async fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        nonce: &str,
+        verifier: &str,
+    ) -> anyhow::Result<String> {
         let d = self.discovery().await?;
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let query = form_urlencoded::Serializer::new(String::new())
@@ -204,7 +219,11 @@ impl Provider {
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256")
             .finish();
-        let sep = if d.authorization_endpoint.contains('?') { '&' } else { '?' };
+        let sep = if d.authorization_endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         Ok(format!("{}{sep}{query}", d.authorization_endpoint))
     }
 
@@ -222,7 +241,13 @@ impl Provider {
     }
 
     /// Redeems an authorisation code and checks the ID token that comes with it.
-    pub async fn exchange(&self, code: &str, verifier: &str, redirect_uri: &str, nonce: &str) -> anyhow::Result<SignedIn> {
+    pub async fn exchange(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+        nonce: &str,
+    ) -> anyhow::Result<SignedIn> {
         let d = self.discovery().await?;
         let mut form = vec![
             ("grant_type", "authorization_code"),
@@ -234,7 +259,9 @@ impl Provider {
         if !self.cfg.client_secret.is_empty() {
             form.push(("client_secret", self.cfg.client_secret.as_str()));
         }
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         let r = self
             .http
             .post(&d.token_endpoint)
@@ -246,7 +273,10 @@ impl Provider {
         if !r.status().is_success() {
             let status = r.status();
             let text = r.text().await.unwrap_or_default();
-            bail!("the token endpoint refused the code: {status} {}", text.chars().take(300).collect::<String>());
+            bail!(
+                "the token endpoint refused the code: {status} {}",
+                text.chars().take(300).collect::<String>()
+            );
         }
         let t: TokenResponse = r.json().await.context("the token endpoint's answer")?;
         if !t.token_type.eq_ignore_ascii_case("bearer") {
@@ -261,7 +291,11 @@ impl Provider {
             other => other?,
         };
         let now = chrono::Utc::now().timestamp();
-        let expires_at = if t.expires_in > 0 { now + t.expires_in } else { claims.exp };
+        let expires_at = if t.expires_in > 0 {
+            now + t.expires_in
+        } else {
+            claims.exp
+        };
         Ok(SignedIn {
             access_token: t.access_token,
             expires_at: expires_at.min(claims.exp.max(now)),

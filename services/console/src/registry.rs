@@ -36,7 +36,10 @@ impl Registry {
     /// A client that acts as the session's clerk.
     pub fn as_clerk(&self, s: &Session) -> Result<Client, Problem> {
         let bearer = Bearer::new(&s.token).map_err(|_| Problem::SignIn)?;
-        Ok(RegistrationServiceClient::with_interceptor(self.channel.clone(), bearer))
+        Ok(RegistrationServiceClient::with_interceptor(
+            self.channel.clone(),
+            bearer,
+        ))
     }
 
     /// Whether registration answers at all (its public checkpoint call needs no token).

@@ -49,7 +49,14 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(subject: String, name: String, roles: Vec<Role>, office: Option<String>, token: String, expires_at: i64) -> Session {
+    pub fn new(
+        subject: String,
+        name: String,
+        roles: Vec<Role>,
+        office: Option<String>,
+        token: String,
+        expires_at: i64,
+    ) -> Session {
         Session {
             subject,
             name,

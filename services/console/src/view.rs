@@ -38,8 +38,16 @@ pub fn layout(f: &Frame<'_>, title: &str, body: &str) -> String {
     let mut user = String::new();
     let mut flash = String::new();
     if let Some(s) = f.session {
-        let _ = write!(nav, r#"<li><a href="/queue">{}</a></li>"#, l.t("Hàng đợi hồ sơ", "Queue"));
-        let _ = write!(nav, r#"<li><a href="/actions">{}</a></li>"#, l.t("Thao tác đã làm", "Actions"));
+        let _ = write!(
+            nav,
+            r#"<li><a href="/queue">{}</a></li>"#,
+            l.t("Hàng đợi hồ sơ", "Queue")
+        );
+        let _ = write!(
+            nav,
+            r#"<li><a href="/actions">{}</a></li>"#,
+            l.t("Thao tác đã làm", "Actions")
+        );
         if s.has(Role::Supervisor) {
             let _ = write!(
                 nav,
@@ -49,7 +57,11 @@ pub fn layout(f: &Frame<'_>, title: &str, body: &str) -> String {
                 l.t("Thu hồi quyền truy cập", "Revoke access"),
             );
         }
-        let office = s.office.as_deref().map(|o| format!(" · {}", esc(o))).unwrap_or_default();
+        let office = s
+            .office
+            .as_deref()
+            .map(|o| format!(" · {}", esc(o)))
+            .unwrap_or_default();
         let _ = write!(
             user,
             r#"<div class="user"><span>{} ({}{office})</span>
@@ -89,7 +101,10 @@ pub fn layout(f: &Frame<'_>, title: &str, body: &str) -> String {
 </html>"##,
         lang = l.code(),
         title = esc(title),
-        app = l.t("Đăng ký xe · Bàn làm việc cán bộ", "Vehicle registration · Clerks' console"),
+        app = l.t(
+            "Đăng ký xe · Bàn làm việc cán bộ",
+            "Vehicle registration · Clerks' console"
+        ),
         skip = l.t("Bỏ qua, đến nội dung chính", "Skip to content"),
         navlabel = l.t("Điều hướng", "Navigation"),
         other_code = other.code(),
@@ -127,7 +142,10 @@ pub fn error_page(vi: &str, en: &str, detail: &str) -> String {
 pub fn refusal(l: Lang, message: &str, fields: &[(String, String)]) -> String {
     let mut out = format!(
         r#"<div class="refused" role="alert"><p>{}</p><p class="detail" lang="en">{}</p>"#,
-        l.t("Hệ thống đăng ký không chấp nhận thao tác này:", "The registration service refused this:"),
+        l.t(
+            "Hệ thống đăng ký không chấp nhận thao tác này:",
+            "The registration service refused this:"
+        ),
         esc(message)
     );
     if !fields.is_empty() {

@@ -66,7 +66,10 @@ pub struct Config {
     pub signing_key_file: String,
     /// The `iss` of access tokens: the registration service's `auth.issuer`.
     pub access_token_issuer: String,
-    /// Lifetime of access and ID tokens, in seconds.
+    /// Lifetime of access and ID tokens, in seconds: 8 hours, a working
+    /// shift, by default. The console's session lasts as long as its token
+    /// (there are no refresh tokens); a supervisor's `RevokeAccess` ends it
+    /// sooner on every registration replica.
     pub access_token_ttl_s: i64,
     /// The relying parties allowed to ask for sign-ins.
     pub clients: Vec<Client>,
@@ -85,7 +88,7 @@ impl Default for Config {
             issuer_url: String::new(),
             signing_key_file: "var/token-issuer.key".into(),
             access_token_issuer: "vrs-local-issuer".into(),
-            access_token_ttl_s: 900,
+            access_token_ttl_s: 8 * 3600,
             clients: vec![Client {
                 client_id: "vrs-console".into(),
                 client_secret: String::new(),
@@ -227,6 +230,24 @@ impl Provider {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Registers a client, or replaces the one with its id, before serving:
+    /// for a client whose redirect URI is known only once it has bound its
+    /// own port (the console in `vrs-stack` and in the tests).
+    pub fn add_client(&mut self, client: Client) -> anyhow::Result<()> {
+        let inner = Arc::get_mut(&mut self.inner).context("clients are added before the provider serves")?;
+        let mut clients: Vec<Client> = inner
+            .clients
+            .iter()
+            .filter(|c| c.client_id != client.client_id)
+            .cloned()
+            .collect();
+        clients.push(client);
+        check_clients(&clients)?;
+        inner.csp = HeaderValue::from_str(&csp(&clients)).context("the Content-Security-Policy")?;
+        inner.clients = clients;
+        Ok(())
     }
 
     /// The `iss` of the ID tokens, under which the discovery document is.

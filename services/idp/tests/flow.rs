@@ -280,7 +280,7 @@ async fn the_code_flow_with_pkce_yields_tokens_registration_accepts() {
     assert_eq!(r.headers()[reqwest::header::CACHE_CONTROL], "no-store");
     let t: serde_json::Value = r.json().await.expect("JSON");
     assert_eq!(t["token_type"], "Bearer");
-    assert_eq!(t["expires_in"], 900);
+    assert_eq!(t["expires_in"], 8 * 3600, "a working shift, by default");
     assert_eq!(t["scope"], "openid profile");
 
     let now = chrono::Utc::now().timestamp();

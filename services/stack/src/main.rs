@@ -1,7 +1,10 @@
 //! `vrs-stack`: the whole system in one process on embedded defaults — the
 //! identity, tax, customs and Vietnam Register stand-ins and the local
 //! randomness beacon on their default ports, the registration service on 127.0.0.1:50051 with SQLite under
-//! `var/`, and the public draw-transparency site on http://127.0.0.1:8090.
+//! `var/`, the public draw-transparency site on http://127.0.0.1:8090, the
+//! clerks' console on http://127.0.0.1:8091 and, for signing in to it, a
+//! stand-in of the police identity provider on http://127.0.0.1:8092 (its
+//! accounts and their passwords in `var/idp-accounts.toml`).
 //! Nothing else needs to be installed or running.
 //!
 //! Each part reads its usual configuration (`VRS_IDENTITY__*`,
@@ -84,6 +87,36 @@ async fn main() -> anyhow::Result<()> {
     let site = transparency::Site::build(&t).await?;
     tracing::info!(url = %format!("http://{}", site.local_addr()), "transparency site ready: open it in a browser (receipt checker at /verify)");
     tasks.spawn(site.serve(shutdown.clone()));
+
+    // The police identity provider's stand-in signs with the issuer key the
+    // registration service verifies, for the console's staff accounts.
+    let mut i: idp::Config = vrs_kit::config::load("idp", None)?;
+    if cfg.auth.issuer_public_key.trim().is_empty() {
+        i.signing_key_file = cfg.auth.issuer_seed_file.clone();
+    }
+    i.access_token_issuer = cfg.auth.issuer.clone();
+    let mut provider = idp::Provider::build(&i).await?;
+    // The clerks' console, a client of the registration API and of the provider.
+    let mut c: console::Config = vrs_kit::config::load("console", None)?;
+    c.registration_url = format!("http://{registration_addr}");
+    if !c.tls.enabled() {
+        c.tls = pki.trust_only();
+    }
+    c.oidc.issuer_url = provider.issuer_url();
+    if c.oidc.client_secret.is_empty() {
+        // A confidential client with a secret made for this run.
+        c.oidc.client_secret = hex::encode(vrs_kit::keys::random_seed()?);
+    }
+    let console = console::Console::build(&c).await?;
+    provider.add_client(idp::Client {
+        client_id: c.oidc.client_id.clone(),
+        client_secret: c.oidc.client_secret.clone(),
+        redirect_uris: vec![format!("{}/auth/callback", console.public_url())],
+    })?;
+    tracing::info!(url = %provider.issuer_url(), accounts = %i.accounts_file, "identity provider stand-in ready: the staff accounts and their passwords are in its accounts file");
+    tracing::info!(url = %console.public_url(), "clerks' console ready: open it in a browser and sign in with an account of the accounts file");
+    tasks.spawn(provider.serve(shutdown.clone()));
+    tasks.spawn(console.serve(shutdown.clone()));
 
     // The first part to stop (by error or by the shutdown signal) stops the rest.
     let mut result = Ok(());

@@ -48,7 +48,11 @@ pub async fn login(State(app): State<App>, Query(q): Query<LoginQuery>) -> Respo
     let verifier = random_token();
     let nonce = random_token();
     let state = app.sessions.begin(verifier.clone(), nonce.clone(), local_path(&q.next));
-    match app.oidc.authorize_url(&redirect_uri(&app), &state, &nonce, &verifier).await {
+    match app
+        .oidc
+        .authorize_url(&redirect_uri(&app), &state, &nonce, &verifier)
+        .await
+    {
         Ok(url) => {
             let mut r = Redirect::to(&url).into_response();
             set_cookie(&mut r, session::SIGNIN_COOKIE, &state, 600);
@@ -128,7 +132,11 @@ pub async fn callback(State(app): State<App>, headers: axum::http::HeaderMap, Qu
     };
     let c = signed.claims;
     // The console is for staff: a portal account has nothing to do here.
-    if !c.roles.iter().any(|r| matches!(r, Role::Clerk | Role::Supervisor | Role::Auditor)) {
+    if !c
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Clerk | Role::Supervisor | Role::Auditor))
+    {
         return refused(
             StatusCode::FORBIDDEN,
             "Tài khoản này không phải tài khoản cán bộ đăng ký xe.",
@@ -186,7 +194,11 @@ pub struct Back {
 pub async fn language(Path(code): Path<String>, Query(b): Query<Back>) -> Result<Response, Problem> {
     let lang = Lang::parse(&code).ok_or_else(|| Problem::NotFound(code.clone()))?;
     let mut r = Redirect::to(&local_path(&b.back)).into_response();
-    let c = format!("{}={}; Path=/; Max-Age=31536000; Secure; SameSite=Lax", i18n::COOKIE, lang.code());
+    let c = format!(
+        "{}={}; Path=/; Max-Age=31536000; Secure; SameSite=Lax",
+        i18n::COOKIE,
+        lang.code()
+    );
     if let Ok(v) = HeaderValue::from_str(&c) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }

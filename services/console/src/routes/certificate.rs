@@ -41,7 +41,13 @@ pub fn certificate_of(inspected: &pb::InspectApplicationResponse) -> Result<Cert
             Some(pb::agency_record::Record::Organisation(o)) => o.seat.clone(),
             _ => None,
         })
-        .map(|r| [r.address, r.province].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", "))
+        .map(|r| {
+            [r.address, r.province]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default();
     let issued: Vec<&pb::StateChange> = app
         .history
@@ -79,8 +85,18 @@ pub fn certificate_of(inspected: &pb::InspectApplicationResponse) -> Result<Cert
         chassis_number: v.chassis_number.clone(),
         engine_number: v.engine_number.clone(),
         seats: v.seats,
-        usage: if v.commercial_use { "Kinh doanh vận tải" } else { "Không kinh doanh vận tải" }.into(),
-        plate_colour: if v.commercial_use { "Nền vàng, chữ đen" } else { "Nền trắng, chữ đen" }.into(),
+        usage: if v.commercial_use {
+            "Kinh doanh vận tải"
+        } else {
+            "Không kinh doanh vận tải"
+        }
+        .into(),
+        plate_colour: if v.commercial_use {
+            "Nền vàng, chữ đen"
+        } else {
+            "Nền trắng, chữ đen"
+        }
+        .into(),
         first_registered: first,
         issued_on: last,
         office_name: if province.is_empty() {
@@ -177,7 +193,10 @@ pub async fn pdf(State(app): State<App>, signed: Signed, Path(id): Path<String>)
     let mut r = bytes.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-    let name = format!("attachment; filename=\"giay-chung-nhan-{}.pdf\"", seg(&c.certificate_number));
+    let name = format!(
+        "attachment; filename=\"giay-chung-nhan-{}.pdf\"",
+        seg(&c.certificate_number)
+    );
     if let Ok(v) = HeaderValue::from_str(&name) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -41,7 +41,11 @@ async fn inspect(app: &App, signed: &Signed, id: &str) -> Result<pb::InspectAppl
 
 /// One posted form: the action, then back to the dossier (or the dossier
 /// again with the refusal, and the status that says why).
-pub async fn act(State(app): State<App>, Path((id, action)): Path<(String, String)>, posted: Posted) -> Result<Response, Problem> {
+pub async fn act(
+    State(app): State<App>,
+    Path((id, action)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, Problem> {
     let l = posted.signed.lang;
     let outcome = run(&app, &id, &action, &posted).await;
     match outcome {
@@ -50,7 +54,11 @@ pub async fn act(State(app): State<App>, Path((id, action)): Path<(String, Strin
             app.sessions.flash(&posted.signed.cookie, done.to_owned());
             Ok(Redirect::to(&format!("/dossiers/{}", seg(&id))).into_response())
         }
-        Err(Problem::Refused { status, message, fields }) => {
+        Err(Problem::Refused {
+            status,
+            message,
+            fields,
+        }) => {
             tracing::info!(application_id = %id, action = %action, %message, "clerk action refused");
             let inspected = inspect(&app, &posted.signed, &id).await?;
             let notice = view::refusal(l, &message, &fields);
@@ -87,12 +95,18 @@ async fn run(app: &App, id: &str, action: &str, p: &Posted) -> Result<&'static s
             let reason = p.get("reason_code");
             let note = p.get("note");
             if !REJECT_REASONS.contains(&reason.as_str()) {
-                return Err(Problem::bad_input("reason_code", l.t("Hãy chọn lý do từ chối.", "Choose a reason.")));
+                return Err(Problem::bad_input(
+                    "reason_code",
+                    l.t("Hãy chọn lý do từ chối.", "Choose a reason."),
+                ));
             }
             if reason == "OTHER" && note.is_empty() {
                 return Err(Problem::bad_input(
                     "note",
-                    l.t("Lý do khác: hãy ghi rõ trong phần ghi chú.", "Other: explain in the note."),
+                    l.t(
+                        "Lý do khác: hãy ghi rõ trong phần ghi chú.",
+                        "Other: explain in the note.",
+                    ),
                 ));
             }
             c.reject_application(pb::RejectApplicationRequest {
@@ -104,25 +118,38 @@ async fn run(app: &App, id: &str, action: &str, p: &Posted) -> Result<&'static s
             Ok(l.t("Đã từ chối hồ sơ.", "The dossier is rejected."))
         }
         "issue" => {
-            c.issue_certificate(pb::IssueCertificateRequest { application_id }).await?;
-            Ok(l.t("Đã cấp giấy chứng nhận đăng ký xe.", "The registration certificate is issued."))
+            c.issue_certificate(pb::IssueCertificateRequest { application_id })
+                .await?;
+            Ok(l.t(
+                "Đã cấp giấy chứng nhận đăng ký xe.",
+                "The registration certificate is issued.",
+            ))
         }
         "reissue" => {
             let reason = p.get("reason_code");
             if !["LOST", "DAMAGED"].contains(&reason.as_str()) {
-                return Err(Problem::bad_input("reason_code", l.t("Hãy chọn lý do cấp lại.", "Choose why.")));
+                return Err(Problem::bad_input(
+                    "reason_code",
+                    l.t("Hãy chọn lý do cấp lại.", "Choose why."),
+                ));
             }
             c.reissue_certificate(pb::ReissueCertificateRequest {
                 application_id,
                 reason_code: reason,
             })
             .await?;
-            Ok(l.t("Đã cấp lại giấy chứng nhận; số cũ hết hiệu lực.", "The certificate is reissued; the old number is void."))
+            Ok(l.t(
+                "Đã cấp lại giấy chứng nhận; số cũ hết hiệu lực.",
+                "The certificate is reissued; the old number is void.",
+            ))
         }
         "revoke" => {
             let reason = p.get("reason_code");
             if !["OWNERSHIP_TRANSFER", "SCRAPPED", "COLOUR_CONVERSION"].contains(&reason.as_str()) {
-                return Err(Problem::bad_input("reason_code", l.t("Hãy chọn lý do thu hồi.", "Choose why.")));
+                return Err(Problem::bad_input(
+                    "reason_code",
+                    l.t("Hãy chọn lý do thu hồi.", "Choose why."),
+                ));
             }
             if p.get("confirm") != "yes" {
                 return Err(Problem::bad_input(
@@ -141,7 +168,8 @@ async fn run(app: &App, id: &str, action: &str, p: &Posted) -> Result<&'static s
             ))
         }
         "deliver" => {
-            c.confirm_delivery(pb::ConfirmDeliveryRequest { application_id }).await?;
+            c.confirm_delivery(pb::ConfirmDeliveryRequest { application_id })
+                .await?;
             Ok(l.t("Đã ghi nhận trả giấy chứng nhận và biển số.", "Handed over."))
         }
         _ => Err(Problem::NotFound(action.to_owned())),
@@ -205,16 +233,38 @@ fn compare(l: Lang, app: &pb::Application, records: &[pb::AgencyRecord]) -> Vec<
         match &r.record {
             Some(pb::agency_record::Record::Citizen(c)) => {
                 if let Some(pb::owner::Kind::Individual(i)) = app.owner.as_ref().and_then(|o| o.kind.as_ref()) {
-                    rows.push(row(l.t("Số định danh cá nhân", "Personal ID"), &i.personal_id, agency, &c.personal_id, Some(i.personal_id == c.personal_id)));
-                    rows.push(row(l.t("Họ và tên chủ xe", "Owner's name"), &i.full_name, agency, &c.full_name, Some(same_text(&i.full_name, &c.full_name))));
+                    rows.push(row(
+                        l.t("Số định danh cá nhân", "Personal ID"),
+                        &i.personal_id,
+                        agency,
+                        &c.personal_id,
+                        Some(i.personal_id == c.personal_id),
+                    ));
+                    rows.push(row(
+                        l.t("Họ và tên chủ xe", "Owner's name"),
+                        &i.full_name,
+                        agency,
+                        &c.full_name,
+                        Some(same_text(&i.full_name, &c.full_name)),
+                    ));
                 }
-                rows.push(row(l.t("Ngày sinh", "Date of birth"), "", agency, &date(&c.date_of_birth), None));
+                rows.push(row(
+                    l.t("Ngày sinh", "Date of birth"),
+                    "",
+                    agency,
+                    &date(&c.date_of_birth),
+                    None,
+                ));
                 let alive = c.life_status() != identity::LifeStatus::Deceased;
                 rows.push(row(
                     l.t("Tình trạng", "Status"),
                     "",
                     agency,
-                    if alive { l.t("Còn sống", "Alive") } else { l.t("Đã chết", "Deceased") },
+                    if alive {
+                        l.t("Còn sống", "Alive")
+                    } else {
+                        l.t("Đã chết", "Deceased")
+                    },
                     Some(alive),
                 ));
                 if let Some(res) = &c.residence {
@@ -229,15 +279,31 @@ fn compare(l: Lang, app: &pb::Application, records: &[pb::AgencyRecord]) -> Vec<
             }
             Some(pb::agency_record::Record::Organisation(o)) => {
                 if let Some(pb::owner::Kind::Organisation(d)) = app.owner.as_ref().and_then(|o| o.kind.as_ref()) {
-                    rows.push(row(l.t("Mã số thuế", "Tax code"), &d.tax_code, agency, &o.tax_code, Some(d.tax_code == o.tax_code)));
-                    rows.push(row(l.t("Tên tổ chức", "Organisation"), &d.name, agency, &o.name, Some(same_text(&d.name, &o.name))));
+                    rows.push(row(
+                        l.t("Mã số thuế", "Tax code"),
+                        &d.tax_code,
+                        agency,
+                        &o.tax_code,
+                        Some(d.tax_code == o.tax_code),
+                    ));
+                    rows.push(row(
+                        l.t("Tên tổ chức", "Organisation"),
+                        &d.name,
+                        agency,
+                        &o.name,
+                        Some(same_text(&d.name, &o.name)),
+                    ));
                 }
                 let active = o.status() != identity::OrganisationStatus::Closed;
                 rows.push(row(
                     l.t("Tình trạng", "Status"),
                     "",
                     agency,
-                    if active { l.t("Đang hoạt động", "Active") } else { l.t("Đã giải thể / đóng mã số thuế", "Closed") },
+                    if active {
+                        l.t("Đang hoạt động", "Active")
+                    } else {
+                        l.t("Đã giải thể / đóng mã số thuế", "Closed")
+                    },
                     Some(active),
                 ));
                 if let Some(seat) = &o.seat {
@@ -250,8 +316,12 @@ fn compare(l: Lang, app: &pb::Application, records: &[pb::AgencyRecord]) -> Vec<
                     ));
                 }
             }
-            Some(pb::agency_record::Record::ImportDeclaration(d)) => vehicle_rows(l, &mut rows, &v, agency, &VehicleRecord::from_customs(d)),
-            Some(pb::agency_record::Record::QualityCertificate(q)) => vehicle_rows(l, &mut rows, &v, agency, &VehicleRecord::from_register(q)),
+            Some(pb::agency_record::Record::ImportDeclaration(d)) => {
+                vehicle_rows(l, &mut rows, &v, agency, &VehicleRecord::from_customs(d))
+            }
+            Some(pb::agency_record::Record::QualityCertificate(q)) => {
+                vehicle_rows(l, &mut rows, &v, agency, &VehicleRecord::from_register(q))
+            }
             None if r.agency != "tax" => rows.push(row(
                 l.t("Hồ sơ tại cơ quan", "Agency record"),
                 "",
@@ -323,7 +393,12 @@ impl VehicleRecord {
             make: q.make.clone(),
             model: q.model.clone(),
             seats: q.seats,
-            about: format!("{} · {} · {}", q.year_of_manufacture, q.manufacturer, date(&q.issued_on)),
+            about: format!(
+                "{} · {} · {}",
+                q.year_of_manufacture,
+                q.manufacturer,
+                date(&q.issued_on)
+            ),
         }
     }
 }
@@ -335,13 +410,55 @@ fn vehicle_rows(l: Lang, rows: &mut Vec<Row>, v: &pb::Vehicle, agency: &str, r: 
         String::new()
     };
     let compared = (!declared_number.is_empty()).then(|| declared_number == r.number);
-    rows.push(row(l.t(r.number_label.0, r.number_label.1), &declared_number, agency, &r.number, compared));
-    rows.push(row(l.t("Số khung", "Chassis number"), &v.chassis_number, agency, &r.chassis, Some(same_number(&v.chassis_number, &r.chassis))));
-    rows.push(row(l.t("Số máy", "Engine number"), &v.engine_number, agency, &r.engine, Some(same_number(&v.engine_number, &r.engine))));
-    rows.push(row(l.t("Nhãn hiệu", "Make"), &v.make, agency, &r.make, Some(same_text(&v.make, &r.make))));
-    rows.push(row(l.t("Số loại", "Model"), &v.model, agency, &r.model, Some(same_text(&v.model, &r.model))));
-    rows.push(row(l.t("Số chỗ ngồi", "Seats"), &v.seats.to_string(), agency, &r.seats.to_string(), Some(v.seats == r.seats)));
-    rows.push(row(l.t("Năm sản xuất · nơi sản xuất · ngày", "Year · origin · date"), "", agency, &r.about, None));
+    rows.push(row(
+        l.t(r.number_label.0, r.number_label.1),
+        &declared_number,
+        agency,
+        &r.number,
+        compared,
+    ));
+    rows.push(row(
+        l.t("Số khung", "Chassis number"),
+        &v.chassis_number,
+        agency,
+        &r.chassis,
+        Some(same_number(&v.chassis_number, &r.chassis)),
+    ));
+    rows.push(row(
+        l.t("Số máy", "Engine number"),
+        &v.engine_number,
+        agency,
+        &r.engine,
+        Some(same_number(&v.engine_number, &r.engine)),
+    ));
+    rows.push(row(
+        l.t("Nhãn hiệu", "Make"),
+        &v.make,
+        agency,
+        &r.make,
+        Some(same_text(&v.make, &r.make)),
+    ));
+    rows.push(row(
+        l.t("Số loại", "Model"),
+        &v.model,
+        agency,
+        &r.model,
+        Some(same_text(&v.model, &r.model)),
+    ));
+    rows.push(row(
+        l.t("Số chỗ ngồi", "Seats"),
+        &v.seats.to_string(),
+        agency,
+        &r.seats.to_string(),
+        Some(v.seats == r.seats),
+    ));
+    rows.push(row(
+        l.t("Năm sản xuất · nơi sản xuất · ngày", "Year · origin · date"),
+        "",
+        agency,
+        &r.about,
+        None,
+    ));
 }
 
 fn owner_id(app: &pb::Application) -> String {
@@ -354,9 +471,27 @@ fn owner_id(app: &pb::Application) -> String {
 
 fn fee_rows(l: Lang, rows: &mut Vec<Row>, app: &pb::Application, v: &pb::Vehicle, agency: &str, f: &tax::FeeRecord) {
     let owner = owner_id(app);
-    rows.push(row(l.t("Người nộp lệ phí trước bạ", "Fee payer"), &owner, agency, &format!("{} · {}", f.payer_id, f.payer_name), Some(owner == f.payer_id)));
-    rows.push(row(l.t("Số khung (tờ khai lệ phí)", "Chassis (fee record)"), &v.chassis_number, agency, &f.chassis_number, Some(same_number(&v.chassis_number, &f.chassis_number))));
-    rows.push(row(l.t("Số máy (tờ khai lệ phí)", "Engine (fee record)"), &v.engine_number, agency, &f.engine_number, Some(same_number(&v.engine_number, &f.engine_number))));
+    rows.push(row(
+        l.t("Người nộp lệ phí trước bạ", "Fee payer"),
+        &owner,
+        agency,
+        &format!("{} · {}", f.payer_id, f.payer_name),
+        Some(owner == f.payer_id),
+    ));
+    rows.push(row(
+        l.t("Số khung (tờ khai lệ phí)", "Chassis (fee record)"),
+        &v.chassis_number,
+        agency,
+        &f.chassis_number,
+        Some(same_number(&v.chassis_number, &f.chassis_number)),
+    ));
+    rows.push(row(
+        l.t("Số máy (tờ khai lệ phí)", "Engine (fee record)"),
+        &v.engine_number,
+        agency,
+        &f.engine_number,
+        Some(same_number(&v.engine_number, &f.engine_number)),
+    ));
     let paid = f.status() == tax::PaymentStatus::Paid && f.fee_paid_vnd >= f.fee_due_vnd;
     rows.push(row(
         l.t("Lệ phí trước bạ", "Registration fee"),
@@ -381,7 +516,11 @@ fn owner_line(l: Lang, app: &pb::Application) -> String {
             i.full_name,
             l.t("số định danh", "ID"),
             i.personal_id,
-            if i.guardian_consent { l.t(" · có người giám hộ đồng ý", " · guardian consent") } else { "" }
+            if i.guardian_consent {
+                l.t(" · có người giám hộ đồng ý", " · guardian consent")
+            } else {
+                ""
+            }
         ),
         Some(pb::owner::Kind::Organisation(o)) => format!("{} · {} {}", o.name, l.t("MST", "tax code"), o.tax_code),
         None => "—".into(),
@@ -409,7 +548,11 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
         esc(&v.make),
         esc(&v.model),
         l.origin(v.origin()),
-        if v.commercial_use { l.t("kinh doanh vận tải", "commercial") } else { l.t("không kinh doanh vận tải", "private") },
+        if v.commercial_use {
+            l.t("kinh doanh vận tải", "commercial")
+        } else {
+            l.t("không kinh doanh vận tải", "private")
+        },
         l.t("Đơn vị", "Office"),
         esc(&app.office_code),
         l.t("mã địa phương", "locality"),
@@ -420,7 +563,12 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
         when_rfc3339(&app.updated_at),
     );
     if !app.plate.is_empty() {
-        let _ = write!(b, r#"<dt>{}</dt><dd id="plate">{}</dd>"#, l.t("Biển số", "Plate"), esc(&app.plate));
+        let _ = write!(
+            b,
+            r#"<dt>{}</dt><dd id="plate">{}</dd>"#,
+            l.t("Biển số", "Plate"),
+            esc(&app.plate)
+        );
     }
     if app.fee_due_vnd > 0 {
         let _ = write!(
@@ -484,7 +632,10 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
     let _ = write!(
         b,
         r#"<h2 id="compare">{}</h2><p id="differences">{}</p><table aria-labelledby="compare"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-        l.t("Đối chiếu tờ khai với dữ liệu các cơ quan", "Declaration against the agencies' records"),
+        l.t(
+            "Đối chiếu tờ khai với dữ liệu các cơ quan",
+            "Declaration against the agencies' records"
+        ),
         if differs == 0 {
             l.t("Không có điểm khác.", "No difference.").to_owned()
         } else {
@@ -529,7 +680,13 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
             l.t("Ghi chú", "Note"),
         );
         for c in &app.physical_checks {
-            let ok = |m: bool| if m { l.t("✓ khớp", "✓ same") } else { l.t("✗ khác", "✗ differs") };
+            let ok = |m: bool| {
+                if m {
+                    l.t("✓ khớp", "✓ same")
+                } else {
+                    l.t("✗ khác", "✗ differs")
+                }
+            };
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -592,10 +749,9 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
     for h in &app.history {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
             when_rfc3339(&h.at),
-            l.state(h.from_state()),
-            l.state(h.to_state()),
+            transition(l, h),
             esc(&h.actor),
             esc(&h.reason_code),
             esc(&h.note)
@@ -604,6 +760,15 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
     b.push_str("</tbody></table>");
     let title = format!("{} {}", l.t("Hồ sơ", "Dossier"), app.dossier_code);
     view::layout(&signed.frame(), &title, &b)
+}
+
+/// `A → B`, or `B` alone for the first entry (from no state).
+pub fn transition(l: Lang, h: &pb::StateChange) -> String {
+    if h.from_state() == S::Unspecified {
+        l.state(h.to_state()).to_owned()
+    } else {
+        format!("{} → {}", l.state(h.from_state()), l.state(h.to_state()))
+    }
 }
 
 /// The forms the state allows (registration has the last word).
@@ -626,7 +791,10 @@ fn forms(l: Lang, s: &crate::session::Session, app: &pb::Application) -> String 
 <div class="field"><label for="pc-engine">{}</label><input type="text" id="pc-engine" name="engine_number" required autocomplete="off"></div>
 <div class="field"><label for="pc-note">{}</label><input type="text" id="pc-note" name="note" autocomplete="off"></div>
 <button type="submit">{}</button></form>"#,
-            l.t("Kiểm tra thực tế số khung, số máy", "Physical check of chassis and engine numbers"),
+            l.t(
+                "Kiểm tra thực tế số khung, số máy",
+                "Physical check of chassis and engine numbers"
+            ),
             l.t("Tờ khai: số khung", "Declared: chassis"),
             esc(&v.chassis_number),
             l.t("số máy", "engine"),
@@ -691,7 +859,10 @@ fn forms(l: Lang, s: &crate::session::Session, app: &pb::Application) -> String 
             l.t("Chuyển quyền sở hữu", "Ownership transfer"),
             l.t("Xe hết niên hạn, hủy bỏ", "Scrapped"),
             l.t("Chuyển màu biển (kinh doanh vận tải)", "Plate colour conversion"),
-            l.t("Tôi xác nhận thu hồi đăng ký của xe này", "I confirm deregistering this vehicle"),
+            l.t(
+                "Tôi xác nhận thu hồi đăng ký của xe này",
+                "I confirm deregistering this vehicle"
+            ),
             l.t("Thu hồi", "Deregister"),
         );
     }
@@ -720,7 +891,10 @@ fn forms(l: Lang, s: &crate::session::Session, app: &pb::Application) -> String 
 
 /// States from which a clerk no longer rejects: ended, or certificate issued.
 fn state_is_final(s: S) -> bool {
-    matches!(s, S::Rejected | S::Withdrawn | S::Deregistered | S::Issued | S::Delivered | S::Unspecified)
+    matches!(
+        s,
+        S::Rejected | S::Withdrawn | S::Deregistered | S::Issued | S::Delivered | S::Unspecified
+    )
 }
 
 #[cfg(test)]

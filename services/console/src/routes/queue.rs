@@ -115,7 +115,11 @@ pub async fn queue(State(app): State<App>, signed: Signed, RawQuery(raw): RawQue
         (Some(o), true) => o.clone(),
         _ => filter.office.clone(),
     };
-    filter.office = if s.has(Role::Clerk) { String::new() } else { office.clone() };
+    filter.office = if s.has(Role::Clerk) {
+        String::new()
+    } else {
+        office.clone()
+    };
     let mut body = String::new();
     if !s.has(Role::Clerk) {
         let _ = write!(
@@ -177,7 +181,11 @@ pub async fn queue(State(app): State<App>, signed: Signed, RawQuery(raw): RawQue
                 ..filter_at(&filter)
             }
             .query(""),
-            if current { r#" class="current" aria-current="true""# } else { "" },
+            if current {
+                r#" class="current" aria-current="true""#
+            } else {
+                ""
+            },
             l.state(*st),
             count(n)
         );
@@ -202,7 +210,11 @@ pub async fn queue(State(app): State<App>, signed: Signed, RawQuery(raw): RawQue
     }
     body.push_str("</fieldset>");
     if !filter.office.is_empty() {
-        let _ = write!(body, r#"<input type="hidden" name="office" value="{}">"#, esc(&filter.office));
+        let _ = write!(
+            body,
+            r#"<input type="hidden" name="office" value="{}">"#,
+            esc(&filter.office)
+        );
     }
     let _ = write!(
         body,
@@ -216,7 +228,11 @@ pub async fn queue(State(app): State<App>, signed: Signed, RawQuery(raw): RawQue
             if n == filter.size { " selected" } else { "" }
         );
     }
-    let _ = write!(body, r#"</select> <button type="submit">{}</button></form>"#, l.t("Lọc", "Filter"));
+    let _ = write!(
+        body,
+        r#"</select> <button type="submit">{}</button></form>"#,
+        l.t("Lọc", "Filter")
+    );
 
     // The page of dossiers, oldest first.
     let _ = write!(
@@ -237,7 +253,10 @@ pub async fn queue(State(app): State<App>, signed: Signed, RawQuery(raw): RawQue
         let _ = write!(
             body,
             r#"<tr><td colspan="7">{}</td></tr>"#,
-            l.t("Không có hồ sơ nào ở các trạng thái đã chọn.", "No dossier in the chosen states.")
+            l.t(
+                "Không có hồ sơ nào ở các trạng thái đã chọn.",
+                "No dossier in the chosen states."
+            )
         );
     }
     for a in &page.applications {
@@ -272,7 +291,12 @@ pub async fn queue(State(app): State<App>, signed: Signed, RawQuery(raw): RawQue
     body.push_str("</tbody></table>");
     let mut pager = String::new();
     if !filter.page.is_empty() {
-        let _ = write!(pager, r#"<a href="/queue?{}">{}</a>"#, filter.query(""), l.t("« Trang đầu", "« First page"));
+        let _ = write!(
+            pager,
+            r#"<a href="/queue?{}">{}</a>"#,
+            filter.query(""),
+            l.t("« Trang đầu", "« First page")
+        );
     }
     if !page.next_page_token.is_empty() {
         let _ = write!(
@@ -283,7 +307,11 @@ pub async fn queue(State(app): State<App>, signed: Signed, RawQuery(raw): RawQue
         );
     }
     if !pager.is_empty() {
-        let _ = write!(body, r#"<nav class="pager" aria-label="{}">{pager}</nav>"#, l.t("Trang", "Pages"));
+        let _ = write!(
+            body,
+            r#"<nav class="pager" aria-label="{}">{pager}</nav>"#,
+            l.t("Trang", "Pages")
+        );
     }
     let title = format!("{} {}", l.t("Hàng đợi hồ sơ", "Queue of"), office);
     Ok(view::page(view::layout(&signed.frame(), &title, &body)))
@@ -306,7 +334,10 @@ mod tests {
     #[test]
     fn filters_read_and_write_the_query() {
         let f = Filter::parse("state=VERIFIED&state=FEE_PAID&state=BOGUS&size=25&page=abc");
-        assert_eq!(f.states, vec![pb::ApplicationState::Verified, pb::ApplicationState::FeePaid]);
+        assert_eq!(
+            f.states,
+            vec![pb::ApplicationState::Verified, pb::ApplicationState::FeePaid]
+        );
         assert_eq!(f.size, 25);
         assert_eq!(Filter::parse(&f.query("abc")), f);
         // No state asked: the clerk's to-do states; "ALL" alone: every state.

@@ -25,7 +25,11 @@ pub struct ActionsQuery {
 }
 
 /// One actor's actions, newest first: the clerk's own, or anyone's for supervisors and auditors.
-pub async fn actions(State(app): State<App>, signed: Signed, Query(q): Query<ActionsQuery>) -> Result<Response, Problem> {
+pub async fn actions(
+    State(app): State<App>,
+    signed: Signed,
+    Query(q): Query<ActionsQuery>,
+) -> Result<Response, Problem> {
     let l = signed.lang;
     let s = &signed.session;
     let reads_others = s.has(Role::Supervisor) || s.has(Role::Auditor);
@@ -39,7 +43,10 @@ pub async fn actions(State(app): State<App>, signed: Signed, Query(q): Query<Act
         let _ = write!(
             b,
             r#"<form method="get" action="/actions"><div class="field"><label for="actor">{}</label><input type="text" id="actor" name="actor" value="{}" autocomplete="off"> <button type="submit">{}</button></div></form>"#,
-            l.t("Tài khoản cán bộ (hoặc system, worker, portal)", "Officer account (or system, worker, portal)"),
+            l.t(
+                "Tài khoản cán bộ (hoặc system, worker, portal)",
+                "Officer account (or system, worker, portal)"
+            ),
             esc(&actor),
             l.t("Xem", "Show"),
         );
@@ -66,18 +73,21 @@ pub async fn actions(State(app): State<App>, signed: Signed, Query(q): Query<Act
         l.t("Ghi chú", "Note"),
     );
     if page.actions.is_empty() {
-        let _ = write!(b, r#"<tr><td colspan="5">{}</td></tr>"#, l.t("Chưa có thao tác nào.", "No action yet."));
+        let _ = write!(
+            b,
+            r#"<tr><td colspan="5">{}</td></tr>"#,
+            l.t("Chưa có thao tác nào.", "No action yet.")
+        );
     }
     for a in &page.actions {
         let c = a.change.clone().unwrap_or_default();
         let _ = write!(
             b,
-            r#"<tr><td>{}</td><td><a href="/dossiers/{}">{}</a></td><td>{} → {}</td><td><code>{}</code></td><td>{}</td></tr>"#,
+            r#"<tr><td>{}</td><td><a href="/dossiers/{}">{}</a></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>"#,
             when_rfc3339(&c.at),
             seg(&a.application_id),
             l.t("mở", "open"),
-            l.state(c.from_state()),
-            l.state(c.to_state()),
+            crate::routes::dossier::transition(l, &c),
             esc(&c.reason_code),
             esc(&c.note),
         );
@@ -93,7 +103,11 @@ pub async fn actions(State(app): State<App>, signed: Signed, Query(q): Query<Act
             l.t("Cũ hơn »", "Older »")
         );
     }
-    Ok(view::page(view::layout(&signed.frame(), l.t("Thao tác đã làm", "Actions"), &b)))
+    Ok(view::page(view::layout(
+        &signed.frame(),
+        l.t("Thao tác đã làm", "Actions"),
+        &b,
+    )))
 }
 
 /// The portal outbox: what waits, what is dead-lettered, and the retry.
@@ -129,11 +143,18 @@ pub async fn outbox(State(app): State<App>, signed: Signed) -> Result<Response, 
             b,
             r#"<form method="post" action="/supervisor/outbox/retry">{}<p>{}</p><button type="submit" id="retry">{}</button></form>"#,
             csrf(&signed.session),
-            l.t("Chỉ gửi lại sau khi Cổng đã được khắc phục.", "Retry only once the portal is fixed."),
+            l.t(
+                "Chỉ gửi lại sau khi Cổng đã được khắc phục.",
+                "Retry only once the portal is fixed."
+            ),
             l.t("Gửi lại các thư chết", "Retry the dead letters"),
         );
     }
-    Ok(view::page(view::layout(&signed.frame(), l.t("Hộp thư đi sang Cổng", "Portal outbox"), &b)))
+    Ok(view::page(view::layout(
+        &signed.frame(),
+        l.t("Hộp thư đi sang Cổng", "Portal outbox"),
+        &b,
+    )))
 }
 
 pub async fn retry(State(app): State<App>, posted: Posted) -> Result<Response, Problem> {
@@ -176,7 +197,11 @@ fn auction_page(signed: &Signed, notice: &str) -> String {
         l.t("Số định danh hoặc mã số thuế người trúng", "Winner's personal ID or tax code"),
         l.t("Ghi kết quả", "Record the result"),
     );
-    view::layout(&signed.frame(), l.t("Kết quả đấu giá biển số", "Plate auction results"), &b)
+    view::layout(
+        &signed.frame(),
+        l.t("Kết quả đấu giá biển số", "Plate auction results"),
+        &b,
+    )
 }
 
 pub async fn record_auction(State(app): State<App>, posted: Posted) -> Result<Response, Problem> {
@@ -184,8 +209,16 @@ pub async fn record_auction(State(app): State<App>, posted: Posted) -> Result<Re
     let number = match posted.get("number").parse::<u32>() {
         Ok(n) => n,
         Err(_) => {
-            let notice = view::refusal(l, l.t("Số trúng đấu giá phải là số.", "The number must be digits."), &[("number".into(), String::new())]);
-            return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, view::page(auction_page(&posted.signed, &notice))).into_response());
+            let notice = view::refusal(
+                l,
+                l.t("Số trúng đấu giá phải là số.", "The number must be digits."),
+                &[("number".into(), String::new())],
+            );
+            return Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                view::page(auction_page(&posted.signed, &notice)),
+            )
+                .into_response());
         }
     };
     let result = app
@@ -202,11 +235,21 @@ pub async fn record_auction(State(app): State<App>, posted: Posted) -> Result<Re
             let plate = r.into_inner().plate;
             app.sessions.flash(
                 &posted.signed.cookie,
-                format!("{} {plate}", l.t("Đã ghi kết quả đấu giá cho biển số", "Auction result recorded for plate")),
+                format!(
+                    "{} {plate}",
+                    l.t(
+                        "Đã ghi kết quả đấu giá cho biển số",
+                        "Auction result recorded for plate"
+                    )
+                ),
             );
             Ok(Redirect::to("/supervisor/auctions").into_response())
         }
-        Err(Problem::Refused { status, message, fields }) => {
+        Err(Problem::Refused {
+            status,
+            message,
+            fields,
+        }) => {
             let notice = view::refusal(l, &message, &fields);
             Ok((status, view::page(auction_page(&posted.signed, &notice))).into_response())
         }
@@ -255,11 +298,18 @@ pub async fn revoke_access(State(app): State<App>, posted: Posted) -> Result<Res
             tracing::info!(by = %posted.signed.session.subject, %subject, "access revoked");
             app.sessions.flash(
                 &posted.signed.cookie,
-                format!("{} {subject}", l.t("Đã thu hồi quyền truy cập của", "Access revoked for")),
+                format!(
+                    "{} {subject}",
+                    l.t("Đã thu hồi quyền truy cập của", "Access revoked for")
+                ),
             );
             Ok(Redirect::to("/supervisor/access").into_response())
         }
-        Err(Problem::Refused { status, message, fields }) => {
+        Err(Problem::Refused {
+            status,
+            message,
+            fields,
+        }) => {
             let notice = view::refusal(l, &message, &fields);
             Ok((status, view::page(access_page(&posted.signed, &notice))).into_response())
         }

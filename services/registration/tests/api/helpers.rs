@@ -680,3 +680,113 @@ pub async fn tamper_latest_draw_result(app: &TestApp) -> i64 {
         .expect("tamper");
     victim.seq
 }
+
+/// The clerks' console and the identity provider stand-in, against `app`:
+/// three staff accounts, each with a password made for this run.
+pub struct ConsoleStack {
+    pub url: String,
+    pub idp_url: String,
+    /// The password of every account (`clerk-here` of `office`, `clerk-elsewhere`
+    /// of another office, `supervisor-1`).
+    pub password: String,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    _keys: tempfile::TempDir,
+}
+
+impl ConsoleStack {
+    pub async fn start(app: &TestApp, office: &str) -> ConsoleStack {
+        Self::start_with(app, office, |_| {}).await
+    }
+
+    pub async fn start_with(app: &TestApp, office: &str, tweak: impl FnOnce(&mut console::Config)) -> ConsoleStack {
+        let keys = tempfile::tempdir().expect("tempdir");
+        let key_file = keys.path().join("issuer.key");
+        std::fs::write(&key_file, hex::encode(app.issuer.to_bytes())).expect("issuer key file");
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let secret = uuid::Uuid::new_v4().simple().to_string();
+        let account = |username: &str, name: &str, roles: Vec<Role>, office: Option<&str>| idp::Account {
+            username: username.into(),
+            password: password.clone(),
+            name: name.into(),
+            roles,
+            office: office.map(str::to_owned),
+        };
+        let elsewhere = if office == "PC-29" { "PC-30" } else { "PC-29" };
+        let mut provider = idp::Provider::build(&idp::Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            issuer_url: String::new(),
+            signing_key_file: key_file.display().to_string(),
+            access_token_issuer: ISSUER.into(),
+            access_token_ttl_s: 3600,
+            accounts: vec![
+                account("clerk-here", "Nguyễn Văn An", vec![Role::Clerk], Some(office)),
+                account("clerk-elsewhere", "Trần Thị Bình", vec![Role::Clerk], Some(elsewhere)),
+                account("supervisor-1", "Phạm Quốc Dũng", vec![Role::Supervisor], None),
+            ],
+            ..idp::Config::default()
+        })
+        .await
+        .expect("the identity provider starts");
+        let mut cfg = console::Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            registration_url: format!("http://{}", app.addr),
+            tls: app.pki.trust_only(),
+            oidc: console::oidc::OidcConfig {
+                issuer_url: provider.issuer_url(),
+                client_id: "vrs-console".into(),
+                client_secret: secret.clone(),
+                ca_file: String::new(),
+            },
+            ..console::Config::default()
+        };
+        tweak(&mut cfg);
+        let site = console::Console::build(&cfg).await.expect("the console starts");
+        let url = site.public_url().to_owned();
+        provider
+            .add_client(idp::Client {
+                client_id: "vrs-console".into(),
+                client_secret: secret,
+                redirect_uris: vec![format!("{url}/auth/callback")],
+            })
+            .expect("the console as a client of the provider");
+        let idp_url = provider.issuer_url();
+        let stop = CancellationToken::new();
+        let tasks = vec![
+            tokio::spawn(provider.serve(stop.clone())),
+            tokio::spawn(site.serve(stop.clone())),
+        ];
+        ConsoleStack {
+            url,
+            idp_url,
+            password,
+            stop,
+            tasks,
+            _keys: keys,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(20), t).await;
+        }
+    }
+}
+
+/// Takes a submitted application through the citizen's steps (through the
+/// portal) to FEE_PAID under draw-first: the plate drawn, the fee paid.
+pub async fn to_fee_paid(app: &TestApp, a: &pb::Application) -> pb::Application {
+    app.draw_for(a).await.expect("draw");
+    let drawn = app.get(&a.application_id).await;
+    app.client
+        .clone()
+        .confirm_payment(pb::ConfirmPaymentRequest {
+            application_id: a.application_id.clone(),
+            payment_reference: format!("PAY-{}", &a.application_id[..8]),
+            amount_vnd: drawn.fee_due_vnd,
+        })
+        .await
+        .expect("pay")
+        .into_inner()
+}

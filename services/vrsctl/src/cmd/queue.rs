@@ -72,6 +72,7 @@ pub(crate) async fn run(mut registry: Registry, office: Option<&str>, args: &Arg
             states: states.clone(),
             page_size: args.page_size,
             page_token: token.clone(),
+            with_counts: false,
         };
         let page = call(registry.list_applications(req).await)?;
         for a in &page.applications {
