@@ -263,7 +263,11 @@ impl FromRequestParts<App> for Signed {
         let lang = header_cookie(parts, i18n::COOKIE)
             .and_then(|v| Lang::parse(&v))
             .unwrap_or_default();
-        let path = parts.uri.path().to_owned();
+        // With its query: the language switch and the sign-in return to the page as it was.
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
         let cookie = header_cookie(parts, session::COOKIE).unwrap_or_default();
         match app.sessions.touch(&cookie) {
             Ok(session) => Ok(Signed {

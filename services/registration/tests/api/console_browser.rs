@@ -207,6 +207,70 @@ async fn scenario(
     assert!(!refused.contains(&owner), "nothing of the dossier is shown: {refused}");
     screenshot(browser, &shots, "console-other-office.png").await;
     accessible(browser, axe, "the other office's refusal").await;
+
+    // A supervisor's pages, in Vietnamese and in English.
+    browser.goto(&format!("{}/queue", stack.url)).await.expect("the queue");
+    click(browser, "#sign-out").await;
+    wait_text(browser, "Bạn đã đăng xuất.").await;
+    screenshot(browser, &shots, "console-signed-out.png").await;
+    accessible(browser, axe, "/signed-out").await;
+    browser
+        .goto(&format!("{}/supervisor/outbox", stack.url))
+        .await
+        .expect("the outbox");
+    wait_for(browser, "#username").await;
+    sign_in(browser, "supervisor-1", &stack.password).await;
+    wait_for(browser, "#outbox").await;
+    let pages = [
+        ("/supervisor/outbox", "#outbox", "console-outbox.png"),
+        ("/supervisor/auctions", "#form-auction", "console-auctions.png"),
+        ("/supervisor/access", "#form-access", "console-access.png"),
+        ("/actions?actor=clerk-here", "#actions", "console-actions.png"),
+        (
+            &format!("/queue?office={}&state=ALL", a.office_code),
+            "#queue",
+            "console-supervisor-queue.png",
+        ),
+        (&format!("/dossiers/{id}"), "#compare", "console-supervisor-dossier.png"),
+    ];
+    for (path, marker, shot) in pages {
+        browser
+            .goto(&format!("{}{path}", stack.url))
+            .await
+            .expect("a supervisor's page");
+        wait_for(browser, marker).await;
+        screenshot(browser, &shots, shot).await;
+        accessible(browser, axe, path).await;
+    }
+    // The clerk's actions as the supervisor sees them: the three steps of this test.
+    browser
+        .goto(&format!("{}/actions?actor=clerk-here", stack.url))
+        .await
+        .expect("actions");
+    wait_for(browser, "#actions").await;
+    let actions = text(browser, "#actions").await;
+    assert!(
+        actions.contains("Đã cấp giấy đăng ký") && actions.contains("Đã duyệt"),
+        "{actions}"
+    );
+    // English, by the switch in the header; the choice stays.
+    click(browser, "a[hreflang=en]").await;
+    wait_text(browser, "Actions of clerk-here").await;
+    let lang = browser
+        .find(Locator::Css("html"))
+        .await
+        .expect("html")
+        .attr("lang")
+        .await
+        .expect("lang");
+    assert_eq!(lang.as_deref(), Some("en"));
+    browser
+        .goto(&format!("{}/dossiers/{id}", stack.url))
+        .await
+        .expect("the dossier");
+    wait_text(browser, "Declaration against the agencies' records").await;
+    screenshot(browser, &shots, "console-dossier-en.png").await;
+    accessible(browser, axe, "/dossiers/{id} in English").await;
 }
 
 async fn sign_in(browser: &Client, username: &str, password: &str) {
