@@ -159,6 +159,16 @@ pub fn refusal(l: Lang, message: &str, fields: &[(String, String)]) -> String {
     out
 }
 
+/// A table's head: one column header per `(Vietnamese, English)` pair.
+pub fn head(l: Lang, columns: &[(&str, &str)]) -> String {
+    let mut out = String::from("<thead><tr>");
+    for (vi, en) in columns {
+        let _ = write!(out, r#"<th scope="col">{}</th>"#, l.t(vi, en));
+    }
+    out.push_str("</tr></thead>");
+    out
+}
+
 /// The hidden field every form carries.
 pub fn csrf(s: &Session) -> String {
     format!(r#"<input type="hidden" name="csrf" value="{}">"#, esc(&s.csrf))

@@ -631,7 +631,7 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
     let differs = rows.iter().filter(|r| r.matches == Some(false)).count();
     let _ = write!(
         b,
-        r#"<h2 id="compare">{}</h2><p id="differences">{}</p><table aria-labelledby="compare"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<h2 id="compare">{}</h2><p id="differences">{}</p><table aria-labelledby="compare">{}<tbody>"#,
         l.t(
             "Đối chiếu tờ khai với dữ liệu các cơ quan",
             "Declaration against the agencies' records"
@@ -641,11 +641,16 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
         } else {
             format!("{} {differs}", l.t("Số điểm khác:", "Differences:"))
         },
-        l.t("Thông tin", "Item"),
-        l.t("Tờ khai", "Declared"),
-        l.t("Cơ quan", "Agency"),
-        l.t("Dữ liệu cơ quan", "Agency record"),
-        l.t("Kết quả", "Result"),
+        view::head(
+            l,
+            &[
+                ("Thông tin", "Item"),
+                ("Tờ khai", "Declared"),
+                ("Cơ quan", "Agency"),
+                ("Dữ liệu cơ quan", "Agency record"),
+                ("Kết quả", "Result"),
+            ]
+        ),
     );
     for r in &rows {
         let (class, mark) = match r.matches {
@@ -671,13 +676,18 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
     if !app.physical_checks.is_empty() {
         let _ = write!(
             b,
-            r#"<h2>{}</h2><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+            r#"<h2>{}</h2><table>{}<tbody>"#,
             l.t("Kiểm tra thực tế", "Physical checks"),
-            l.t("Lúc", "When"),
-            l.t("Cán bộ", "Officer"),
-            l.t("Số khung", "Chassis"),
-            l.t("Số máy", "Engine"),
-            l.t("Ghi chú", "Note"),
+            view::head(
+                l,
+                &[
+                    ("Lúc", "When"),
+                    ("Cán bộ", "Officer"),
+                    ("Số khung", "Chassis"),
+                    ("Số máy", "Engine"),
+                    ("Ghi chú", "Note")
+                ]
+            ),
         );
         for c in &app.physical_checks {
             let ok = |m: bool| {
@@ -703,17 +713,22 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
     // The evidence.
     let _ = write!(
         b,
-        r#"<h2>{}</h2><p class="detail">{}</p><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<h2>{}</h2><p class="detail">{}</p><table>{}<tbody>"#,
         l.t("Chứng cứ đã lưu", "Evidence kept"),
         l.t(
             "Mã băm SHA-256 của câu hỏi và câu trả lời mà việc xác minh đã dùng, và của câu trả lời hiện nay (khác nhau vì mỗi câu trả lời mang thời điểm của nó).",
             "SHA-256 of the request and of the answer the verification used, and of the answer now (they differ: every answer carries its own time).",
         ),
-        l.t("Cơ quan", "Agency"),
-        l.t("Kết quả", "Outcome"),
-        l.t("Lúc lấy", "Fetched"),
-        l.t("Băm câu hỏi / trả lời đã dùng", "Request / answer used"),
-        l.t("Băm trả lời hiện nay", "Answer now"),
+        view::head(
+            l,
+            &[
+                ("Cơ quan", "Agency"),
+                ("Kết quả", "Outcome"),
+                ("Lúc lấy", "Fetched"),
+                ("Băm câu hỏi / trả lời đã dùng", "Request / answer used"),
+                ("Băm trả lời hiện nay", "Answer now"),
+            ]
+        ),
     );
     for e in &app.evidence {
         let now = inspected
@@ -738,13 +753,18 @@ pub fn render(signed: &Signed, inspected: &pb::InspectApplicationResponse, notic
     // The history.
     let _ = write!(
         b,
-        r#"<h2>{}</h2><table id="history"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<h2>{}</h2><table id="history">{}<tbody>"#,
         l.t("Lịch sử xử lý", "History"),
-        l.t("Lúc", "When"),
-        l.t("Trạng thái", "State"),
-        l.t("Người thực hiện", "By"),
-        l.t("Mã lý do", "Reason"),
-        l.t("Ghi chú", "Note"),
+        view::head(
+            l,
+            &[
+                ("Lúc", "When"),
+                ("Trạng thái", "State"),
+                ("Người thực hiện", "By"),
+                ("Mã lý do", "Reason"),
+                ("Ghi chú", "Note")
+            ]
+        ),
     );
     for h in &app.history {
         let _ = write!(

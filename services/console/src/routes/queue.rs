@@ -237,17 +237,22 @@ pub async fn queue(State(app): State<App>, signed: Signed, RawQuery(raw): RawQue
     // The page of dossiers, oldest first.
     let _ = write!(
         body,
-        r#"<table id="queue"><caption>{} {} · {}</caption><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<table id="queue"><caption>{} {} · {}</caption>{}<tbody>"#,
         l.t("Hồ sơ của", "Dossiers of"),
         esc(&office),
         l.t("cũ nhất trước", "oldest first"),
-        l.t("Mã hồ sơ", "Dossier"),
-        l.t("Chủ xe", "Owner"),
-        l.t("Xe", "Vehicle"),
-        l.t("Trạng thái", "State"),
-        l.t("Đã nộp", "Submitted"),
-        l.t("Tuổi hồ sơ", "Age"),
-        l.t("Biển số", "Plate"),
+        view::head(
+            l,
+            &[
+                ("Mã hồ sơ", "Dossier"),
+                ("Chủ xe", "Owner"),
+                ("Xe", "Vehicle"),
+                ("Trạng thái", "State"),
+                ("Đã nộp", "Submitted"),
+                ("Tuổi hồ sơ", "Age"),
+                ("Biển số", "Plate")
+            ]
+        ),
     );
     if page.applications.is_empty() {
         let _ = write!(

@@ -63,14 +63,19 @@ pub async fn actions(
         .into_inner();
     let _ = write!(
         b,
-        r#"<table id="actions"><caption>{} {}</caption><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<table id="actions"><caption>{} {}</caption>{}<tbody>"#,
         l.t("Thao tác của", "Actions of"),
         esc(&actor),
-        l.t("Lúc", "When"),
-        l.t("Hồ sơ", "Dossier"),
-        l.t("Trạng thái", "State"),
-        l.t("Mã lý do", "Reason"),
-        l.t("Ghi chú", "Note"),
+        view::head(
+            l,
+            &[
+                ("Lúc", "When"),
+                ("Hồ sơ", "Dossier"),
+                ("Trạng thái", "State"),
+                ("Mã lý do", "Reason"),
+                ("Ghi chú", "Note")
+            ]
+        ),
     );
     if page.actions.is_empty() {
         let _ = write!(
@@ -206,20 +211,12 @@ fn auction_page(signed: &Signed, notice: &str) -> String {
 
 pub async fn record_auction(State(app): State<App>, posted: Posted) -> Result<Response, Problem> {
     let l = posted.signed.lang;
-    let number = match posted.get("number").parse::<u32>() {
-        Ok(n) => n,
-        Err(_) => {
-            let notice = view::refusal(
-                l,
-                l.t("Số trúng đấu giá phải là số.", "The number must be digits."),
-                &[("number".into(), String::new())],
-            );
-            return Ok((
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                view::page(auction_page(&posted.signed, &notice)),
-            )
-                .into_response());
-        }
+    let Ok(number) = posted.get("number").parse::<u32>() else {
+        let refused = Problem::bad_input(
+            "number",
+            l.t("Số trúng đấu giá phải là số.", "The number must be digits."),
+        );
+        return settle(&app, &posted, Err(refused), "/supervisor/auctions", auction_page);
     };
     let result = app
         .registry
@@ -230,28 +227,40 @@ pub async fn record_auction(State(app): State<App>, posted: Posted) -> Result<Re
             owner_id: posted.get("owner_id"),
         })
         .await;
-    match result.map_err(Problem::from) {
-        Ok(r) => {
-            let plate = r.into_inner().plate;
-            app.sessions.flash(
-                &posted.signed.cookie,
-                format!(
-                    "{} {plate}",
-                    l.t(
-                        "Đã ghi kết quả đấu giá cho biển số",
-                        "Auction result recorded for plate"
-                    )
-                ),
-            );
-            Ok(Redirect::to("/supervisor/auctions").into_response())
+    let done = result.map_err(Problem::from).map(|r| {
+        let plate = r.into_inner().plate;
+        format!(
+            "{} {plate}",
+            l.t(
+                "Đã ghi kết quả đấu giá cho biển số",
+                "Auction result recorded for plate"
+            )
+        )
+    });
+    settle(&app, &posted, done, "/supervisor/auctions", auction_page)
+}
+
+/// After a supervisor's form: back to its page with `done` as the flash,
+/// or the page again with the refusal and the status that says why.
+fn settle(
+    app: &App,
+    posted: &Posted,
+    done: Result<String, Problem>,
+    back: &str,
+    page: fn(&Signed, &str) -> String,
+) -> Result<Response, Problem> {
+    match done {
+        Ok(message) => {
+            app.sessions.flash(&posted.signed.cookie, message);
+            Ok(Redirect::to(back).into_response())
         }
         Err(Problem::Refused {
             status,
             message,
             fields,
         }) => {
-            let notice = view::refusal(l, &message, &fields);
-            Ok((status, view::page(auction_page(&posted.signed, &notice))).into_response())
+            let notice = view::refusal(posted.signed.lang, &message, &fields);
+            Ok((status, view::page(page(&posted.signed, &notice))).into_response())
         }
         Err(e) => Err(e),
     }
@@ -293,26 +302,12 @@ pub async fn revoke_access(State(app): State<App>, posted: Posted) -> Result<Res
             reason: posted.get("reason"),
         })
         .await;
-    match result.map_err(Problem::from) {
-        Ok(_) => {
-            tracing::info!(by = %posted.signed.session.subject, %subject, "access revoked");
-            app.sessions.flash(
-                &posted.signed.cookie,
-                format!(
-                    "{} {subject}",
-                    l.t("Đã thu hồi quyền truy cập của", "Access revoked for")
-                ),
-            );
-            Ok(Redirect::to("/supervisor/access").into_response())
-        }
-        Err(Problem::Refused {
-            status,
-            message,
-            fields,
-        }) => {
-            let notice = view::refusal(l, &message, &fields);
-            Ok((status, view::page(access_page(&posted.signed, &notice))).into_response())
-        }
-        Err(e) => Err(e),
-    }
+    let done = result.map_err(Problem::from).map(|_| {
+        tracing::info!(by = %posted.signed.session.subject, %subject, "access revoked");
+        format!(
+            "{} {subject}",
+            l.t("Đã thu hồi quyền truy cập của", "Access revoked for")
+        )
+    });
+    settle(&app, &posted, done, "/supervisor/access", access_page)
 }
