@@ -194,7 +194,7 @@ impl Pool {
     /// Reads the outbox as `supervisor`.
     pub async fn outbox_status(&self, supervisor: &Caller) -> Result<pb::OutboxStatus, tonic::Status> {
         self.call(supervisor, |mut c| async move {
-            c.get_outbox_status(pb::GetOutboxStatusRequest {}).await
+            c.get_outbox_status(pb::GetOutboxStatusRequest::default()).await
         })
         .await
     }

@@ -418,12 +418,37 @@ impl RegistrationService for Api {
         request: Request<pb::GetOutboxStatusRequest>,
     ) -> Result<Response<pb::OutboxStatus>, Status> {
         self.caller(&request, Rpc::GetOutboxStatus)?;
+        let asked = request.get_ref().dead_letters;
+        if asked > 200 {
+            return Err(Error::invalid("dead_letters", "at most 200").into());
+        }
         let s = crate::outbox::status(self.registry.store()).await?;
+        let dead_letters = if asked == 0 {
+            Vec::new()
+        } else {
+            self.registry
+                .store()
+                .dead_letters(u64::from(asked))
+                .await
+                .map_err(crate::error::Error::from)?
+                .into_iter()
+                .map(|d| pb::DeadLetter {
+                    application_id: d.application_id,
+                    seq: u32::try_from(d.seq).unwrap_or(0),
+                    status: d.status,
+                    reason_code: d.reason_code,
+                    at: rfc3339(d.at_ms),
+                    attempts: u32::try_from(d.attempts).unwrap_or(0),
+                    last_error: d.last_error,
+                })
+                .collect()
+        };
         Ok(Response::new(pb::OutboxStatus {
             pending: s.pending,
             dead: s.dead,
             delivered: s.delivered,
             oldest_pending_age_ms: s.oldest_pending_age_ms,
+            dead_letters,
         }))
     }
 

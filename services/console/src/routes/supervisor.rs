@@ -121,7 +121,7 @@ pub async fn outbox(State(app): State<App>, signed: Signed) -> Result<Response, 
     let st = app
         .registry
         .as_clerk(&signed.session)?
-        .get_outbox_status(pb::GetOutboxStatusRequest {})
+        .get_outbox_status(pb::GetOutboxStatusRequest { dead_letters: 100 })
         .await?
         .into_inner();
     let mut b = format!(
@@ -143,6 +143,43 @@ pub async fn outbox(State(app): State<App>, signed: Signed) -> Result<Response, 
             "—".into()
         },
     );
+    if !st.dead_letters.is_empty() {
+        let _ = write!(
+            b,
+            r#"<table id="dead-letters"><caption>{} ({} {})</caption>{}<tbody>"#,
+            l.t("Thư chết, cũ nhất trước", "Dead letters, oldest first"),
+            l.t("tối đa", "at most"),
+            st.dead_letters.len(),
+            view::head(
+                l,
+                &[
+                    ("Lúc", "When"),
+                    ("Hồ sơ", "Dossier"),
+                    ("Thứ tự", "Seq"),
+                    ("Trạng thái báo Cổng", "Status to tell"),
+                    ("Số lần gửi", "Attempts"),
+                    ("Lỗi cuối", "Last error"),
+                ]
+            ),
+        );
+        for d in &st.dead_letters {
+            let status = pb::ApplicationState::from_str_name(&format!("APPLICATION_STATE_{}", d.status))
+                .map_or_else(|| d.status.clone(), |s| l.state(s).to_owned());
+            let _ = write!(
+                b,
+                r#"<tr><td>{}</td><td><a href="/dossiers/{}">{}</a></td><td class="num">{}</td><td>{} <code>{}</code></td><td class="num">{}</td><td><code>{}</code></td></tr>"#,
+                when_rfc3339(&d.at),
+                seg(&d.application_id),
+                l.t("mở", "open"),
+                d.seq,
+                esc(&status),
+                esc(&d.reason_code),
+                d.attempts,
+                esc(&d.last_error),
+            );
+        }
+        b.push_str("</tbody></table>");
+    }
     if st.dead > 0 {
         let _ = write!(
             b,

@@ -172,6 +172,17 @@ impl Store {
         })
     }
 
+    /// The oldest `limit` dead letters.
+    pub async fn dead_letters(&self, limit: u64) -> Result<Vec<outbox::Model>, DbErr> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        outbox::Entity::find()
+            .filter(outbox::Column::Delivery.eq(DEAD))
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit)
+            .all(self.connection())
+            .await
+    }
+
     /// Puts dead letters back in the queue (after the portal is fixed); returns how many.
     pub async fn retry_dead_events(&self, now_ms: i64) -> Result<u64, DbErr> {
         let db = self.connection();

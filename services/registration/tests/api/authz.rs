@@ -167,7 +167,7 @@ async fn call(
             })
             .await
             .map(ok),
-        "GetOutboxStatus" => c.get_outbox_status(pb::GetOutboxStatusRequest {}).await.map(ok),
+        "GetOutboxStatus" => c.get_outbox_status(pb::GetOutboxStatusRequest::default()).await.map(ok),
         "RetryDeadLetters" => c.retry_dead_letters(pb::RetryDeadLettersRequest {}).await.map(ok),
         "GetReceipt" => log.get_receipt(pb::GetReceiptRequest { application_id }).await.map(ok),
         // Names nothing to revoke: INVALID_ARGUMENT once the caller may.
@@ -426,7 +426,7 @@ async fn bad_tokens_from_one_address_are_refused_before_their_signature_is_check
     );
     // A valid caller from 127.0.0.1 is not affected.
     app.supervisor()
-        .get_outbox_status(pb::GetOutboxStatusRequest {})
+        .get_outbox_status(pb::GetOutboxStatusRequest::default())
         .await
         .expect("a valid caller from another address");
 }

@@ -401,3 +401,59 @@ async fn another_office_is_refused_and_an_idle_session_ends() {
     assert!(idle.location().starts_with("/auth/login"), "{}", idle.location());
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sees_the_dead_letters_and_retries_them() {
+    use portal_standin::{Mode, Portal};
+    let portal = Portal::start().await.expect("portal stand-in");
+    portal.set(Mode::Refuse);
+    let app =
+        crate::helpers::spawn_app_with(Backend::Sqlite, |cfg| crate::portal_sync::fast_outbox(cfg, &portal)).await;
+    let a = app
+        .submit(app.sample(Case::Clean, 4, "CON.000004"))
+        .await
+        .expect("submit");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = app
+            .supervisor()
+            .get_outbox_status(pb::GetOutboxStatusRequest::default())
+            .await
+            .expect("status")
+            .into_inner();
+        if s.dead >= 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no dead letter: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stack = ConsoleStack::start(&app, &a.office_code).await;
+    let mut supervisor = Agent::new();
+    let page = supervisor
+        .sign_in(&stack, "/supervisor/outbox", "supervisor-1", &stack.password)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(r#"id="dead-letters""#), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("/dossiers/{}", a.application_id)),
+        "the dead letter names its dossier:\n{}",
+        page.body
+    );
+    // The portal is fixed; the retry form puts everything back, and it all goes.
+    portal.set(Mode::Up);
+    let (retry, fields) = form_with(&page.body, "/supervisor/outbox/retry");
+    let r = supervisor
+        .post(&absolute(&stack.url, &retry), &fields, Some(&stack.url))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let s = crate::portal_sync::drained(&app.supervisor(), Duration::from_secs(30)).await;
+    assert_eq!(s.dead, 0, "{s:?}");
+    let after = supervisor.get(&format!("{}/supervisor/outbox", stack.url)).await;
+    assert!(
+        after.body.contains("Đã đưa lại vào hàng gửi:"),
+        "the flash:\n{}",
+        after.body
+    );
+    assert!(!after.body.contains(r#"id="dead-letters""#), "{}", after.body);
+    stack.stop().await;
+}

@@ -33,7 +33,7 @@ pub async fn drained(supervisor: &Client, limit: Duration) -> pb::OutboxStatus {
     loop {
         let s = supervisor
             .clone()
-            .get_outbox_status(pb::GetOutboxStatusRequest {})
+            .get_outbox_status(pb::GetOutboxStatusRequest::default())
             .await
             .expect("outbox status")
             .into_inner();
@@ -330,7 +330,7 @@ async fn a_refused_event_is_dead_lettered_and_holds_back_its_dossier(backend: Ba
     let status = loop {
         let s = app
             .supervisor()
-            .get_outbox_status(pb::GetOutboxStatusRequest {})
+            .get_outbox_status(pb::GetOutboxStatusRequest::default())
             .await
             .expect("status")
             .into_inner();
@@ -344,6 +344,33 @@ async fn a_refused_event_is_dead_lettered_and_holds_back_its_dossier(backend: Ba
     // on timing (a slow machine sees the agencies time out first, and the
     // dossier passes through AWAITING_AGENCY), but none of them is delivered.
     assert!(status.pending >= 1 && status.delivered == 0, "{status:?}");
+    // The supervisor sees what was refused, and why.
+    let listed = app
+        .supervisor()
+        .get_outbox_status(pb::GetOutboxStatusRequest { dead_letters: 10 })
+        .await
+        .expect("status with dead letters")
+        .into_inner()
+        .dead_letters;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            listed[0].application_id.as_str(),
+            listed[0].seq,
+            listed[0].status.as_str()
+        ),
+        (a.application_id.as_str(), 1, "SUBMITTED")
+    );
+    assert!(
+        !listed[0].last_error.is_empty() && listed[0].attempts >= 1,
+        "{listed:?}"
+    );
+    let too_many = app
+        .supervisor()
+        .get_outbox_status(pb::GetOutboxStatusRequest { dead_letters: 201 })
+        .await
+        .expect_err("over the limit");
+    assert_eq!(too_many.code(), tonic::Code::InvalidArgument);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(portal.calls(), 1, "nothing after the dead letter was sent");
     // Only a supervisor may requeue; then everything goes, in order.

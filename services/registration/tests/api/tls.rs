@@ -65,7 +65,7 @@ async fn the_outbox_refuses_a_portal_certificate_it_does_not_trust() {
     loop {
         let s = app
             .supervisor()
-            .get_outbox_status(pb::GetOutboxStatusRequest {})
+            .get_outbox_status(pb::GetOutboxStatusRequest::default())
             .await
             .expect("status")
             .into_inner();

@@ -1,5 +1,6 @@
 //! `vrsctl outbox`: the status changes waiting to reach the portal, for a
-//! supervisor to see stuck deliveries and put dead letters back.
+//! supervisor to see stuck deliveries (the oldest 20 dead letters, each with
+//! the portal's answer) and put dead letters back.
 
 use vrs_proto::pb::registration::v1 as pb;
 
@@ -18,7 +19,11 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
         let r = call(registry.retry_dead_letters(pb::RetryDeadLettersRequest {}).await)?;
         outln!("{} dead letter(s) requeued", r.requeued);
     }
-    let s = call(registry.get_outbox_status(pb::GetOutboxStatusRequest {}).await)?;
+    let s = call(
+        registry
+            .get_outbox_status(pb::GetOutboxStatusRequest { dead_letters: 20 })
+            .await,
+    )?;
     outln!(
         "pending {}  dead {}  delivered {}  oldest pending {} ms",
         s.pending,
@@ -26,5 +31,17 @@ pub(crate) async fn run(mut registry: Registry, args: &Args) -> anyhow::Result<(
         s.delivered,
         s.oldest_pending_age_ms
     );
+    for d in &s.dead_letters {
+        outln!(
+            "dead  {}  {} #{}  {} {}  {} attempt(s): {}",
+            d.at,
+            d.application_id,
+            d.seq,
+            d.status,
+            d.reason_code,
+            d.attempts,
+            d.last_error
+        );
+    }
     Ok(())
 }
