@@ -272,6 +272,33 @@ impl RegistrationService for Api {
         Ok(Response::new(pb::RecordAuctionWinResponse { plate }))
     }
 
+    async fn list_auction_results(
+        &self,
+        request: Request<pb::ListAuctionResultsRequest>,
+    ) -> Result<Response<pb::ListAuctionResultsResponse>, Status> {
+        self.caller(&request, Rpc::ListAuctionResults)?;
+        let limit = match request.get_ref().limit {
+            0 => 50,
+            n if n <= 500 => n,
+            _ => return Err(Error::invalid("limit", "at most 500").into()),
+        };
+        let results = self
+            .registry
+            .plates()
+            .auction_results(u64::from(limit))
+            .await?
+            .into_iter()
+            .map(|(pool_id, number, plate, application_id, at_ms)| pb::AuctionResult {
+                pool_id,
+                number,
+                plate,
+                application_id,
+                at: rfc3339(at_ms),
+            })
+            .collect();
+        Ok(Response::new(pb::ListAuctionResultsResponse { results }))
+    }
+
     async fn inspect_application(
         &self,
         request: Request<pb::InspectApplicationRequest>,

@@ -31,6 +31,7 @@ pub enum Rpc {
     DrawPlate,
     RevokePlate,
     RecordAuctionWin,
+    ListAuctionResults,
     ConfirmPayment,
     IssueCertificate,
     ReissueCertificate,
@@ -78,7 +79,7 @@ pub fn allowed(rpc: Rpc, role: Role) -> Grant {
         (ConfirmDelivery, Clerk) => OwnOffice,
         // Auction results come from the national auction platform, entered by a supervisor.
         (RecordAuctionWin | GetOutboxStatus | RetryDeadLetters | RevokeAccess, Supervisor) => Any,
-        (ListActions, Supervisor | Auditor) => Any,
+        (ListActions | ListAuctionResults, Supervisor | Auditor) => Any,
         // A clerk may read their own actions (checked against the subject).
         (ListActions, Clerk) => OwnOffice,
         _ => Denied,

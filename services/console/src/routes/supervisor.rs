@@ -216,13 +216,76 @@ pub async fn retry(State(app): State<App>, posted: Posted) -> Result<Response, P
 }
 
 /// Auction results (Decree 156/2024): a won number is entered for its winner.
-pub async fn auctions(signed: Signed) -> Result<Response, Problem> {
-    Ok(view::page(auction_page(&signed, "")))
+/// The form, then the results recorded so far, newest first.
+pub async fn auctions(State(app): State<App>, signed: Signed) -> Result<Response, Problem> {
+    let l = signed.lang;
+    let results = app
+        .registry
+        .as_clerk(&signed.session)?
+        .list_auction_results(pb::ListAuctionResultsRequest { limit: 100 })
+        .await?
+        .into_inner()
+        .results;
+    let mut b = auction_form(&signed, "");
+    let _ = write!(
+        b,
+        r#"<table id="auction-results"><caption>{}</caption>{}<tbody>"#,
+        l.t("Kết quả đã ghi, mới nhất trước", "Results recorded, newest first"),
+        view::head(
+            l,
+            &[
+                ("Lúc", "When"),
+                ("Biển số", "Plate"),
+                ("Kho số", "Pool"),
+                ("Người trúng đã nhận", "Claimed by the winner"),
+            ]
+        ),
+    );
+    if results.is_empty() {
+        let _ = write!(
+            b,
+            r#"<tr><td colspan="4">{}</td></tr>"#,
+            l.t("Chưa có kết quả nào.", "No result yet.")
+        );
+    }
+    for r in &results {
+        let claimed = if r.application_id.is_empty() {
+            l.t("Chưa", "Not yet").to_owned()
+        } else {
+            format!(
+                r#"<a href="/dossiers/{}">{}</a>"#,
+                seg(&r.application_id),
+                l.t("Đã nhận: xem hồ sơ", "Yes: the dossier")
+            )
+        };
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{claimed}</td></tr>",
+            when_rfc3339(&r.at),
+            esc(&r.plate),
+            esc(&r.pool_id),
+        );
+    }
+    b.push_str("</tbody></table>");
+    Ok(view::page(view::layout(
+        &signed.frame(),
+        l.t("Kết quả đấu giá biển số", "Plate auction results"),
+        &b,
+    )))
 }
 
 fn auction_page(signed: &Signed, notice: &str) -> String {
     let l = signed.lang;
-    let b = format!(
+    view::layout(
+        &signed.frame(),
+        l.t("Kết quả đấu giá biển số", "Plate auction results"),
+        &auction_form(signed, notice),
+    )
+}
+
+fn auction_form(signed: &Signed, notice: &str) -> String {
+    let l = signed.lang;
+    format!(
         r#"{notice}<p>{}</p>
 <form method="post" action="/supervisor/auctions" id="form-auction">{}
 <div class="field"><label for="au-pool">{}</label><input type="text" id="au-pool" name="pool_id" required placeholder="30-car-white-A" autocomplete="off"></div>
@@ -238,11 +301,6 @@ fn auction_page(signed: &Signed, notice: &str) -> String {
         l.t("Số trúng đấu giá (5 chữ số)", "Number won (5 digits)"),
         l.t("Số định danh hoặc mã số thuế người trúng", "Winner's personal ID or tax code"),
         l.t("Ghi kết quả", "Record the result"),
-    );
-    view::layout(
-        &signed.frame(),
-        l.t("Kết quả đấu giá biển số", "Plate auction results"),
-        &b,
     )
 }
 

@@ -44,6 +44,41 @@ impl Plates {
         }
     }
 
+    /// The latest `limit` auction results: wins awaiting their winner (plates
+    /// held as `auction`) and wins confirmed by the winner's draw (draws by
+    /// the `auction` method), newest first, as (pool, number, plate,
+    /// application id or empty, when in ms).
+    pub async fn auction_results(&self, limit: u64) -> Result<Vec<(String, u32, String, String, i64)>, Error> {
+        let awaiting = plate::Entity::find()
+            .filter(plate::Column::Status.eq("auction"))
+            .order_by_desc(plate::Column::UpdatedAtMs)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        let confirmed = draw::Entity::find()
+            .filter(draw::Column::Method.eq(Method::Auction.as_str()))
+            .order_by_desc(draw::Column::AtMs)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        let mut all: Vec<(String, u32, String, String, i64)> = awaiting
+            .into_iter()
+            .map(|p| (p.pool_id, p.number as u32, p.plate, String::new(), p.updated_at_ms))
+            .chain(confirmed.into_iter().map(|d| {
+                (
+                    d.pool_id,
+                    d.number.unwrap_or_default() as u32,
+                    d.plate.unwrap_or_default(),
+                    d.application_id,
+                    d.resolved_at_ms.unwrap_or(d.at_ms),
+                )
+            }))
+            .collect();
+        all.sort_by_key(|r| std::cmp::Reverse(r.4));
+        all.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(all)
+    }
+
     /// Issues a withheld number held for the owner (a retained identity plate,
     /// or an auction win) to the owner's new application, without a draw.
     pub(super) async fn assign_withheld(

@@ -20,7 +20,7 @@ const CALLERS: [&str; 5] = [
 ];
 
 /// Y: allowed; -: PERMISSION_DENIED. Written out by hand, not derived from the code.
-const MATRIX: [(&str, [char; 5]); 20] = [
+const MATRIX: [(&str, [char; 5]); 21] = [
     ("SubmitApplication", ['Y', '-', '-', '-', '-']),
     ("GetApplication", ['Y', 'Y', '-', 'Y', 'Y']),
     ("InspectApplication", ['-', 'Y', '-', 'Y', 'Y']),
@@ -31,6 +31,7 @@ const MATRIX: [(&str, [char; 5]); 20] = [
     ("DrawPlate", ['Y', '-', '-', '-', '-']),
     ("RevokePlate", ['-', 'Y', '-', '-', '-']),
     ("RecordAuctionWin", ['-', '-', '-', 'Y', '-']),
+    ("ListAuctionResults", ['-', '-', '-', 'Y', 'Y']),
     ("ConfirmPayment", ['Y', '-', '-', '-', '-']),
     ("IssueCertificate", ['-', 'Y', '-', '-', '-']),
     ("ReissueCertificate", ['-', 'Y', '-', '-', '-']),
@@ -122,6 +123,10 @@ async fn call(
                 application_id,
                 reason_code: "NOT_A_REASON".into(),
             })
+            .await
+            .map(ok),
+        "ListAuctionResults" => c
+            .list_auction_results(pb::ListAuctionResultsRequest::default())
             .await
             .map(ok),
         "RecordAuctionWin" => c

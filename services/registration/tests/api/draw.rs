@@ -325,6 +325,20 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
         .expect("auction win")
         .into_inner();
     assert_eq!(won.plate, "31A-123.45");
+    let listed = c
+        .list_auction_results(pb::ListAuctionResultsRequest::default())
+        .await
+        .expect("auction results")
+        .into_inner()
+        .results;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| (r.plate.as_str(), r.application_id.as_str()))
+            .collect::<Vec<_>>(),
+        [("31A-123.45", "")],
+        "recorded, its winner not yet come"
+    );
     let not_listed = c
         .record_auction_win(pb::RecordAuctionWinRequest {
             pool_id: "31-car-white-A".into(),
@@ -339,6 +353,21 @@ async fn series_roll_over_offices_use_their_code_and_auction_wins_are_confirmed(
     let again = draw(&app, &ids[4]).await.expect("confirm again (a portal retrying)");
     assert_eq!((again.method.as_str(), again.plate.as_str()), ("auction", "31A-123.45"));
     assert!(again.receipt.is_none(), "an auction win has no draw receipt");
+    let listed = app
+        .caller("auditor-01", &[Role::Auditor], None)
+        .list_auction_results(pb::ListAuctionResultsRequest::default())
+        .await
+        .expect("auction results, as an auditor")
+        .into_inner()
+        .results;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| (r.plate.as_str(), r.application_id.as_str(), r.number))
+            .collect::<Vec<_>>(),
+        [("31A-123.45", ids[4].as_str(), 12_345)],
+        "confirmed for the winner's application, listed once"
+    );
 
     // A retention that has run out returns the number to its pool, by a logged release.
     let mut c = app.caller("clerk-017", &[Role::Clerk], Some("HN-TEST"));
