@@ -12,8 +12,9 @@
 //! times its rate. So callers' keys also count in windows of `burst_seconds`
 //! (at least one second) of wall-clock time, summed over all replicas in the
 //! `rate_windows` table: a call is admitted while the sliding-window estimate
-//! `previous × (1 − elapsed fraction) + total + admitted here since the last
-//! sync` stays within `rate × window`. The database is never on a call's path:
+//! `previous × (1 − elapsed fraction) + total` stays within `rate × window`,
+//! each window's count including what this replica admitted in it and has
+//! not synced yet. The database is never on a call's path:
 //! every `auth.rate_sync_ms` one statement per replica adds what it admitted
 //! and reads the totals back ([`run_sync`]). Between two syncs the replicas
 //! can together overshoot by what each admits in that interval; the sliding
@@ -59,6 +60,12 @@ struct Bucket {
 }
 
 /// A caller's standing in the count shared by all replicas.
+///
+/// What this replica admitted is counted in the window it was admitted in,
+/// even when that window ends before the next sync sends it: counted in the
+/// next window instead, it would weigh fully there instead of fading, and a
+/// refused caller who waited the time it was told would be refused again
+/// (as `api::authz` saw on a loaded machine, where a sync came late).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Shared {
     /// The window `total` is for.
@@ -67,10 +74,14 @@ struct Shared {
     total: i64,
     /// ... and in the window before it.
     previous: i64,
-    /// Admitted here and not yet sent to the database.
+    /// Admitted here in `window` and not yet sent to the database...
     pending: i64,
-    /// Sent in the sync now in flight.
+    /// ... and in the window before it.
+    pending_previous: i64,
+    /// Sent in the sync now in flight, for `window`...
     sent: i64,
+    /// ... and for the window before it.
+    sent_previous: i64,
 }
 
 impl Shared {
@@ -80,15 +91,24 @@ impl Shared {
             total: 0,
             previous: 0,
             pending: 0,
+            pending_previous: 0,
             sent: 0,
+            sent_previous: 0,
         }
     }
 
-    /// Moves to `window` if time has passed into a later one.
+    /// Moves to `window` if time has passed into a later one: this window's
+    /// counts, read and local, become the previous window's. Counts of
+    /// windows older than that no longer weigh in any estimate and are dropped.
     fn roll(&mut self, window: i64) {
         if window > self.window {
-            self.previous = if window == self.window + 1 { self.total } else { 0 };
+            let next = window == self.window + 1;
+            self.previous = if next { self.total } else { 0 };
+            self.pending_previous = if next { self.pending } else { 0 };
+            self.sent_previous = if next { self.sent } else { 0 };
             self.total = 0;
+            self.pending = 0;
+            self.sent = 0;
             self.window = window;
         }
     }
@@ -96,11 +116,15 @@ impl Shared {
     /// The sliding-window estimate of calls in the last window, `fraction`
     /// of the way into the current one.
     fn estimate(&self, fraction: f64) -> f64 {
-        self.previous as f64 * (1.0 - fraction) + self.current() as f64
+        self.before() as f64 * (1.0 - fraction) + self.current() as f64
     }
 
     fn current(&self) -> i64 {
         self.total + self.sent + self.pending
+    }
+
+    fn before(&self) -> i64 {
+        self.previous + self.sent_previous + self.pending_previous
     }
 
     /// How many windows from `fraction` of the current one until one more
@@ -109,8 +133,9 @@ impl Shared {
     fn wait(&self, fraction: f64, limit: f64) -> f64 {
         let room = limit - 1.0;
         let current = self.current() as f64;
-        if current <= room && self.previous > 0 {
-            let at = 1.0 - (room - current) / self.previous as f64;
+        let before = self.before();
+        if current <= room && before > 0 {
+            let at = 1.0 - (room - current) / before as f64;
             if at <= 1.0 {
                 return (at - fraction).max(0.0);
             }
@@ -223,8 +248,9 @@ impl Limiter {
     }
 
     /// What to send in the next sync: for every caller active in the last two
-    /// windows, the calls admitted here since the last sync (0 just reads the
-    /// total), all counted in the current window.
+    /// windows, the calls admitted here since the last sync, each in the
+    /// window it was admitted in (the current one and the one before; 0 just
+    /// reads the total).
     fn take_pending(&self) -> Vec<(String, i64, i64)> {
         let window = crate::now_ms().div_euclid(self.window_ms);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -234,13 +260,16 @@ impl Limiter {
             let Some(b) = state.map.get_mut(key) else { continue };
             let Some(s) = b.shared.as_mut() else { continue };
             s.roll(window);
-            if s.pending == 0 && b.at.elapsed().as_millis() as i64 > 2 * self.window_ms {
+            let unsent = s.pending + s.pending_previous;
+            if unsent == 0 && b.at.elapsed().as_millis() as i64 > 2 * self.window_ms {
                 continue;
             }
             s.sent += s.pending;
+            s.sent_previous += s.pending_previous;
             out.push((key.clone(), window, s.pending));
-            out.push((key.clone(), window - 1, 0));
+            out.push((key.clone(), window - 1, s.pending_previous));
             s.pending = 0;
+            s.pending_previous = 0;
         }
         out
     }
@@ -253,8 +282,10 @@ impl Limiter {
             if let Some(s) = state.map.get_mut(key).and_then(|b| b.shared.as_mut()) {
                 if totals.is_none() {
                     s.pending += s.sent;
+                    s.pending_previous += s.sent_previous;
                 }
                 s.sent = 0;
+                s.sent_previous = 0;
             }
         }
         for (key, window, count) in totals.unwrap_or_default() {
@@ -392,6 +423,35 @@ mod tests {
         assert!((s.estimate(0.25) - 7.5).abs() < 1e-9);
         s.roll(10);
         assert_eq!((s.previous, s.total), (0, 0), "a gap of a window forgets");
+    }
+
+    /// Calls admitted at the end of a window and not yet synced when it ends
+    /// fade with that window: the wait a refused caller was told holds.
+    #[test]
+    fn unsynced_calls_fade_with_the_window_they_were_admitted_in() {
+        let limit = 5.0;
+        let mut s = Shared::new(0);
+        s.pending = 5;
+        let w = s.wait(0.9, limit);
+        s.roll(1);
+        assert_eq!((s.pending, s.pending_previous, s.current()), (0, 5, 0));
+        assert!(
+            s.estimate(0.9 + w - 1.0 + 1e-9) + 1.0 <= limit + 1e-6,
+            "fits after the wait {w}"
+        );
+        // A sync in flight across the roll: its calls move with their window,
+        // and come back there if the sync fails.
+        let l = Limiter::new(1.0);
+        assert!(l.spend_shared("caller:c", 100.0).is_ok());
+        let sent = l.take_pending();
+        assert_eq!(sent.iter().map(|(_, _, n)| n).sum::<i64>(), 1);
+        l.settle(&sent, None);
+        let again = l.take_pending();
+        assert_eq!(
+            again.iter().map(|(_, _, n)| n).sum::<i64>(),
+            1,
+            "a failed sync's calls are sent again"
+        );
     }
 
     /// The wait a refused caller is told is when the estimate lets one more

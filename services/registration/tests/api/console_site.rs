@@ -413,20 +413,7 @@ async fn a_supervisor_sees_the_dead_letters_and_retries_them() {
         .submit(app.sample(Case::Clean, 4, "CON.000004"))
         .await
         .expect("submit");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = app
-            .supervisor()
-            .get_outbox_status(pb::GetOutboxStatusRequest::default())
-            .await
-            .expect("status")
-            .into_inner();
-        if s.dead >= 1 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no dead letter: {s:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::portal_sync::dead_lettered(&app.supervisor(), Duration::from_secs(20)).await;
     let stack = ConsoleStack::start(&app, &a.office_code).await;
     let mut supervisor = Agent::new();
     let page = supervisor

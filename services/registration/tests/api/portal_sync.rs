@@ -47,6 +47,24 @@ pub async fn drained(supervisor: &Client, limit: Duration) -> pb::OutboxStatus {
 
 /// Asserts that the portal holds exactly `app`'s history as events (plus
 /// FEE_DUE after PLATE_ASSIGNED), once each, in order; returns how many.
+/// The outbox status once at least one event is dead-lettered.
+pub async fn dead_lettered(supervisor: &Client, limit: Duration) -> pb::OutboxStatus {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let s = supervisor
+            .clone()
+            .get_outbox_status(pb::GetOutboxStatusRequest::default())
+            .await
+            .expect("outbox status")
+            .into_inner();
+        if s.dead >= 1 {
+            return s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never dead-lettered: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn portal_matches_history(portal: &Portal, app: &pb::Application) -> usize {
     portal.check_history(app).unwrap_or_else(|e| panic!("{e}"))
 }

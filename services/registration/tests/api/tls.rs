@@ -61,21 +61,8 @@ async fn the_outbox_refuses_a_portal_certificate_it_does_not_trust() {
     app.submit(app.sample(Case::Clean, 1, "G01.008002"))
         .await
         .expect("submit");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = app
-            .supervisor()
-            .get_outbox_status(pb::GetOutboxStatusRequest::default())
-            .await
-            .expect("status")
-            .into_inner();
-        if s.dead >= 1 {
-            assert_eq!(s.delivered, 0, "{s:?}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never dead-lettered: {s:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let s = crate::portal_sync::dead_lettered(&app.supervisor(), Duration::from_secs(30)).await;
+    assert_eq!(s.delivered, 0, "{s:?}");
     // The handshake failed: no request ever reached the portal.
     assert_eq!(portal.calls(), 0);
     assert!(portal.events_of("G01.008002").is_empty());
