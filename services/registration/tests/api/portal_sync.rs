@@ -28,27 +28,22 @@ pub fn fast_outbox(cfg: &mut registration::config::Config, portal: &Portal) {
 
 /// Waits until the outbox has nothing pending (or panics after `limit`),
 /// asking as `supervisor`.
+/// The outbox status once every event is delivered or dead.
 pub async fn drained(supervisor: &Client, limit: Duration) -> pb::OutboxStatus {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let s = supervisor
-            .clone()
-            .get_outbox_status(pb::GetOutboxStatusRequest::default())
-            .await
-            .expect("outbox status")
-            .into_inner();
-        if s.pending == 0 {
-            return s;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "outbox not drained: {s:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    outbox_until(supervisor, limit, "drained", |s| s.pending == 0).await
 }
 
-/// Asserts that the portal holds exactly `app`'s history as events (plus
-/// FEE_DUE after PLATE_ASSIGNED), once each, in order; returns how many.
 /// The outbox status once at least one event is dead-lettered.
 pub async fn dead_lettered(supervisor: &Client, limit: Duration) -> pb::OutboxStatus {
+    outbox_until(supervisor, limit, "dead-lettered", |s| s.dead >= 1).await
+}
+
+async fn outbox_until(
+    supervisor: &Client,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&pb::OutboxStatus) -> bool,
+) -> pb::OutboxStatus {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let s = supervisor
@@ -57,10 +52,10 @@ pub async fn dead_lettered(supervisor: &Client, limit: Duration) -> pb::OutboxSt
             .await
             .expect("outbox status")
             .into_inner();
-        if s.dead >= 1 {
+        if done(&s) {
             return s;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never dead-lettered: {s:?}");
+        assert!(tokio::time::Instant::now() < deadline, "outbox never {what}: {s:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
