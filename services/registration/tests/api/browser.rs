@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use fantoccini::{Client, Locator};
-use futures::FutureExt;
 use serde_json::{Value, json};
 
-use crate::browser_kit::{Driver, accessible, axe_source, chromedriver_or_skip, screenshot, screenshots_dir};
+use crate::browser_kit::{accessible, axe_source, chromedriver_or_skip, screenshot, screenshots_dir, with_browser};
 use crate::helpers::{Backend, Site, TestApp, spawn_app};
 
 /// How long the page may take to show a verdict (a property, polled).
@@ -54,29 +53,15 @@ async fn the_receipt_checker_works_offline_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let work = tempfile::tempdir().expect("tempdir");
-    let driver = Driver::start(&chromedriver, work.path()).await;
-    let browser = driver.connect(&work.path().join("profile")).await;
-    let outcome = std::panic::AssertUnwindSafe(scenario(
-        &browser,
-        app,
-        site,
-        Draw {
-            receipt,
-            plate: drawn.plate,
-            pool_id,
-        },
-        axe.as_deref(),
-        work.path(),
-    ))
-    .catch_unwind()
+    let draw = Draw {
+        receipt,
+        plate: drawn.plate,
+        pool_id,
+    };
+    with_browser(&chromedriver, async move |browser, work| {
+        scenario(browser, app, site, draw, axe.as_deref(), work).await
+    })
     .await;
-    // The session (and its browser) ends whatever happened; then chromedriver.
-    let _ = browser.close().await;
-    drop(driver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 struct Draw {

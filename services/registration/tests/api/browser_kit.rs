@@ -49,14 +49,33 @@ fn chromedriver() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Runs `scenario` in a headless Chromium session (a fresh profile in a
+/// temporary work directory, which `scenario` may use too), then ends the
+/// session and chromedriver whatever happened, and only then passes on a
+/// panic of the scenario.
+pub async fn with_browser(chromedriver: &Path, scenario: impl AsyncFnOnce(&Client, &Path)) {
+    use futures::FutureExt;
+    let work = tempfile::tempdir().expect("tempdir");
+    let driver = Driver::start(chromedriver, work.path()).await;
+    let browser = driver.connect(&work.path().join("profile")).await;
+    let outcome = std::panic::AssertUnwindSafe(scenario(&browser, work.path()))
+        .catch_unwind()
+        .await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// A chromedriver on a free loopback port, ended on drop.
-pub struct Driver {
+struct Driver {
     child: std::process::Child,
     port: u16,
 }
 
 impl Driver {
-    pub async fn start(bin: &Path, work: &Path) -> Driver {
+    async fn start(bin: &Path, work: &Path) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -91,7 +110,7 @@ impl Driver {
     }
 
     /// A headless Chromium session with a fresh profile in `profile`.
-    pub async fn connect(&self, profile: &Path) -> Client {
+    async fn connect(&self, profile: &Path) -> Client {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),

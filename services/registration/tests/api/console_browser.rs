@@ -10,11 +10,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use futures::FutureExt;
 use vrs_kit::world::Case;
 use vrs_proto::pb::registration::v1 as pb;
 
-use crate::browser_kit::{Driver, accessible, axe_source, chromedriver_or_skip, required, screenshot, screenshots_dir};
+use crate::browser_kit::{
+    accessible, axe_source, chromedriver_or_skip, required, screenshot, screenshots_dir, with_browser,
+};
 use crate::helpers::{Backend, ConsoleStack, TestApp, spawn_app, to_fee_paid};
 
 /// How long a page may take to show what is expected (a property, polled).
@@ -34,18 +35,11 @@ async fn a_clerk_takes_a_dossier_to_a_printed_certificate_in_a_real_browser() {
     let a = to_fee_paid(&app, &a).await;
     let stack = ConsoleStack::start(&app, &a.office_code).await;
 
-    let work = tempfile::tempdir().expect("tempdir");
-    let driver = Driver::start(&chromedriver, work.path()).await;
-    let browser = driver.connect(&work.path().join("profile")).await;
-    let outcome = std::panic::AssertUnwindSafe(scenario(&browser, &app, &stack, &a, axe.as_deref(), work.path()))
-        .catch_unwind()
-        .await;
-    let _ = browser.close().await;
-    drop(driver);
+    with_browser(&chromedriver, async |browser, work| {
+        scenario(browser, &app, &stack, &a, axe.as_deref(), work).await
+    })
+    .await;
     stack.stop().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 async fn scenario(
