@@ -28,7 +28,13 @@ pub struct LoginQuery {
 /// A path of the console to return to; anything else (another site,
 /// `//host`, a backslash trick) becomes the queue.
 pub fn local_path(next: &str) -> String {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.contains(':');
+    // Visible ASCII only: browsers drop tabs and newlines from a URL, so
+    // `/<TAB>/evil.example` would become `//evil.example`, another site.
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_graphic())
+        && !next.contains('\\')
+        && !next.contains(':');
     if ok { next.to_owned() } else { "/queue".to_owned() }
 }
 
@@ -216,5 +222,9 @@ mod tests {
         assert_eq!(local_path("https://evil.example/"), "/queue");
         assert_eq!(local_path("/\\evil.example"), "/queue");
         assert_eq!(local_path(""), "/queue");
+        // Browsers drop tabs and newlines: these would become `//evil.example`.
+        assert_eq!(local_path("/\t/evil.example"), "/queue");
+        assert_eq!(local_path("/\n/evil.example"), "/queue");
+        assert_eq!(local_path("/queue?state=FEE_PAID"), "/queue?state=FEE_PAID");
     }
 }
