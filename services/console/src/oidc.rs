@@ -290,15 +290,16 @@ impl Provider {
             }
             other => other?,
         };
-        let now = chrono::Utc::now().timestamp();
+        // The session lasts as long as the access token: a provider's ID
+        // token may be much shorter-lived, and only says who signed in.
         let expires_at = if t.expires_in > 0 {
-            now + t.expires_in
+            chrono::Utc::now().timestamp().saturating_add(t.expires_in)
         } else {
             claims.exp
         };
         Ok(SignedIn {
             access_token: t.access_token,
-            expires_at: expires_at.min(claims.exp.max(now)),
+            expires_at,
             claims,
         })
     }

@@ -151,10 +151,12 @@ pub async fn callback(State(app): State<App>, headers: axum::http::HeaderMap, Qu
     }
     tracing::info!(subject = %c.sub, office = c.office.as_deref().unwrap_or(""), "signed in");
     let name = if c.name.is_empty() { c.sub.clone() } else { c.name };
+    let lifetime = signed.expires_at - chrono::Utc::now().timestamp();
     let session = Session::new(c.sub, name, c.roles, c.office, signed.access_token, signed.expires_at);
     let cookie = app.sessions.open(session);
     let mut r = Redirect::to(&pending.next).into_response();
-    set_cookie(&mut r, session::COOKIE, &cookie, 12 * 3600);
+    // The browser may forget the cookie when the session ends here anyway.
+    set_cookie(&mut r, session::COOKIE, &cookie, lifetime.max(0));
     set_cookie(&mut r, session::SIGNIN_COOKIE, "", 0);
     r
 }
