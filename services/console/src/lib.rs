@@ -223,15 +223,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(header_cookie(parts, i18n::COOKIE)
+        Ok(header_cookie(&parts.headers, i18n::COOKIE)
             .and_then(|v| Lang::parse(&v))
             .unwrap_or_default())
     }
 }
 
-fn header_cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+/// The value of cookie `name` in a request's `Cookie` headers.
+pub fn header_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -260,15 +260,13 @@ impl FromRequestParts<App> for Signed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let lang = header_cookie(parts, i18n::COOKIE)
-            .and_then(|v| Lang::parse(&v))
-            .unwrap_or_default();
+        let Ok(lang) = Lang::from_request_parts(parts, app).await;
         // With its query: the language switch and the sign-in return to the page as it was.
         let path = parts
             .uri
             .path_and_query()
             .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
-        let cookie = header_cookie(parts, session::COOKIE).unwrap_or_default();
+        let cookie = header_cookie(&parts.headers, session::COOKIE).unwrap_or_default();
         match app.sessions.touch(&cookie) {
             Ok(session) => Ok(Signed {
                 session,

@@ -150,10 +150,6 @@ impl Provider {
         })
     }
 
-    pub fn client_id(&self) -> &str {
-        &self.cfg.client_id
-    }
-
     async fn discovery(&self) -> anyhow::Result<Discovery> {
         if let Some((d, _)) = self.known.read().await.as_ref() {
             return Ok(d.clone());
@@ -209,22 +205,19 @@ impl Provider {
     ) -> anyhow::Result<String> {
         let d = self.discovery().await?;
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.cfg.client_id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", "openid profile")
-            .append_pair("state", state)
-            .append_pair("nonce", nonce)
-            .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256")
-            .finish();
-        let sep = if d.authorization_endpoint.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        Ok(format!("{}{sep}{query}", d.authorization_endpoint))
+        Ok(vrs_kit::html::with_query(
+            &d.authorization_endpoint,
+            &[
+                ("response_type", "code"),
+                ("client_id", &self.cfg.client_id),
+                ("redirect_uri", redirect_uri),
+                ("scope", "openid profile"),
+                ("state", state),
+                ("nonce", nonce),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        ))
     }
 
     /// Where to send the browser after signing out here, so the provider's session ends too.
@@ -233,11 +226,10 @@ impl Provider {
         if d.end_session_endpoint.is_empty() {
             return None;
         }
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("client_id", &self.cfg.client_id)
-            .append_pair("post_logout_redirect_uri", back)
-            .finish();
-        Some(format!("{}?{query}", d.end_session_endpoint))
+        Some(vrs_kit::html::with_query(
+            &d.end_session_endpoint,
+            &[("client_id", &self.cfg.client_id), ("post_logout_redirect_uri", back)],
+        ))
     }
 
     /// Redeems an authorisation code and checks the ID token that comes with it.

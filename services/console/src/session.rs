@@ -17,8 +17,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use vrs_kit::token::Role;
 
@@ -76,7 +74,7 @@ impl Session {
 
     /// Whether `given` is this session's CSRF token (constant time).
     pub fn csrf_ok(&self, given: &str) -> bool {
-        constant_time_eq(self.csrf.as_bytes(), given.as_bytes())
+        vrs_kit::keys::same_secret(&self.csrf, given)
     }
 }
 
@@ -198,15 +196,6 @@ impl Sessions {
         let p = lock(&self.pending).remove(state)?;
         (p.started.elapsed() < SIGNIN_WINDOW).then_some(p)
     }
-
-    /// Sessions open now, for the metrics and the tests.
-    pub fn len(&self) -> usize {
-        lock(&self.live).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -219,15 +208,8 @@ fn key(cookie: &str) -> [u8; 32] {
 
 /// 32 random bytes, base64url: session names, CSRF tokens, PKCE verifiers, states, nonces.
 pub fn random_token() -> String {
-    let mut b = [0u8; 32];
     // Without the system's randomness no session can be made safely.
-    getrandom::fill(&mut b).unwrap_or_else(|e| panic!("no system randomness: {e}"));
-    URL_SAFE_NO_PAD.encode(b)
-}
-
-/// Compares two secrets in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    vrs_kit::keys::random_token().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The value of cookie `name` in a `Cookie` header.

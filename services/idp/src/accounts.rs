@@ -5,13 +5,11 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use vrs_kit::token::Role;
 
 use crate::Account;
-use crate::oauth::same_secret;
+use vrs_kit::keys::same_secret;
 
 #[derive(Deserialize)]
 struct AccountsFile {
@@ -43,11 +41,10 @@ fn defaults() -> anyhow::Result<Vec<Account>> {
         .collect()
 }
 
-/// 16 random bytes, base64url: 128 bits, nothing to guess.
+/// 16 random bytes, base64url: 128 bits, nothing to guess, short enough to type.
 fn random_password() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&vrs_kit::keys::random_seed()?[..16]))
 }
 
 /// Reads the accounts file, or creates it (mode 0600) with the default

@@ -477,7 +477,7 @@ async fn sign_in(State(p): State<Arc<Inner>>, body: Bytes) -> Response {
     };
     let subject = p.accounts.get(account).map(|a| a.username.as_str()).unwrap_or_default();
     tracing::info!(client_id = %a.client_id, subject = %subject, "signed in");
-    see_other(&oauth::with_query(
+    see_other(&vrs_kit::html::with_query(
         &a.redirect_uri,
         &[("code", code.as_str()), ("state", a.state.as_str())],
     ))
@@ -633,7 +633,7 @@ async fn logout(State(p): State<Arc<Inner>>, RawQuery(q): RawQuery) -> Response 
     });
     match back {
         Some(uri) => match params.get("state") {
-            Some(state) => see_other(&oauth::with_query(uri, &[("state", state)])),
+            Some(state) => see_other(&vrs_kit::html::with_query(uri, &[("state", state)])),
             None => see_other(uri),
         },
         None => Html(pages::signed_out()).into_response(),

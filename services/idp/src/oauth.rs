@@ -10,6 +10,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signer, SigningKey};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use vrs_kit::html::with_query;
+use vrs_kit::keys::same_secret;
 use vrs_kit::token::Role;
 
 use crate::Client;
@@ -205,21 +207,6 @@ pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
     pkce_text(verifier) && same_secret(&URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())), challenge)
 }
 
-/// `uri` with `pairs` added to its query (it may already have one).
-pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    let sep = if !uri.contains('?') {
-        "?"
-    } else if uri.ends_with('?') || uri.ends_with('&') {
-        ""
-    } else {
-        "&"
-    };
-    format!("{uri}{sep}{query}")
-}
-
 /// `scheme://host[:port]` of an absolute http(s) URL (scheme and host in
 /// lower case, the default port dropped), as a CSP source and for comparing
 /// origins; `None` for anything else.
@@ -244,15 +231,6 @@ pub fn origin(url: &str) -> Option<String> {
         return None;
     }
     Some(format!("{scheme}://{host}"))
-}
-
-/// Equality of two secrets in time independent of where they differ: the
-/// SHA-256 digests are compared with a fold over every byte (hashing first
-/// also hides the lengths).
-pub fn same_secret(a: &str, b: &str) -> bool {
-    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    let diff = x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q));
-    std::hint::black_box(diff) == 0
 }
 
 /// What a code stands for until it is redeemed.
@@ -290,9 +268,7 @@ impl Codes {
     /// codes are dropped first.
     pub fn issue(&mut self, grant: Grant, now: Instant) -> anyhow::Result<String> {
         self.entries.retain(|_, (expires, _)| *expires > now);
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        let code = URL_SAFE_NO_PAD.encode(bytes);
+        let code = vrs_kit::keys::random_token()?;
         self.entries
             .insert(Sha256::digest(code.as_bytes()).into(), (now + CODE_TTL, Some(grant)));
         Ok(code)

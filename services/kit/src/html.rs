@@ -30,6 +30,22 @@ pub fn seg(s: &str) -> String {
         .collect()
 }
 
+/// `uri` with `pairs` added to its query (it may already have one), each
+/// form-urlencoded.
+pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let sep = if !uri.contains('?') {
+        "?"
+    } else if uri.ends_with('?') || uri.ends_with('&') {
+        ""
+    } else {
+        "&"
+    };
+    format!("{uri}{sep}{query}")
+}
+
 /// Thousands grouped with dots, as Vietnamese writes them.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -107,5 +123,7 @@ mod tests {
         );
         assert_eq!(seg("30A-482.17"), "30A-482.17");
         assert_eq!(seg("a/b c?"), "a%2Fb%20c%3F");
+        assert_eq!(with_query("https://a/cb", &[("code", "x y")]), "https://a/cb?code=x+y");
+        assert_eq!(with_query("https://a/cb?k=1", &[("s", "2")]), "https://a/cb?k=1&s=2");
     }
 }

@@ -23,6 +23,23 @@ fn read_key_file(path: &Path) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// 32 fresh random bytes, base64url without padding: a session's name, a
+/// CSRF token, a one-time code, a password made for a run.
+pub fn random_token() -> anyhow::Result<String> {
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_seed()?))
+}
+
+/// Equality of two secrets in time independent of where they differ: the
+/// SHA-256 digests are compared with a fold over every byte (hashing first
+/// also hides the lengths).
+pub fn same_secret(a: &str, b: &str) -> bool {
+    use sha2::Digest;
+    let (x, y) = (sha2::Sha256::digest(a.as_bytes()), sha2::Sha256::digest(b.as_bytes()));
+    let diff = x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q));
+    std::hint::black_box(diff) == 0
+}
+
 /// 32 fresh random bytes: a key or a secret made for this run.
 pub fn random_seed() -> anyhow::Result<[u8; 32]> {
     let mut seed = [0u8; 32];

@@ -15,7 +15,7 @@ use vrs_kit::token::Role;
 
 use crate::error::Problem;
 use crate::i18n::{self, Lang};
-use crate::session::{self, Session, constant_time_eq, random_token};
+use crate::session::{self, Session, random_token};
 use crate::view::{self, Frame};
 use crate::{App, Posted};
 
@@ -91,15 +91,10 @@ pub struct Callback {
 
 /// The provider sends the browser back: finish the sign-in.
 pub async fn callback(State(app): State<App>, headers: axum::http::HeaderMap, Query(q): Query<Callback>) -> Response {
-    let bound = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| session::cookie(h, session::SIGNIN_COOKIE).map(str::to_owned))
-        .unwrap_or_default();
+    let bound = crate::header_cookie(&headers, session::SIGNIN_COOKIE).unwrap_or_default();
     // The state must be the one this browser started: a callback link sent
     // by someone else (login CSRF) finds no sign-in to finish.
-    if q.state.is_empty() || !constant_time_eq(bound.as_bytes(), q.state.as_bytes()) {
+    if q.state.is_empty() || !vrs_kit::keys::same_secret(&bound, &q.state) {
         return refused(
             StatusCode::FORBIDDEN,
             "Phiên đăng nhập này không do trình duyệt của bạn bắt đầu. Hãy đăng nhập lại.",
