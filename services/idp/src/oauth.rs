@@ -26,8 +26,9 @@ const MAX_OPAQUE_LEN: usize = 1024;
 #[derive(Debug, Default)]
 pub struct Params {
     values: HashMap<String, String>,
-    /// The first name sent more than once (RFC 6749 §3.1 forbids it).
-    duplicate: Option<String>,
+    /// The names sent more than once (RFC 6749 §3.1 forbids it), in the
+    /// order they were first repeated.
+    duplicates: Vec<String>,
 }
 
 impl Params {
@@ -35,7 +36,9 @@ impl Params {
         let mut p = Params::default();
         for (name, value) in form_urlencoded::parse(input) {
             if p.values.contains_key(name.as_ref()) {
-                p.duplicate.get_or_insert_with(|| name.clone().into_owned());
+                if !p.duplicates.iter().any(|d| *d == name) {
+                    p.duplicates.push(name.into_owned());
+                }
             } else {
                 p.values.insert(name.into_owned(), value.into_owned());
             }
@@ -48,12 +51,15 @@ impl Params {
         self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// The first name sent more than once.
     pub fn duplicate(&self) -> Option<&str> {
-        self.duplicate.as_deref()
+        self.duplicates.first().map(String::as_str)
     }
 
+    /// Whether `name` was sent more than once (not only the first such name:
+    /// `state` repeated must not hide a repeated `client_id`).
     fn is_duplicate(&self, name: &str) -> bool {
-        self.duplicate.as_deref() == Some(name)
+        self.duplicates.iter().any(|d| d == name)
     }
 }
 
@@ -539,6 +545,10 @@ mod tests {
             panic!("a redirect");
         };
         assert!(to.contains("error=invalid_request"), "{to}");
+        // A repeated client_id after a repeated state still gets a page, never a redirect.
+        let both =
+            Params::parse(b"state=1&state=2&client_id=app&client_id=other&redirect_uri=https%3A%2F%2Fapp.example%2Fcb");
+        assert!(matches!(validate(&clients(), &both), Err(Refusal::Page { .. })));
     }
 
     #[test]
