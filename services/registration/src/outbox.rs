@@ -305,6 +305,11 @@ pub async fn status(store: &Store) -> Result<Status> {
     Ok(store.outbox_status().await?)
 }
 
+/// The oldest `limit` dead letters.
+pub async fn dead_letters(store: &Store, limit: u32) -> Result<Vec<crate::store::entities::outbox::Model>> {
+    Ok(store.dead_letters(u64::from(limit)).await?)
+}
+
 /// Reads [`status`] every `every` for the `vrs.outbox.*` gauges: the database
 /// is read here, never in a metric callback (which must not block).
 pub async fn run_gauges(store: Store, every: Duration, shutdown: CancellationToken) {

@@ -26,9 +26,8 @@ pub fn fast_outbox(cfg: &mut registration::config::Config, portal: &Portal) {
     cfg.portal.batch = 32;
 }
 
-/// Waits until the outbox has nothing pending (or panics after `limit`),
-/// asking as `supervisor`.
-/// The outbox status once every event is delivered or dead.
+/// The outbox status once every event is delivered or dead (or a panic
+/// after `limit`), asked as `supervisor`.
 pub async fn drained(supervisor: &Client, limit: Duration) -> pb::OutboxStatus {
     outbox_until(supervisor, limit, "drained", |s| s.pending == 0).await
 }
@@ -60,6 +59,8 @@ async fn outbox_until(
     }
 }
 
+/// Asserts that the portal holds exactly `app`'s history as events (plus
+/// FEE_DUE after PLATE_ASSIGNED), once each, in order; returns how many.
 pub fn portal_matches_history(portal: &Portal, app: &pb::Application) -> usize {
     portal.check_history(app).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -339,20 +340,8 @@ async fn a_refused_event_is_dead_lettered_and_holds_back_its_dossier(backend: Ba
         .await
         .expect("submit");
     // SUBMITTED is refused (422): dead at once, and VERIFIED waits behind it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        let s = app
-            .supervisor()
-            .get_outbox_status(pb::GetOutboxStatusRequest::default())
-            .await
-            .expect("status")
-            .into_inner();
-        if s.dead == 1 {
-            break s;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{s:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = dead_lettered(&app.supervisor(), Duration::from_secs(20)).await;
+    assert_eq!(status.dead, 1, "{status:?}");
     // Properties, not counts: how many events follow the dead letter depends
     // on timing (a slow machine sees the agencies time out first, and the
     // dossier passes through AWAITING_AGENCY), but none of them is delivered.
