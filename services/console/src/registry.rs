@@ -42,6 +42,17 @@ impl Registry {
         ))
     }
 
+    /// The dossier as a clerk sees it: the application beside the agencies' records.
+    pub async fn inspect(&self, s: &Session, id: &str) -> Result<pb::InspectApplicationResponse, Problem> {
+        Ok(self
+            .as_clerk(s)?
+            .inspect_application(pb::InspectApplicationRequest {
+                application_id: id.to_owned(),
+            })
+            .await?
+            .into_inner())
+    }
+
     /// Whether registration answers at all (its public checkpoint call needs no token).
     pub async fn ping(&self) -> Result<(), String> {
         let mut c = TransparencyLogServiceClient::new(self.channel.clone());

@@ -111,15 +111,7 @@ pub fn certificate_of(inspected: &pb::InspectApplicationResponse) -> Result<Cert
 }
 
 async fn load(app: &App, signed: &Signed, id: &str) -> Result<Certificate, Problem> {
-    let inspected = app
-        .registry
-        .as_clerk(&signed.session)?
-        .inspect_application(pb::InspectApplicationRequest {
-            application_id: id.to_owned(),
-        })
-        .await?
-        .into_inner();
-    certificate_of(&inspected)
+    certificate_of(&app.registry.inspect(&signed.session, id).await?)
 }
 
 /// The printable page.

@@ -24,19 +24,8 @@ use crate::{App, Posted, Signed};
 use pb::ApplicationState as S;
 
 pub async fn show(State(app): State<App>, signed: Signed, Path(id): Path<String>) -> Result<Response, Problem> {
-    let inspected = inspect(&app, &signed, &id).await?;
+    let inspected = app.registry.inspect(&signed.session, &id).await?;
     Ok(view::page(render(&signed, &inspected, "")))
-}
-
-async fn inspect(app: &App, signed: &Signed, id: &str) -> Result<pb::InspectApplicationResponse, Problem> {
-    Ok(app
-        .registry
-        .as_clerk(&signed.session)?
-        .inspect_application(pb::InspectApplicationRequest {
-            application_id: id.to_owned(),
-        })
-        .await?
-        .into_inner())
 }
 
 /// One posted form: the action, then back to the dossier (or the dossier
@@ -60,7 +49,7 @@ pub async fn act(
             fields,
         }) => {
             tracing::info!(application_id = %id, action = %action, %message, "clerk action refused");
-            let inspected = inspect(&app, &posted.signed, &id).await?;
+            let inspected = app.registry.inspect(&posted.signed.session, &id).await?;
             let notice = view::refusal(l, &message, &fields);
             Ok((status, view::page(render(&posted.signed, &inspected, &notice))).into_response())
         }
@@ -355,6 +344,9 @@ fn compare(l: Lang, app: &pb::Application, records: &[pb::AgencyRecord]) -> Vec<
 /// The vehicle as customs or Vietnam Register knows it.
 struct VehicleRecord {
     number_label: (&'static str, &'static str),
+    /// Customs' declaration, whose number the citizen declares too (Vietnam
+    /// Register's certificate number is not declared).
+    customs: bool,
     number: String,
     chassis: String,
     engine: String,
@@ -368,6 +360,7 @@ impl VehicleRecord {
     fn from_customs(d: &customs::ImportDeclaration) -> VehicleRecord {
         VehicleRecord {
             number_label: ("Số tờ khai hải quan", "Customs declaration"),
+            customs: true,
             number: d.declaration_number.clone(),
             chassis: d.chassis_number.clone(),
             engine: d.engine_number.clone(),
@@ -387,6 +380,7 @@ impl VehicleRecord {
     fn from_register(q: &register::QualityCertificate) -> VehicleRecord {
         VehicleRecord {
             number_label: ("Số phiếu kiểm tra chất lượng xuất xưởng", "Quality certificate"),
+            customs: false,
             number: q.certificate_number.clone(),
             chassis: q.chassis_number.clone(),
             engine: q.engine_number.clone(),
@@ -404,7 +398,7 @@ impl VehicleRecord {
 }
 
 fn vehicle_rows(l: Lang, rows: &mut Vec<Row>, v: &pb::Vehicle, agency: &str, r: &VehicleRecord) {
-    let declared_number = if r.number_label.0.starts_with("Số tờ khai") {
+    let declared_number = if r.customs {
         v.customs_declaration_number.clone()
     } else {
         String::new()
