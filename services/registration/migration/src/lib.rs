@@ -23,6 +23,7 @@ mod m20261204_000011_revocations;
 mod m20261204_000012_rate_windows;
 mod m20261204_000013_key_fingerprint_names;
 mod m20261204_000015_log_key_rotations;
+mod m20261204_000016_queue_counts;
 
 /// Applies every migration in order; `Migrator::up(&db, None)` brings a fresh database up to date.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_rate_windows::Migration),
             Box::new(m20261204_000013_key_fingerprint_names::Migration),
             Box::new(m20261204_000015_log_key_rotations::Migration),
+            Box::new(m20261204_000016_queue_counts::Migration),
         ]
     }
 }
